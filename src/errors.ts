@@ -1,0 +1,32 @@
+/**
+ * One error class with stable string codes. Tests assert on `code`, never on messages.
+ */
+export const ErrorCode = {
+  CONFIG: 'CALLGATE_ERR_CONFIG',
+  NO_LISTS: 'CALLGATE_ERR_NO_LISTS',
+  LIST_NAME: 'CALLGATE_ERR_LIST_NAME',
+  LIST_READ: 'CALLGATE_ERR_LIST_READ',
+  LIST_EMPTY: 'CALLGATE_ERR_LIST_EMPTY',
+  BAD_REQUEST: 'CALLGATE_ERR_BAD_REQUEST',
+  FILTER_FORMAT: 'CALLGATE_ERR_FILTER_FORMAT',
+  REDIS: 'CALLGATE_ERR_REDIS',
+  REDIS_EVICTION: 'CALLGATE_ERR_REDIS_EVICTION',
+  GENERATION_MISMATCH: 'CALLGATE_ERR_GENERATION_MISMATCH',
+  CAPACITY: 'CALLGATE_ERR_CAPACITY',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class CallgateError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CallgateError';
+    this.code = code;
+  }
+}
+
+export function isCallgateError(err: unknown, code?: ErrorCode): err is CallgateError {
+  return err instanceof CallgateError && (code === undefined || err.code === code);
+}
