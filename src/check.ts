@@ -1,0 +1,149 @@
+/**
+ * One check: number as the dialer wrote it → E.164 → each deny-list's Bloom filter → exact
+ * confirmation of the hits → verdict. A Bloom miss on every list answers synchronously; only hits
+ * are confirmed, in memory (synchronously) or in Redis (one round trip for all hits).
+ * Fail closed: anything that cannot be decided is a block with a reason saying why.
+ */
+import { normalise } from './normalise.js';
+import { e164ToKey, type NumberKey } from './number-key.js';
+import type { GateSnapshot, ListRegistry, ListState } from './list-state.js';
+import { type CheckResult, Reason } from './verdict.js';
+
+export type Membership = 'member' | 'absent' | 'unconfirmed';
+
+export interface Candidate {
+  readonly state: ListState;
+  readonly key: NumberKey;
+}
+
+/** Confirms Bloom hits whose members live outside the process (Redis). Never rejects. */
+export interface RemoteConfirmer {
+  confirm(candidates: readonly Candidate[]): Promise<Membership[]>;
+}
+
+const INVALID: CheckResult = Object.freeze({ verdict: 'block', reason: Reason.INVALID_NUMBER, number: null });
+
+function block(reason: string, number: string): CheckResult {
+  return { verdict: 'block', reason, number };
+}
+
+function allow(number: string): CheckResult {
+  return { verdict: 'allow', reason: Reason.NOT_LISTED, number };
+}
+
+/** Work left after the synchronous part of a check: hits that need Redis. */
+interface Pending {
+  readonly e164: string;
+  /** Deny-lists in configured order whose Bloom filter hit, with what memory already said. */
+  readonly hits: readonly ListState[];
+  readonly known: readonly (Membership | null)[];
+}
+
+function decide(e164: string, hits: readonly ListState[], memberships: readonly (Membership | null)[]): CheckResult {
+  // Configured order decides the reason: the first list that has the number, unless an earlier
+  // list could not say (then `unconfirmed`: we cannot claim which list, but we block).
+  for (let i = 0; i < hits.length; i++) {
+    const m = memberships[i];
+    if (m === 'member') return block((hits[i] as ListState).spec.name, e164);
+    if (m === 'unconfirmed' || m === null || m === undefined) return block(Reason.UNCONFIRMED, e164);
+  }
+  return allow(e164);
+}
+
+export class Checker {
+  readonly #registry: ListRegistry;
+  readonly #remote: RemoteConfirmer | null;
+
+  constructor(registry: ListRegistry, remote: RemoteConfirmer | null) {
+    this.#registry = registry;
+    this.#remote = remote;
+  }
+
+  /** A synchronous result, or the hits that still need Redis. */
+  #start(raw: string, snap: GateSnapshot): CheckResult | Pending {
+    const e164 = normalise(raw);
+    if (e164 === null) return INVALID;
+    if (!snap.ready) return block(Reason.NOT_READY, e164);
+    const key = e164ToKey(e164);
+    let hits: ListState[] | null = null;
+    for (const slot of snap.slots) {
+      const state = slot.state as ListState;
+      if (state.spec.kind !== 'deny') continue;
+      if (state.filter.has(key)) (hits ??= []).push(state);
+    }
+    if (hits === null) return allow(e164);
+    const known: (Membership | null)[] = new Array<Membership | null>(hits.length);
+    let remote = false;
+    for (let i = 0; i < hits.length; i++) {
+      const members = (hits[i] as ListState).members;
+      if (members.where === 'memory') {
+        const m: Membership = members.set.has(key) ? 'member' : 'absent';
+        known[i] = m;
+        // Earlier lists decided and this one has it: no need to ask anyone else.
+        if (m === 'member' && !remote) return block((hits[i] as ListState).spec.name, e164);
+      } else {
+        known[i] = null;
+        remote = true;
+      }
+    }
+    if (!remote) return allow(e164);
+    return { e164, hits, known };
+  }
+
+  async #finish(pending: readonly Pending[]): Promise<CheckResult[]> {
+    const candidates: Candidate[] = [];
+    for (const p of pending) {
+      const key = e164ToKey(p.e164);
+      p.hits.forEach((state, i) => {
+        if (p.known[i] === null) candidates.push({ state, key });
+      });
+    }
+    const answers: readonly Membership[] = this.#remote ? await this.#remote.confirm(candidates) : [];
+    let next = 0;
+    return pending.map((p) => {
+      const merged = p.known.map((m) => m ?? answers[next++] ?? 'unconfirmed');
+      return decide(p.e164, p.hits, merged);
+    });
+  }
+
+  check(raw: string): CheckResult | Promise<CheckResult> {
+    const r = this.#start(raw, this.#registry.current);
+    if ('verdict' in r) return r;
+    return this.#finish([r]).then((results) => results[0] ?? block(Reason.UNCONFIRMED, r.e164));
+  }
+
+  /**
+   * A batch, in request order. Works in slices and yields to the event loop between them so a
+   * 10,000-number batch never stalls other connections; each slice's Redis hits go in one round trip.
+   * Every slice reads the snapshot afresh: a swap mid-batch is fine, each number sees one generation.
+   */
+  async checkBatch(raws: readonly string[], sliceSize: number): Promise<CheckResult[]> {
+    const out = new Array<CheckResult>(raws.length);
+    for (let start = 0; start < raws.length; start += sliceSize) {
+      if (start > 0) await yieldToEventLoop();
+      const end = Math.min(raws.length, start + sliceSize);
+      const snap = this.#registry.current;
+      const pending: Pending[] = [];
+      const pendingAt: number[] = [];
+      for (let i = start; i < end; i++) {
+        const r = this.#start(raws[i] as string, snap);
+        if ('verdict' in r) out[i] = r;
+        else {
+          pending.push(r);
+          pendingAt.push(i);
+        }
+      }
+      if (pending.length > 0) {
+        const results = await this.#finish(pending);
+        results.forEach((r, j) => {
+          out[pendingAt[j] as number] = r;
+        });
+      }
+    }
+    return out;
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

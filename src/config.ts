@@ -1,0 +1,309 @@
+/**
+ * The only reader of argv and `process.env` (passed in). Every option: a flag, a `CALLGATE_*` variable
+ * (never generic names like REDIS_URL, so a test harness's variables never change callgate's mode),
+ * a config-file key, a default. Precedence: flag > environment > config file > default.
+ * The result is validated once and frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { CallgateError, ErrorCode } from './errors.js';
+import { type ListKind, type ListSpec, parseListShorthand, validateListName } from './list-spec.js';
+
+type OptionType = 'string' | 'int' | 'number' | 'boolean';
+
+interface OptionDef {
+  readonly key: string;
+  readonly flag: string;
+  readonly env: string;
+  readonly type: OptionType;
+  readonly default: string | number | boolean | null;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Options shared by `serve` and `load`; the README's configuration table mirrors this list. */
+export const OPTIONS: readonly OptionDef[] = [
+  { key: 'host', flag: 'host', env: 'CALLGATE_HOST', type: 'string', default: '127.0.0.1', doc: 'Address to listen on (loopback by default).' },
+  { key: 'port', flag: 'port', env: 'CALLGATE_PORT', type: 'int', default: 8080, min: 0, max: 65535, doc: 'TCP port for WebSocket and HTTP (0 = any free port).' },
+  { key: 'falsePositiveRate', flag: 'false-positive-rate', env: 'CALLGATE_FALSE_POSITIVE_RATE', type: 'number', default: 0.001, min: 1e-9, max: 0.5, doc: 'Bloom filter false-positive rate per list.' },
+  { key: 'maxPayloadBytes', flag: 'max-payload-bytes', env: 'CALLGATE_MAX_PAYLOAD_BYTES', type: 'int', default: 1024 * 1024, min: 1024, doc: 'Largest accepted frame; larger closes the socket with 1009.' },
+  { key: 'maxInFlight', flag: 'max-in-flight', env: 'CALLGATE_MAX_IN_FLIGHT', type: 'int', default: 1024, min: 1, doc: 'Requests in flight per connection before callgate stops reading from it (backpressure).' },
+  { key: 'maxBatchSize', flag: 'max-batch-size', env: 'CALLGATE_MAX_BATCH_SIZE', type: 'int', default: 10_000, min: 1, max: 100_000, doc: 'Most numbers in one batch request.' },
+  { key: 'batchSliceSize', flag: 'batch-slice-size', env: 'CALLGATE_BATCH_SLICE_SIZE', type: 'int', default: 256, min: 1, doc: 'Numbers checked between yields to the event loop, so a big batch never stalls other connections.' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'CALLGATE_SHUTDOWN_GRACE_MS', type: 'int', default: 10_000, min: 0, doc: 'On SIGTERM, how long to wait for in-flight replies before closing.' },
+  { key: 'logLevel', flag: 'log-level', env: 'CALLGATE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  { key: 'instanceId', flag: 'instance-id', env: 'CALLGATE_INSTANCE_ID', type: 'string', default: null, doc: 'This process\'s id in logs and Redis (default: host-pid-random).' },
+  { key: 'redisUrl', flag: 'redis', env: 'CALLGATE_REDIS_URL', type: 'string', default: null, doc: 'Redis mode: redis:// or rediss:// URL (password in the URL). Unset = embedded mode.' },
+  { key: 'redisPrefix', flag: 'redis-prefix', env: 'CALLGATE_REDIS_PREFIX', type: 'string', default: 'callgate:', doc: 'Key namespace in Redis.' },
+  { key: 'redisConfirmTimeoutMs', flag: 'redis-confirm-timeout-ms', env: 'CALLGATE_REDIS_CONFIRM_TIMEOUT_MS', type: 'int', default: 50, min: 1, doc: 'A Bloom hit not confirmed in Redis within this time is blocked as `unconfirmed`.' },
+  { key: 'redisAllowEviction', flag: 'redis-allow-eviction', env: 'CALLGATE_REDIS_ALLOW_EVICTION', type: 'boolean', default: false, doc: 'Start even when Redis\'s maxmemory-policy can evict callgate\'s keys (not recommended).' },
+  { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the URL then supplies password/TLS/db only.' },
+  { key: 'redisSentinelName', flag: 'redis-sentinel-name', env: 'CALLGATE_REDIS_SENTINEL_NAME', type: 'string', default: 'mymaster', doc: 'Sentinel master group name.' },
+];
+
+export interface RedisConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly confirmTimeoutMs: number;
+  readonly allowEviction: boolean;
+  readonly sentinels: readonly { host: string; port: number }[] | null;
+  readonly sentinelName: string;
+}
+
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly lists: readonly ListSpec[];
+  readonly falsePositiveRate: number;
+  readonly maxPayloadBytes: number;
+  readonly maxInFlight: number;
+  readonly maxBatchSize: number;
+  readonly batchSliceSize: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+  readonly instanceId: string;
+  readonly redis: RedisConfig | null;
+}
+
+type Raw = Record<string, string | number | boolean | null>;
+
+function configError(message: string): CallgateError {
+  return new CallgateError(ErrorCode.CONFIG, message);
+}
+
+function coerce(def: OptionDef, value: unknown, origin: string): string | number | boolean {
+  switch (def.type) {
+    case 'string':
+      if (typeof value !== 'string' || value === '') throw configError(`${origin}: expected a non-empty string, got ${JSON.stringify(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      throw configError(`${origin}: expected true or false, got ${JSON.stringify(value)}`);
+    case 'int':
+    case 'number': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n) || (def.type === 'int' && !Number.isInteger(n))) {
+        throw configError(`${origin}: expected ${def.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`);
+      }
+      if (def.min !== undefined && n < def.min) throw configError(`${origin}: expected at least ${def.min}, got ${n}`);
+      if (def.max !== undefined && n > def.max) throw configError(`${origin}: expected at most ${def.max}, got ${n}`);
+      return n;
+    }
+    default: {
+      const never: never = def.type;
+      throw configError(`unknown option type ${String(never)}`);
+    }
+  }
+}
+
+interface ParsedCommandLine {
+  readonly values: Record<string, string | boolean | string[] | undefined>;
+  readonly positionals: string[];
+}
+
+function parseCommandLine(argv: readonly string[], extra: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>): ParsedCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { ...extra };
+  for (const def of OPTIONS) options[def.flag] = { type: def.type === 'boolean' ? 'boolean' : 'string' };
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: values as ParsedCommandLine['values'], positionals };
+  } catch (err) {
+    throw configError((err as Error).message);
+  }
+}
+
+function readConfigFile(path: string): { raw: Record<string, unknown>; dir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw configError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw configError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw configError(`config file ${path}: expected a JSON object at the top level`);
+  }
+  return { raw: parsed as Record<string, unknown>, dir: dirname(resolve(path)) };
+}
+
+const LIST_KEYS = new Set(['name', 'kind', 'source', 'falsePositiveRate']);
+
+function parseListEntry(entry: unknown, index: number, dir: string, defaultRate: number): ListSpec {
+  const where = `config lists[${index}]`;
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw configError(`${where}: expected an object { name, kind, source }`);
+  const e = entry as Record<string, unknown>;
+  for (const k of Object.keys(e)) if (!LIST_KEYS.has(k)) throw configError(`${where}: unknown key ${JSON.stringify(k)} (expected ${[...LIST_KEYS].join(', ')})`);
+  if (typeof e['name'] !== 'string') throw configError(`${where}.name: expected a string, got ${JSON.stringify(e['name'])}`);
+  const name = validateListName(e['name']);
+  const kind = e['kind'] ?? 'deny';
+  if (kind !== 'deny' && kind !== 'allow') throw configError(`${where}.kind: expected "deny" or "allow", got ${JSON.stringify(kind)}`);
+  const source = e['source'] ?? null;
+  if (source !== null && (typeof source !== 'string' || source === '')) throw configError(`${where}.source: expected a path, got ${JSON.stringify(source)}`);
+  const rateDef = OPTIONS.find((d) => d.key === 'falsePositiveRate');
+  const rate = e['falsePositiveRate'] === undefined || rateDef === undefined ? defaultRate : (coerce(rateDef, e['falsePositiveRate'], `${where}.falsePositiveRate`) as number);
+  return {
+    name,
+    kind: kind as ListKind,
+    // Relative paths are relative to the config file, so a config works from any working directory.
+    source: source === null || /^https?:\/\//.test(source) ? source : resolve(dir, source),
+    falsePositiveRate: rate,
+  };
+}
+
+function parseSentinels(value: string): { host: string; port: number }[] {
+  return value.split(',').map((part) => {
+    const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
+    if (!m || m[1] === undefined || m[2] === undefined) throw configError(`--redis-sentinels: expected host:port[,host:port…], got ${JSON.stringify(value)}`);
+    return { host: m[1], port: Number(m[2]) };
+  });
+}
+
+export interface ResolvedOptions {
+  readonly options: Raw;
+  readonly lists: ListSpec[];
+  readonly positionals: string[];
+  readonly flags: Record<string, string | boolean | string[] | undefined>;
+}
+
+/** Resolves the shared options and list specs for a command from flags, environment and config file. */
+export function resolveOptions(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  extra: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {},
+): ResolvedOptions {
+  const { values, positionals } = parseCommandLine(argv, {
+    config: { type: 'string' },
+    list: { type: 'string', multiple: true },
+    ...extra,
+  });
+  const configPath = (values['config'] as string | undefined) ?? env['CALLGATE_CONFIG'];
+  const file = configPath ? readConfigFile(configPath) : null;
+  const known = new Set([...OPTIONS.map((d) => d.key), 'lists']);
+  if (file) for (const k of Object.keys(file.raw)) if (!known.has(k)) throw configError(`config file: unknown key ${JSON.stringify(k)}`);
+
+  const options: Raw = {};
+  for (const def of OPTIONS) {
+    const flag = values[def.flag];
+    const envValue = env[def.env];
+    const fileValue = file?.raw[def.key];
+    let value: string | number | boolean | null = def.default;
+    if (flag !== undefined) value = coerce(def, flag, `--${def.flag}`);
+    else if (envValue !== undefined && envValue !== '') value = coerce(def, envValue, def.env);
+    else if (fileValue !== undefined && fileValue !== null) value = coerce(def, fileValue, `config file ${def.key}`);
+    options[def.key] = value;
+  }
+
+  const rate = options['falsePositiveRate'] as number;
+  const lists: ListSpec[] = [];
+  if (file && file.raw['lists'] !== undefined) {
+    const entries = file.raw['lists'];
+    if (!Array.isArray(entries)) throw configError('config file lists: expected an array');
+    entries.forEach((entry, i) => lists.push(parseListEntry(entry, i, file.dir, rate)));
+  }
+  const shorthands = (values['list'] as string[] | undefined) ?? (env['CALLGATE_LISTS'] ? env['CALLGATE_LISTS'].split(',') : []);
+  for (const s of shorthands) lists.push(parseListShorthand(s.trim(), rate));
+  const seen = new Set<string>();
+  for (const l of lists) {
+    if (seen.has(l.name)) throw configError(`list ${JSON.stringify(l.name)} is configured twice`);
+    seen.add(l.name);
+  }
+  return { options, lists, positionals, flags: values };
+}
+
+export function defaultInstanceId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function redisConfigFrom(o: Raw): RedisConfig | null {
+  const url = o['redisUrl'];
+  if (typeof url !== 'string') return null;
+  if (!/^rediss?:\/\//.test(url)) throw configError(`--redis / CALLGATE_REDIS_URL: expected redis:// or rediss://, got ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//***@'))}`);
+  const sentinels = typeof o['redisSentinels'] === 'string' ? parseSentinels(o['redisSentinels']) : null;
+  return Object.freeze({
+    url,
+    prefix: o['redisPrefix'] as string,
+    confirmTimeoutMs: o['redisConfirmTimeoutMs'] as number,
+    allowEviction: o['redisAllowEviction'] as boolean,
+    sentinels,
+    sentinelName: o['redisSentinelName'] as string,
+  });
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
+  const { options: o, lists, positionals } = resolveOptions(argv, env);
+  if (positionals.length > 0) throw configError(`serve takes no positional arguments, got ${JSON.stringify(positionals)}`);
+  const redis = redisConfigFrom(o);
+  // A sidecar in Redis mode may serve the lists already current in Redis; embedded mode needs files.
+  if (lists.length === 0 && redis === null) {
+    throw new CallgateError(
+      ErrorCode.NO_LISTS,
+      'no lists configured: give --list NAME=PATH (or CALLGATE_LISTS, or "lists" in --config FILE); refusing to start, since a gate with no list would allow every call',
+    );
+  }
+  if (!LOG_LEVELS.has(o['logLevel'] as string)) throw configError(`--log-level: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(o['logLevel'])}`);
+  return Object.freeze({
+    host: o['host'] as string,
+    port: o['port'] as number,
+    lists: Object.freeze(lists),
+    falsePositiveRate: o['falsePositiveRate'] as number,
+    maxPayloadBytes: o['maxPayloadBytes'] as number,
+    maxInFlight: o['maxInFlight'] as number,
+    maxBatchSize: o['maxBatchSize'] as number,
+    batchSliceSize: o['batchSliceSize'] as number,
+    shutdownGraceMs: o['shutdownGraceMs'] as number,
+    logLevel: o['logLevel'] as string,
+    instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId(),
+    redis,
+  });
+}
+
+export interface LoadConfig {
+  readonly redis: RedisConfig;
+  readonly lists: readonly ListSpec[];
+  readonly logLevel: string;
+  readonly instanceId: string;
+}
+
+/** `callgate load --redis URL NAME=PATH…`: positionals are list shorthands. */
+export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadConfig {
+  const { options: o, lists, positionals } = resolveOptions(argv, env);
+  const rate = o['falsePositiveRate'] as number;
+  const all = [...lists, ...positionals.map((p) => parseListShorthand(p, rate))];
+  const redis = redisConfigFrom(o);
+  if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');
+  for (const l of all) if (l.source === null) throw configError(`load: list ${l.name} has no source file`);
+  return Object.freeze({ redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
+}
+
+export interface CheckCommandConfig {
+  readonly url: string;
+  readonly numbers: readonly string[];
+  readonly campaign: string | null;
+}
+
+export function parseCheckCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CheckCommandConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { url: { type: 'string' }, campaign: { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw configError((err as Error).message);
+  }
+  const url = parsed.values.url ?? env['CALLGATE_URL'] ?? 'ws://127.0.0.1:8080';
+  if (!/^wss?:\/\//.test(url)) throw configError(`--url: expected ws:// or wss://, got ${JSON.stringify(url)}`);
+  if (parsed.positionals.length === 0) throw configError('check: expected at least one NUMBER');
+  return Object.freeze({ url, numbers: parsed.positionals, campaign: parsed.values.campaign ?? null });
+}

@@ -1,0 +1,102 @@
+/**
+ * The WebSocket wire protocol (JSON text frames), decoded and validated at the edge, encoded from
+ * fragments. Pinned in the README; tests assert on it.
+ */
+import type { CheckResult } from './verdict.js';
+
+export type RequestId = string | number;
+
+export type Request =
+  | { readonly op: 'check'; readonly id: RequestId; readonly number: string; readonly campaign: string | null }
+  | { readonly op: 'batch'; readonly id: RequestId; readonly numbers: readonly string[]; readonly campaign: string | null };
+
+export type Decoded =
+  | { readonly ok: true; readonly request: Request }
+  | { readonly ok: false; readonly id: RequestId | null; readonly message: string };
+
+export interface ProtocolLimits {
+  readonly maxBatchSize: number;
+}
+
+const MAX_ID_LENGTH = 128;
+const MAX_CAMPAIGN_LENGTH = 64;
+const MAX_NUMBER_LENGTH = 64;
+
+function idOf(value: unknown): RequestId | null {
+  if (typeof value === 'string' && value.length <= MAX_ID_LENGTH) return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  return null;
+}
+
+function fail(id: RequestId | null, message: string): Decoded {
+  return { ok: false, id, message };
+}
+
+export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return fail(null, 'frame is not valid JSON');
+  }
+  if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return fail(null, 'frame must be a JSON object');
+  const m = msg as Record<string, unknown>;
+  const id = idOf(m['id']);
+  if (id === null) return fail(null, `"id" must be a string (at most ${MAX_ID_LENGTH} characters) or a number`);
+  if (m['op'] !== 'check') return fail(id, `unknown op ${JSON.stringify(m['op'])}; expected "check"`);
+
+  const campaignValue = m['campaign'];
+  let campaign: string | null = null;
+  if (campaignValue !== undefined && campaignValue !== null) {
+    if (typeof campaignValue !== 'string' || campaignValue.length === 0 || campaignValue.length > MAX_CAMPAIGN_LENGTH) {
+      return fail(id, `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`);
+    }
+    campaign = campaignValue;
+  }
+
+  const number = m['number'];
+  const numbers = m['numbers'];
+  if (number !== undefined && numbers !== undefined) return fail(id, 'give either "number" or "numbers", not both');
+  if (number !== undefined) {
+    if (typeof number !== 'string' || number.length > MAX_NUMBER_LENGTH) return fail(id, `"number" must be a string of at most ${MAX_NUMBER_LENGTH} characters`);
+    return { ok: true, request: { op: 'check', id, number, campaign } };
+  }
+  if (numbers !== undefined) {
+    if (!Array.isArray(numbers) || numbers.length === 0) return fail(id, '"numbers" must be a non-empty array of strings');
+    if (numbers.length > limits.maxBatchSize) return fail(id, `"numbers" has ${numbers.length} entries; at most ${limits.maxBatchSize} per batch`);
+    for (let i = 0; i < numbers.length; i++) {
+      const n: unknown = numbers[i];
+      if (typeof n !== 'string' || n.length > MAX_NUMBER_LENGTH) return fail(id, `"numbers"[${i}] must be a string of at most ${MAX_NUMBER_LENGTH} characters`);
+    }
+    return { ok: true, request: { op: 'batch', id, numbers: numbers as string[], campaign } };
+  }
+  return fail(id, 'a check needs "number" (one) or "numbers" (a batch)');
+}
+
+function encodeId(id: RequestId | null): string {
+  return id === null ? 'null' : JSON.stringify(id);
+}
+
+// Reasons are reason words or validated list names and numbers are E.164: no escaping needed.
+function numberField(number: string | null): string {
+  return number === null ? 'null' : `"${number}"`;
+}
+
+export function encodeCheckReply(id: RequestId, r: CheckResult): string {
+  return `{"id":${encodeId(id)},"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}}`;
+}
+
+export function encodeBatchReply(id: RequestId, results: readonly CheckResult[]): string {
+  const parts = new Array<string>(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i] as CheckResult;
+    parts[i] = `{"number":${numberField(r.number)},"verdict":"${r.verdict}","reason":"${r.reason}"}`;
+  }
+  return `{"id":${encodeId(id)},"results":[${parts.join(',')}]}`;
+}
+
+export type ErrorReplyCode = 'bad_request' | 'overloaded' | 'internal';
+
+export function encodeErrorReply(id: RequestId | null, code: ErrorReplyCode, message: string): string {
+  return JSON.stringify({ id, error: { code, message } });
+}

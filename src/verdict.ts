@@ -1,0 +1,44 @@
+/**
+ * Verdicts and the reason words callgate answers with. A list's name is also a reason (the deny-list
+ * that has the number), so list names may not collide with these words.
+ */
+export type Verdict = 'allow' | 'block';
+
+export const Reason = {
+  NOT_LISTED: 'not_listed',
+  INVALID_NUMBER: 'invalid_number',
+  NOT_READY: 'not_ready',
+  UNCONFIRMED: 'unconfirmed',
+  STALE_LIST: 'stale_list',
+} as const;
+
+export type FixedReason = (typeof Reason)[keyof typeof Reason];
+
+/**
+ * Words a list may never be named, because a reply's `reason` must mean one thing. Includes the words
+ * the rules and supervisor issues use (consent, sector_ban …) so configurations written today stay valid.
+ */
+export const RESERVED_REASON_WORDS: ReadonlySet<string> = new Set([
+  ...Object.values(Reason),
+  'allow',
+  'block',
+  'error',
+  'other',
+  'bad_request',
+  'consent',
+  'contract',
+  'no_consent',
+  'sector_ban',
+  'refused_recently',
+  'outside_hours',
+  'holiday',
+  'frequency_cap',
+]);
+
+export interface CheckResult {
+  readonly verdict: Verdict;
+  /** A fixed reason word or the name of the deny-list that has the number. */
+  readonly reason: string;
+  /** E.164, or null when the number could not be normalised. */
+  readonly number: string | null;
+}

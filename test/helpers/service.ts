@@ -1,0 +1,27 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseServeConfig } from '../../src/config.js';
+import { createEmbeddedBackend } from '../../src/embedded-backend.js';
+import { silentLogger } from '../../src/logger.js';
+import { startService, type RunningService } from '../../src/service.js';
+
+export function tempDir(prefix = 'callgate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes a list file (one line per entry) in a fresh temp dir and returns its path. */
+export function writeList(lines: readonly string[], name = 'list.txt', dir = tempDir()): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+/** Starts an embedded service on a free loopback port; waits until its initial load settled. */
+export async function startEmbedded(args: readonly string[], env: Record<string, string> = {}): Promise<RunningService & { url: string }> {
+  const config = parseServeConfig(['--port', '0', ...args], env);
+  const logger = silentLogger();
+  const service = await startService(config, logger, (registry) => createEmbeddedBackend(registry, logger));
+  await service.loaded;
+  return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/` });
+}

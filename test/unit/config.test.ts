@@ -1,0 +1,72 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseServeConfig } from '../../src/config.js';
+import { ErrorCode } from '../../src/errors.js';
+import { tempDir } from '../helpers/service.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return (err as { code?: string }).code;
+  }
+  return undefined;
+}
+
+describe('serve configuration', () => {
+  it('refuses to start with no list', () => {
+    expect(codeOf(() => parseServeConfig([], {}))).toBe(ErrorCode.NO_LISTS);
+  });
+
+  it('reads --list as a deny-list, with loopback and 8080 by default', () => {
+    const c = parseServeConfig(['--list', 'bloctel=/x.txt'], {});
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, redis: null, lists: [{ name: 'bloctel', kind: 'deny', source: '/x.txt', falsePositiveRate: 0.001 }] });
+  });
+
+  it('validates list names', () => {
+    expect(codeOf(() => parseServeConfig(['--list', 'Bloctel=/x'], {}))).toBe(ErrorCode.LIST_NAME);
+    expect(codeOf(() => parseServeConfig(['--list', '1a=/x'], {}))).toBe(ErrorCode.LIST_NAME);
+    expect(codeOf(() => parseServeConfig(['--list', 'not_listed=/x'], {}))).toBe(ErrorCode.LIST_NAME);
+    expect(codeOf(() => parseServeConfig(['--list', 'unconfirmed=/x'], {}))).toBe(ErrorCode.LIST_NAME);
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/x', '--list', 'a=/y'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--list', 'nopath'], {}))).toBe(ErrorCode.CONFIG);
+  });
+
+  it('reads CALLGATE_* variables only, flags first', () => {
+    const env = { CALLGATE_PORT: '9000', CALLGATE_LISTS: 'a=/a.txt,b=/b.txt', REDIS_URL: 'redis://127.0.0.1:6379', PORT: '1' };
+    const c = parseServeConfig([], env);
+    expect(c.port).toBe(9000);
+    expect(c.redis).toBeNull();
+    expect(c.lists.map((l) => l.name)).toEqual(['a', 'b']);
+    expect(parseServeConfig(['--port', '9001'], env).port).toBe(9001);
+    expect(codeOf(() => parseServeConfig(['--port', 'x'], env))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--port', '70000'], env))).toBe(ErrorCode.CONFIG);
+  });
+
+  it('reads a JSON config file with relative sources', () => {
+    const dir = tempDir();
+    const file = join(dir, 'callgate.json');
+    writeFileSync(file, JSON.stringify({ port: 9100, lists: [{ name: 'bloctel', kind: 'deny', source: 'lists/bloctel.csv' }, { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01 }] }));
+    const c = parseServeConfig(['--config', file], {});
+    expect(c.port).toBe(9100);
+    expect(c.lists).toEqual([
+      { name: 'bloctel', kind: 'deny', source: join(dir, 'lists/bloctel.csv'), falsePositiveRate: 0.001 },
+      { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01 },
+    ]);
+    writeFileSync(file, JSON.stringify({ lists: [{ name: 'x', kind: 'maybe', source: 'a' }] }));
+    expect(codeOf(() => parseServeConfig(['--config', file], {}))).toBe(ErrorCode.CONFIG);
+    writeFileSync(file, JSON.stringify({ prot: 1, lists: [] }));
+    expect(codeOf(() => parseServeConfig(['--config', file], {}))).toBe(ErrorCode.CONFIG);
+    writeFileSync(file, '{');
+    expect(codeOf(() => parseServeConfig(['--config', file], {}))).toBe(ErrorCode.CONFIG);
+  });
+
+  it('enables Redis mode from CALLGATE_REDIS_URL and validates it', () => {
+    const c = parseServeConfig(['--list', 'a=/a'], { CALLGATE_REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(c.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', prefix: 'callgate:', confirmTimeoutMs: 50, allowEviction: false });
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--redis', 'http://x'], {}))).toBe(ErrorCode.CONFIG);
+    // Redis mode may start with no list file: it serves the lists current in Redis.
+    expect(parseServeConfig(['--redis', 'redis://h:1'], {}).lists).toEqual([]);
+  });
+});
