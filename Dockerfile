@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript with the dev toolchain, then drop dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY bin ./bin
+# `npm ci` runs the prepare script, which compiles src/ into dist/.
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# Runtime stage: only the compiled code and production dependencies, as the unprivileged `node` user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    CALLGATE_HOST=0.0.0.0 \
+    CALLGATE_PORT=8080
+WORKDIR /app
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root bin ./bin
+COPY --chown=root:root package.json ./
+COPY --chown=root:root samples ./samples
+USER node
+EXPOSE 8080
+# Lists are mounted read-only, e.g. -v /srv/lists:/lists:ro and CALLGATE_LISTS=bloctel=/lists/bloctel.csv
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CALLGATE_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "bin/callgate.js"]
+CMD ["serve"]
