@@ -1,0 +1,239 @@
+/**
+ * Redis key layout and bucketing for callgate's Redis mode. Pure: no I/O.
+ *
+ * Per list NAME and generation GEN, under a prefix p (default 'callgate:'):
+ *   {p}list:NAME:current        STRING  the current generation id
+ *   {p}gen:NAME:GEN:marker      HASH    the generation marker (written last, deleted first)
+ *   {p}gen:NAME:GEN:filter      STRING  the Bloom filter's binary form
+ *   {p}gen:NAME:GEN:m:BUCKET    SET     integer members, compact intset encoding
+ *   {p}lists                    SET     names of lists that have a current generation
+ *
+ * A key k (E.164 digits as an integer) is stored as member k % 1e9 in bucket
+ * `${floor(k / 1e9)}.${mix32(k % 1e9) % B}`. The member fits int32, so Redis keeps each bucket as an intset
+ * of 4-byte entries; B = ceil(count / 200) keeps buckets near 200 members, well under the 512 at which Redis
+ * converts a set to a hash table (set-max-intset-entries), which costs ~4x the memory.
+ * (bucket, member) determines k: floor(k / 1e9) is in the bucket id and k % 1e9 is the member.
+ */
+import { CallgateError, ErrorCode } from './errors.js';
+import type { NumberKey } from './number-key.js';
+
+export const DEFAULT_PREFIX = 'callgate:';
+
+/** Bump when memberOf / bucketIdOf change: old generations would otherwise read 'absent' for members. */
+export const BUCKET_LAYOUT = 1;
+
+export const MEMBER_MODULUS = 1e9;
+export const TARGET_BUCKET_SIZE = 200;
+/** Redis's default set-max-intset-entries: past it a bucket converts to a hash table. */
+export const MAX_INTSET_ENTRIES = 512;
+
+const LIST_NAME = /^[a-z][a-z0-9_-]*$/;
+// No glob characters (*?[]\) so that generation ids are safe inside SCAN MATCH patterns.
+const GENERATION_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export type ListKind = 'deny' | 'allow';
+
+/** What a generation holds; stored as a Redis HASH, every field a string. */
+export interface GenerationMarker {
+  readonly list: string;
+  readonly kind: ListKind;
+  readonly generation: string;
+  /** Number of keys. */
+  readonly count: number;
+  readonly normaliserVersion: string;
+  /** Identity of the Bloom filter's hashing: a filter built with another hashing is unusable. */
+  readonly hashId: string;
+  /** sha256 (hex) of the source list. */
+  readonly fingerprint: string;
+  /** Date of the source list (ISO), when known. */
+  readonly sourceDate?: string | undefined;
+  readonly buckets: number;
+  /** ISO timestamp. */
+  readonly createdAt: string;
+  readonly filterBytes: number;
+  /** BUCKET_LAYOUT the members were written with. */
+  readonly layout: number;
+}
+
+export function isListName(name: string): boolean {
+  return LIST_NAME.test(name);
+}
+
+export function assertListName(name: string): void {
+  if (!LIST_NAME.test(name)) {
+    throw new CallgateError(ErrorCode.LIST_NAME, `list name must match ${LIST_NAME.source}, got ${JSON.stringify(name)}`);
+  }
+}
+
+export function assertGenerationId(generation: string): void {
+  if (!GENERATION_ID.test(generation)) {
+    throw new CallgateError(
+      ErrorCode.REDIS,
+      `generation id must match ${GENERATION_ID.source}, got ${JSON.stringify(generation)}`,
+    );
+  }
+}
+
+export function assertPrefix(prefix: string): void {
+  // Empty would mix callgate keys with anything else in the database; whitespace breaks redis-cli use.
+  if (prefix.length === 0 || prefix.length > 100 || /\s/.test(prefix)) {
+    throw new CallgateError(
+      ErrorCode.CONFIG,
+      `Redis key prefix must be 1-100 characters without whitespace, got ${JSON.stringify(prefix)}`,
+    );
+  }
+}
+
+/**
+ * A time-sortable generation id: base36 milliseconds (fixed width, so string order is time order)
+ * plus random hex so two writers in the same millisecond never collide.
+ */
+export function newGenerationId(nowMs: number, random: Uint8Array): string {
+  const hex = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${Math.floor(nowMs).toString(36).padStart(9, '0')}-${hex}`;
+}
+
+/** lowbias32 (C. Wellons, "Prospecting for hash functions"): a good 32-bit integer mix. */
+export function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+export function bucketCount(count: number): number {
+  return Math.max(1, Math.ceil(count / TARGET_BUCKET_SIZE));
+}
+
+/** The member of a key inside its bucket: below 1e9 < 2^31, so an int32 intset entry. */
+export function memberOf(key: NumberKey): number {
+  return key % MEMBER_MODULUS;
+}
+
+/** The high part of a key. Subtracting first keeps it exact: key / 1e9 alone can round up to the next integer. */
+export function highOf(key: NumberKey): number {
+  return (key - (key % MEMBER_MODULUS)) / MEMBER_MODULUS;
+}
+
+export function bucketIndexOf(member: number, buckets: number): number {
+  return mix32(member) % buckets;
+}
+
+export function bucketIdOf(key: NumberKey, buckets: number): string {
+  return `${highOf(key)}.${bucketIndexOf(memberOf(key), buckets)}`;
+}
+
+/** Inverse of (bucketIdOf, memberOf): the key a (bucket, member) pair stands for. */
+export function keyOf(bucketId: string, member: number): NumberKey {
+  const dot = bucketId.indexOf('.');
+  return Number(bucketId.slice(0, dot)) * MEMBER_MODULUS + member;
+}
+
+export function listsKey(prefix: string): string {
+  return `${prefix}lists`;
+}
+
+export function pointerKey(prefix: string, list: string): string {
+  return `${prefix}list:${list}:current`;
+}
+
+export function generationBase(prefix: string, list: string, generation: string): string {
+  return `${prefix}gen:${list}:${generation}:`;
+}
+
+export function markerKey(prefix: string, list: string, generation: string): string {
+  return `${generationBase(prefix, list, generation)}marker`;
+}
+
+export function filterKey(prefix: string, list: string, generation: string): string {
+  return `${generationBase(prefix, list, generation)}filter`;
+}
+
+export function bucketKey(prefix: string, list: string, generation: string, bucketId: string): string {
+  return `${generationBase(prefix, list, generation)}m:${bucketId}`;
+}
+
+/** A SCAN MATCH pattern for every bucket of a generation; the prefix is escaped as it may hold glob characters. */
+export function bucketPattern(prefix: string, list: string, generation: string): string {
+  return `${escapeGlob(generationBase(prefix, list, generation))}m:*`;
+}
+
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+export function encodeMarker(marker: GenerationMarker): Record<string, string> {
+  const fields: Record<string, string> = {
+    list: marker.list,
+    kind: marker.kind,
+    generation: marker.generation,
+    count: String(marker.count),
+    normaliserVersion: marker.normaliserVersion,
+    hashId: marker.hashId,
+    fingerprint: marker.fingerprint,
+    buckets: String(marker.buckets),
+    createdAt: marker.createdAt,
+    filterBytes: String(marker.filterBytes),
+    layout: String(marker.layout),
+  };
+  if (marker.sourceDate !== undefined) fields['sourceDate'] = marker.sourceDate;
+  return fields;
+}
+
+/**
+ * Validates a marker read from Redis. Anything odd throws: a marker we do not fully understand must not be
+ * used to answer 'absent' (a wrong layout would turn members into non-members).
+ */
+export function decodeMarker(fields: Readonly<Record<string, string>>, expected?: { list: string; generation: string }): GenerationMarker {
+  const bad = (what: string): CallgateError =>
+    new CallgateError(ErrorCode.REDIS, `invalid generation marker${expected ? ` ${expected.list}/${expected.generation}` : ''}: ${what}`);
+  const str = (name: string): string => {
+    const v = fields[name];
+    if (v === undefined || v.length === 0) throw bad(`missing field ${name}`);
+    return v;
+  };
+  const int = (name: string, min: number): number => {
+    const raw = str(name);
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const list = str('list');
+  if (!LIST_NAME.test(list)) throw bad(`list ${JSON.stringify(list)}`);
+  const generation = str('generation');
+  if (!GENERATION_ID.test(generation)) throw bad(`generation ${JSON.stringify(generation)}`);
+  if (expected && (expected.list !== list || expected.generation !== generation)) {
+    throw bad(`names ${list}/${generation}`);
+  }
+  const kind = str('kind');
+  if (kind !== 'deny' && kind !== 'allow') throw bad(`kind must be deny or allow, got ${JSON.stringify(kind)}`);
+  const count = int('count', 0);
+  const buckets = int('buckets', 1);
+  if (buckets !== bucketCount(count)) throw bad(`buckets ${buckets} does not match count ${count}`);
+  const layout = int('layout', 1);
+  if (layout !== BUCKET_LAYOUT) throw bad(`bucket layout ${layout}, this build reads ${BUCKET_LAYOUT}`);
+  const fingerprint = str('fingerprint');
+  if (!SHA256_HEX.test(fingerprint)) throw bad('fingerprint must be a sha256 in lowercase hex');
+  const createdAt = str('createdAt');
+  if (!ISO_DATE.test(createdAt)) throw bad(`createdAt ${JSON.stringify(createdAt)}`);
+  const sourceDate = fields['sourceDate'];
+  if (sourceDate !== undefined && !ISO_DATE.test(sourceDate)) throw bad(`sourceDate ${JSON.stringify(sourceDate)}`);
+  return {
+    list,
+    kind,
+    generation,
+    count,
+    normaliserVersion: str('normaliserVersion'),
+    hashId: str('hashId'),
+    fingerprint,
+    sourceDate,
+    buckets,
+    createdAt,
+    filterBytes: int('filterBytes', 0),
+    layout,
+  };
+}

@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  BUCKET_LAYOUT,
+  MAX_INTSET_ENTRIES,
+  bucketCount,
+  bucketIdOf,
+  bucketKey,
+  bucketPattern,
+  decodeMarker,
+  encodeMarker,
+  escapeGlob,
+  filterKey,
+  highOf,
+  keyOf,
+  listsKey,
+  markerKey,
+  memberOf,
+  mix32,
+  newGenerationId,
+  pointerKey,
+  assertListName,
+  assertGenerationId,
+  assertPrefix,
+} from '../../src/redis-keys.js';
+import type { GenerationMarker } from '../../src/redis-keys.js';
+import { isCallgateError } from '../../src/errors.js';
+
+const MAX_KEY = 999_999_999_999_999; // 15 digits, the E.164 maximum
+
+const marker: GenerationMarker = {
+  list: 'bloctel',
+  kind: 'deny',
+  generation: '0m1abcdef-0a1b2c3d',
+  count: 12_000_000,
+  normaliserVersion: 'v1',
+  hashId: 'murmur3-k7',
+  fingerprint: 'a'.repeat(64),
+  sourceDate: '2025-01-31',
+  buckets: 60_000,
+  createdAt: '2025-02-01T03:04:05.678Z',
+  filterBytes: 21_000_000,
+  layout: BUCKET_LAYOUT,
+};
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isCallgateError(err) ? err.code : 'not a CallgateError';
+  }
+  return undefined;
+}
+
+describe('key names', () => {
+  it('lays keys out under the prefix', () => {
+    expect(listsKey('callgate:')).toBe('callgate:lists');
+    expect(pointerKey('callgate:', 'bloctel')).toBe('callgate:list:bloctel:current');
+    expect(markerKey('callgate:', 'bloctel', 'g1')).toBe('callgate:gen:bloctel:g1:marker');
+    expect(filterKey('callgate:', 'bloctel', 'g1')).toBe('callgate:gen:bloctel:g1:filter');
+    expect(bucketKey('callgate:', 'bloctel', 'g1', '33.17')).toBe('callgate:gen:bloctel:g1:m:33.17');
+  });
+
+  it('escapes glob characters of the prefix in SCAN patterns', () => {
+    expect(escapeGlob('a*b?c[d]e\\')).toBe('a\\*b\\?c\\[d\\]e\\\\');
+    expect(bucketPattern('t[1]:', 'l', 'g')).toBe('t\\[1\\]:gen:l:g:m:*');
+  });
+
+  it('validates names', () => {
+    expect(code(() => assertListName('bloctel_2-x'))).toBeUndefined();
+    expect(code(() => assertListName('Bloctel'))).toBe('CALLGATE_ERR_LIST_NAME');
+    expect(code(() => assertListName('a*'))).toBe('CALLGATE_ERR_LIST_NAME');
+    expect(code(() => assertGenerationId('g*'))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => assertPrefix(''))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertPrefix('a b'))).toBe('CALLGATE_ERR_CONFIG');
+  });
+
+  it('makes time-sortable, valid generation ids', () => {
+    const a = newGenerationId(1_700_000_000_000, new Uint8Array([0, 255, 16, 1]));
+    const b = newGenerationId(1_700_000_000_001, new Uint8Array([0, 0, 0, 0]));
+    expect(a).toBe(`${(1_700_000_000_000).toString(36).padStart(9, '0')}-00ff1001`);
+    expect(a < b).toBe(true);
+    expect(code(() => assertGenerationId(a))).toBeUndefined();
+  });
+});
+
+describe('bucketing', () => {
+  it('sizes buckets near 200', () => {
+    expect(bucketCount(0)).toBe(1);
+    expect(bucketCount(1)).toBe(1);
+    expect(bucketCount(200)).toBe(1);
+    expect(bucketCount(201)).toBe(2);
+    expect(bucketCount(12_000_000)).toBe(60_000);
+  });
+
+  it('splits keys exactly, even at the 15-digit edge', () => {
+    for (const key of [0, 1, 999_999_999, 1_000_000_000, 33_612_345_678, 999_999_999_999_999, 8_999_999_999_999, 5_999_999_999_999]) {
+      expect(highOf(key) * 1e9 + memberOf(key)).toBe(key);
+      expect(Number.isInteger(highOf(key))).toBe(true);
+      expect(memberOf(key)).toBeLessThan(2 ** 31);
+    }
+    expect(highOf(999_999_999_999_999)).toBe(999_999);
+    expect(memberOf(999_999_999_999_999)).toBe(999_999_999);
+  });
+
+  it('is a bijection: (bucket, member) gives the key back, different keys never share both', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: MAX_KEY }),
+        fc.integer({ min: 0, max: MAX_KEY }),
+        fc.integer({ min: 1, max: 100_000 }),
+        (a, b, buckets) => {
+          const ba = bucketIdOf(a, buckets);
+          expect(keyOf(ba, memberOf(a))).toBe(a);
+          if (a !== b) expect(ba === bucketIdOf(b, buckets) && memberOf(a) === memberOf(b)).toBe(false);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('keeps buckets of French mobile numbers far under 512', () => {
+    const count = 200_000;
+    const buckets = bucketCount(count);
+    const sizes = new Map<string, number>();
+    let x = 12345;
+    const seen = new Set<number>();
+    while (seen.size < count) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      seen.add(33_600_000_000 + (x % 200_000_000)); // +336 and +337 blocks
+    }
+    for (const key of seen) {
+      const id = bucketIdOf(key, buckets);
+      sizes.set(id, (sizes.get(id) ?? 0) + 1);
+    }
+    const max = Math.max(...sizes.values());
+    expect(max).toBeLessThan(300);
+    expect(max).toBeLessThanOrEqual(MAX_INTSET_ENTRIES);
+    expect(sizes.size).toBe(buckets);
+  });
+
+  it('mixes sequential members across buckets', () => {
+    const hits = new Uint32Array(10);
+    for (let m = 0; m < 10_000; m++) (hits[mix32(m) % 10] as number)++;
+    for (const h of hits) expect(Math.abs(h - 1000)).toBeLessThan(150);
+  });
+});
+
+describe('marker', () => {
+  it('round-trips', () => {
+    expect(decodeMarker(encodeMarker(marker), { list: 'bloctel', generation: marker.generation })).toEqual(marker);
+    const { sourceDate: _, ...noDate } = marker;
+    expect(decodeMarker(encodeMarker({ ...noDate }))).toEqual({ ...noDate, sourceDate: undefined });
+  });
+
+  it('rejects what it does not understand', () => {
+    const fields = encodeMarker(marker);
+    const broken = (patch: Record<string, string | undefined>): string | undefined => {
+      const copy: Record<string, string> = { ...fields };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) delete copy[k];
+        else copy[k] = v;
+      }
+      return code(() => decodeMarker(copy, { list: 'bloctel', generation: marker.generation }));
+    };
+    expect(broken({})).toBeUndefined();
+    expect(broken({ count: undefined })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ count: '-1' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ count: '1.5' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ buckets: '59999' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ kind: 'maybe' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ layout: '2' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ layout: undefined })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ list: 'other' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ fingerprint: 'xyz' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ createdAt: 'yesterday' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ hashId: '' })).toBe('CALLGATE_ERR_REDIS');
+  });
+});
