@@ -28,7 +28,7 @@ export function createEmbeddedBackend(registry: ListRegistry, logger: Logger): L
       }
     },
     lastError: (list) => errors.get(list) ?? null,
-    problem: () => null,
+    describe: () => ({}),
     close: async () => {},
   };
 }

@@ -12,7 +12,7 @@ export interface ListBackend {
   start(): Promise<void>;
   /** The last load error of a list, for /readyz; null when none. */
   lastError(list: string): string | null;
-  /** A condition that makes the service not ready beyond list loading (e.g. Redis down); null when none. */
-  problem(): string | null;
+  /** Backend health for /readyz (e.g. whether Redis is reachable). */
+  describe(): Record<string, unknown>;
   close(): Promise<void>;
 }

@@ -2,10 +2,13 @@
  * Composition root: configuration → logger → backend → service, and the process-level behaviour
  * (signals, exit codes). Everything else receives its dependencies from here.
  */
-import { parseCheckCommand, parseServeConfig } from './config.js';
+import { parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
 import { createEmbeddedBackend } from './embedded-backend.js';
-import { createLogger } from './logger.js';
-import { startService } from './service.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedisBackend } from './redis-backend.js';
+import { loadListIntoRedis } from './redis-load.js';
+import { RedisStore } from './redis-store.js';
+import { startService, type BackendFactory } from './service.js';
 import { CheckClient } from './ws-client.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -13,10 +16,14 @@ type Env = Readonly<Record<string, string | undefined>>;
 export async function runServe(argv: readonly string[], env: Env): Promise<number> {
   const config = parseServeConfig(argv, env);
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId });
-  if (config.redis !== null) {
-    throw new Error('Redis mode is not available in this build');
+  let makeBackend: BackendFactory;
+  if (config.redis === null) {
+    makeBackend = (registry) => createEmbeddedBackend(registry, logger.child({ component: 'lists' }));
+  } else {
+    const store = await connectRedis(config.redis, logger.child({ component: 'redis' }));
+    makeBackend = (registry) => createRedisBackend(registry, store, config.falsePositiveRate, logger.child({ component: 'lists' }));
   }
-  const service = await startService(config, logger, (registry) => createEmbeddedBackend(registry, logger.child({ component: 'lists' })));
+  const service = await startService(config, logger, makeBackend);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -50,6 +57,52 @@ export async function runCheckCommand(argv: readonly string[], env: Env): Promis
   }
 }
 
-export async function runLoadCommand(_argv: readonly string[], _env: Env): Promise<number> {
-  throw new Error('load needs Redis mode, not available in this build');
+/**
+ * Connects to Redis and refuses a maxmemory-policy that could evict callgate's keys (an evicted
+ * bucket would read "not a member" and let a listed number through).
+ */
+async function connectRedis(config: RedisConfig, logger: Logger): Promise<RedisStore> {
+  const store = await RedisStore.connect({
+    url: config.url,
+    prefix: config.prefix,
+    confirmTimeoutMs: config.confirmTimeoutMs,
+    allowEviction: config.allowEviction,
+    sentinels: config.sentinels ?? undefined,
+    sentinelName: config.sentinels === null ? undefined : config.sentinelName,
+    onStateChange: (state) => (state === 'up' ? logger.info('redis up') : logger.error('redis down: Bloom hits are blocked as unconfirmed until it is back')),
+    onError: (err) => logger.debug({ err }, 'redis connection error'),
+  });
+  try {
+    await store.checkEvictionPolicy();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/** `callgate load --redis URL NAME=PATH…`: writes a new generation per list and switches to it. */
+export async function runLoadCommand(argv: readonly string[], env: Env): Promise<number> {
+  const config = parseLoadConfig(argv, env);
+  const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, destination: process.stderr });
+  const store = await connectRedis(config.redis, logger);
+  let failed = false;
+  try {
+    for (const spec of config.lists) {
+      try {
+        const { report } = await loadListIntoRedis(store, spec);
+        const bad = report.badLines > 0 ? `, ${report.badLines} bad lines (first: ${report.badLineNumbers.join(', ')})` : '';
+        process.stdout.write(
+          `${spec.name}: loaded generation ${report.generation}: ${report.unique} numbers (${report.duplicates} duplicates${bad}) ` +
+            `in ${((report.readMs + report.buildMs + report.redisWriteMs) / 1000).toFixed(1)} s\n`,
+        );
+      } catch (err) {
+        failed = true;
+        process.stdout.write(`${spec.name}: refused: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  return failed ? 1 : 0;
 }

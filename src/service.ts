@@ -108,8 +108,7 @@ function readiness(registry: ListRegistry, backend: ListBackend): HttpReply {
   const reasons: string[] = [];
   if (lists.length === 0) reasons.push('no list is current (Redis has none yet)');
   for (const name of missing) reasons.push(`list ${name} is not loaded`);
-  const backendProblem = backend.problem();
-  if (backendProblem !== null) reasons.push(backendProblem);
-  const ready = snap.ready && backendProblem === null;
-  return { status: ready ? 200 : 503, body: { ready, mode: backend.mode, lists, missing, reasons } };
+  // Redis being down does not make the sidecar unready: misses still answer, hits block as
+  // `unconfirmed`; taking every sidecar out of rotation during a Redis blip would help nobody.
+  return { status: snap.ready ? 200 : 503, body: { ready: snap.ready, mode: backend.mode, ...backend.describe(), lists, missing, reasons } };
 }
