@@ -6,7 +6,7 @@
  */
 import { normalise } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
-import type { GateSnapshot, ListRegistry, ListState } from './list-state.js';
+import type { GateSnapshot, ListRegistry, ListSlot, ListState } from './list-state.js';
 import { type CheckResult, Reason } from './verdict.js';
 
 export type Membership = 'member' | 'absent' | 'unconfirmed';
@@ -34,7 +34,7 @@ function allow(number: string): CheckResult {
 /** Work left after the synchronous part of a check: hits that need Redis. */
 interface Pending {
   readonly e164: string;
-  /** Deny-lists in configured order whose Bloom filter hit, with what memory already said. */
+  /** Deny-lists in configured order whose Bloom filter (or intraday additions) hit, with what memory already said. */
   readonly hits: readonly ListState[];
   readonly known: readonly (Membership | null)[];
 }
@@ -53,10 +53,12 @@ function decide(e164: string, hits: readonly ListState[], memberships: readonly 
 export class Checker {
   readonly #registry: ListRegistry;
   readonly #remote: RemoteConfirmer | null;
+  readonly #now: () => number;
 
-  constructor(registry: ListRegistry, remote: RemoteConfirmer | null) {
+  constructor(registry: ListRegistry, remote: RemoteConfirmer | null, now: () => number = Date.now) {
     this.#registry = registry;
     this.#remote = remote;
+    this.#now = now;
   }
 
   /** A synchronous result, or the hits that still need Redis. */
@@ -64,30 +66,35 @@ export class Checker {
     const e164 = normalise(raw);
     if (e164 === null) return INVALID;
     if (!snap.ready) return block(Reason.NOT_READY, e164);
+    // A stale copy of a list cannot say whether any number is on it (each list's staleAt is
+    // maxAgeDays after its source's own date).
+    if (snap.staleAt <= this.#now()) return block(Reason.STALE_LIST, e164);
     const key = e164ToKey(e164);
-    let hits: ListState[] | null = null;
+    let hits: ListSlot[] | null = null;
     for (const slot of snap.slots) {
       const state = slot.state as ListState;
       if (state.spec.kind !== 'deny') continue;
-      if (state.filter.has(key)) (hits ??= []).push(state);
+      // Intraday additions are not in the filter (it cannot grow): they are a hit of their own.
+      if (state.filter.has(key) || slot.intraday.has(key)) (hits ??= []).push(slot);
     }
     if (hits === null) return allow(e164);
     const known: (Membership | null)[] = new Array<Membership | null>(hits.length);
     let remote = false;
     for (let i = 0; i < hits.length; i++) {
-      const members = (hits[i] as ListState).members;
+      const slot = hits[i] as ListSlot;
+      const members = (slot.state as ListState).members;
       if (members.where === 'memory') {
-        const m: Membership = members.set.has(key) ? 'member' : 'absent';
+        const m: Membership = members.set.has(key) || slot.intraday.has(key) ? 'member' : 'absent';
         known[i] = m;
         // Earlier lists decided and this one has it: no need to ask anyone else.
-        if (m === 'member' && !remote) return block((hits[i] as ListState).spec.name, e164);
+        if (m === 'member' && !remote) return block(slot.spec.name, e164);
       } else {
         known[i] = null;
         remote = true;
       }
     }
     if (!remote) return allow(e164);
-    return { e164, hits, known };
+    return { e164, hits: hits.map((h) => h.state as ListState), known };
   }
 
   async #finish(pending: readonly Pending[]): Promise<CheckResult[]> {

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CallgateError, ErrorCode } from './errors.js';
-import { type ListKind, type ListSpec, parseListShorthand, validateListName } from './list-spec.js';
+import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
 
 type OptionType = 'string' | 'int' | 'number' | 'boolean';
 
@@ -43,6 +43,15 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'redisAllowEviction', flag: 'redis-allow-eviction', env: 'CALLGATE_REDIS_ALLOW_EVICTION', type: 'boolean', default: false, doc: 'Start even when Redis\'s maxmemory-policy can evict callgate\'s keys (not recommended).' },
   { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the URL then supplies password/TLS/db only.' },
   { key: 'redisSentinelName', flag: 'redis-sentinel-name', env: 'CALLGATE_REDIS_SENTINEL_NAME', type: 'string', default: 'mymaster', doc: 'Sentinel master group name.' },
+  { key: 'refreshCron', flag: 'refresh-cron', env: 'CALLGATE_REFRESH_CRON', type: 'string', default: '30 2 * * *', doc: 'Default refresh schedule of lists with a source (cron, 5 fields).' },
+  { key: 'refreshTimezone', flag: 'refresh-timezone', env: 'CALLGATE_REFRESH_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone of the refresh schedule.' },
+  { key: 'maxAgeDays', flag: 'max-age-days', env: 'CALLGATE_MAX_AGE_DAYS', type: 'number', default: 30, min: 0.001, doc: 'Default maximum age of a list, from its source\'s own date; past it checks answer stale_list (30: the French re-scrub period; 31 for the US registry).' },
+  { key: 'ageWarnDays', flag: 'age-warn-days', env: 'CALLGATE_AGE_WARN_DAYS', type: 'number', default: 5, min: 0, doc: 'Days before a list goes stale that an ageing alert is raised.' },
+  { key: 'maxShrinkRatio', flag: 'max-shrink-ratio', env: 'CALLGATE_MAX_SHRINK_RATIO', type: 'number', default: 0.2, min: 0, max: 1, doc: 'A refresh whose list shrinks by more than this is refused (unless forced).' },
+  { key: 'maxBadLineRatio', flag: 'max-bad-line-ratio', env: 'CALLGATE_MAX_BAD_LINE_RATIO', type: 'number', default: 0.01, min: 0, max: 1, doc: 'A refresh with more bad lines than this ratio is refused (unless forced).' },
+  { key: 'adminToken', flag: 'admin-token', env: 'CALLGATE_ADMIN_TOKEN', type: 'string', default: null, doc: 'Bearer token for admin operations (refresh, list add/remove); unset = loopback clients only.' },
+  { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
+  { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
 ];
 
 export interface RedisConfig {
@@ -67,6 +76,11 @@ export interface ServeConfig {
   readonly logLevel: string;
   readonly instanceId: string;
   readonly redis: RedisConfig | null;
+  readonly adminToken: string | null;
+  readonly journalPath: string;
+  readonly blockList: string | null;
+  /** Applied to lists discovered in Redis (no configuration entry of their own). */
+  readonly listDefaults: ListDefaults;
 }
 
 type Raw = Record<string, string | number | boolean | null>;
@@ -137,9 +151,17 @@ function readConfigFile(path: string): { raw: Record<string, unknown>; dir: stri
   return { raw: parsed as Record<string, unknown>, dir: dirname(resolve(path)) };
 }
 
-const LIST_KEYS = new Set(['name', 'kind', 'source', 'falsePositiveRate']);
+/** Per-list keys of the config file that override the global defaults. */
+const LIST_OPTION_KEYS = ['falsePositiveRate', 'maxAgeDays', 'maxShrinkRatio', 'maxBadLineRatio'] as const;
+const LIST_KEYS = new Set(['name', 'kind', 'source', 'cron', 'timezone', 'warnDays', ...LIST_OPTION_KEYS]);
 
-function parseListEntry(entry: unknown, index: number, dir: string, defaultRate: number): ListSpec {
+function optionDef(key: string): OptionDef {
+  const def = OPTIONS.find((d) => d.key === key);
+  if (def === undefined) throw new Error(`no option ${key}`);
+  return def;
+}
+
+function parseListEntry(entry: unknown, index: number, dir: string, defaults: ListDefaults): ListSpec {
   const where = `config lists[${index}]`;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw configError(`${where}: expected an object { name, kind, source }`);
   const e = entry as Record<string, unknown>;
@@ -150,15 +172,37 @@ function parseListEntry(entry: unknown, index: number, dir: string, defaultRate:
   if (kind !== 'deny' && kind !== 'allow') throw configError(`${where}.kind: expected "deny" or "allow", got ${JSON.stringify(kind)}`);
   const source = e['source'] ?? null;
   if (source !== null && (typeof source !== 'string' || source === '')) throw configError(`${where}.source: expected a path, got ${JSON.stringify(source)}`);
-  const rateDef = OPTIONS.find((d) => d.key === 'falsePositiveRate');
-  const rate = e['falsePositiveRate'] === undefined || rateDef === undefined ? defaultRate : (coerce(rateDef, e['falsePositiveRate'], `${where}.falsePositiveRate`) as number);
+  const num = (key: string, fileKey: string, fallback: number): number =>
+    e[fileKey] === undefined ? fallback : (coerce(optionDef(key), e[fileKey], `${where}.${fileKey}`) as number);
+  const str = (key: string, fileKey: string, fallback: string): string =>
+    e[fileKey] === undefined ? fallback : (coerce(optionDef(key), e[fileKey], `${where}.${fileKey}`) as string);
   return {
     name,
     kind: kind as ListKind,
     // Relative paths are relative to the config file, so a config works from any working directory.
     source: source === null || /^https?:\/\//.test(source) ? source : resolve(dir, source),
-    falsePositiveRate: rate,
+    falsePositiveRate: num('falsePositiveRate', 'falsePositiveRate', defaults.falsePositiveRate),
+    refresh: {
+      cron: str('refreshCron', 'cron', defaults.refresh.cron),
+      timezone: str('refreshTimezone', 'timezone', defaults.refresh.timezone),
+      maxAgeDays: num('maxAgeDays', 'maxAgeDays', defaults.refresh.maxAgeDays),
+      warnDays: num('ageWarnDays', 'warnDays', defaults.refresh.warnDays),
+      maxShrinkRatio: num('maxShrinkRatio', 'maxShrinkRatio', defaults.refresh.maxShrinkRatio),
+      maxBadLineRatio: num('maxBadLineRatio', 'maxBadLineRatio', defaults.refresh.maxBadLineRatio),
+    },
   };
+}
+
+function listDefaultsFrom(o: Raw): ListDefaults {
+  const refresh: RefreshPolicy = {
+    cron: o['refreshCron'] as string,
+    timezone: o['refreshTimezone'] as string,
+    maxAgeDays: o['maxAgeDays'] as number,
+    warnDays: o['ageWarnDays'] as number,
+    maxShrinkRatio: o['maxShrinkRatio'] as number,
+    maxBadLineRatio: o['maxBadLineRatio'] as number,
+  };
+  return { falsePositiveRate: o['falsePositiveRate'] as number, refresh };
 }
 
 function parseSentinels(value: string): { host: string; port: number }[] {
@@ -174,6 +218,7 @@ export interface ResolvedOptions {
   readonly lists: ListSpec[];
   readonly positionals: string[];
   readonly flags: Record<string, string | boolean | string[] | undefined>;
+  readonly defaults: ListDefaults;
 }
 
 /** Resolves the shared options and list specs for a command from flags, environment and config file. */
@@ -204,21 +249,21 @@ export function resolveOptions(
     options[def.key] = value;
   }
 
-  const rate = options['falsePositiveRate'] as number;
+  const defaults = listDefaultsFrom(options);
   const lists: ListSpec[] = [];
   if (file && file.raw['lists'] !== undefined) {
     const entries = file.raw['lists'];
     if (!Array.isArray(entries)) throw configError('config file lists: expected an array');
-    entries.forEach((entry, i) => lists.push(parseListEntry(entry, i, file.dir, rate)));
+    entries.forEach((entry, i) => lists.push(parseListEntry(entry, i, file.dir, defaults)));
   }
   const shorthands = (values['list'] as string[] | undefined) ?? (env['CALLGATE_LISTS'] ? env['CALLGATE_LISTS'].split(',') : []);
-  for (const s of shorthands) lists.push(parseListShorthand(s.trim(), rate));
+  for (const s of shorthands) lists.push(parseListShorthand(s.trim(), defaults));
   const seen = new Set<string>();
   for (const l of lists) {
     if (seen.has(l.name)) throw configError(`list ${JSON.stringify(l.name)} is configured twice`);
     seen.add(l.name);
   }
-  return { options, lists, positionals, flags: values };
+  return { options, lists, positionals, flags: values, defaults };
 }
 
 export function defaultInstanceId(): string {
@@ -243,7 +288,7 @@ function redisConfigFrom(o: Raw): RedisConfig | null {
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  const { options: o, lists, positionals } = resolveOptions(argv, env);
+  const { options: o, lists, positionals, defaults } = resolveOptions(argv, env);
   if (positionals.length > 0) throw configError(`serve takes no positional arguments, got ${JSON.stringify(positionals)}`);
   const redis = redisConfigFrom(o);
   // A sidecar in Redis mode may serve the lists already current in Redis; embedded mode needs files.
@@ -267,6 +312,10 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     logLevel: o['logLevel'] as string,
     instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId(),
     redis,
+    adminToken: (o['adminToken'] as string | null) ?? null,
+    journalPath: o['journalPath'] as string,
+    blockList: (o['blockList'] as string | null) ?? null,
+    listDefaults: defaults,
   });
 }
 
@@ -279,9 +328,8 @@ export interface LoadConfig {
 
 /** `callgate load --redis URL NAME=PATH…`: positionals are list shorthands. */
 export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadConfig {
-  const { options: o, lists, positionals } = resolveOptions(argv, env);
-  const rate = o['falsePositiveRate'] as number;
-  const all = [...lists, ...positionals.map((p) => parseListShorthand(p, rate))];
+  const { options: o, lists, positionals, defaults } = resolveOptions(argv, env);
+  const all = [...lists, ...positionals.map((p) => parseListShorthand(p, defaults))];
   const redis = redisConfigFrom(o);
   if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
   if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');

@@ -1,34 +1,132 @@
 /**
- * Embedded mode: every list is read from its file into this process (filter + exact set).
- * Lists load one after another (two cores: parallel loads would only compete) and each is
- * installed as soon as it is built.
+ * Embedded mode: every list is read from its source into this process (filter + exact set),
+ * refreshed on demand or on schedule by the refresher, and its intraday changes are journaled to a
+ * local file so they survive a restart. Lists load one after another (two cores: parallel loads
+ * would only compete) and each is installed as soon as it is built.
  */
-import type { ListBackend } from './list-backend.js';
-import { loadListIntoMemory } from './list-load.js';
-import type { ListRegistry } from './list-state.js';
+import type { AlertRegistry } from './alerts.js';
+import { ExactSet } from './exact-set.js';
+import { NumberFilter } from './bloom.js';
+import { IntradayJournal } from './journal.js';
+import type { ChangeOutcome, ListBackend } from './list-backend.js';
+import { newGenerationId } from './list-build.js';
+import type { ListSpec } from './list-spec.js';
+import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
+import { NORMALISER_VERSION } from './normalise.js';
+import type { NumberKey } from './number-key.js';
+import { ListRefresher, noLock, type GenerationSink } from './refresh.js';
 
-export function createEmbeddedBackend(registry: ListRegistry, logger: Logger): ListBackend {
+export interface EmbeddedBackendOptions {
+  readonly registry: ListRegistry;
+  readonly alerts: AlertRegistry;
+  readonly logger: Logger;
+  /** Journal of intraday changes; null keeps them in memory only (tests). */
+  readonly journalPath: string | null;
+  readonly now?: () => number;
+}
+
+/** A list fed only by intraday additions starts as an empty generation, which is a valid list. */
+export function emptyState(spec: ListSpec, now: Date): ListState {
+  return Object.freeze({
+    spec,
+    generation: newGenerationId(now),
+    filter: NumberFilter.create(1, spec.falsePositiveRate),
+    members: Object.freeze({ where: 'memory' as const, set: ExactSet.EMPTY }),
+    count: 0,
+    loadedAt: now,
+    sourceDate: null,
+    fingerprint: 'none',
+    normaliserVersion: NORMALISER_VERSION,
+  });
+}
+
+export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBackend {
+  const { registry, logger } = options;
+  const now = options.now ?? Date.now;
   const errors = new Map<string, string>();
+  let journal: IntradayJournal | null = null;
+
+  const sink: GenerationSink = {
+    lock: noLock,
+    async publish({ spec, read, built, sourceDate }) {
+      return Object.freeze({
+        spec,
+        generation: newGenerationId(new Date(now())),
+        filter: built.filter,
+        members: Object.freeze({ where: 'memory' as const, set: built.set }),
+        count: built.set.size,
+        loadedAt: new Date(now()),
+        sourceDate,
+        fingerprint: read.fingerprint,
+        normaliserVersion: NORMALISER_VERSION,
+      });
+    },
+    async installed({ spec, read, loadStartedAt }) {
+      errors.delete(spec.name);
+      // A restart reloading the same file keeps the day's additions; a different file supersedes those made before it.
+      if (journal === null || journal.lastFingerprint(spec.name) === read.fingerprint) return;
+      const dropped = registry.slot(spec.name)?.intraday.clearBefore(loadStartedAt) ?? 0;
+      await journal.replaced(spec.name, read.fingerprint, loadStartedAt);
+      if (dropped > 0) logger.info({ list: spec.name, dropped }, 'intraday additions superseded by the new file');
+    },
+  };
+
+  const refresher = new ListRefresher({ registry, alerts: options.alerts, sink, logger, now });
+
   return {
     mode: 'embedded',
     remote: null,
+    refresher,
     async start() {
+      if (options.journalPath !== null) {
+        const opened = await IntradayJournal.open(options.journalPath);
+        journal = opened.journal;
+        let replayed = 0;
+        for (const slot of registry.current.slots) {
+          for (const change of journal.changes(slot.spec.name)) {
+            for (const key of change.keys) {
+              if (change.op === 'add') slot.intraday.add(key, change.at);
+              else slot.intraday.remove(key);
+            }
+            replayed++;
+          }
+        }
+        logger.info({ path: options.journalPath, replayed, skipped: opened.skipped }, 'intraday journal replayed');
+      }
       for (const slot of registry.current.slots) {
         const spec = slot.spec;
-        try {
-          const { state, report } = await loadListIntoMemory(spec);
-          registry.install(state);
-          errors.delete(spec.name);
-          logger.info({ ...report }, 'list loaded');
-        } catch (err) {
-          errors.set(spec.name, err instanceof Error ? err.message : String(err));
-          logger.error({ list: spec.name, err }, 'list load failed; checks answer not_ready until it loads');
+        if (spec.source === null) {
+          registry.install(emptyState(spec, new Date(now())));
+          continue;
+        }
+        const outcome = await refresher.refresh(spec.name, { force: false, trigger: 'startup' });
+        if (outcome.status !== 'loaded' && outcome.status !== 'unchanged') {
+          errors.set(spec.name, outcome.message ?? outcome.status);
+          logger.error({ list: spec.name, status: outcome.status, code: outcome.code }, 'list not loaded; checks answer not_ready until it loads');
         }
       }
     },
+    async change(op, list, keys, who): Promise<ChangeOutcome> {
+      const slot = registry.slot(list);
+      if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
+      const at = now();
+      // Durable first: an acknowledged opt-out must survive a crash.
+      await journal?.append({ op, list, keys, who, at });
+      applyChange(slot.intraday, op, keys, at);
+      return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString() };
+    },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({}),
-    close: async () => {},
+    close: async () => {
+      await journal?.close();
+    },
   };
+}
+
+export function applyChange(intraday: { add(key: NumberKey, at: number): void; remove(key: NumberKey): boolean }, op: 'add' | 'remove', keys: readonly NumberKey[], at: number): void {
+  for (const key of keys) {
+    if (op === 'add') intraday.add(key, at);
+    else intraday.remove(key);
+  }
 }

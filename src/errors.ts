@@ -13,6 +13,7 @@ export const ErrorCode = {
   REDIS_EVICTION: 'CALLGATE_ERR_REDIS_EVICTION',
   GENERATION_MISMATCH: 'CALLGATE_ERR_GENERATION_MISMATCH',
   CAPACITY: 'CALLGATE_ERR_CAPACITY',
+  LOCK_LOST: 'CALLGATE_ERR_LOCK_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

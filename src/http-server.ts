@@ -22,6 +22,37 @@ export interface HttpRoutes {
   readonly upgrades: ReadonlyMap<string, UpgradeHandler>;
 }
 
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Reads a JSON request body of at most `limitBytes`; an empty body is `{}`. */
+export async function readJsonBody(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new HttpError(413, 'bad_request', `request body over ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'bad_request', 'request body is not valid JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'bad_request', 'request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
 function write(res: ServerResponse, reply: HttpReply): void {
   const body = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
@@ -44,6 +75,10 @@ export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {
       .then(
         (reply) => write(res, reply),
         (err: unknown) => {
+          if (err instanceof HttpError) {
+            write(res, { status: err.status, body: { error: { code: err.code, message: err.message } } });
+            return;
+          }
           logger.error({ err, path: url.pathname }, 'http handler failed');
           if (!res.headersSent) write(res, { status: 500, body: { error: { code: 'internal', message: 'internal error' } } });
           else res.destroy();

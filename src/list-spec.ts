@@ -4,12 +4,36 @@ import { RESERVED_REASON_WORDS } from './verdict.js';
 /** `deny`: a listed number is blocked. `allow` (consents, customers) is read by the rules policies. */
 export type ListKind = 'deny' | 'allow';
 
+/** How a list with a source is refreshed and guarded. */
+export interface RefreshPolicy {
+  /** Cron expression of the scheduled refresh. */
+  readonly cron: string;
+  readonly timezone: string;
+  /** Past this age, counted from the source's own date, checks answer `stale_list`. */
+  readonly maxAgeDays: number;
+  /** An ageing alert is raised this many days before the list goes stale. */
+  readonly warnDays: number;
+  /** A new list smaller than the current one by more than this ratio is refused (unless forced). */
+  readonly maxShrinkRatio: number;
+  /** A new list with more bad lines than this ratio of its lines is refused (unless forced). */
+  readonly maxBadLineRatio: number;
+}
+
 export interface ListSpec {
   readonly name: string;
   readonly kind: ListKind;
-  /** Path of the list file, or null for a list that lives only in Redis (served as loaded there). */
+  /**
+   * A path or an http(s) URL; null for a list that only changes through intraday additions
+   * (`callgate list add`), e.g. an internal do-not-call list, which is never stale.
+   */
   readonly source: string | null;
   readonly falsePositiveRate: number;
+  readonly refresh: RefreshPolicy;
+}
+
+export interface ListDefaults {
+  readonly falsePositiveRate: number;
+  readonly refresh: RefreshPolicy;
 }
 
 const LIST_NAME = /^[a-z][a-z0-9_-]*$/;
@@ -31,7 +55,7 @@ export function validateListName(name: string): string {
 }
 
 /** Parses the `--list NAME=PATH` shorthand: a deny-list. */
-export function parseListShorthand(value: string, falsePositiveRate: number): ListSpec {
+export function parseListShorthand(value: string, defaults: ListDefaults): ListSpec {
   const eq = value.indexOf('=');
   if (eq <= 0 || eq === value.length - 1) {
     throw new CallgateError(ErrorCode.CONFIG, `--list expects NAME=PATH, got ${JSON.stringify(value)}`);
@@ -40,6 +64,7 @@ export function parseListShorthand(value: string, falsePositiveRate: number): Li
     name: validateListName(value.slice(0, eq)),
     kind: 'deny',
     source: value.slice(eq + 1),
-    falsePositiveRate,
+    falsePositiveRate: defaults.falsePositiveRate,
+    refresh: defaults.refresh,
   };
 }

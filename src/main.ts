@@ -18,10 +18,11 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId });
   let makeBackend: BackendFactory;
   if (config.redis === null) {
-    makeBackend = (registry) => createEmbeddedBackend(registry, logger.child({ component: 'lists' }));
+    makeBackend = ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger: logger.child({ component: 'lists' }), journalPath: config.journalPath });
   } else {
     const store = await connectRedis(config.redis, logger.child({ component: 'redis' }));
-    makeBackend = (registry) => createRedisBackend(registry, store, config.falsePositiveRate, logger.child({ component: 'lists' }));
+    makeBackend = ({ registry, alerts }) =>
+      createRedisBackend({ registry, store, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
   }
   const service = await startService(config, logger, makeBackend);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -1,17 +1,34 @@
 /**
- * Redis mode: the exact members live once in Redis for the whole fleet; each sidecar holds only
- * the Bloom filters. At start-up each configured list is taken over when the generation current in
- * Redis came from the same file (same fingerprint) and is readable by this build (normaliser version
- * and filter hash); otherwise the file is loaded as `callgate load` does. With no list configured,
- * the sidecar serves the lists current in Redis.
+ * Redis mode: the exact members live once in Redis for the whole fleet; each sidecar holds only the
+ * Bloom filters and each list's intraday additions.
+ *
+ * - Start-up: a list whose current generation in Redis is readable by this build is taken over at
+ *   once (its stored filter, nothing else read). A configured file that differs and is newer than
+ *   that generation's source is then loaded; an older file is never loaded over a newer generation
+ *   (a restarting sidecar must not roll the fleet back). With no list configured, the sidecar
+ *   serves the lists current in Redis.
+ * - Refresh: one sidecar at a time per list (a lock with expiry and renewal) writes a new
+ *   generation and switches the pointer; every other sidecar learns of it by pub/sub and, in case
+ *   a message is lost or a connection dropped, by polling the pointer.
+ * - Intraday changes go to Redis first (a sorted set per list + one stream); every sidecar follows
+ *   the stream from its last entry, replaying after a reconnect.
+ * - Heartbeats say which generations this sidecar reads; old generations are collected only when no
+ *   live sidecar reads them.
  */
+import { stat } from 'node:fs/promises';
+import type { AlertRegistry } from './alerts.js';
+import { NumberFilter } from './bloom.js';
 import type { Candidate, Membership, RemoteConfirmer } from './check.js';
 import { fingerprintFile } from './file-fingerprint.js';
-import type { ListBackend } from './list-backend.js';
-import type { ListSpec } from './list-spec.js';
-import type { ListRegistry } from './list-state.js';
+import type { ChangeOutcome, ListBackend } from './list-backend.js';
+import { isUrlSource } from './list-source.js';
+import type { ListDefaults, ListSpec } from './list-spec.js';
+import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
-import { incompatibility, loadListIntoRedis, takeOver } from './redis-load.js';
+import { NORMALISER_VERSION } from './normalise.js';
+import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
+import type { GenerationMarker } from './redis-keys.js';
+import { incompatibility, stateFromMarker, takeOver } from './redis-load.js';
 import type { RedisStore } from './redis-store.js';
 
 export function redisConfirmer(store: RedisStore): RemoteConfirmer {
@@ -19,7 +36,7 @@ export function redisConfirmer(store: RedisStore): RemoteConfirmer {
     confirm(candidates: readonly Candidate[]): Promise<Membership[]> {
       const items = candidates.map((c) => {
         const m = c.state.members;
-        // Only Redis-held generations reach here; anything else is answered as unknown (block).
+        // Only Redis-held generations reach here; anything else reads as a missing marker (block).
         return m.where === 'redis'
           ? { list: c.state.spec.name, generation: m.generation, buckets: m.buckets, key: c.key }
           : { list: c.state.spec.name, generation: 'none', buckets: 1, key: c.key };
@@ -29,81 +46,273 @@ export function redisConfirmer(store: RedisStore): RemoteConfirmer {
   };
 }
 
-export function createRedisBackend(registry: ListRegistry, store: RedisStore, falsePositiveRate: number, logger: Logger): ListBackend {
-  const errors = new Map<string, string>();
+export interface FleetTimings {
+  /** How often the current pointers are polled (the safety net under pub/sub). @default 2000 */
+  readonly pollMs: number;
+  /** How often this sidecar says which generations it reads. @default 5000 */
+  readonly heartbeatMs: number;
+  /** How often old generations are collected. @default 60000 */
+  readonly gcEveryMs: number;
+  /** A generation younger than this is never collected (loads in progress, sidecars switching). @default 600000 */
+  readonly gcGraceMs: number;
+  /** Refresh lock expiry; renewed every third of it while the load runs. @default 30000 */
+  readonly lockTtlMs: number;
+}
 
-  async function startList(spec: ListSpec): Promise<void> {
-    const started = performance.now();
-    const current = await store.readCurrent(spec.name);
-    if (spec.source !== null && current !== null) {
-      const why = incompatibility(current);
-      const fingerprint = await fingerprintFile(spec.source);
-      if (why === null && current.fingerprint === fingerprint) {
-        const state = await takeOver(store, spec, current);
-        if (state !== null) {
-          registry.install(state);
-          logger.info({ list: spec.name, generation: current.generation, count: current.count, ms: Math.round(performance.now() - started) }, 'list taken over from Redis');
-          return;
-        }
-      }
-      logger.info({ list: spec.name, generation: current.generation, reason: why ?? 'source file changed' }, 'current generation not taken over; loading the file');
-    }
-    if (spec.source !== null) {
-      const { state, report } = await loadListIntoRedis(store, spec);
-      registry.install(state);
-      logger.info({ ...report }, 'list loaded into Redis');
-      return;
-    }
-    // A list configured without a source lives only in Redis: serve its current generation.
-    if (current === null) throw new Error(`list ${spec.name} has no source and no generation current in Redis`);
-    const why = incompatibility(current);
-    if (why !== null) throw new Error(`generation ${current.generation} is unreadable by this build: ${why}`);
-    const state = await takeOver(store, spec, current);
-    if (state === null) throw new Error(`generation ${current.generation} has no stored filter`);
+export const DEFAULT_FLEET_TIMINGS: FleetTimings = Object.freeze({ pollMs: 2000, heartbeatMs: 5000, gcEveryMs: 60_000, gcGraceMs: 600_000, lockTtlMs: 30_000 });
+
+export interface RedisBackendOptions {
+  readonly registry: ListRegistry;
+  readonly store: RedisStore;
+  readonly alerts: AlertRegistry;
+  readonly logger: Logger;
+  readonly defaults: ListDefaults;
+  readonly instanceId: string;
+  readonly timings?: Partial<FleetTimings>;
+}
+
+export function createRedisBackend(options: RedisBackendOptions): ListBackend {
+  const { registry, store, alerts, logger } = options;
+  const timings: FleetTimings = { ...DEFAULT_FLEET_TIMINGS, ...options.timings };
+  const errors = new Map<string, string>();
+  const timers: NodeJS.Timeout[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
+  /** Redis clock − local clock, so intraday cut-offs are on Redis's clock. */
+  let clockOffsetMs = 0;
+  const syncing = new Map<string, Promise<void>>();
+
+  function install(state: ListState): void {
     registry.install(state);
-    logger.info({ list: spec.name, generation: current.generation, count: current.count }, 'list taken over from Redis');
+    errors.delete(state.spec.name);
+    alerts.clear(`generation_unreadable:${state.spec.name}`);
   }
 
-  async function discover(): Promise<void> {
-    for (const marker of await store.currentLists()) {
-      const spec: ListSpec = { name: marker.list, kind: marker.kind, source: null, falsePositiveRate };
+  /** Re-reads a list's intraday additions from Redis (after a switch dropped some, or a stream gap). */
+  async function seedIntraday(list: string): Promise<void> {
+    const slot = registry.slot(list);
+    if (slot === undefined) return;
+    const entries = await store.readIntraday(list);
+    const keep = new Set(entries.map((e) => e.key));
+    for (const [key] of [...slot.intraday.entries()]) if (!keep.has(key)) slot.intraday.remove(key);
+    for (const e of entries) slot.intraday.add(e.key, e.at);
+  }
+
+  function unreadable(spec: ListSpec, marker: GenerationMarker, why: string): void {
+    errors.set(spec.name, why);
+    alerts.raise({
+      id: `generation_unreadable:${spec.name}`,
+      kind: 'refresh_failed',
+      severity: 'critical',
+      list: spec.name,
+      message: `generation ${marker.generation} of ${spec.name} cannot be read by this sidecar (${why}); it keeps its current generation. Reload the list with this version (callgate load).`,
+      details: { generation: marker.generation },
+    });
+    logger.error({ list: spec.name, generation: marker.generation, reason: why }, 'generation unreadable by this build; keeping the current one');
+  }
+
+  /** Switches this sidecar to the list's current generation in Redis, if it is not on it already. */
+  function syncList(name: string, spec?: ListSpec): Promise<void> {
+    const running = syncing.get(name);
+    if (running) return running;
+    const run = (async () => {
+      const marker = await store.readCurrent(name);
+      const slot = registry.slot(name);
+      if (marker === null || slot?.state?.generation === marker.generation) return;
+      const listSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, source: null, ...options.defaults };
       const why = incompatibility(marker);
-      if (why !== null) {
-        errors.set(spec.name, why);
-        logger.error({ list: spec.name, generation: marker.generation, reason: why }, 'generation current in Redis is unreadable by this build; reload it with `callgate load`');
-        continue;
-      }
-      const state = await takeOver(store, spec, marker);
-      if (state === null) {
-        errors.set(spec.name, 'stored filter missing');
-        continue;
-      }
-      registry.install(state);
-      logger.info({ list: spec.name, generation: marker.generation, count: marker.count }, 'list taken over from Redis');
+      if (why !== null) return unreadable(listSpec, marker, why);
+      const state = await takeOver(store, listSpec, marker);
+      if (state === null) return unreadable(listSpec, marker, 'its stored filter is missing');
+      install(state);
+      await seedIntraday(name);
+      logger.info({ list: name, generation: marker.generation, previous: slot?.state?.generation ?? null, count: marker.count }, 'switched to generation');
+    })().finally(() => syncing.delete(name));
+    syncing.set(name, run);
+    return run;
+  }
+
+  const sink: GenerationSink = {
+    async lock(list): Promise<RefreshLock | null> {
+      const lock = await store.acquireLock(`refresh:${list}`, timings.lockTtlMs);
+      if (lock === null) return null;
+      // Catch up first: another sidecar may have just loaded the same source.
+      await syncList(list).catch((err: unknown) => logger.warn({ list, err }, 'sync before refresh failed'));
+      return { signal: lock.keepAlive((err) => logger.error({ list, err }, 'refresh lock lost')), release: () => lock.release() };
+    },
+    async publish({ spec, read, built, sourceDate, loadStartedAt, signal }) {
+      const marker = await store.writeGeneration({
+        list: spec.name,
+        kind: spec.kind,
+        keys: built.set.keys() as Float64Array,
+        filter: built.filter.toBinary(),
+        normaliserVersion: NORMALISER_VERSION,
+        hashId: built.filter.hashId,
+        fingerprint: read.fingerprint,
+        sourceDate: sourceDate.toISOString(),
+      });
+      signal.throwIfAborted();
+      // The new file supersedes intraday additions made before its load started; those made since stay.
+      await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: loadStartedAt + clockOffsetMs });
+      return stateFromMarker(spec, marker, built.filter);
+    },
+    async installed({ spec }) {
+      errors.delete(spec.name);
+      await seedIntraday(spec.name);
+    },
+  };
+
+  const refresher = new ListRefresher({ registry, alerts, sink, logger });
+
+  /** Start-up of one configured list. */
+  async function startList(spec: ListSpec): Promise<void> {
+    const started = performance.now();
+    let current = await store.readCurrent(spec.name);
+    if (spec.source === null && current === null) {
+      const filter = NumberFilter.create(1, spec.falsePositiveRate);
+      current = (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
     }
+    if (current !== null) {
+      const why = incompatibility(current);
+      if (why === null) {
+        const state = await takeOver(store, spec, current);
+        if (state !== null) {
+          install(state);
+          logger.info({ list: spec.name, generation: current.generation, count: current.count, ms: Math.round(performance.now() - started) }, 'list taken over from Redis');
+        }
+      } else {
+        logger.warn({ list: spec.name, generation: current.generation, reason: why }, 'current generation unreadable by this build');
+      }
+    }
+    if (spec.source === null) {
+      if (registry.slot(spec.name)?.state == null) throw new Error(`list ${spec.name} has no source and its generation in Redis is unreadable`);
+      return;
+    }
+    if (current !== null && registry.slot(spec.name)?.state != null && !(await fileIsNewer(spec.source, current))) return;
+    const outcome = await refresher.refresh(spec.name, { force: false, trigger: 'startup' });
+    if (outcome.status === 'busy') {
+      // Another sidecar is loading this list: its generation reaches us through the sync.
+      logger.info({ list: spec.name }, 'another sidecar is loading this list; waiting for its generation');
+      return;
+    }
+    if (outcome.status !== 'loaded' && outcome.status !== 'unchanged') throw new Error(outcome.message ?? outcome.status);
+  }
+
+  /** Whether a configured source should replace the current generation: different bytes, not older. */
+  async function fileIsNewer(source: string, current: GenerationMarker): Promise<boolean> {
+    if (isUrlSource(source)) return true; // conditional requests decide
+    if ((await fingerprintFile(source)) === current.fingerprint) return false;
+    const mtime = (await stat(source)).mtime;
+    const currentDate = current.sourceDate ? Date.parse(current.sourceDate) : 0;
+    if (mtime.getTime() < currentDate) {
+      logger.warn({ list: current.list, generation: current.generation, file: source }, 'configured file is older than the current generation in Redis; not loading it');
+      return false;
+    }
+    return true;
+  }
+
+  function every(ms: number, what: string, fn: () => Promise<void>): void {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      fn()
+        .catch((err: unknown) => logger.warn({ err }, `${what} failed`))
+        .finally(() => {
+          busy = false;
+        });
+    }, ms);
+    t.unref();
+    timers.push(t);
+  }
+
+  function listNames(): string[] {
+    return registry.current.slots.map((s) => s.spec.name);
+  }
+
+  async function followIntraday(): Promise<void> {
+    const fromId = await store.lastChangeId();
+    for (const name of listNames()) await seedIntraday(name);
+    const stop = store.followChanges(
+      fromId,
+      (change) => {
+        const slot = registry.slot(change.list);
+        if (slot === undefined) return;
+        const at = Date.parse(change.at);
+        for (const key of change.keys) {
+          if (change.op === 'add') slot.intraday.add(key, at);
+          else slot.intraday.remove(key);
+        }
+      },
+      {
+        onError: (err) => logger.warn({ err }, 'following intraday changes: retrying'),
+        onGap: () => {
+          logger.warn('intraday changes were trimmed before this sidecar read them; reseeding from Redis');
+          for (const name of listNames()) void seedIntraday(name).catch((err: unknown) => logger.error({ err }, 'reseeding intraday additions failed'));
+        },
+      },
+    );
+    stoppers.push(stop);
   }
 
   return {
     mode: 'redis',
     remote: redisConfirmer(store),
+    refresher,
     async start() {
-      const slots = registry.current.slots;
-      if (slots.length === 0) {
-        await discover();
-        return;
-      }
-      for (const slot of slots) {
-        try {
-          await startList(slot.spec);
-          errors.delete(slot.spec.name);
-        } catch (err) {
-          errors.set(slot.spec.name, err instanceof Error ? err.message : String(err));
-          logger.error({ list: slot.spec.name, err }, 'list load failed; checks answer not_ready until it loads');
+      clockOffsetMs = (await store.now()) - Date.now();
+      const discoverAll = registry.current.slots.length === 0;
+      const unsubscribe = await store.subscribe((event) => {
+        // Only lists this sidecar serves (all of Redis's when none is configured).
+        if (registry.slot(event.list) === undefined && registry.current.slots.length > 0 && !discoverAll) return;
+        syncList(event.list).catch((err: unknown) => logger.warn({ list: event.list, err }, 'switch after notification failed; the poll retries'));
+      });
+      stoppers.push(unsubscribe);
+      if (discoverAll) {
+        for (const marker of await store.currentLists()) await syncList(marker.list);
+      } else {
+        for (const slot of registry.current.slots) {
+          try {
+            await startList(slot.spec);
+          } catch (err) {
+            errors.set(slot.spec.name, err instanceof Error ? err.message : String(err));
+            logger.error({ list: slot.spec.name, err }, 'list load failed; checks answer not_ready until it loads');
+          }
         }
       }
+      await followIntraday();
+      every(timings.pollMs, 'polling current generations', async () => {
+        const names = discoverAll ? (await store.currentLists()).map((m) => m.list) : listNames();
+        for (const name of names) await syncList(name);
+      });
+      every(timings.heartbeatMs, 'heartbeat', async () => {
+        const inUse = registry.current.slots.flatMap((s) => (s.state === null ? [] : [{ list: s.spec.name, generation: s.state.generation }]));
+        await store.heartbeat(options.instanceId, inUse, timings.heartbeatMs * 3);
+      });
+      every(timings.gcEveryMs, 'collecting old generations', async () => {
+        for (const name of listNames()) {
+          const { deleted } = await store.collectGarbage(name, { graceMs: timings.gcGraceMs });
+          if (deleted.length > 0) logger.info({ list: name, deleted }, 'old generations collected');
+        }
+      });
+    },
+    async change(op, list, keys, who): Promise<ChangeOutcome> {
+      const slot = registry.slot(list);
+      if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
+      // Redis first (durable, and the stream carries it to every sidecar); then here at once.
+      const id = op === 'add' ? await store.addIntraday(list, keys, { who }) : await store.removeIntraday(list, keys, { who });
+      const at = Date.now() + clockOffsetMs;
+      for (const key of keys) {
+        if (op === 'add') slot.intraday.add(key, at);
+        else slot.intraday.remove(key);
+      }
+      return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({ redis: { up: store.isUp() } }),
-    close: () => store.close(),
+    async close() {
+      for (const t of timers) clearInterval(t);
+      for (const stop of stoppers) await stop().catch(() => undefined);
+      await store.close();
+    },
   };
 }

@@ -7,6 +7,15 @@
  *   {p}gen:NAME:GEN:filter      STRING  the Bloom filter's binary form
  *   {p}gen:NAME:GEN:m:BUCKET    SET     integer members, compact intset encoding
  *   {p}lists                    SET     names of lists that have a current generation
+ *   {p}list:NAME:gens           ZSET    every generation ever started (id → start ms), registered before its
+ *                                       first member so that garbage collection finds interrupted loads
+ *   {p}list:NAME:added          ZSET    intraday additions: E.164 digits → time added (ms, Redis clock)
+ *   {p}changes                  STREAM  every intraday add/remove of every list, in order (fields: list, op,
+ *                                       keys, who, at)
+ *   {p}events                   channel pub/sub notices of generation switches (JSON)
+ *   {p}sidecar:ID               STRING  JSON of the generations sidecar ID reads; expires unless heartbeated
+ *   {p}sidecars                 ZSET    sidecar id → last heartbeat (ms)
+ *   {p}lock:NAME                STRING  a fleet lock's random token, with a TTL
  *
  * A key k (E.164 digits as an integer) is stored as member k % 1e9 in bucket
  * `${floor(k / 1e9)}.${mix32(k % 1e9) % B}`. The member fits int32, so Redis keeps each bucket as an intset
@@ -32,6 +41,13 @@ const LIST_NAME = /^[a-z][a-z0-9_-]*$/;
 const GENERATION_ID = /^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+// Pod names, host names, UUIDs; no glob characters or whitespace.
+const INSTANCE_ID = /^[0-9A-Za-z][0-9A-Za-z_.:-]{0,127}$/;
+const STREAM_ID = /^\d+-\d+$/;
+const MAX_WHO_LENGTH = 200;
+
+/** sha256 of zero bytes: the fingerprint of a generation that has no source file. */
+export const EMPTY_FINGERPRINT = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export type ListKind = 'deny' | 'allow';
 
@@ -133,12 +149,71 @@ export function keyOf(bucketId: string, member: number): NumberKey {
   return Number(bucketId.slice(0, dot)) * MEMBER_MODULUS + member;
 }
 
+export function assertInstanceId(id: string): void {
+  if (!INSTANCE_ID.test(id)) {
+    throw new CallgateError(ErrorCode.CONFIG, `instance id must match ${INSTANCE_ID.source}, got ${JSON.stringify(id)}`);
+  }
+}
+
+/** Lock names follow instance ids' rules, so 'refresh:bloctel' is one. */
+export function assertLockName(name: string): void {
+  if (!INSTANCE_ID.test(name)) {
+    throw new CallgateError(ErrorCode.CONFIG, `lock name must match ${INSTANCE_ID.source}, got ${JSON.stringify(name)}`);
+  }
+}
+
+export function isStreamId(id: string): boolean {
+  return STREAM_ID.test(id);
+}
+
+/** Orders two stream ids ('ms-seq'); both parts can exceed 2^53, so compare as digit strings. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  return compareDigits(am, bm) || compareDigits(as, bs);
+}
+
+function compareDigits(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 export function listsKey(prefix: string): string {
   return `${prefix}lists`;
 }
 
 export function pointerKey(prefix: string, list: string): string {
   return `${prefix}list:${list}:current`;
+}
+
+export function gensKey(prefix: string, list: string): string {
+  return `${prefix}list:${list}:gens`;
+}
+
+export function addedKey(prefix: string, list: string): string {
+  return `${prefix}list:${list}:added`;
+}
+
+export function changesKey(prefix: string): string {
+  return `${prefix}changes`;
+}
+
+export function eventsChannel(prefix: string): string {
+  return `${prefix}events`;
+}
+
+export function sidecarKey(prefix: string, id: string): string {
+  return `${prefix}sidecar:${id}`;
+}
+
+export function sidecarsKey(prefix: string): string {
+  return `${prefix}sidecars`;
+}
+
+export function lockKey(prefix: string, name: string): string {
+  return `${prefix}lock:${name}`;
 }
 
 export function generationBase(prefix: string, list: string, generation: string): string {
@@ -236,4 +311,115 @@ export function decodeMarker(fields: Readonly<Record<string, string>>, expected?
     filterBytes: int('filterBytes', 0),
     layout,
   };
+}
+
+/** A generation a sidecar reads. */
+export interface InUse {
+  readonly list: string;
+  readonly generation: string;
+}
+
+export function encodeInUse(inUse: readonly InUse[]): string {
+  for (const u of inUse) {
+    assertListName(u.list);
+    assertGenerationId(u.generation);
+  }
+  return JSON.stringify({ inUse: inUse.map((u) => ({ list: u.list, generation: u.generation })) });
+}
+
+/** Throws on anything odd: garbage collection must not guess what a live sidecar reads. */
+export function decodeInUse(text: string): InUse[] {
+  const bad = (): CallgateError => new CallgateError(ErrorCode.REDIS, `invalid sidecar record ${JSON.stringify(text.slice(0, 200))}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw bad();
+  }
+  const list: unknown = typeof parsed === 'object' && parsed !== null ? (parsed as { inUse?: unknown }).inUse : undefined;
+  if (!Array.isArray(list)) throw bad();
+  return list.map((u: unknown) => {
+    const l: unknown = typeof u === 'object' && u !== null ? (u as { list?: unknown }).list : undefined;
+    const g: unknown = typeof u === 'object' && u !== null ? (u as { generation?: unknown }).generation : undefined;
+    if (typeof l !== 'string' || typeof g !== 'string' || !LIST_NAME.test(l) || !GENERATION_ID.test(g)) throw bad();
+    return { list: l, generation: g };
+  });
+}
+
+/** A notice on the events channel. */
+export interface SwitchEvent {
+  readonly type: 'switch';
+  readonly list: string;
+  readonly generation: string;
+}
+
+export function encodeSwitchEvent(list: string, generation: string): string {
+  return JSON.stringify({ type: 'switch', list, generation });
+}
+
+/** Null for anything that is not a well-formed notice (other publishers, newer versions). */
+export function decodeEvent(text: string): SwitchEvent | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const { type, list, generation } = parsed as { type?: unknown; list?: unknown; generation?: unknown };
+  if (type !== 'switch' || typeof list !== 'string' || typeof generation !== 'string') return null;
+  if (!LIST_NAME.test(list) || !GENERATION_ID.test(generation)) return null;
+  return { type, list, generation };
+}
+
+/** An intraday key: E.164 digits as a positive safe integer (exact in a double, in Lua and in a ZSET member). */
+export function assertIntradayKeys(keys: readonly number[]): void {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as number;
+    if (!Number.isSafeInteger(k) || k <= 0) {
+      throw new CallgateError(ErrorCode.BAD_REQUEST, `intraday key ${i} must be a positive safe integer, got ${String(k)}`);
+    }
+  }
+}
+
+/** Who made a change, for the audit trail; no control characters so the stream entry stays one plain line. */
+export function assertWho(who: string): void {
+  if (who.length === 0 || who.length > MAX_WHO_LENGTH || /[\u0000-\u001f\u007f]/.test(who)) {
+    throw new CallgateError(ErrorCode.BAD_REQUEST, `who must be 1-${MAX_WHO_LENGTH} printable characters, got ${JSON.stringify(who)}`);
+  }
+}
+
+export type ChangeOp = 'add' | 'remove';
+
+/** One entry of the changes stream. */
+export interface Change {
+  /** Stream id ('ms-seq'). */
+  readonly id: string;
+  readonly list: string;
+  readonly op: ChangeOp;
+  readonly keys: number[];
+  readonly who: string;
+  /** ISO timestamp, Redis clock. */
+  readonly at: string;
+}
+
+/** Parses a stream entry's flat field list; throws CALLGATE_ERR_REDIS on anything odd. */
+export function decodeChange(id: string, flat: readonly string[]): Change {
+  const bad = (what: string): CallgateError => new CallgateError(ErrorCode.REDIS, `invalid change ${id}: ${what}`);
+  if (!STREAM_ID.test(id)) throw bad('id');
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
+  const list = fields.get('list');
+  const op = fields.get('op');
+  const raw = fields.get('keys');
+  const who = fields.get('who');
+  const at = fields.get('at');
+  if (list === undefined || !LIST_NAME.test(list)) throw bad('list');
+  if (op !== 'add' && op !== 'remove') throw bad('op');
+  if (raw === undefined || !/^\d{1,16}(,\d{1,16})*$/.test(raw)) throw bad('keys');
+  const keys = raw.split(',').map(Number);
+  if (!keys.every((k) => Number.isSafeInteger(k) && k > 0)) throw bad('keys');
+  if (who === undefined || who.length === 0) throw bad('who');
+  if (at === undefined || !ISO_DATE.test(at)) throw bad('at');
+  return { id, list, op, keys, who, at };
 }

@@ -7,7 +7,14 @@
  * 'unconfirmed', and the caller blocks.
  *
  * Two connections: confirms go on their own so that bulk traffic (a 25 MB filter, 60k SADDs) never queues
- * in front of a check waiting on a 50 ms budget.
+ * in front of a check waiting on a 50 ms budget. Small fleet commands (lock renewals, heartbeats) share the
+ * confirm connection for the same reason. Pub/sub and each followChanges() loop get dedicated connections,
+ * opened on first use: SUBSCRIBE and XREAD BLOCK hold a connection.
+ *
+ * Fleet primitives: a generation registry (garbage collection of old and interrupted loads), sidecar
+ * heartbeats, a fleet lock, switch notices on pub/sub, and intraday changes (a ZSET per list, read by
+ * confirm, plus one stream of every change that sidecars follow). Every fleet timestamp is Redis's clock
+ * (TIME inside the scripts) so that sidecars, loaders and the opt-out API never compare clocks of different hosts.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -17,24 +24,43 @@ import type { NumberKey } from './number-key.js';
 import {
   BUCKET_LAYOUT,
   DEFAULT_PREFIX,
+  EMPTY_FINGERPRINT,
+  addedKey,
   assertGenerationId,
+  assertInstanceId,
+  assertIntradayKeys,
   assertListName,
+  assertLockName,
   assertPrefix,
+  assertWho,
   bucketCount,
   bucketIndexOf,
   bucketKey,
   bucketPattern,
+  changesKey,
+  compareStreamIds,
+  decodeChange,
+  decodeEvent,
+  decodeInUse,
   decodeMarker,
+  encodeInUse,
   encodeMarker,
+  encodeSwitchEvent,
+  eventsChannel,
   filterKey,
+  gensKey,
   highOf,
+  isStreamId,
   listsKey,
+  lockKey,
   markerKey,
   memberOf,
   newGenerationId,
   pointerKey,
+  sidecarKey,
+  sidecarsKey,
 } from './redis-keys.js';
-import type { GenerationMarker, ListKind } from './redis-keys.js';
+import type { Change, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './redis-keys.js';
 
 export type Confirmation = 'member' | 'absent' | 'unconfirmed';
 
@@ -59,6 +85,75 @@ export interface WriteGenerationInput {
   readonly sourceDate?: string | undefined;
   /** @default a new time-sortable id */
   readonly generation?: string | undefined;
+}
+
+export interface SwitchOptions {
+  /**
+   * Also drop the list's intraday additions made before this time (ms, Redis clock), in the same script as
+   * the switch: a new file generation replaces them, additions made after it (during the load) stay.
+   * @default undefined (keep every intraday addition)
+   */
+  readonly clearIntradayBefore?: number | undefined;
+}
+
+export interface GarbageOptions {
+  /** Generations registered less than this long ago are kept: loads in progress and fresh ones. */
+  readonly graceMs: number;
+  /** Current time in ms on Redis's clock. @default Redis TIME */
+  readonly now?: number | undefined;
+}
+
+export interface EmptyGenerationInput {
+  readonly normaliserVersion: string;
+  readonly hashId: string;
+  /** The binary form of an empty Bloom filter built with the fleet's hashing. */
+  readonly filter: Buffer;
+}
+
+export interface SidecarRecord {
+  readonly id: string;
+  /** Last heartbeat, ms, Redis clock. */
+  readonly lastSeen: number;
+  readonly inUse: InUse[];
+}
+
+export interface IntradayEntry {
+  readonly key: NumberKey;
+  /** When it was added, ms, Redis clock. */
+  readonly at: number;
+}
+
+export interface FollowOptions {
+  /** XREAD BLOCK timeout; the loop re-issues the read after it. @default 5000 */
+  readonly blockMs?: number | undefined;
+  /** Cap of the retry backoff after an error. @default the store's reconnectMaxDelayMs (2000) */
+  readonly maxBackoffMs?: number | undefined;
+  /** Errors (connection, malformed entries, a throwing onChange), for logs; the loop goes on. @default undefined */
+  readonly onError?: ((err: Error) => void) | undefined;
+  /**
+   * Changes after lastId may have been trimmed from the stream before they were read (a follower away for a
+   * million changes): the overlay must be seeded again (lastChangeId, readIntraday). Checked at start and
+   * after every error; following goes on from the first entry still held.
+   * @default reports a CallgateError CALLGATE_ERR_REDIS through onError
+   */
+  readonly onGap?: ((lastId: string, firstHeldId: string) => void) | undefined;
+}
+
+/** A held fleet lock. Only the holder's random token can renew or release it. */
+export interface Lock {
+  readonly name: string;
+  readonly token: string;
+  readonly ttlMs: number;
+  /** Extends the lock to ttlMs from now if this token still holds it; false when it was lost. Throws on Redis errors. */
+  renew(): Promise<boolean>;
+  /** Deletes the lock if this token still holds it (never another holder's), and stops keepAlive. */
+  release(): Promise<void>;
+  /**
+   * Renews every ttlMs/3 until release(). The returned signal aborts, with a CallgateError CALLGATE_ERR_LOCK_LOST
+   * as reason, when a renewal finds the lock gone or when no renewal succeeded before the lock may have
+   * expired; onLost is then called once. Calling it again returns the same signal.
+   */
+  keepAlive(onLost?: (err: CallgateError) => void): AbortSignal;
 }
 
 export interface RedisStoreOptions {
@@ -88,23 +183,45 @@ export interface RedisStoreOptions {
   readonly hungSocketMs?: number | undefined;
   /** Connection state changes of the confirm connection, for logs. @default undefined */
   readonly onStateChange?: ((state: 'up' | 'down') => void) | undefined;
-  /** Connection errors (ioredis 'error' events), for logs. @default undefined */
+  /** Connection errors (ioredis 'error' events) and malformed pub/sub notices, for logs. @default undefined */
   readonly onError?: ((err: Error) => void) | undefined;
+  /** Approximate length (MAXLEN ~) the changes stream is trimmed to. @default 1000000 */
+  readonly changesMaxLen?: number | undefined;
 }
 
+type Args = Array<string | number | Buffer>;
 interface Scripts {
-  cgConfirm(numKeys: number, ...args: Array<string | number>): Promise<unknown>;
-  cgSwitch(pointer: string, lists: string, marker: string, list: string, generation: string): Promise<unknown>;
+  cgConfirm(numKeys: number, ...args: Args): Promise<unknown>;
+  cgSwitch(...args: Args): Promise<unknown>;
+  cgRegister(...args: Args): Promise<unknown>;
+  cgMarker(...args: Args): Promise<unknown>;
+  cgClaim(...args: Args): Promise<unknown>;
+  cgIntraday(...args: Args): Promise<unknown>;
+  cgHeartbeat(...args: Args): Promise<unknown>;
+  cgPrune(numKeys: number, ...args: Args): Promise<unknown>;
+  cgRenew(...args: Args): Promise<unknown>;
+  cgRelease(...args: Args): Promise<unknown>;
 }
 type Client = Redis & Scripts;
 
-// KEYS: marker1, bucket1, marker2, bucket2, ...; ARGV: member1, member2, ...
+// Redis's clock in ms. Scripts that read TIME and then write need effect replication: the default from
+// Redis 5, switched on explicitly for older servers (a no-op on 7).
+const NOW_LUA = `
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+// KEYS: marker1, bucket1, added1, marker2, ...; ARGV: member1, digits1, member2, digits2, ...
 // Marker check and membership run in one script, so a generation deleted marker-first can never read 'absent'.
+// A key is a member when it is in the generation's bucket or in the list's intraday additions.
 const CONFIRM_LUA = `
 local out = {}
 local seen = {}
-for i = 1, #ARGV do
-  local marker = KEYS[2 * i - 1]
+for i = 1, #ARGV / 2 do
+  local marker = KEYS[3 * i - 2]
   local present = seen[marker]
   if present == nil then
     present = redis.call('EXISTS', marker)
@@ -112,25 +229,143 @@ for i = 1, #ARGV do
   end
   if present == 0 then
     out[i] = -1
+  elseif redis.call('SISMEMBER', KEYS[3 * i - 1], ARGV[2 * i - 1]) == 1 then
+    out[i] = 1
+  elseif redis.call('ZSCORE', KEYS[3 * i], ARGV[2 * i]) then
+    out[i] = 1
   else
-    out[i] = redis.call('SISMEMBER', KEYS[2 * i], ARGV[i])
+    out[i] = 0
   end
 end
 return out
 `;
 
-// Refuses to point at a generation without a marker (incomplete or deleted); returns the previous pointer.
-const SWITCH_LUA = `
+// KEYS: pointer, lists, marker, gens, added. ARGV: list, generation, clearBefore ('' = keep), channel, notice,
+// check ('1' = only when the pointer is ARGV[7], '' meaning none).
+// Refuses a generation without a marker (incomplete or deleted); returns {1, previous}, {0} or {2, previous}.
+const SWITCH_LUA = `${NOW_LUA}
 if redis.call('EXISTS', KEYS[3]) == 0 then return {0, false} end
 local previous = redis.call('GET', KEYS[1])
+if ARGV[6] == '1' and (previous or '') ~= ARGV[7] then return {2, previous} end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[4], 'NX', now_ms(), ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return {1, previous}
 `;
+
+// KEYS: gens. ARGV: generation. Registers it (start time kept on a retry) and returns the start time.
+const REGISTER_LUA = `${NOW_LUA}
+redis.call('ZADD', KEYS[1], 'NX', now_ms(), ARGV[1])
+return redis.call('ZSCORE', KEYS[1], ARGV[1])
+`;
+
+// KEYS: gens, marker. ARGV: generation, field, value, ... Writes the marker only while the generation is still
+// registered and not claimed by garbage collection (score 0), so a collected half-load never gets a marker.
+const MARKER_LUA = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) <= 0 then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+return 1
+`;
+
+// KEYS: pointer, gens, marker. ARGV: generation, cutoff, registered ('1' = must be registered before cutoff).
+// Claims a generation for deletion: never the current one; score 0 marks it 'being deleted' (an interrupted
+// deletion is collected again) and the marker goes first. Returns {-1} current, {0} skipped, {1, markers deleted}.
+const CLAIM_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return {-1, 0} end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if score then
+  if tonumber(score) >= tonumber(ARGV[2]) then return {0, 0} end
+  redis.call('ZADD', KEYS[2], 'XX', 0, ARGV[1])
+elseif ARGV[3] == '1' then
+  return {0, 0}
+end
+return {1, redis.call('DEL', KEYS[3])}
+`;
+
+// KEYS: added, changes. ARGV: op, list, who, maxlen, joined keys, key1, key2, ...
+// The ZSET and the stream change in one script: a follower never sees one without the other.
+const INTRADAY_LUA = `${NOW_LUA}
+local function iso(ms)
+  local s = math.floor(ms / 1000)
+  local z = math.floor(s / 86400)
+  local secs = s - z * 86400
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, ms % 1000)
+end
+local t = now_ms()
+for i = 6, #ARGV do
+  if ARGV[1] == 'add' then redis.call('ZADD', KEYS[1], t, ARGV[i]) else redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
+  'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t))
+`;
+
+// KEYS: sidecar, sidecars. ARGV: id, record, ttl. Returns the heartbeat time.
+const HEARTBEAT_LUA = `${NOW_LUA}
+local t = now_ms()
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], t, ARGV[1])
+return t
+`;
+
+// KEYS: sidecars, sidecar1, sidecar2, ...; ARGV: id1, id2, ... Forgets sidecars whose record expired,
+// re-checked here so that one heartbeating right now is kept.
+const PRUNE_LUA = `
+for i = 1, #ARGV do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return 0
+`;
+
+// KEYS: lock. ARGV: token, ttl.
+const RENEW_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+
+// KEYS: lock. ARGV: token.
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]> = [
+  ['cgConfirm', CONFIRM_LUA, undefined],
+  ['cgSwitch', SWITCH_LUA, 5],
+  ['cgRegister', REGISTER_LUA, 1],
+  ['cgMarker', MARKER_LUA, 2],
+  ['cgClaim', CLAIM_LUA, 3],
+  ['cgIntraday', INTRADAY_LUA, 2],
+  ['cgHeartbeat', HEARTBEAT_LUA, 2],
+  ['cgPrune', PRUNE_LUA, undefined],
+  ['cgRenew', RENEW_LUA, 1],
+  ['cgRelease', RELEASE_LUA, 1],
+];
 
 const COMMANDS_PER_FLUSH = 256;
 const FILTER_CHUNK_BYTES = 1 << 20;
 const UNLINK_BATCH = 500;
+/** Keys per intraday script call: one stream entry each, and Lua's argument limits stay far away. */
+const INTRADAY_CHUNK = 1000;
+const FOLLOW_COUNT = 1000;
+// A score above any time: deleteGeneration deletes whatever the registration time.
+const NO_CUTOFF = String(Number.MAX_VALUE);
+
+/** Opens one more connection with the store's settings, ready or rejected. */
+type Dial = (name: string, extra: RedisOptions) => Promise<Client>;
 
 export class RedisStore {
   readonly prefix: string;
@@ -143,15 +378,31 @@ export class RedisStore {
   #up = false;
   #closed = false;
   readonly #onStateChange: ((state: 'up' | 'down') => void) | undefined;
+  readonly #onError: ((err: Error) => void) | undefined;
+  readonly #dial: Dial;
+  readonly #hungSocketMs: number;
+  readonly #reconnectMaxDelayMs: number;
+  readonly #changesMaxLen: number;
+  /** The subscriber connection, opened by the first subscribe() and closed after the last unsubscribe. */
+  #subscriber: Promise<Client> | null = null;
+  readonly #handlers = new Set<{ readonly onEvent: (event: SwitchEvent) => void }>();
+  /** Stop functions of running followChanges() loops. */
+  readonly #followers = new Set<() => Promise<void>>();
+  readonly #locks = new Set<FleetLock>();
 
-  private constructor(fast: Client, bulk: Client, prefix: string, options: RedisStoreOptions) {
+  private constructor(fast: Client, bulk: Client, prefix: string, options: RedisStoreOptions, dial: Dial) {
     this.#fast = fast;
     this.#bulk = bulk;
     this.prefix = prefix;
+    this.#dial = dial;
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 50;
     this.#maxInFlight = options.maxConfirmsInFlight ?? 1000;
     this.#allowEviction = options.allowEviction ?? false;
     this.#onStateChange = options.onStateChange;
+    this.#onError = options.onError;
+    this.#hungSocketMs = options.hungSocketMs ?? 5000;
+    this.#reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 2000;
+    this.#changesMaxLen = options.changesMaxLen ?? 1_000_000;
     fast.on('ready', () => this.#setUp(true));
     fast.on('close', () => this.#setUp(false));
   }
@@ -167,6 +418,8 @@ export class RedisStore {
     const maxDelay = options.reconnectMaxDelayMs ?? 2000;
     positive('reconnectMaxDelayMs', maxDelay);
     positive('maxConfirmsInFlight', options.maxConfirmsInFlight ?? 1000);
+    positive('hungSocketMs', options.hungSocketMs ?? 5000);
+    positive('changesMaxLen', options.changesMaxLen ?? 1_000_000);
     const url = options.url ?? 'redis://127.0.0.1:6379';
     if (!/^rediss?:\/\//.test(url)) {
       throw new CallgateError(ErrorCode.CONFIG, `Redis URL must start with redis:// or rediss://, got ${JSON.stringify(maskUrl(url))}`);
@@ -189,13 +442,24 @@ export class RedisStore {
     const make = (name: string, extra: RedisOptions): Client => {
       const client = new Redis(url, { ...base, ...extra, connectionName: `callgate-${name}` }) as Client;
       client.on('error', (err: Error) => options.onError?.(err));
-      client.defineCommand('cgConfirm', { lua: CONFIRM_LUA });
-      client.defineCommand('cgSwitch', { lua: SWITCH_LUA, numberOfKeys: 3 });
+      for (const [command, lua, numberOfKeys] of SCRIPTS) {
+        client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+      }
+      return client;
+    };
+    const dial: Dial = async (name, extra) => {
+      const client = make(name, extra);
+      try {
+        await whenReady(client, connectTimeoutMs, url);
+      } catch (err) {
+        client.disconnect();
+        throw err;
+      }
       return client;
     };
     const fast = make('confirm', { socketTimeout: options.hungSocketMs ?? 5000 });
     const bulk = make('bulk', {});
-    const store = new RedisStore(fast, bulk, prefix, options);
+    const store = new RedisStore(fast, bulk, prefix, options, dial);
     try {
       await Promise.all([whenReady(fast, connectTimeoutMs, url), whenReady(bulk, connectTimeoutMs, url)]);
     } catch (err) {
@@ -211,8 +475,9 @@ export class RedisStore {
   }
 
   /**
-   * Checks every item in ONE round trip. Never throws. 'absent' only when Redis answered with the
-   * generation's marker present; timeout, disconnection, any error or a vanished marker read 'unconfirmed'.
+   * Checks every item in ONE round trip. Never throws. 'member' when the key is in the generation or in the
+   * list's intraday additions; 'absent' only when Redis answered with the generation's marker present;
+   * timeout, disconnection, any error or a vanished marker read 'unconfirmed'.
    */
   confirm(items: readonly ConfirmItem[]): Promise<Confirmation[]> {
     const n = items.length;
@@ -221,7 +486,7 @@ export class RedisStore {
     if (this.#closed || this.#fast.status !== 'ready' || this.#inFlight >= this.#maxInFlight) {
       return Promise.resolve(unconfirmed());
     }
-    const args: Array<string | number> = new Array<string | number>(3 * n);
+    const args: Array<string | number> = new Array<string | number>(5 * n);
     for (let i = 0; i < n; i++) {
       const item = items[i] as ConfirmItem;
       const { key, buckets } = item;
@@ -229,9 +494,12 @@ export class RedisStore {
         return Promise.resolve(unconfirmed());
       }
       const member = memberOf(key);
-      args[2 * i] = markerKey(this.prefix, item.list, item.generation);
-      args[2 * i + 1] = bucketKey(this.prefix, item.list, item.generation, `${highOf(key)}.${bucketIndexOf(member, buckets)}`);
-      args[2 * n + i] = member;
+      args[3 * i] = markerKey(this.prefix, item.list, item.generation);
+      args[3 * i + 1] = bucketKey(this.prefix, item.list, item.generation, `${highOf(key)}.${bucketIndexOf(member, buckets)}`);
+      args[3 * i + 2] = addedKey(this.prefix, item.list);
+      args[3 * n + 2 * i] = member;
+      // A safe integer prints as its plain decimal digits, the intraday ZSET's member.
+      args[3 * n + 2 * i + 1] = String(key);
     }
     return new Promise<Confirmation[]>((resolve) => {
       let settled = false;
@@ -242,7 +510,7 @@ export class RedisStore {
       this.#inFlight++;
       let sent: Promise<unknown>;
       try {
-        sent = this.#fast.cgConfirm(2 * n, ...args);
+        sent = this.#fast.cgConfirm(3 * n, ...args);
       } catch {
         sent = Promise.reject(new Error('send failed'));
       }
@@ -266,8 +534,11 @@ export class RedisStore {
   }
 
   /**
-   * Writes a complete generation: members, then the filter, then the marker LAST (a generation without a
-   * marker is incomplete and never read). Does not switch the pointer.
+   * Writes a complete generation: registers it in the list's gens ZSET FIRST (so an interrupted load leaves a
+   * trace for collectGarbage), then members, the filter, and the marker LAST (a generation without a marker is
+   * incomplete and never read). The marker is written only if garbage collection has not claimed the
+   * generation meanwhile (CALLGATE_ERR_GENERATION_MISMATCH then, and the written keys are removed).
+   * Does not switch the pointer.
    */
   async writeGeneration(input: WriteGenerationInput): Promise<GenerationMarker> {
     assertListName(input.list);
@@ -291,12 +562,26 @@ export class RedisStore {
     };
     // Validates the marker before any write, with the same rules readers apply.
     decodeMarker(encodeMarker(marker));
+    let written: unknown;
     try {
+      await this.#bulk.cgRegister(gensKey(this.prefix, list), generation);
       await this.#writeMembers(list, generation, keys, buckets);
       await this.#writeFilter(filterKey(this.prefix, list, generation), input.filter);
-      await this.#bulk.hset(markerKey(this.prefix, list, generation), encodeMarker(marker));
+      written = await this.#bulk.cgMarker(
+        gensKey(this.prefix, list),
+        markerKey(this.prefix, list, generation),
+        generation,
+        ...Object.entries(encodeMarker(marker)).flat(),
+      );
     } catch (err) {
       throw redisError(`writing generation ${list}/${generation}`, err);
+    }
+    if (written !== 1) {
+      await this.#deleteKeys(list, generation).catch(() => undefined);
+      throw new CallgateError(
+        ErrorCode.GENERATION_MISMATCH,
+        `generation ${list}/${generation} was garbage-collected while being written (the load took longer than the collector's grace)`,
+      );
     }
     return marker;
   }
@@ -368,8 +653,30 @@ export class RedisStore {
     }
   }
 
-  /** Points the list at a complete generation (atomic: Lua); returns the previous generation id, if any. */
-  async switchCurrent(list: string, generation: string): Promise<string | null> {
+  /**
+   * Points the list at a complete generation and publishes a switch notice on `{p}events`, in one script;
+   * with clearIntradayBefore, also drops older intraday additions in that script. Returns the previous
+   * generation id, if any.
+   */
+  async switchCurrent(list: string, generation: string, options: SwitchOptions = {}): Promise<string | null> {
+    const clearBefore = options.clearIntradayBefore;
+    if (clearBefore !== undefined && !Number.isFinite(clearBefore)) {
+      throw new CallgateError(ErrorCode.CONFIG, `clearIntradayBefore must be a finite number of ms, got ${String(clearBefore)}`);
+    }
+    const reply = await this.#switch(list, generation, clearBefore, undefined);
+    if (reply.status !== 'switched') {
+      throw new CallgateError(ErrorCode.GENERATION_MISMATCH, `cannot switch ${list} to ${generation}: it has no marker (incomplete or deleted)`);
+    }
+    return reply.previous;
+  }
+
+  /** expected: switch only when the pointer is this (null: no pointer); undefined: unconditionally. */
+  async #switch(
+    list: string,
+    generation: string,
+    clearBefore: number | undefined,
+    expected: string | null | undefined,
+  ): Promise<{ status: 'switched' | 'no-marker' | 'moved'; previous: string | null }> {
     assertListName(list);
     assertGenerationId(generation);
     let reply: unknown;
@@ -378,17 +685,62 @@ export class RedisStore {
         pointerKey(this.prefix, list),
         listsKey(this.prefix),
         markerKey(this.prefix, list, generation),
+        gensKey(this.prefix, list),
+        addedKey(this.prefix, list),
         list,
         generation,
+        clearBefore === undefined ? '' : String(clearBefore),
+        eventsChannel(this.prefix),
+        encodeSwitchEvent(list, generation),
+        expected === undefined ? '' : '1',
+        expected ?? '',
       );
     } catch (err) {
       throw redisError(`switching ${list} to ${generation}`, err);
     }
-    if (!Array.isArray(reply) || reply[0] !== 1) {
-      throw new CallgateError(ErrorCode.GENERATION_MISMATCH, `cannot switch ${list} to ${generation}: it has no marker (incomplete or deleted)`);
+    const code: unknown = Array.isArray(reply) ? reply[0] : undefined;
+    const previous: unknown = Array.isArray(reply) ? reply[1] : undefined;
+    return {
+      status: code === 1 ? 'switched' : code === 2 ? 'moved' : 'no-marker',
+      previous: typeof previous === 'string' ? previous : null,
+    };
+  }
+
+  /**
+   * Gives a list with no source file (only intraday changes, e.g. 'internal') a current generation so that
+   * confirm has a marker to check: when the list has no readable current generation, writes one with zero
+   * members (fingerprint = sha256 of nothing) and switches to it only if the pointer did not move meanwhile.
+   * An existing current generation is returned as is, whatever its kind or count.
+   */
+  async ensureEmptyGeneration(list: string, kind: ListKind, input: EmptyGenerationInput): Promise<{ marker: GenerationMarker; created: boolean }> {
+    assertListName(list);
+    let ours: GenerationMarker | null = null;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.readCurrent(list);
+      if (current !== null) {
+        if (ours !== null) await this.deleteGeneration(list, ours.generation).catch(() => undefined);
+        return { marker: current, created: false };
+      }
+      let pointer: string | null;
+      try {
+        pointer = await this.#bulk.get(pointerKey(this.prefix, list));
+      } catch (err) {
+        throw redisError(`reading the pointer of ${list}`, err);
+      }
+      ours ??= await this.writeGeneration({
+        list,
+        kind,
+        keys: new Float64Array(0),
+        filter: input.filter,
+        normaliserVersion: input.normaliserVersion,
+        hashId: input.hashId,
+        fingerprint: EMPTY_FINGERPRINT,
+      });
+      const reply = await this.#switch(list, ours.generation, undefined, pointer);
+      if (reply.status === 'switched') return { marker: ours, created: true };
+      if (reply.status === 'no-marker') ours = null; // collected meanwhile: write another
     }
-    const previous: unknown = reply[1];
-    return typeof previous === 'string' ? previous : null;
+    throw new CallgateError(ErrorCode.GENERATION_MISMATCH, `could not give ${list} an empty generation: its pointer keeps moving`);
   }
 
   /** The list's current generation, or null when it has none (or its marker vanished). */
@@ -450,11 +802,43 @@ export class RedisStore {
   async deleteGeneration(list: string, generation: string): Promise<number> {
     assertListName(list);
     assertGenerationId(generation);
+    const claimed = await this.#claim(list, generation, NO_CUTOFF, false);
+    if (claimed === null) {
+      throw new CallgateError(ErrorCode.GENERATION_MISMATCH, `refusing to delete ${list}/${generation}: it is the current generation`);
+    }
+    return claimed + (await this.#deleteKeys(list, generation));
+  }
+
+  /**
+   * The marker-first half of a deletion, atomic with the check that the generation is not current.
+   * Returns null for the current generation, -1 when skipped (not registered before the cutoff, if required),
+   * else the number of markers deleted (0 or 1).
+   */
+  async #claim(list: string, generation: string, cutoff: string, registered: boolean): Promise<number | null> {
+    let reply: unknown;
     try {
-      if ((await this.#bulk.get(pointerKey(this.prefix, list))) === generation) {
-        throw new CallgateError(ErrorCode.GENERATION_MISMATCH, `refusing to delete ${list}/${generation}: it is the current generation`);
-      }
-      let removed = await this.#bulk.unlink(markerKey(this.prefix, list, generation));
+      reply = await this.#bulk.cgClaim(
+        pointerKey(this.prefix, list),
+        gensKey(this.prefix, list),
+        markerKey(this.prefix, list, generation),
+        generation,
+        cutoff,
+        registered ? '1' : '0',
+      );
+    } catch (err) {
+      throw redisError(`deleting ${list}/${generation}`, err);
+    }
+    const code: unknown = Array.isArray(reply) ? reply[0] : undefined;
+    if (code === -1) return null;
+    if (code !== 1) return -1;
+    const markers: unknown = Array.isArray(reply) ? reply[1] : 0;
+    return typeof markers === 'number' ? markers : 0;
+  }
+
+  /** Buckets (SCAN + UNLINK in batches) and filter of a claimed generation, then its registration. */
+  async #deleteKeys(list: string, generation: string): Promise<number> {
+    try {
+      let removed = 0;
       const pattern = bucketPattern(this.prefix, list, generation);
       let cursor = '0';
       do {
@@ -465,16 +849,387 @@ export class RedisStore {
         }
       } while (cursor !== '0');
       removed += await this.#bulk.unlink(filterKey(this.prefix, list, generation));
+      // Last: an interrupted deletion stays registered (score 0) and is collected again.
+      await this.#bulk.zrem(gensKey(this.prefix, list), generation);
       return removed;
     } catch (err) {
-      if (err instanceof CallgateError) throw err;
       throw redisError(`deleting ${list}/${generation}`, err);
     }
   }
 
+  /** Registered generations of a list with their start times (ms, Redis clock; 0 = being deleted), oldest first. */
+  async generations(list: string): Promise<Array<{ generation: string; startedAt: number }>> {
+    assertListName(list);
+    let flat: string[];
+    try {
+      flat = await this.#bulk.zrange(gensKey(this.prefix, list), '0', '-1', 'WITHSCORES');
+    } catch (err) {
+      throw redisError(`reading the generations of ${list}`, err);
+    }
+    const out: Array<{ generation: string; startedAt: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ generation: flat[i] as string, startedAt: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** When a generation was registered (ms, Redis clock), or null when it is not: the natural clearIntradayBefore. */
+  async generationStartedAt(list: string, generation: string): Promise<number | null> {
+    assertListName(list);
+    assertGenerationId(generation);
+    try {
+      const score = await this.#bulk.zscore(gensKey(this.prefix, list), generation);
+      return score === null ? null : Number(score);
+    } catch (err) {
+      throw redisError(`reading the start of ${list}/${generation}`, err);
+    }
+  }
+
+  /** Redis's clock, ms. */
+  async now(): Promise<number> {
+    try {
+      const [seconds, micros] = await this.#bulk.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    } catch (err) {
+      throw redisError('reading TIME', err);
+    }
+  }
+
+  /**
+   * Deletes the list's generations that are not current, not read by a live sidecar and registered more than
+   * graceMs ago (old generations, and interrupted loads, which never got a marker). Marker first, so a
+   * sidecar still reading one gets 'unconfirmed', never 'absent'. graceMs must exceed the longest load:
+   * a load collected mid-way fails at its marker write instead of publishing a partial generation.
+   */
+  async collectGarbage(list: string, options: GarbageOptions): Promise<{ deleted: string[] }> {
+    assertListName(list);
+    if (!Number.isFinite(options.graceMs) || options.graceMs < 0) {
+      throw new CallgateError(ErrorCode.CONFIG, `graceMs must be a non-negative number, got ${String(options.graceMs)}`);
+    }
+    const now = options.now ?? (await this.now());
+    const cutoff = now - options.graceMs;
+    const inUse = new Set<string>();
+    for (const sidecar of await this.liveSidecars()) {
+      for (const u of sidecar.inUse) if (u.list === list) inUse.add(u.generation);
+    }
+    let candidates: string[];
+    try {
+      candidates = await this.#bulk.zrangebyscore(gensKey(this.prefix, list), '-inf', `(${cutoff}`);
+    } catch (err) {
+      throw redisError(`reading the generations of ${list}`, err);
+    }
+    const deleted: string[] = [];
+    for (const generation of candidates) {
+      if (inUse.has(generation)) continue;
+      try {
+        assertGenerationId(generation);
+      } catch {
+        // Not ours to interpret (written by hand?): drop the entry, touch no keys.
+        await this.#bulk.zrem(gensKey(this.prefix, list), generation).catch(() => undefined);
+        continue;
+      }
+      // The claim re-checks 'not current' and the cutoff atomically.
+      const claimed = await this.#claim(list, generation, String(cutoff), true);
+      if (claimed === null || claimed < 0) continue;
+      await this.#deleteKeys(list, generation);
+      deleted.push(generation);
+    }
+    return { deleted };
+  }
+
+  /**
+   * Records which generations sidecar instanceId reads, for ttlMs (heartbeat again well before it ends;
+   * a sidecar whose record expired is dead to collectGarbage). Runs on the confirm connection: tiny, and never
+   * stuck behind bulk writes.
+   */
+  async heartbeat(instanceId: string, inUse: readonly InUse[], ttlMs: number): Promise<void> {
+    assertInstanceId(instanceId);
+    positiveInteger('ttlMs', ttlMs);
+    const record = encodeInUse(inUse);
+    try {
+      await this.#fast.cgHeartbeat(sidecarKey(this.prefix, instanceId), sidecarsKey(this.prefix), instanceId, record, ttlMs);
+    } catch (err) {
+      throw redisError(`heartbeating ${instanceId}`, err);
+    }
+  }
+
+  /** Sidecars whose heartbeat has not expired, with what they read; forgets expired ones. */
+  async liveSidecars(): Promise<SidecarRecord[]> {
+    try {
+      const flat = await this.#bulk.zrange(sidecarsKey(this.prefix), '0', '-1', 'WITHSCORES');
+      const live: SidecarRecord[] = [];
+      const dead: string[] = [];
+      for (let i = 0; i < flat.length; i += 2 * UNLINK_BATCH) {
+        const chunk = flat.slice(i, i + 2 * UNLINK_BATCH);
+        const ids = chunk.filter((_, j) => j % 2 === 0);
+        const records = await this.#bulk.mget(...ids.map((id) => sidecarKey(this.prefix, id)));
+        ids.forEach((id, j) => {
+          const record = records[j];
+          if (record === null || record === undefined) dead.push(id);
+          else live.push({ id, lastSeen: Number(chunk[2 * j + 1]), inUse: decodeInUse(record) });
+        });
+      }
+      for (let i = 0; i < dead.length; i += UNLINK_BATCH) {
+        const ids = dead.slice(i, i + UNLINK_BATCH);
+        await this.#bulk.cgPrune(1 + ids.length, sidecarsKey(this.prefix), ...ids.map((id) => sidecarKey(this.prefix, id)), ...ids);
+      }
+      return live;
+    } catch (err) {
+      throw redisError('reading live sidecars', err);
+    }
+  }
+
+  /**
+   * Takes the fleet lock `name` for ttlMs (SET NX PX with a random token), or null when another holds it.
+   * The lock saves duplicate work (one nightly refresh for the fleet); safety never depends on it: markers,
+   * the atomic switch and garbage collection's claims hold even with two holders.
+   */
+  async acquireLock(name: string, ttlMs: number): Promise<Lock | null> {
+    assertLockName(name);
+    positiveInteger('ttlMs', ttlMs);
+    const token = randomBytes(16).toString('hex');
+    const key = lockKey(this.prefix, name);
+    const sentAt = Date.now();
+    let reply: string | null;
+    try {
+      reply = await this.#fast.set(key, token, 'PX', ttlMs, 'NX');
+    } catch (err) {
+      throw redisError(`acquiring lock ${name}`, err);
+    }
+    if (reply !== 'OK') return null;
+    const lock = new FleetLock(this.#fast, key, name, token, ttlMs, sentAt, (l) => this.#locks.delete(l));
+    this.#locks.add(lock);
+    return lock;
+  }
+
+  /**
+   * Calls onEvent for every switch notice on `{p}events` (any store of the fleet), through a dedicated
+   * subscriber connection that resubscribes after a reconnection. Notices are a hint: one published while
+   * disconnected is lost, so a sidecar still polls readCurrent. Resolves once subscribed; returns the
+   * unsubscribe function.
+   */
+  async subscribe(onEvent: (event: SwitchEvent) => void): Promise<() => Promise<void>> {
+    if (this.#closed) throw new CallgateError(ErrorCode.REDIS, 'store closed');
+    const entry = { onEvent };
+    this.#handlers.add(entry);
+    const channel = eventsChannel(this.prefix);
+    if (this.#subscriber === null) {
+      const opening = (async () => {
+        const client = await this.#dial('events', {});
+        client.on('message', (from: string, message: string) => {
+          if (from !== channel) return;
+          const event = decodeEvent(message);
+          if (event === null) {
+            this.#onError?.(new CallgateError(ErrorCode.REDIS, `ignored malformed notice on ${channel}: ${message.slice(0, 200)}`));
+            return;
+          }
+          for (const h of [...this.#handlers]) {
+            try {
+              h.onEvent(event);
+            } catch (err) {
+              this.#onError?.(err instanceof Error ? err : new Error(String(err)));
+            }
+          }
+        });
+        try {
+          await client.subscribe(channel);
+        } catch (err) {
+          client.disconnect();
+          throw err;
+        }
+        return client;
+      })();
+      this.#subscriber = opening;
+      opening.catch(() => {
+        if (this.#subscriber === opening) this.#subscriber = null;
+      });
+    }
+    try {
+      await this.#subscriber;
+    } catch (err) {
+      this.#handlers.delete(entry);
+      throw redisError(`subscribing to ${channel}`, err);
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      this.#handlers.delete(entry);
+      if (this.#handlers.size > 0 || this.#subscriber === null) return;
+      const subscriber = this.#subscriber;
+      this.#subscriber = null;
+      await quit(await subscriber.catch(() => null));
+    };
+  }
+
+  /** Records intraday additions (score: Redis time now) and the change on the stream, atomically. Returns the last stream id. */
+  addIntraday(list: string, keys: readonly NumberKey[], meta: { readonly who: string }): Promise<string> {
+    return this.#intraday('add', list, keys, meta.who);
+  }
+
+  /** Removes intraday additions (never members of the file generation) and records the change, atomically. Returns the last stream id. */
+  removeIntraday(list: string, keys: readonly NumberKey[], meta: { readonly who: string }): Promise<string> {
+    return this.#intraday('remove', list, keys, meta.who);
+  }
+
+  async #intraday(op: ChangeOp, list: string, keys: readonly NumberKey[], who: string): Promise<string> {
+    assertListName(list);
+    assertWho(who);
+    assertIntradayKeys(keys);
+    if (keys.length === 0) throw new CallgateError(ErrorCode.BAD_REQUEST, 'no keys');
+    let id = '';
+    try {
+      // One stream entry per chunk, each atomic with its ZSET change.
+      for (let i = 0; i < keys.length; i += INTRADAY_CHUNK) {
+        const digits = keys.slice(i, i + INTRADAY_CHUNK).map(String);
+        const reply: unknown = await this.#bulk.cgIntraday(
+          addedKey(this.prefix, list),
+          changesKey(this.prefix),
+          op,
+          list,
+          who,
+          this.#changesMaxLen,
+          digits.join(','),
+          ...digits,
+        );
+        id = String(reply);
+      }
+    } catch (err) {
+      throw redisError(`recording intraday ${op} on ${list}`, err);
+    }
+    return id;
+  }
+
+  /**
+   * Every intraday addition of a list, to seed a sidecar's overlay; call lastChangeId() BEFORE it and follow
+   * from that id, so that changes made during the read are replayed. ZSCAN: keys present throughout are
+   * returned; one changed meanwhile is settled by the replay.
+   */
+  async readIntraday(list: string): Promise<IntradayEntry[]> {
+    assertListName(list);
+    const found = new Map<number, number>();
+    try {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.#bulk.zscan(addedKey(this.prefix, list), cursor, 'COUNT', 1000);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const key = Number(flat[i]);
+          if (Number.isSafeInteger(key) && key > 0) found.set(key, Number(flat[i + 1]));
+        }
+      } while (cursor !== '0');
+    } catch (err) {
+      throw redisError(`reading intraday additions of ${list}`, err);
+    }
+    return [...found].map(([key, at]) => ({ key, at })).sort((a, b) => a.at - b.at || a.key - b.key);
+  }
+
+  /** Id of the newest change on the stream, '0-0' when there is none. */
+  async lastChangeId(): Promise<string> {
+    try {
+      const entries = await this.#bulk.xrevrange(changesKey(this.prefix), '+', '-', 'COUNT', 1);
+      return entries[0]?.[0] ?? '0-0';
+    } catch (err) {
+      throw redisError('reading the last change id', err);
+    }
+  }
+
+  /** Drops intraday additions made before beforeMs (Redis clock); returns how many. */
+  async clearIntradayBefore(list: string, beforeMs: number): Promise<number> {
+    assertListName(list);
+    if (!Number.isFinite(beforeMs)) throw new CallgateError(ErrorCode.CONFIG, `beforeMs must be a finite number, got ${String(beforeMs)}`);
+    try {
+      return await this.#bulk.zremrangebyscore(addedKey(this.prefix, list), '-inf', `(${beforeMs}`);
+    } catch (err) {
+      throw redisError(`clearing intraday additions of ${list}`, err);
+    }
+  }
+
+  /**
+   * Calls onChange for every change after fromId, in stream order, forever: a loop of XREAD BLOCK on a
+   * dedicated connection that remembers the last id delivered and resumes from it after any error or
+   * reconnection (backoff up to maxBackoffMs), so nothing is skipped. A throwing onChange or a malformed entry
+   * is reported through onError and passed over. The returned function stops the loop and closes the connection.
+   */
+  followChanges(fromId: string, onChange: (change: Change) => void, options: FollowOptions = {}): () => Promise<void> {
+    if (!isStreamId(fromId)) throw new CallgateError(ErrorCode.CONFIG, `fromId must be a stream id like 1700000000000-0, got ${JSON.stringify(fromId)}`);
+    if (this.#closed) throw new CallgateError(ErrorCode.REDIS, 'store closed');
+    const blockMs = options.blockMs ?? 5000;
+    positiveInteger('blockMs', blockMs);
+    const maxBackoffMs = options.maxBackoffMs ?? this.#reconnectMaxDelayMs;
+    positive('maxBackoffMs', maxBackoffMs);
+    const report = (err: unknown): void => options.onError?.(err instanceof Error ? err : new Error(String(err)));
+    const onGap =
+      options.onGap ??
+      ((lastId: string, firstHeldId: string) =>
+        report(new CallgateError(ErrorCode.REDIS, `changes after ${lastId} may have been trimmed (first held: ${firstHeldId}) before being read: seed the overlay again`)));
+    const key = changesKey(this.prefix);
+    let lastId = fromId;
+    let stopped = false;
+    let client: Client | null = null;
+    let wake: (() => void) | null = null;
+    const pause = (ms: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          wake = null;
+          resolve();
+        }, ms);
+        wake = () => {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        };
+      });
+    const loop = async (): Promise<void> => {
+      let backoff = 0;
+      let checkGap = true;
+      while (!stopped) {
+        try {
+          // The socket timeout exceeds the block so that only a hung server trips it.
+          client ??= await this.#dial('follow', { socketTimeout: blockMs + this.#hungSocketMs });
+          if (stopped) break;
+          if (checkGap) {
+            const firstHeld = await trimmedAfter(client, key, lastId);
+            if (firstHeld !== null) onGap(lastId, firstHeld);
+            checkGap = false;
+          }
+          const reply: unknown = await client.xread('COUNT', FOLLOW_COUNT, 'BLOCK', blockMs, 'STREAMS', key, lastId);
+          backoff = 0;
+          for (const [id, fields] of streamEntries(reply)) {
+            if (stopped) break;
+            try {
+              onChange(decodeChange(id, fields));
+            } catch (err) {
+              report(err);
+            }
+            lastId = id;
+          }
+        } catch (err) {
+          if (stopped) break;
+          report(err);
+          checkGap = true;
+          backoff = Math.min(backoff === 0 ? 50 : backoff * 2, maxBackoffMs);
+          await pause(backoff);
+        }
+      }
+    };
+    const running = loop();
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      this.#followers.delete(stop);
+      wake?.();
+      // Disconnecting rejects a pending XREAD BLOCK at once.
+      (client as Client | null)?.disconnect();
+      await running;
+      (client as Client | null)?.disconnect();
+    };
+    this.#followers.add(stop);
+    return stop;
+  }
+
   /**
    * Members must never be evicted: an evicted bucket with its marker kept would read 'absent', a wrong allow.
-   * 'noeviction' and 'volatile-*' are safe: volatile policies evict only keys with a TTL and callgate sets none.
+   * 'noeviction' and 'volatile-*' are safe: volatile policies evict only keys with a TTL, and callgate sets TTLs
+   * only on heartbeats and locks, whose loss costs availability (a generation collected early reads
+   * 'unconfirmed'), never a wrong allow.
    * 'allkeys-*' (or an unknown policy) throws CALLGATE_ERR_REDIS_EVICTION unless allowEviction is set.
    */
   async checkEvictionPolicy(): Promise<void> {
@@ -508,11 +1263,24 @@ export class RedisStore {
     throw new CallgateError(ErrorCode.REDIS_EVICTION, 'cannot read Redis maxmemory-policy (neither CONFIG GET nor INFO memory tell it)');
   }
 
-  /** Closes both connections; pending commands are abandoned (confirms read 'unconfirmed'). */
+  /**
+   * Closes every connection (follow loops stopped, subscriber closed); held locks are released (best effort,
+   * within 1 s: a stopping sidecar should not make the fleet wait for their expiry); pending commands are
+   * abandoned (confirms read 'unconfirmed').
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([this.#fast, this.#bulk].map((c) => quit(c)));
+    const releasing = Promise.all([...this.#locks].map((lock) => lock.release().catch(() => undefined)));
+    await Promise.race([releasing, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+    this.#handlers.clear();
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    await Promise.all([
+      ...[...this.#followers].map((stop) => stop()),
+      subscriber === null ? Promise.resolve() : subscriber.then(quit, () => undefined),
+      ...[this.#fast, this.#bulk].map((c) => quit(c)),
+    ]);
     this.#setUp(false);
   }
 
@@ -521,6 +1289,153 @@ export class RedisStore {
     this.#up = up;
     this.#onStateChange?.(up ? 'up' : 'down');
   }
+}
+
+class FleetLock implements Lock {
+  readonly name: string;
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly #client: Client;
+  readonly #key: string;
+  readonly #forget: (lock: FleetLock) => void;
+  /** When the last successful SET/renewal was SENT: Redis's expiry is at least this + ttlMs. */
+  #heldSince: number;
+  #controller: AbortController | null = null;
+  #onLost: ((err: CallgateError) => void) | undefined;
+  #tick: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #renewing = false;
+  #stopped = false;
+
+  constructor(client: Client, key: string, name: string, token: string, ttlMs: number, heldSince: number, forget: (lock: FleetLock) => void) {
+    this.#client = client;
+    this.#key = key;
+    this.name = name;
+    this.token = token;
+    this.ttlMs = ttlMs;
+    this.#heldSince = heldSince;
+    this.#forget = forget;
+  }
+
+  async renew(): Promise<boolean> {
+    const sentAt = Date.now();
+    let reply: unknown;
+    try {
+      reply = await this.#client.cgRenew(this.#key, this.token, this.ttlMs);
+    } catch (err) {
+      throw redisError(`renewing lock ${this.name}`, err);
+    }
+    if (reply !== 1) return false;
+    this.#heldSince = Math.max(this.#heldSince, sentAt);
+    this.#armDeadline();
+    return true;
+  }
+
+  async release(): Promise<void> {
+    this.stop();
+    try {
+      await this.#client.cgRelease(this.#key, this.token);
+    } catch (err) {
+      throw redisError(`releasing lock ${this.name}`, err);
+    }
+  }
+
+  keepAlive(onLost?: (err: CallgateError) => void): AbortSignal {
+    if (this.#controller !== null) return this.#controller.signal;
+    this.#controller = new AbortController();
+    this.#onLost = onLost;
+    if (this.#stopped) return this.#controller.signal;
+    const every = Math.max(1, Math.floor(this.ttlMs / 3));
+    const tick = (): void => {
+      if (this.#stopped || this.#renewing) return;
+      this.#renewing = true;
+      this.renew().then(
+        (held) => {
+          this.#renewing = false;
+          if (!held) this.#lose(`lock ${this.name} was lost: another holder or expiry`);
+        },
+        () => {
+          // Retried at the next tick; the deadline timer declares the loss when renewals fail too long.
+          this.#renewing = false;
+        },
+      );
+    };
+    this.#tick = setInterval(tick, every);
+    this.#tick.unref();
+    this.#armDeadline();
+    return this.#controller.signal;
+  }
+
+  /** Stops keep-alive timers without touching Redis. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#tick);
+    clearTimeout(this.#deadline);
+    this.#forget(this);
+  }
+
+  #armDeadline(): void {
+    if (this.#controller === null || this.#stopped) return;
+    clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(
+      () => this.#lose(`lock ${this.name} not renewed within its ${this.ttlMs} ms TTL: it may have expired`),
+      Math.max(0, this.#heldSince + this.ttlMs - Date.now()),
+    );
+    this.#deadline.unref();
+  }
+
+  #lose(message: string): void {
+    if (this.#stopped) return;
+    this.stop();
+    const err = new CallgateError(ErrorCode.LOCK_LOST, message);
+    this.#controller?.abort(err);
+    this.#onLost?.(err);
+  }
+}
+
+/** XREAD's reply for one stream as [id, flat fields] pairs; anything else reads as no entries. */
+function streamEntries(reply: unknown): Array<[string, string[]]> {
+  if (!Array.isArray(reply)) return [];
+  const stream: unknown = reply[0];
+  const entries: unknown = Array.isArray(stream) ? stream[1] : undefined;
+  if (!Array.isArray(entries)) return [];
+  const out: Array<[string, string[]]> = [];
+  for (const entry of entries as unknown[]) {
+    if (!Array.isArray(entry)) continue;
+    const [id, fields] = entry as unknown[];
+    if (typeof id === 'string') out.push([id, Array.isArray(fields) ? (fields as unknown[]).map(String) : []]);
+  }
+  return out;
+}
+
+/**
+ * Whether entries after lastId may have been removed unread: returns the first entry id still held, else null.
+ * XDEL raises max-deleted-entry-id, but trimming does not (Redis 7.0), so trimming is seen as entries-added
+ * exceeding length while lastId is older than the first entry held. That can report a gap that is not one
+ * (when trimming stopped exactly at lastId): a needless reseed, never a missed change. Redis < 7 lacks these
+ * fields: no detection.
+ */
+async function trimmedAfter(client: Client, key: string, lastId: string): Promise<string | null> {
+  let reply: unknown;
+  try {
+    reply = await client.xinfo('STREAM', key);
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) return null;
+    throw err;
+  }
+  if (!Array.isArray(reply)) return null;
+  const field = (name: string): unknown => {
+    const at = reply.indexOf(name);
+    return at >= 0 ? reply[at + 1] : undefined;
+  };
+  const maxDeleted = field('max-deleted-entry-id');
+  const firstHeld = field('recorded-first-entry-id');
+  const added = Number(field('entries-added'));
+  const length = Number(field('length'));
+  if (typeof firstHeld !== 'string' || !isStreamId(firstHeld)) return null;
+  if (typeof maxDeleted === 'string' && isStreamId(maxDeleted) && compareStreamIds(lastId, maxDeleted) < 0) return firstHeld;
+  if (added > length && firstHeld !== '0-0' && compareStreamIds(lastId, firstHeld) < 0) return firstHeld;
+  return null;
 }
 
 function parseConfirmReply(reply: unknown, n: number): Confirmation[] {
@@ -533,7 +1448,8 @@ function parseConfirmReply(reply: unknown, n: number): Confirmation[] {
   return out;
 }
 
-async function quit(client: Client): Promise<void> {
+async function quit(client: Client | null): Promise<void> {
+  if (client === null) return;
   if (client.status === 'ready') {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     await Promise.race([client.quit().then(() => undefined, () => undefined), timeout]);
@@ -571,6 +1487,12 @@ function redisError(doing: string, err: unknown): CallgateError {
   if (err instanceof CallgateError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new CallgateError(ErrorCode.REDIS, `Redis failed ${doing}: ${message}`, { cause: err });
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new CallgateError(ErrorCode.CONFIG, `${name} must be a positive integer, got ${String(value)}`);
+  }
 }
 
 function positive(name: string, value: number): void {

@@ -6,6 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { adminRoutes } from './admin-routes.js';
+import { AlertRegistry } from './alerts.js';
 import { Checker } from './check.js';
 import type { ServeConfig } from './config.js';
 import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandler } from './http-server.js';
@@ -13,22 +15,34 @@ import type { ListBackend } from './list-backend.js';
 import { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
 import { encodeBatchReply, encodeCheckReply, type Request } from './protocol.js';
+import { startFreshnessMonitor, startRefreshSchedules } from './refresh-scheduler.js';
 import { CheckSocketServer } from './ws-server.js';
 
 export interface RunningService {
   readonly port: number;
   readonly registry: ListRegistry;
+  readonly alerts: AlertRegistry;
+  readonly backend: ListBackend;
   /** Settles when the initial load of every list has been attempted (not necessarily succeeded). */
   readonly loaded: Promise<void>;
   stop(): Promise<void>;
 }
 
-export type BackendFactory = (registry: ListRegistry) => ListBackend;
+export type BackendFactory = (deps: { registry: ListRegistry; alerts: AlertRegistry }) => ListBackend;
 
-export async function startService(config: ServeConfig, logger: Logger, makeBackend: BackendFactory): Promise<RunningService> {
+export interface ServiceOptions {
+  /** The clock of every rule (staleness, alerts); tests inject one. @default Date.now */
+  readonly now?: () => number;
+  /** Run the cron refresh schedules. @default true */
+  readonly schedules?: boolean;
+}
+
+export async function startService(config: ServeConfig, logger: Logger, makeBackend: BackendFactory, options: ServiceOptions = {}): Promise<RunningService> {
+  const now = options.now ?? Date.now;
   const registry = new ListRegistry(config.lists);
-  const backend = makeBackend(registry);
-  const checker = new Checker(registry, backend.remote);
+  const alerts = new AlertRegistry({ logger: logger.child({ component: 'alerts' }), now });
+  const backend = makeBackend({ registry, alerts });
+  const checker = new Checker(registry, backend.remote, now);
 
   const handle = (request: Request): string | Promise<string> => {
     switch (request.op) {
@@ -53,9 +67,14 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     handle,
   });
 
+  let freshness: { check(): void; stop(): void } | null = null;
+  let schedules: { next(): Record<string, string | null>; stop(): void } | null = null;
+  const blockList = config.blockList ?? config.lists.find((l) => l.kind === 'deny' && l.source === null)?.name ?? null;
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
-    ['GET /readyz', (): HttpReply => readiness(registry, backend)],
+    ['GET /readyz', (): HttpReply => readiness(registry, backend, alerts, schedules?.next() ?? {})],
+    ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
+    ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
   ]);
   const upgrades = new Map<string, UpgradeHandler>([
     ['/', (req: IncomingMessage, socket: Duplex, head: Buffer) => sockets.handleUpgrade(req, socket, head)],
@@ -72,15 +91,23 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const port = (http.address() as AddressInfo).port;
   logger.info({ host: config.host, port, mode: backend.mode, lists: config.lists.map((l) => l.name) }, 'listening');
 
-  const loaded = backend.start().catch((err: unknown) => {
-    logger.error({ err }, 'initial list load failed');
-  });
+  const loaded = backend
+    .start()
+    .catch((err: unknown) => {
+      logger.error({ err }, 'initial list load failed');
+    })
+    .then(() => {
+      freshness = startFreshnessMonitor(registry, alerts, now);
+      if (options.schedules !== false) schedules = startRefreshSchedules(registry, backend.refresher, logger.child({ component: 'schedule' }));
+    });
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ connections: sockets.connectionCount }, 'stopping: draining connections');
       http.close();
+      schedules?.stop();
+      freshness?.stop();
       await sockets.drain(config.shutdownGraceMs);
       http.closeAllConnections();
       await backend.close();
@@ -89,10 +116,10 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     return stopping;
   };
 
-  return { port, registry, loaded, stop };
+  return { port, registry, alerts, backend, loaded, stop };
 }
 
-function readiness(registry: ListRegistry, backend: ListBackend): HttpReply {
+function readiness(registry: ListRegistry, backend: ListBackend, alerts: AlertRegistry, nextRefresh: Record<string, string | null>): HttpReply {
   const snap = registry.current;
   const lists = snap.slots.map((s) => ({
     name: s.spec.name,
@@ -103,6 +130,8 @@ function readiness(registry: ListRegistry, backend: ListBackend): HttpReply {
     loadedAt: s.state?.loadedAt.toISOString() ?? null,
     sourceDate: s.state?.sourceDate?.toISOString() ?? null,
     lastError: backend.lastError(s.spec.name),
+    intradayAdditions: s.intraday.size,
+    nextRefresh: nextRefresh[s.spec.name] ?? null,
   }));
   const missing = registry.missing();
   const reasons: string[] = [];
@@ -110,5 +139,5 @@ function readiness(registry: ListRegistry, backend: ListBackend): HttpReply {
   for (const name of missing) reasons.push(`list ${name} is not loaded`);
   // Redis being down does not make the sidecar unready: misses still answer, hits block as
   // `unconfirmed`; taking every sidecar out of rotation during a Redis blip would help nobody.
-  return { status: snap.ready ? 200 : 503, body: { ready: snap.ready, mode: backend.mode, ...backend.describe(), lists, missing, reasons } };
+  return { status: snap.ready ? 200 : 503, body: { ready: snap.ready, mode: backend.mode, ...backend.describe(), lists, missing, reasons, alerts: alerts.active() } };
 }

@@ -99,6 +99,8 @@ export async function redisCli(url: string, args: readonly string[], input?: str
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
     proc.once('error', reject);
+    // redis-cli given its command as arguments may exit before reading stdin: EPIPE is not an error here.
+    proc.stdin.on('error', () => undefined);
     proc.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`redis-cli ${args.join(' ')} exited ${code}: ${err}`))));
     proc.stdin.end(input ?? '');
   });

@@ -1,5 +1,5 @@
 import { parseServeConfig } from '../../src/config.js';
-import { createRedisBackend } from '../../src/redis-backend.js';
+import { createRedisBackend, type FleetTimings } from '../../src/redis-backend.js';
 import { RedisStore } from '../../src/redis-store.js';
 import { silentLogger } from '../../src/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
@@ -9,13 +9,21 @@ export async function startRedisMode(
   url: string,
   prefix: string,
   args: readonly string[],
-  options: { confirmTimeoutMs?: number } = {},
+  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
   const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...args], {});
-  const store = await RedisStore.connect({ url, prefix, confirmTimeoutMs: options.confirmTimeoutMs ?? config.redis?.confirmTimeoutMs ?? 50, connectTimeoutMs: 5000 });
+  const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
+    // (fault tests pass a short one on purpose).
+    confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });
   await store.checkEvictionPolicy();
   const logger = silentLogger();
-  const service = await startService(config, logger, (registry) => createRedisBackend(registry, store, config.falsePositiveRate, logger));
+  const service = await startService(
+    config,
+    logger,
+    ({ registry, alerts }) =>
+      createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings } }),
+    { schedules: false },
+  );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/`, store });
 }

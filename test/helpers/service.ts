@@ -18,10 +18,19 @@ export function writeList(lines: readonly string[], name = 'list.txt', dir = tem
 }
 
 /** Starts an embedded service on a free loopback port; waits until its initial load settled. */
-export async function startEmbedded(args: readonly string[], env: Record<string, string> = {}): Promise<RunningService & { url: string }> {
+export async function startEmbedded(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: { now?: () => number; journalPath?: string | null } = {},
+): Promise<RunningService & { url: string }> {
   const config = parseServeConfig(['--port', '0', ...args], env);
   const logger = silentLogger();
-  const service = await startService(config, logger, (registry) => createEmbeddedBackend(registry, logger));
+  const service = await startService(
+    config,
+    logger,
+    ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger, journalPath: options.journalPath ?? null, ...(options.now ? { now: options.now } : {}) }),
+    { ...(options.now ? { now: options.now } : {}), schedules: false },
+  );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/` });
 }

@@ -43,8 +43,8 @@ describe('the callgate CLI as a process', () => {
 
   it('never logs a full phone number', async () => {
     const list = writeList(['0612345678', 'bad line 0699'], 'bloctel.txt', tempDir());
-    const server = await spawnServe(['--list', `bloctel=${list}`]);
-    await waitFor(() => server.logs.some((l) => l['msg'] === 'list loaded'), 'list loaded');
+    const server = await spawnServe(['--list', `bloctel=${list}`, '--max-bad-line-ratio', '0.5']);
+    await waitFor(() => server.logs.some((l) => l['msg'] === 'list refreshed'), 'list refreshed');
     const client = await CheckClient.connect(`ws://127.0.0.1:${server.port}`);
     await client.request({ op: 'check', number: '0612345678' });
     await client.close();
@@ -52,7 +52,7 @@ describe('the callgate CLI as a process', () => {
     await server.exited;
     const text = JSON.stringify(server.logs);
     expect(text).not.toMatch(/612345678/);
-    const load = server.logs.find((l) => l['msg'] === 'list loaded');
+    const load = server.logs.find((l) => l['msg'] === 'list refreshed');
     expect(load).toMatchObject({ list: 'bloctel', unique: 1, badLines: 1, badLineNumbers: [2] });
   });
 });

@@ -71,12 +71,22 @@ describe('never a wrong allow, never a wrong block (property)', () => {
   });
 
   describe('Redis mode', () => {
-    const prefix = uniquePrefix('cgtest-prop');
-    afterAll(() => deletePrefix(SHARED_REDIS_URL, prefix));
+    // One prefix per run: each run's list is a new list, not a refresh of the previous run's
+    // (which the shrink guard would rightly refuse).
+    const prefixes: string[] = [];
+    afterAll(async () => {
+      for (const p of prefixes) await deletePrefix(SHARED_REDIS_URL, p);
+    });
 
     it('Redis mode, against the real shared Redis', async () => {
       await fc.assert(
-        fc.asyncProperty(scenario, (s) => checkScenario((path, fp) => startRedisMode(SHARED_REDIS_URL, prefix, ['--list', `deny=${path}`, '--false-positive-rate', String(fp)]), s)),
+        fc.asyncProperty(scenario, (s) =>
+          checkScenario((path, fp) => {
+            const prefix = uniquePrefix('cgtest-prop');
+            prefixes.push(prefix);
+            return startRedisMode(SHARED_REDIS_URL, prefix, ['--list', `deny=${path}`, '--false-positive-rate', String(fp)]);
+          }, s),
+        ),
         { numRuns: 60 },
       );
     });

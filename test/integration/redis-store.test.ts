@@ -288,3 +288,47 @@ describe('RedisStore faults (private redis-server)', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('RedisStore interrupted load (private redis-server)', () => {
+  let redis: PrivateRedis;
+  let store: RedisStore;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    store = await RedisStore.connect({ url: redis.url, reconnectMaxDelayMs: 100, onError: () => undefined });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await redis?.stop();
+  });
+
+  it('leaves a registered, marker-less trace that collectGarbage removes', async () => {
+    const keys = randomKeys(300_000);
+    const writing = store
+      .writeGeneration({ list: 'cut', kind: 'deny', keys, filter: Buffer.alloc(10), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT })
+      .then(
+        () => 'written',
+        (e: unknown) => (isCallgateError(e) ? e.code : e),
+      );
+    // Cut the loader's connections once some members are in.
+    await until('some members', 10_000, async () => Number(await redis.cli('DBSIZE')) > 50);
+    await redis.cli('CLIENT', 'KILL', 'TYPE', 'normal');
+    expect(await writing).toBe('CALLGATE_ERR_REDIS');
+    // Both connections back (isUp() tells only the confirm one's state).
+    let trace: { generation: string } | undefined;
+    await until('reconnection', 10_000, async () => {
+      [trace] = await store.generations('cut').catch(() => []);
+      return trace !== undefined;
+    });
+    expect(trace).toBeDefined();
+    const generation = trace?.generation as string;
+    expect(await redis.cli('EXISTS', markerKey('callgate:', 'cut', generation))).toBe('0');
+    expect(Number(await redis.cli('DBSIZE'))).toBeGreaterThan(2);
+    expect(await store.readCurrent('cut')).toBeNull();
+
+    expect(await store.collectGarbage('cut', { graceMs: 0, now: (await store.now()) + 1000 })).toEqual({ deleted: [generation] });
+    // Members, filter and registration: nothing of the load is left.
+    expect(await redis.cli('DBSIZE')).toBe('0');
+  });
+});

@@ -14,7 +14,7 @@ describe('embedded service over a real WebSocket', () => {
     const dir = tempDir();
     const bloctel = writeList(['numero', '06 12 34 56 78', '0692123456', '+44 20 7946 0958', 'not a number'], 'bloctel.csv', dir);
     const internal = writeList(['0612345678', '07 50 00 00 01'], 'internal.txt', dir);
-    svc = await startEmbedded(['--list', `bloctel=${bloctel}`, '--list', `internal=${internal}`, '--max-batch-size', '50', '--max-payload-bytes', '4096']);
+    svc = await startEmbedded(['--list', `bloctel=${bloctel}`, '--list', `internal=${internal}`, '--max-batch-size', '50', '--max-payload-bytes', '4096', '--max-bad-line-ratio', '0.5']);
     client = await CheckClient.connect(svc.url);
   });
 

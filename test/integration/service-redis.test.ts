@@ -45,11 +45,11 @@ describe('Redis mode on the shared Redis', () => {
   it('takes over the current generation when the file is the same, loads it when it changed', async () => {
     const dir = tempDir();
     const list = writeList(LISTED, 'internal.txt', dir);
-    const first = await spawnServe(['--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list', `internal=${list}`]);
-    await waitFor(() => first.logs.find((l) => l['msg'] === 'list loaded into Redis'), 'first load');
-    const second = await spawnServe(['--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list', `internal=${list}`]);
+    const first = await spawnServe(['--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list', `internal=${list}`, '--redis-confirm-timeout-ms', '2000']);
+    await waitFor(() => first.logs.find((l) => l['msg'] === 'list refreshed'), 'first load');
+    const second = await spawnServe(['--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list', `internal=${list}`, '--redis-confirm-timeout-ms', '2000']);
     const taken = await waitFor(() => second.logs.find((l) => l['msg'] === 'list taken over from Redis'), 'take-over');
-    const loaded = first.logs.find((l) => l['msg'] === 'list loaded into Redis');
+    const loaded = first.logs.find((l) => l['msg'] === 'list refreshed');
     expect(taken['generation']).toBe(loaded?.['generation']);
     const client = await CheckClient.connect(`ws://127.0.0.1:${second.port}`);
     expect(await client.request({ op: 'check', number: '+33750000001' })).toMatchObject({ verdict: 'block', reason: 'internal' });
@@ -60,7 +60,7 @@ describe('Redis mode on the shared Redis', () => {
 
     const changed = writeList([...LISTED, '0612345600'], 'internal.txt', dir);
     const third = await spawnServe(['--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list', `internal=${changed}`]);
-    const reloaded = await waitFor(() => third.logs.find((l) => l['msg'] === 'list loaded into Redis'), 'reload');
+    const reloaded = await waitFor(() => third.logs.find((l) => l['msg'] === 'list refreshed'), 'reload');
     expect(reloaded['generation']).not.toBe(loaded?.['generation']);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
@@ -112,7 +112,7 @@ describe('Redis failure mid-traffic (private redis-server)', () => {
     // Persistence on, as production needs it: after a restart the generation is still there.
     const redis = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir]);
     const list = writeList(LISTED, 'bloctel.txt', dir);
-    const svc = await startRedisMode(redis.url, 'cg:', ['--list', `bloctel=${list}`]);
+    const svc = await startRedisMode(redis.url, 'cg:', ['--list', `bloctel=${list}`], { confirmTimeoutMs: 200 });
     const client = await CheckClient.connect(svc.url);
     const hit = (): Promise<Record<string, unknown>> => client.request({ op: 'check', number: '0612345678' });
     const miss = (): Promise<Record<string, unknown>> => client.request({ op: 'check', number: '0612345679' });

@@ -22,6 +22,7 @@ describe('serve configuration', () => {
   it('reads --list as a deny-list, with loopback and 8080 by default', () => {
     const c = parseServeConfig(['--list', 'bloctel=/x.txt'], {});
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, redis: null, lists: [{ name: 'bloctel', kind: 'deny', source: '/x.txt', falsePositiveRate: 0.001 }] });
+    expect(c.lists[0]?.refresh).toEqual({ cron: '30 2 * * *', timezone: 'Europe/Paris', maxAgeDays: 30, warnDays: 5, maxShrinkRatio: 0.2, maxBadLineRatio: 0.01 });
   });
 
   it('validates list names', () => {
@@ -47,12 +48,24 @@ describe('serve configuration', () => {
   it('reads a JSON config file with relative sources', () => {
     const dir = tempDir();
     const file = join(dir, 'callgate.json');
-    writeFileSync(file, JSON.stringify({ port: 9100, lists: [{ name: 'bloctel', kind: 'deny', source: 'lists/bloctel.csv' }, { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        port: 9100,
+        maxAgeDays: 31,
+        lists: [
+          { name: 'bloctel', kind: 'deny', source: 'lists/bloctel.csv', cron: '0 3 * * *' },
+          { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01, maxShrinkRatio: 0.5 },
+          { name: 'internal', kind: 'deny' },
+        ],
+      }),
+    );
     const c = parseServeConfig(['--config', file], {});
     expect(c.port).toBe(9100);
-    expect(c.lists).toEqual([
-      { name: 'bloctel', kind: 'deny', source: join(dir, 'lists/bloctel.csv'), falsePositiveRate: 0.001 },
-      { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01 },
+    expect(c.lists).toMatchObject([
+      { name: 'bloctel', kind: 'deny', source: join(dir, 'lists/bloctel.csv'), falsePositiveRate: 0.001, refresh: { cron: '0 3 * * *', maxAgeDays: 31, maxShrinkRatio: 0.2 } },
+      { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01, refresh: { cron: '30 2 * * *', maxShrinkRatio: 0.5 } },
+      { name: 'internal', kind: 'deny', source: null },
     ]);
     writeFileSync(file, JSON.stringify({ lists: [{ name: 'x', kind: 'maybe', source: 'a' }] }));
     expect(codeOf(() => parseServeConfig(['--config', file], {}))).toBe(ErrorCode.CONFIG);

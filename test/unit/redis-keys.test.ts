@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -22,6 +23,25 @@ import {
   assertListName,
   assertGenerationId,
   assertPrefix,
+  EMPTY_FINGERPRINT,
+  addedKey,
+  assertInstanceId,
+  assertIntradayKeys,
+  assertLockName,
+  assertWho,
+  changesKey,
+  compareStreamIds,
+  decodeChange,
+  decodeEvent,
+  decodeInUse,
+  encodeInUse,
+  encodeSwitchEvent,
+  eventsChannel,
+  gensKey,
+  isStreamId,
+  lockKey,
+  sidecarKey,
+  sidecarsKey,
 } from '../../src/redis-keys.js';
 import type { GenerationMarker } from '../../src/redis-keys.js';
 import { isCallgateError } from '../../src/errors.js';
@@ -175,5 +195,91 @@ describe('marker', () => {
     expect(broken({ fingerprint: 'xyz' })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ createdAt: 'yesterday' })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ hashId: '' })).toBe('CALLGATE_ERR_REDIS');
+  });
+});
+
+describe('fleet keys', () => {
+  it('lays fleet keys out under the prefix', () => {
+    expect(gensKey('p:', 'bloctel')).toBe('p:list:bloctel:gens');
+    expect(addedKey('p:', 'bloctel')).toBe('p:list:bloctel:added');
+    expect(changesKey('p:')).toBe('p:changes');
+    expect(eventsChannel('p:')).toBe('p:events');
+    expect(sidecarKey('p:', 'pod-1')).toBe('p:sidecar:pod-1');
+    expect(sidecarsKey('p:')).toBe('p:sidecars');
+    expect(lockKey('p:', 'refresh')).toBe('p:lock:refresh');
+  });
+
+  it('validates instance ids, lock names, who and intraday keys', () => {
+    expect(code(() => assertInstanceId('pod-7.eu-west:1'))).toBeUndefined();
+    expect(code(() => assertInstanceId(''))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertInstanceId('a b'))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertInstanceId('a*'))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertLockName('refresh:bloctel'))).toBeUndefined();
+    expect(code(() => assertLockName('refresh *'))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertLockName(''))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => assertWho('api:jane@example.com'))).toBeUndefined();
+    expect(code(() => assertWho(''))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertWho('a\nb'))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertWho('x'.repeat(201)))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertIntradayKeys([33_612_345_678, MAX_KEY]))).toBeUndefined();
+    expect(code(() => assertIntradayKeys([0]))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertIntradayKeys([1.5]))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertIntradayKeys([2 ** 53]))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(code(() => assertIntradayKeys([Number.NaN]))).toBe('CALLGATE_ERR_BAD_REQUEST');
+  });
+
+  it('orders stream ids numerically, beyond 2^53', () => {
+    expect(isStreamId('1700000000000-0')).toBe(true);
+    expect(isStreamId('1700000000000')).toBe(false);
+    expect(isStreamId('$')).toBe(false);
+    expect(compareStreamIds('9-0', '10-0')).toBe(-1);
+    expect(compareStreamIds('10-2', '10-10')).toBe(-1);
+    expect(compareStreamIds('10-10', '10-10')).toBe(0);
+    expect(compareStreamIds('18446744073709551615-1', '18446744073709551615-0')).toBe(1);
+    expect(compareStreamIds('0-0', '0-1')).toBe(-1);
+  });
+
+  it('round-trips sidecar records and refuses odd ones', () => {
+    const inUse = [{ list: 'bloctel', generation: 'g1' }, { list: 'internal', generation: 'g2' }];
+    expect(decodeInUse(encodeInUse(inUse))).toEqual(inUse);
+    expect(decodeInUse(encodeInUse([]))).toEqual([]);
+    expect(code(() => encodeInUse([{ list: 'Bad', generation: 'g' }]))).toBe('CALLGATE_ERR_LIST_NAME');
+    for (const bad of ['', '{', 'null', '{"inUse":{}}', '{"inUse":[{"list":"a"}]}', '{"inUse":[{"list":"a","generation":"g*"}]}']) {
+      expect(code(() => decodeInUse(bad))).toBe('CALLGATE_ERR_REDIS');
+    }
+  });
+
+  it('round-trips switch notices and ignores anything else', () => {
+    expect(decodeEvent(encodeSwitchEvent('bloctel', 'g1'))).toEqual({ type: 'switch', list: 'bloctel', generation: 'g1' });
+    expect(decodeEvent('nope')).toBeNull();
+    expect(decodeEvent('{"type":"other","list":"a","generation":"g"}')).toBeNull();
+    expect(decodeEvent('{"type":"switch","list":"A","generation":"g"}')).toBeNull();
+    expect(decodeEvent('7')).toBeNull();
+  });
+
+  it('decodes change entries strictly', () => {
+    const flat = ['list', 'internal', 'op', 'add', 'keys', '33612345678,590690123456', 'who', 'api', 'at', '2025-02-01T03:04:05.678Z'];
+    expect(decodeChange('1-0', flat)).toEqual({
+      id: '1-0',
+      list: 'internal',
+      op: 'add',
+      keys: [33_612_345_678, 590_690_123_456],
+      who: 'api',
+      at: '2025-02-01T03:04:05.678Z',
+    });
+    const patched = (i: number, v: string): string[] => flat.map((x, j) => (j === i ? v : x));
+    expect(code(() => decodeChange('x', flat))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(1, 'Bad')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(3, 'clear')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(5, '')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(5, '1,,2')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(5, '0')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(5, '99999999999999999')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', patched(9, 'today')))).toBe('CALLGATE_ERR_REDIS');
+    expect(code(() => decodeChange('1-0', flat.slice(0, 8)))).toBe('CALLGATE_ERR_REDIS');
+  });
+
+  it('knows the sha256 of nothing', () => {
+    expect(EMPTY_FINGERPRINT).toBe(createHash('sha256').update(Buffer.alloc(0)).digest('hex'));
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * Admin operations over HTTP: refresh now, intraday list changes. Each needs the admin token when
+ * one is configured, and comes from loopback otherwise (admin-auth.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import { authoriseAdmin } from './admin-auth.js';
+import { HttpError, readJsonBody, type HttpReply, type RouteHandler } from './http-server.js';
+import type { ListBackend } from './list-backend.js';
+import type { ListRegistry } from './list-state.js';
+import type { Logger } from './logger.js';
+import { normalise } from './normalise.js';
+import { e164ToKey, type NumberKey } from './number-key.js';
+import type { RefreshOutcome } from './refresh.js';
+
+export interface AdminDeps {
+  readonly registry: ListRegistry;
+  readonly backend: ListBackend;
+  readonly adminToken: string | null;
+  /** Target of `block` / `unblock`: a deny-list fed by intraday changes; null when none is configured. */
+  readonly blockList: string | null;
+  readonly logger: Logger;
+  /** Called after each refresh (e.g. to re-evaluate freshness alerts). */
+  readonly afterRefresh?: () => void;
+}
+
+const MAX_CHANGE_NUMBERS = 10_000;
+
+function guard(req: IncomingMessage, token: string | null): void {
+  const d = authoriseAdmin(req, token);
+  if (!d.ok) throw new HttpError(d.status, d.status === 401 ? 'unauthorized' : 'forbidden', d.message);
+}
+
+function statusOf(outcomes: readonly RefreshOutcome[]): number {
+  if (outcomes.some((o) => o.status === 'failed')) return 500;
+  if (outcomes.some((o) => o.status === 'refused' || o.status === 'busy')) return 409;
+  return 200;
+}
+
+export function adminRoutes(deps: AdminDeps): Map<string, RouteHandler> {
+  const { registry, backend, logger } = deps;
+
+  const refresh: RouteHandler = async (req, url): Promise<HttpReply> => {
+    guard(req, deps.adminToken);
+    const only = url.searchParams.get('list');
+    const force = ['1', 'true', 'yes'].includes(url.searchParams.get('force') ?? '');
+    const names = only === null ? registry.current.slots.map((s) => s.spec.name) : [only];
+    if (only !== null && registry.slot(only) === undefined) throw new HttpError(404, 'unknown_list', `no list named ${only}`);
+    const outcomes: RefreshOutcome[] = [];
+    // One after another: two cores, and each load already uses one fully.
+    for (const name of names) outcomes.push(await backend.refresher.refresh(name, { force, trigger: 'admin' }));
+    deps.afterRefresh?.();
+    logger.info({ lists: names, force, statuses: outcomes.map((o) => o.status) }, 'admin refresh');
+    return { status: statusOf(outcomes), body: { outcomes } };
+  };
+
+  const change = (op: 'add' | 'remove', fixedList: 'block' | null): RouteHandler => async (req): Promise<HttpReply> => {
+    guard(req, deps.adminToken);
+    const body = await readJsonBody(req);
+    const list = fixedList === null ? body['list'] : deps.blockList;
+    if (typeof list !== 'string') {
+      throw fixedList === null
+        ? new HttpError(400, 'bad_request', '"list" must be a list name')
+        : new HttpError(409, 'no_block_list', 'no default block list: configure a deny-list without a source (e.g. "internal") or --block-list');
+    }
+    const slot = registry.slot(list);
+    if (slot === undefined) throw new HttpError(404, 'unknown_list', `no list named ${list}`);
+    const numbers = body['numbers'];
+    if (!Array.isArray(numbers) || numbers.length === 0 || numbers.length > MAX_CHANGE_NUMBERS || !numbers.every((n) => typeof n === 'string')) {
+      throw new HttpError(400, 'bad_request', `"numbers" must be an array of 1 to ${MAX_CHANGE_NUMBERS} strings`);
+    }
+    const who = typeof body['who'] === 'string' && body['who'].length > 0 && body['who'].length <= 128 ? body['who'] : 'admin-api';
+    const keys: NumberKey[] = [];
+    const invalid: number[] = [];
+    (numbers as string[]).forEach((raw, i) => {
+      const e164 = normalise(raw);
+      if (e164 === null) invalid.push(i);
+      else keys.push(e164ToKey(e164));
+    });
+    // All or nothing: a half-applied opt-out batch is hard to reason about.
+    if (invalid.length > 0) throw new HttpError(400, 'invalid_number', `invalid numbers at positions ${invalid.slice(0, 20).join(', ')}; nothing was changed`);
+    const outcome = await backend.change(op, list, keys, who);
+    if (!outcome.ok) throw new HttpError(400, outcome.code, outcome.message);
+    logger.info({ list, op, count: keys.length, who }, 'intraday list change');
+    return { status: 200, body: outcome };
+  };
+
+  return new Map<string, RouteHandler>([
+    ['POST /admin/refresh', refresh],
+    ['POST /admin/lists/add', change('add', null)],
+    ['POST /admin/lists/remove', change('remove', null)],
+    ['POST /admin/block', change('add', 'block')],
+    ['POST /admin/unblock', change('remove', 'block')],
+  ]);
+}

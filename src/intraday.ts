@@ -1,0 +1,48 @@
+/**
+ * Numbers added to a list during the day (opt-outs recorded by agents), on top of its current
+ * generation. One instance per list, kept across generations and mutated in place by the change
+ * follower, so an addition is effective on the very next check without rebuilding any filter.
+ * A Bloom filter cannot forget, so removals never touch filters: they only leave this set, and the
+ * exact confirmation (generation members + these additions) decides.
+ */
+import type { NumberKey } from './number-key.js';
+
+export class IntradayAdditions {
+  /** key → when it was added (ms since epoch). */
+  readonly #added = new Map<NumberKey, number>();
+
+  has(key: NumberKey): boolean {
+    return this.#added.has(key);
+  }
+
+  add(key: NumberKey, atMs: number): void {
+    if (!this.#added.has(key)) this.#added.set(key, atMs);
+  }
+
+  remove(key: NumberKey): boolean {
+    return this.#added.delete(key);
+  }
+
+  /**
+   * Drops additions made before a new file generation's load started: the new file supersedes them.
+   * Additions made while it loaded are kept (the file cannot contain them yet).
+   */
+  clearBefore(ms: number): number {
+    let n = 0;
+    for (const [key, at] of this.#added) {
+      if (at < ms) {
+        this.#added.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#added.size;
+  }
+
+  entries(): IterableIterator<[NumberKey, number]> {
+    return this.#added.entries();
+  }
+}

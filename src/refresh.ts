@@ -1,0 +1,212 @@
+/**
+ * One refresh of one list: source → (unchanged? stop) → parse → build → guards → publish the new
+ * generation → swap. The current generation keeps serving throughout, and stays when anything goes
+ * wrong: a refused or failed refresh raises an alert and changes nothing (Kamailio htable's rule,
+ * not FreeSWITCH's, which empties its lists first). Where the generation goes (memory, or Redis for a
+ * fleet) is the sink's business.
+ */
+import type { AlertRegistry } from './alerts.js';
+import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
+import { buildGeneration, type BuiltGeneration } from './list-build.js';
+import { readListStream, type ListReadResult } from './list-read.js';
+import { openSource, type SourceValidators } from './list-source.js';
+import type { ListSpec } from './list-spec.js';
+import type { ListRegistry, ListState } from './list-state.js';
+import type { Logger } from './logger.js';
+import { judgeCandidate, type RefusalCode } from './refresh-guards.js';
+
+export type RefreshTrigger = 'startup' | 'schedule' | 'admin';
+export type RefreshStatus = 'loaded' | 'unchanged' | 'refused' | 'failed' | 'busy';
+
+export interface RefreshOutcome {
+  readonly list: string;
+  readonly status: RefreshStatus;
+  readonly trigger: RefreshTrigger;
+  readonly generation: string | null;
+  readonly previousGeneration: string | null;
+  readonly lines?: number;
+  readonly numbers?: number;
+  readonly unique?: number;
+  readonly duplicates?: number;
+  readonly badLines?: number;
+  readonly badLineNumbers?: readonly number[];
+  readonly sourceDate?: string | null;
+  /** Guard refusals that --force overrode. */
+  readonly overridden?: readonly RefusalCode[];
+  /** Why it was refused, failed or busy (stable code: a guard code or a CALLGATE_ERR_* code). */
+  readonly code?: string;
+  readonly message?: string;
+  readonly durationMs: number;
+}
+
+/** A fleet-wide lock on one list's refresh (Redis); a no-op in embedded mode. */
+export interface RefreshLock {
+  /** Aborted when the lock is lost (it could not be renewed): the refresh must not switch. */
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface GenerationSink {
+  /** Takes the refresh lock of a list; null when another sidecar holds it. */
+  lock(list: string): Promise<RefreshLock | null>;
+  /**
+   * Publishes a built generation and returns the state to install. `loadStartedAt`: intraday
+   * additions made before it are superseded by the new file.
+   */
+  publish(input: PublishInput): Promise<ListState>;
+  /**
+   * Called once the new state serves checks: only then may intraday additions that the new file
+   * supersedes be dropped (dropping them earlier would leave the old generation without them).
+   */
+  installed(input: PublishInput, state: ListState): Promise<void>;
+}
+
+export interface PublishInput {
+  readonly spec: ListSpec;
+  readonly read: ListReadResult;
+  readonly built: BuiltGeneration;
+  readonly sourceDate: Date;
+  readonly loadStartedAt: number;
+  readonly signal: AbortSignal;
+}
+
+export interface RefresherOptions {
+  readonly registry: ListRegistry;
+  readonly alerts: AlertRegistry;
+  readonly sink: GenerationSink;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+const NO_LOCK: RefreshLock = { signal: new AbortController().signal, release: async () => {} };
+export const noLock = async (): Promise<RefreshLock> => NO_LOCK;
+
+export class ListRefresher {
+  readonly #o: RefresherOptions;
+  readonly #now: () => number;
+  readonly #validators = new Map<string, SourceValidators>();
+  /** One refresh of a list at a time in this process; a second request joins the running one. */
+  readonly #running = new Map<string, Promise<RefreshOutcome>>();
+
+  constructor(options: RefresherOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  refresh(name: string, options: { force: boolean; trigger: RefreshTrigger }): Promise<RefreshOutcome> {
+    const running = this.#running.get(name);
+    if (running) return running;
+    const run = this.#run(name, options).finally(() => this.#running.delete(name));
+    this.#running.set(name, run);
+    return run;
+  }
+
+  /** Forgets the source validators of a list, so the next refresh reads it even if unchanged. */
+  forget(name: string): void {
+    this.#validators.delete(name);
+  }
+
+  async #run(name: string, { force, trigger }: { force: boolean; trigger: RefreshTrigger }): Promise<RefreshOutcome> {
+    const started = this.#now();
+    const slot = this.#o.registry.slot(name);
+    const log = this.#o.logger.child({ list: name, trigger });
+    const base = { list: name, trigger, previousGeneration: slot?.state?.generation ?? null };
+    const done = (o: Omit<RefreshOutcome, 'list' | 'trigger' | 'previousGeneration' | 'durationMs'>): RefreshOutcome => ({ ...base, ...o, durationMs: this.#now() - started });
+    if (slot === undefined) {
+      return done({ status: 'failed', generation: null, code: 'unknown_list', message: `no list named ${name}` });
+    }
+    const spec = slot.spec;
+    if (spec.source === null) {
+      return done({ status: 'unchanged', generation: slot.state?.generation ?? null, message: 'this list has no source; it changes through list add/remove only' });
+    }
+    const lock = await this.#o.sink.lock(name);
+    if (lock === null) {
+      log.info('refresh skipped: another sidecar holds the refresh lock of this list');
+      return done({ status: 'busy', generation: slot.state?.generation ?? null, code: 'busy', message: 'another sidecar is refreshing this list; it will switch to the result' });
+    }
+    try {
+      const current = slot.state;
+      // Without a current generation, read the source even if it looks unchanged.
+      const previous = current === null ? null : (this.#validators.get(name) ?? null);
+      const opened = await openSource(spec.source, previous);
+      if (opened.kind === 'unchanged') {
+        this.#validators.set(name, opened.validators);
+        this.#clearRefreshAlerts(name);
+        log.info({ generation: current?.generation }, 'list unchanged at its source');
+        return done({ status: 'unchanged', generation: current?.generation ?? null });
+      }
+      const fetchedAt = this.#now();
+      const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: current?.count });
+      // The list's age counts from the source's own date; a source with none is dated when fetched.
+      const sourceDate = opened.sourceDate !== null && opened.sourceDate.getTime() <= fetchedAt ? opened.sourceDate : new Date(fetchedAt);
+      const counts = { lines: read.lines, numbers: read.numbers, badLines: read.badLines, badLineNumbers: read.badLineNumbers, sourceDate: sourceDate.toISOString() };
+      if (current !== null && read.fingerprint === current.fingerprint && (current.sourceDate?.getTime() ?? 0) >= sourceDate.getTime()) {
+        this.#validators.set(name, opened.validators);
+        this.#clearRefreshAlerts(name);
+        log.info({ generation: current.generation }, 'list content unchanged');
+        return done({ status: 'unchanged', generation: current.generation, ...counts });
+      }
+      if (read.numbers === 0) return this.#refuse(log, done, name, 'empty', `the new list has no valid number (${read.lines} lines, ${read.badLines} bad)`, counts, current);
+      const built = buildGeneration(read.keys, spec.falsePositiveRate);
+      const judgement = judgeCandidate(
+        { numbers: built.set.size, lines: read.lines, badLines: read.badLines },
+        current === null ? null : { count: current.count },
+        { maxBadLineRatio: spec.refresh.maxBadLineRatio, maxShrinkRatio: spec.refresh.maxShrinkRatio },
+        force,
+      );
+      if (!judgement.ok) return this.#refuse(log, done, name, judgement.code, judgement.message, { ...counts, unique: built.set.size }, current);
+      if (lock.signal.aborted) throw new CallgateError(ErrorCode.REDIS, 'the refresh lock was lost before the switch; another sidecar may be refreshing');
+      const input: PublishInput = { spec, read, built, sourceDate, loadStartedAt: started, signal: lock.signal };
+      const state = await this.#o.sink.publish(input);
+      this.#o.registry.install(state);
+      await this.#o.sink.installed(input, state);
+      this.#validators.set(name, opened.validators);
+      this.#clearRefreshAlerts(name);
+      const outcome = done({
+        status: 'loaded',
+        generation: state.generation,
+        ...counts,
+        unique: built.set.size,
+        duplicates: built.duplicates,
+        ...(judgement.overridden.length > 0 ? { overridden: judgement.overridden } : {}),
+      });
+      log.info({ ...outcome }, 'list refreshed');
+      if (judgement.overridden.length > 0) log.warn({ overridden: judgement.overridden }, 'refresh guards overridden by --force');
+      return outcome;
+    } catch (err) {
+      const code = isCallgateError(err) ? err.code : 'internal';
+      const message = err instanceof Error ? err.message : String(err);
+      this.#o.alerts.raise({ id: `refresh_failed:${name}`, kind: 'refresh_failed', severity: 'critical', list: name, message: `refresh of ${name} failed: ${message}; the current generation keeps serving`, details: { code } });
+      log.error({ err }, 'refresh failed; the current generation keeps serving');
+      return done({ status: 'failed', generation: slot.state?.generation ?? null, code, message });
+    } finally {
+      await lock.release().catch((err: unknown) => log.warn({ err }, 'refresh lock release failed'));
+    }
+  }
+
+  #refuse(
+    log: Logger,
+    done: (o: Omit<RefreshOutcome, 'list' | 'trigger' | 'previousGeneration' | 'durationMs'>) => RefreshOutcome,
+    name: string,
+    code: RefusalCode,
+    message: string,
+    counts: Partial<RefreshOutcome>,
+    current: ListState | null,
+  ): RefreshOutcome {
+    this.#o.alerts.raise({
+      id: `refresh_refused:${name}`,
+      kind: 'refresh_refused',
+      severity: 'critical',
+      list: name,
+      message: `refresh of ${name} refused (${code}): ${message}; ${current === null ? 'the list is not loaded' : 'the current generation keeps serving'}`,
+      details: { code, lines: counts.lines, numbers: counts.numbers, badLines: counts.badLines },
+    });
+    log.error({ code, ...counts }, 'refresh refused; the current generation keeps serving');
+    return done({ status: 'refused', generation: current?.generation ?? null, code, message, ...counts });
+  }
+
+  #clearRefreshAlerts(name: string): void {
+    this.#o.alerts.clear(`refresh_refused:${name}`);
+    this.#o.alerts.clear(`refresh_failed:${name}`);
+  }
+}
