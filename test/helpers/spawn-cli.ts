@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +19,9 @@ export interface SpawnedServer {
  * says which port it took. Only CALLGATE_* variables given here reach it (plus PATH/HOME).
  */
 export function spawnServe(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+  // Each process its own intraday journal, never the working directory's.
+  const journal = args.includes('--journal') ? [] : ['--journal', join(mkdtempSync(join(tmpdir(), 'callgate-journal-')), 'journal.jsonl')];
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
