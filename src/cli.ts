@@ -3,12 +3,16 @@
  * code 2; everything else is in main.ts (the composition root) and the command modules.
  */
 import { isCallgateError } from './errors.js';
+import { runChangeCommand, runRefreshCommand } from './admin-client.js';
 import { runCheckCommand, runLoadCommand, runServe } from './main.js';
 
 const USAGE = `usage:
   callgate serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--list NAME=PATH]… [--redis URL] …
   callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] NUMBER…
   callgate load  --redis URL [--redis-prefix P] NAME=PATH…
+  callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
+  callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
+  callgate block|unblock NUMBER… [--url U] [--token T] [--who W]
 Every option also reads a CALLGATE_* environment variable; see the README.`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -20,6 +24,13 @@ async function main(argv: readonly string[]): Promise<number> {
       return runCheckCommand(rest, process.env);
     case 'load':
       return runLoadCommand(rest, process.env);
+    case 'refresh':
+      return runRefreshCommand(rest, process.env);
+    case 'list':
+      return runChangeCommand('list', rest, process.env);
+    case 'block':
+    case 'unblock':
+      return runChangeCommand(command, rest, process.env);
     case undefined:
     case 'help':
     case '--help':

@@ -320,6 +320,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
 }
 
 export interface LoadConfig {
+  readonly force: boolean;
   readonly redis: RedisConfig;
   readonly lists: readonly ListSpec[];
   readonly logLevel: string;
@@ -328,13 +329,13 @@ export interface LoadConfig {
 
 /** `callgate load --redis URL NAME=PATH…`: positionals are list shorthands. */
 export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadConfig {
-  const { options: o, lists, positionals, defaults } = resolveOptions(argv, env);
+  const { options: o, lists, positionals, defaults, flags } = resolveOptions(argv, env, { force: { type: 'boolean' } });
   const all = [...lists, ...positionals.map((p) => parseListShorthand(p, defaults))];
   const redis = redisConfigFrom(o);
   if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
   if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');
   for (const l of all) if (l.source === null) throw configError(`load: list ${l.name} has no source file`);
-  return Object.freeze({ redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
+  return Object.freeze({ force: flags['force'] === true, redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
 }
 
 export interface CheckCommandConfig {

@@ -62,12 +62,12 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
         normaliserVersion: NORMALISER_VERSION,
       });
     },
-    async installed({ spec, read, loadStartedAt }) {
+    async installed({ spec, read, supersedesBefore }) {
       errors.delete(spec.name);
       // A restart reloading the same file keeps the day's additions; a different file supersedes those made before it.
       if (journal === null || journal.lastFingerprint(spec.name) === read.fingerprint) return;
-      const dropped = registry.slot(spec.name)?.intraday.clearBefore(loadStartedAt) ?? 0;
-      await journal.replaced(spec.name, read.fingerprint, loadStartedAt);
+      const dropped = registry.slot(spec.name)?.intraday.clearBefore(supersedesBefore) ?? 0;
+      await journal.replaced(spec.name, read.fingerprint, supersedesBefore);
       if (dropped > 0) logger.info({ list: spec.name, dropped }, 'intraday additions superseded by the new file');
     },
   };

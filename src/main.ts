@@ -91,7 +91,7 @@ export async function runLoadCommand(argv: readonly string[], env: Env): Promise
   try {
     for (const spec of config.lists) {
       try {
-        const { report } = await loadListIntoRedis(store, spec);
+        const { report } = await loadListIntoRedis(store, spec, { force: config.force });
         const bad = report.badLines > 0 ? `, ${report.badLines} bad lines (first: ${report.badLineNumbers.join(', ')})` : '';
         process.stdout.write(
           `${spec.name}: loaded generation ${report.generation}: ${report.unique} numbers (${report.duplicates} duplicates${bad}) ` +

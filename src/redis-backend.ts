@@ -139,7 +139,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       await syncList(list).catch((err: unknown) => logger.warn({ list, err }, 'sync before refresh failed'));
       return { signal: lock.keepAlive((err) => logger.error({ list, err }, 'refresh lock lost')), release: () => lock.release() };
     },
-    async publish({ spec, read, built, sourceDate, loadStartedAt, signal }) {
+    async publish({ spec, read, built, sourceDate, supersedesBefore, signal }) {
       const marker = await store.writeGeneration({
         list: spec.name,
         kind: spec.kind,
@@ -151,8 +151,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
         sourceDate: sourceDate.toISOString(),
       });
       signal.throwIfAborted();
-      // The new file supersedes intraday additions made before its load started; those made since stay.
-      await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: loadStartedAt + clockOffsetMs });
+      // The new file supersedes intraday additions made before it; later ones stay (atomically with the switch).
+      await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore + clockOffsetMs });
       return stateFromMarker(spec, marker, built.filter);
     },
     async installed({ spec }) {

@@ -11,6 +11,7 @@ import { readListFile } from './list-read.js';
 import type { ListSpec } from './list-spec.js';
 import type { ListState } from './list-state.js';
 import { NORMALISER_VERSION } from './normalise.js';
+import { judgeCandidate } from './refresh-guards.js';
 import type { GenerationMarker } from './redis-keys.js';
 import type { RedisStore } from './redis-store.js';
 
@@ -18,11 +19,37 @@ export interface RedisLoadReport extends LoadReport {
   readonly redisWriteMs: number;
 }
 
-export async function loadListIntoRedis(store: RedisStore, spec: ListSpec): Promise<{ state: ListState; report: RedisLoadReport }> {
+/**
+ * `callgate load`: one list file → a new generation, switched in. Takes the list's fleet refresh lock
+ * (never two loads of one list at once), applies the refresh guards against the current generation
+ * unless forced, and drops the intraday additions that the new file supersedes (made before it).
+ */
+export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, options: { force?: boolean; lockTtlMs?: number } = {}): Promise<{ state: ListState; report: RedisLoadReport }> {
   if (spec.source === null) throw new CallgateError(ErrorCode.CONFIG, `list ${spec.name} has no source file`);
-  const read = await readListFile(spec.source);
+  const startedAt = await store.now();
+  const lock = await store.acquireLock(`refresh:${spec.name}`, options.lockTtlMs ?? 30_000);
+  if (lock === null) throw new CallgateError(ErrorCode.REDIS, `another process is refreshing ${spec.name}; try again when it is done`);
+  const signal = lock.keepAlive();
+  try {
+    return await loadLocked(store, spec, startedAt, signal, options.force ?? false);
+  } finally {
+    await lock.release().catch(() => undefined);
+  }
+}
+
+async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
+  const source = spec.source as string;
+  const read = await readListFile(source);
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
+  const current = await store.readCurrent(spec.name);
+  const judgement = judgeCandidate(
+    { numbers: built.set.size, lines: read.lines, badLines: read.badLines },
+    current === null ? null : { count: current.count },
+    { maxBadLineRatio: spec.refresh.maxBadLineRatio, maxShrinkRatio: spec.refresh.maxShrinkRatio },
+    force,
+  );
+  if (!judgement.ok) throw new CallgateError(ErrorCode.LIST_REFUSED, `${judgement.message} (${judgement.code}; --force overrides)`);
   const writeStarted = performance.now();
   const marker = await store.writeGeneration({
     list: spec.name,
@@ -34,7 +61,10 @@ export async function loadListIntoRedis(store: RedisStore, spec: ListSpec): Prom
     fingerprint: read.fingerprint,
     sourceDate: read.sourceDate?.toISOString(),
   });
-  await store.switchCurrent(spec.name, marker.generation);
+  signal.throwIfAborted();
+  // Intraday additions made before the file (or before this load) are superseded by it; later ones stay.
+  const supersedesBefore = Math.min(startedAt, read.sourceDate?.getTime() ?? startedAt);
+  await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore });
   const redisWriteMs = performance.now() - writeStarted;
   const report = {
     ...reportOf(spec, marker.generation, read, built.set.size, built.duplicates, built.buildMs, built.filter.byteLength, 0),

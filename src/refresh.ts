@@ -49,10 +49,7 @@ export interface RefreshLock {
 export interface GenerationSink {
   /** Takes the refresh lock of a list; null when another sidecar holds it. */
   lock(list: string): Promise<RefreshLock | null>;
-  /**
-   * Publishes a built generation and returns the state to install. `loadStartedAt`: intraday
-   * additions made before it are superseded by the new file.
-   */
+  /** Publishes a built generation and returns the state to install. */
   publish(input: PublishInput): Promise<ListState>;
   /**
    * Called once the new state serves checks: only then may intraday additions that the new file
@@ -67,6 +64,12 @@ export interface PublishInput {
   readonly built: BuiltGeneration;
   readonly sourceDate: Date;
   readonly loadStartedAt: number;
+  /**
+   * Intraday additions made before this (ms, local clock) are superseded by the new file: the
+   * earlier of its source date and the load's start. An opt-out recorded after the file was
+   * exported cannot be in it, so it is kept.
+   */
+  readonly supersedesBefore: number;
   readonly signal: AbortSignal;
 }
 
@@ -156,7 +159,7 @@ export class ListRefresher {
       );
       if (!judgement.ok) return this.#refuse(log, done, name, judgement.code, judgement.message, { ...counts, unique: built.set.size }, current);
       if (lock.signal.aborted) throw new CallgateError(ErrorCode.REDIS, 'the refresh lock was lost before the switch; another sidecar may be refreshing');
-      const input: PublishInput = { spec, read, built, sourceDate, loadStartedAt: started, signal: lock.signal };
+      const input: PublishInput = { spec, read, built, sourceDate, loadStartedAt: started, supersedesBefore: Math.min(started, sourceDate.getTime()), signal: lock.signal };
       const state = await this.#o.sink.publish(input);
       this.#o.registry.install(state);
       await this.#o.sink.installed(input, state);
