@@ -51,6 +51,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'maxBadLineRatio', flag: 'max-bad-line-ratio', env: 'CALLGATE_MAX_BAD_LINE_RATIO', type: 'number', default: 0.01, min: 0, max: 1, doc: 'A refresh with more bad lines than this ratio is refused (unless forced).' },
   { key: 'adminToken', flag: 'admin-token', env: 'CALLGATE_ADMIN_TOKEN', type: 'string', default: null, doc: 'Bearer token for admin operations (refresh, list add/remove); unset = loopback clients only.' },
   { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
+  { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },
+  { key: 'stats', flag: 'stats', env: 'CALLGATE_STATS', type: 'boolean', default: true, doc: 'Count checks for /metrics, the stats view and fleet figures (off only to measure its cost).' },
   { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
 ];
 
@@ -79,6 +81,8 @@ export interface ServeConfig {
   readonly adminToken: string | null;
   readonly journalPath: string;
   readonly blockList: string | null;
+  readonly statsToken: string | null;
+  readonly stats: boolean;
   /** Applied to lists discovered in Redis (no configuration entry of their own). */
   readonly listDefaults: ListDefaults;
 }
@@ -315,6 +319,8 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     adminToken: (o['adminToken'] as string | null) ?? null,
     journalPath: o['journalPath'] as string,
     blockList: (o['blockList'] as string | null) ?? null,
+    statsToken: (o['statsToken'] as string | null) ?? null,
+    stats: o['stats'] as boolean,
     listDefaults: defaults,
   });
 }

@@ -17,14 +17,16 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
   const config = parseServeConfig(argv, env);
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId });
   let makeBackend: BackendFactory;
+  let store: RedisStore | null = null;
   if (config.redis === null) {
     makeBackend = ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger: logger.child({ component: 'lists' }), journalPath: config.journalPath });
   } else {
-    const store = await connectRedis(config.redis, logger.child({ component: 'redis' }));
+    const connected = await connectRedis(config.redis, logger.child({ component: 'redis' }));
+    store = connected;
     makeBackend = ({ registry, alerts }) =>
-      createRedisBackend({ registry, store, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
+      createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
   }
-  const service = await startService(config, logger, makeBackend);
+  const service = await startService(config, logger, makeBackend, { store });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -216,6 +216,11 @@ export function lockKey(prefix: string, name: string): string {
   return `${prefix}lock:${name}`;
 }
 
+/** Check counts of one minute: per sidecar (`who` = its instance id) and for the whole fleet (`who` = 'fleet'). */
+export function statsKey(prefix: string, minuteMs: number, who: string): string {
+  return `${prefix}stats:${minuteMs}:${who}`;
+}
+
 export function generationBase(prefix: string, list: string, generation: string): string {
   return `${prefix}gen:${list}:${generation}:`;
 }

@@ -1232,6 +1232,40 @@ export class RedisStore {
    * 'unconfirmed'), never a wrong allow.
    * 'allkeys-*' (or an unknown policy) throws CALLGATE_ERR_REDIS_EVICTION unless allowEviction is set.
    */
+  /**
+   * Adds check counts to per-minute hashes (HINCRBY; `set` fields are overwritten) with an expiry,
+   * in one pipeline on the bulk connection: supervision must never delay a confirmation.
+   */
+  async addStats(entries: ReadonlyArray<{ readonly key: string; readonly incr: Readonly<Record<string, number>>; readonly set?: Readonly<Record<string, string>> }>, ttlMs: number): Promise<void> {
+    const pipeline = this.#bulk.pipeline();
+    for (const e of entries) {
+      for (const [field, n] of Object.entries(e.incr)) if (n !== 0) pipeline.hincrby(e.key, field, n);
+      if (e.set !== undefined && Object.keys(e.set).length > 0) pipeline.hset(e.key, e.set);
+      pipeline.pexpire(e.key, ttlMs);
+    }
+    try {
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err !== null);
+      if (failed) throw failed[0];
+    } catch (err) {
+      throw redisError('adding stats', err);
+    }
+  }
+
+  /** Reads per-minute stats hashes (missing ones read as empty). */
+  async readStats(keys: readonly string[]): Promise<Record<string, string>[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.#bulk.pipeline();
+    for (const k of keys) pipeline.hgetall(k);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (err) {
+      throw redisError('reading stats', err);
+    }
+    return (results ?? []).map(([err, v]) => (err === null && v !== null && typeof v === 'object' ? (v as Record<string, string>) : {}));
+  }
+
   async checkEvictionPolicy(): Promise<void> {
     const policy = await this.#evictionPolicy();
     if (policy === 'noeviction' || policy.startsWith('volatile-')) return;

@@ -90,6 +90,7 @@ export class ListRefresher {
   readonly #validators = new Map<string, SourceValidators>();
   /** One refresh of a list at a time in this process; a second request joins the running one. */
   readonly #running = new Map<string, Promise<RefreshOutcome>>();
+  readonly #last = new Map<string, { outcome: RefreshOutcome | null; lastSuccess: number | null }>();
 
   constructor(options: RefresherOptions) {
     this.#o = options;
@@ -99,9 +100,20 @@ export class ListRefresher {
   refresh(name: string, options: { force: boolean; trigger: RefreshTrigger }): Promise<RefreshOutcome> {
     const running = this.#running.get(name);
     if (running) return running;
-    const run = this.#run(name, options).finally(() => this.#running.delete(name));
+    const run = this.#run(name, options)
+      .then((outcome) => {
+        const ok = outcome.status === 'loaded' || outcome.status === 'unchanged';
+        this.#last.set(name, { outcome, lastSuccess: ok ? this.#now() : (this.#last.get(name)?.lastSuccess ?? null) });
+        return outcome;
+      })
+      .finally(() => this.#running.delete(name));
     this.#running.set(name, run);
     return run;
+  }
+
+  /** The last outcome of a list's refresh, and when one last succeeded (for metrics). */
+  last(name: string): { outcome: RefreshOutcome | null; lastSuccess: number | null } {
+    return this.#last.get(name) ?? { outcome: null, lastSuccess: null };
   }
 
   /** Forgets the source validators of a list, so the next refresh reads it even if unchanged. */

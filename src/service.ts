@@ -16,13 +16,21 @@ import { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
 import { encodeBatchReply, encodeCheckReply, type Request } from './protocol.js';
 import { startFreshnessMonitor, startRefreshSchedules } from './refresh-scheduler.js';
-import { CheckSocketServer } from './ws-server.js';
+import { CheckStats } from './check-stats.js';
+import { FleetStats } from './fleet-stats.js';
+import { createMetrics } from './metrics.js';
+import type { RedisStore } from './redis-store.js';
+import { StatsService } from './stats-service.js';
+import { statsRoutes, statsUpgrade } from './stats-routes.js';
+import { CheckSocketServer, StatsSocketServer } from './ws-server.js';
+import type { CheckResult } from './verdict.js';
 
 export interface RunningService {
   readonly port: number;
   readonly registry: ListRegistry;
   readonly alerts: AlertRegistry;
   readonly backend: ListBackend;
+  readonly stats: StatsService;
   /** Settles when the initial load of every list has been attempted (not necessarily succeeded). */
   readonly loaded: Promise<void>;
   stop(): Promise<void>;
@@ -35,6 +43,10 @@ export interface ServiceOptions {
   readonly now?: () => number;
   /** Run the cron refresh schedules. @default true */
   readonly schedules?: boolean;
+  /** Redis mode: the store, for fleet figures. */
+  readonly store?: RedisStore | null;
+  /** Extra routes (the dashboard's assets). */
+  readonly extraRoutes?: ReadonlyMap<string, RouteHandler>;
 }
 
 export async function startService(config: ServeConfig, logger: Logger, makeBackend: BackendFactory, options: ServiceOptions = {}): Promise<RunningService> {
@@ -43,15 +55,36 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const alerts = new AlertRegistry({ logger: logger.child({ component: 'alerts' }), now });
   const backend = makeBackend({ registry, alerts });
   const checker = new Checker(registry, backend.remote, now);
+  const stats = new CheckStats({ now });
+  const store = options.store ?? null;
 
+  // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
+  const counted = config.stats;
+  const single = (id: Request['id'], label: string, started: number, r: CheckResult): string => {
+    stats.record(label, r.verdict, r.reason);
+    stats.recordLatencyUs((performance.now() - started) * 1000);
+    return encodeCheckReply(id, r);
+  };
   const handle = (request: Request): string | Promise<string> => {
     switch (request.op) {
       case 'check': {
+        if (!counted) {
+          const r = checker.check(request.number);
+          return 'then' in r ? r.then((res) => encodeCheckReply(request.id, res)) : encodeCheckReply(request.id, r);
+        }
+        const started = performance.now();
+        const label = stats.campaignLabel(request.campaign);
         const r = checker.check(request.number);
-        return 'then' in r ? r.then((res) => encodeCheckReply(request.id, res)) : encodeCheckReply(request.id, r);
+        return 'then' in r ? r.then((res) => single(request.id, label, started, res)) : single(request.id, label, started, r);
       }
       case 'batch':
-        return checker.checkBatch(request.numbers, config.batchSliceSize).then((res) => encodeBatchReply(request.id, res));
+        return checker.checkBatch(request.numbers, config.batchSliceSize).then((res) => {
+          if (counted) {
+            const label = stats.campaignLabel(request.campaign);
+            for (const r of res) stats.record(label, r.verdict, r.reason);
+          }
+          return encodeBatchReply(request.id, res);
+        });
       default: {
         const never: never = request;
         throw new Error(`unhandled op ${JSON.stringify(never)}`);
@@ -70,14 +103,35 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   let freshness: { check(): void; stop(): void } | null = null;
   let schedules: { next(): Record<string, string | null>; stop(): void } | null = null;
   const blockList = config.blockList ?? config.lists.find((l) => l.kind === 'deny' && l.source === null)?.name ?? null;
+  const redisUp = store === null ? null : (): boolean => store.isUp();
+  const fleet = store !== null && counted ? new FleetStats({ store, stats, instanceId: config.instanceId, logger: logger.child({ component: 'fleet-stats' }), now }) : null;
+  const statsService = new StatsService({
+    stats,
+    registry,
+    alerts,
+    instanceId: config.instanceId,
+    mode: backend.mode,
+    fleet,
+    store,
+    nextRefresh: () => schedules?.next() ?? {},
+    logger: logger.child({ component: 'stats' }),
+    now,
+  });
+  const metrics = counted
+    ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list) })
+    : null;
+  const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }));
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
     ['GET /readyz', (): HttpReply => readiness(registry, backend, alerts, schedules?.next() ?? {})],
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
+    ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
+    ...(options.extraRoutes ?? []),
   ]);
   const upgrades = new Map<string, UpgradeHandler>([
     ['/', (req: IncomingMessage, socket: Duplex, head: Buffer) => sockets.handleUpgrade(req, socket, head)],
+    ['/stats', statsUpgrade(config.statsToken, config.adminToken, (req, socket, head) => statsSockets.handleUpgrade(req, socket, head))],
   ]);
   const http = createHttpServer({ routes, upgrades }, logger.child({ component: 'http' }));
 
@@ -97,6 +151,8 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       logger.error({ err }, 'initial list load failed');
     })
     .then(() => {
+      fleet?.start();
+      statsService.start(redisUp, 5000);
       freshness = startFreshnessMonitor(registry, alerts, now);
       if (options.schedules !== false) schedules = startRefreshSchedules(registry, backend.refresher, logger.child({ component: 'schedule' }));
     });
@@ -108,7 +164,10 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       http.close();
       schedules?.stop();
       freshness?.stop();
+      statsService.stop();
+      statsSockets.close();
       await sockets.drain(config.shutdownGraceMs);
+      await fleet?.stop();
       http.closeAllConnections();
       await backend.close();
       logger.info('stopped');
@@ -116,7 +175,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     return stopping;
   };
 
-  return { port, registry, alerts, backend, loaded, stop };
+  return { port, registry, alerts, backend, stats: statsService, loaded, stop };
 }
 
 function readiness(registry: ListRegistry, backend: ListBackend, alerts: AlertRegistry, nextRefresh: Record<string, string | null>): HttpReply {

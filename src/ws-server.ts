@@ -188,3 +188,43 @@ function rawToString(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');
 }
+
+/**
+ * The supervisor's live feed: a WebSocket (path /stats) that receives the stats view every second.
+ * Read-only: frames from clients are ignored.
+ */
+export class StatsSocketServer {
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
+  readonly #clients = new Set<WebSocket>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(produce: () => Promise<unknown>, logger: Logger, everyMs = 1000) {
+    this.#wss.on('connection', (ws: WebSocket) => {
+      this.#clients.add(ws);
+      ws.on('close', () => this.#clients.delete(ws));
+      ws.on('error', (err: Error) => logger.debug({ err }, 'stats socket error'));
+      produce().then((v) => send(ws, JSON.stringify(v)), (err: unknown) => logger.warn({ err }, 'stats view failed'));
+    });
+    this.#timer = setInterval(() => {
+      if (this.#clients.size === 0) return;
+      produce().then(
+        (v) => {
+          const frame = JSON.stringify(v);
+          for (const ws of this.#clients) send(ws, frame);
+        },
+        (err: unknown) => logger.warn({ err }, 'stats view failed'),
+      );
+    }, everyMs);
+    this.#timer.unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
+  }
+
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    for (const ws of this.#clients) ws.close(1001, 'server shutting down');
+    this.#wss.close();
+  }
+}

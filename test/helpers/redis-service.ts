@@ -22,7 +22,7 @@ export async function startRedisMode(
     logger,
     ({ registry, alerts }) =>
       createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings } }),
-    { schedules: false },
+    { schedules: false, store },
   );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/`, store });

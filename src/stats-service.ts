@@ -1,0 +1,183 @@
+/**
+ * The supervisor's data: the stats view of this process (embedded) or of the whole fleet (Redis),
+ * computed at most once a second however many dashboards watch, and the supervision alert rules
+ * evaluated on it: a campaign's block rate, the check p99, Redis reachability.
+ */
+import type { AlertInput, AlertRegistry } from './alerts.js';
+import type { CheckStats } from './check-stats.js';
+import type { FleetStats } from './fleet-stats.js';
+import type { ListRegistry } from './list-state.js';
+import type { Logger } from './logger.js';
+import { freshness } from './refresh-guards.js';
+import type { RedisStore } from './redis-store.js';
+import { buildStatsView, type CampaignFigures, type ListView, type MinuteCounts, type SidecarView, type StatsView, WINDOWS_MS } from './stats-view.js';
+
+export interface AlertRules {
+  /** A campaign's block rate over this ratio … @default 0.25 */
+  readonly blockRateThreshold: number;
+  /** … over this window … @default 15 minutes */
+  readonly blockRateWindowMs: number;
+  /** … with at least this many checks raises an alert. @default 200 */
+  readonly blockRateMinChecks: number;
+  /** Server-side check p99 over this (last minute, at least 100 checks) raises an alert. @default 5 */
+  readonly p99ThresholdMs: number;
+}
+
+export const DEFAULT_ALERT_RULES: AlertRules = Object.freeze({ blockRateThreshold: 0.25, blockRateWindowMs: WINDOWS_MS['15m'], blockRateMinChecks: 200, p99ThresholdMs: 5 });
+
+/** Pure: which campaigns break the block-rate rule. */
+export function blockRateAlerts(campaigns: readonly CampaignFigures[], rules: AlertRules): AlertInput[] {
+  return campaigns
+    .filter((c) => c.checks >= rules.blockRateMinChecks && c.blockRate > rules.blockRateThreshold)
+    .map((c) => ({
+      id: `block_rate:${c.campaign}`,
+      kind: 'block_rate' as const,
+      severity: 'warning' as const,
+      message: `campaign ${c.campaign}: ${(c.blockRate * 100).toFixed(1)}% of ${c.checks} checks blocked over ${Math.round(rules.blockRateWindowMs / 60_000)} min (threshold ${(rules.blockRateThreshold * 100).toFixed(0)}%)${c.topReasons[0] ? `, mostly ${c.topReasons[0].reason}` : ''}`,
+      details: { campaign: c.campaign, checks: c.checks, blocked: c.blocked, blockRate: c.blockRate, topReasons: c.topReasons },
+    }));
+}
+
+export interface StatsServiceOptions {
+  readonly stats: CheckStats;
+  readonly registry: ListRegistry;
+  readonly alerts: AlertRegistry;
+  readonly instanceId: string;
+  readonly mode: 'embedded' | 'redis';
+  /** Fleet figures (Redis mode); null: this process only. */
+  readonly fleet: FleetStats | null;
+  readonly store: RedisStore | null;
+  readonly nextRefresh: () => Record<string, string | null>;
+  readonly logger: Logger;
+  readonly rules?: Partial<AlertRules>;
+  readonly now?: () => number;
+}
+
+export class StatsService {
+  readonly #o: StatsServiceOptions;
+  readonly #rules: AlertRules;
+  readonly #now: () => number;
+  #cached: { at: number; view: Promise<StatsView> } | null = null;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(options: StatsServiceOptions) {
+    this.#o = options;
+    this.#rules = { ...DEFAULT_ALERT_RULES, ...options.rules };
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The view, recomputed at most once a second. */
+  view(): Promise<StatsView> {
+    const now = this.#now();
+    if (this.#cached !== null && now - this.#cached.at < 1000) return this.#cached.view;
+    const view = this.#compute(now);
+    this.#cached = { at: now, view };
+    view.catch(() => {
+      if (this.#cached?.view === view) this.#cached = null;
+    });
+    return view;
+  }
+
+  async #minutes(now: number): Promise<MinuteCounts[]> {
+    const since = now - WINDOWS_MS['1d'] - 60_000;
+    if (this.#o.fleet !== null) return this.#o.fleet.fleetMinutes(since);
+    return [...this.#o.stats.minutesSince(since)];
+  }
+
+  async #sidecars(now: number): Promise<SidecarView[]> {
+    const { fleet, store } = this.#o;
+    if (fleet === null || store === null) {
+      const recent = this.#o.stats.minutesSince(now - (now % 60_000) - 60_000);
+      const minutes = recent.map((m) => ({ minute: m.minute, counts: m.counts }));
+      const w = buildStatsView({ scope: 'process', now, minutes, sidecars: [], lists: [], alerts: [] }).windows['1m'];
+      const last = recent[recent.length - 1];
+      const p99 = last?.latency.quantileUs(0.99) ?? null;
+      return [{ id: this.#o.instanceId, lastSeen: new Date(now).toISOString(), up: true, mode: this.#o.mode, checks1m: w.checks, blocked1m: w.blocked, p99Ms: p99 === null ? null : p99 / 1000 }];
+    }
+    const live = await store.liveSidecars();
+    const figures = await fleet.sidecarFigures(live.map((s) => s.id));
+    return live
+      .map((s) => {
+        const f = figures.get(s.id);
+        return {
+          id: s.id,
+          lastSeen: new Date(s.lastSeen).toISOString(),
+          // Heartbeats come every 5 s: 15 s without one is a sidecar in trouble.
+          up: now - s.lastSeen < 15_000,
+          mode: 'redis' as const,
+          checks1m: f?.checks ?? 0,
+          blocked1m: f?.blocked ?? 0,
+          p99Ms: f?.p99Us == null ? null : f.p99Us / 1000,
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  #lists(now: number): ListView[] {
+    const next = this.#o.nextRefresh();
+    return this.#o.registry.current.slots.map((s) => {
+      const st = s.state;
+      let fresh: ListView['freshness'] = 'none';
+      let staleAt: string | null = null;
+      if (st !== null && st.sourceDate !== null) {
+        const f = freshness({ sourceDate: st.sourceDate, fetchedAt: st.loadedAt }, new Date(now), { maxAgeDays: s.spec.refresh.maxAgeDays, warnDays: s.spec.refresh.warnDays });
+        fresh = f.state;
+        staleAt = f.staleAt.toISOString();
+      }
+      return {
+        name: s.spec.name,
+        kind: s.spec.kind,
+        generation: st?.generation ?? null,
+        count: st?.count ?? null,
+        sourceDate: st?.sourceDate?.toISOString() ?? null,
+        loadedAt: st?.loadedAt.toISOString() ?? null,
+        freshness: fresh,
+        staleAt,
+        intradayAdditions: s.intraday.size,
+        nextRefresh: next[s.spec.name] ?? null,
+      };
+    });
+  }
+
+  async #compute(now: number): Promise<StatsView> {
+    const [minutes, sidecars] = await Promise.all([this.#minutes(now), this.#sidecars(now)]);
+    return buildStatsView({ scope: this.#o.fleet === null ? 'process' : 'fleet', now, minutes, sidecars, lists: this.#lists(now), alerts: this.#o.alerts.active() });
+  }
+
+  /** Evaluates the supervision alert rules now. */
+  async evaluate(redisUp: boolean | null): Promise<void> {
+    const { alerts } = this.#o;
+    if (redisUp === false) {
+      alerts.raise({ id: 'redis_unreachable', kind: 'redis_unreachable', severity: 'critical', message: 'Redis is unreachable: every Bloom hit is blocked as unconfirmed until it is back' });
+    } else {
+      alerts.clear('redis_unreachable');
+    }
+    const view = await this.view();
+    const firing = blockRateAlerts(view.campaigns, this.#rules);
+    const ids = new Set(firing.map((a) => a.id));
+    for (const a of firing) alerts.raise(a);
+    for (const a of alerts.active()) if (a.kind === 'block_rate' && !ids.has(a.id)) alerts.clear(a.id);
+
+    const now = this.#now();
+    const recent = this.#o.stats.minutesSince(now - 60_000);
+    const merged = recent[recent.length - 1]?.latency;
+    const p99 = merged !== undefined && merged.count >= 100 ? merged.quantileUs(0.99) : null;
+    if (p99 !== null && p99 / 1000 > this.#rules.p99ThresholdMs) {
+      alerts.raise({ id: 'latency', kind: 'latency', severity: 'warning', message: `check p99 ${(p99 / 1000).toFixed(2)} ms over the last minute (threshold ${this.#rules.p99ThresholdMs} ms)`, details: { p99Ms: p99 / 1000 } });
+    } else if (p99 !== null) {
+      alerts.clear('latency');
+    }
+  }
+
+  start(redisUp: (() => boolean) | null, everyMs = 10_000): void {
+    const tick = (): void => {
+      this.evaluate(redisUp === null ? null : redisUp()).catch((err: unknown) => this.#o.logger.warn({ err }, 'evaluating alert rules failed'));
+    };
+    this.#timer = setInterval(tick, everyMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The supervisor's view, computed from per-minute check counts (pure): block rate over sliding
+ * windows, the last hour per minute, campaigns over 15 minutes. The same JSON feeds GET /api/stats,
+ * the /stats socket and the dashboard. It never contains a phone number: counts are keyed by
+ * campaign, verdict and reason only.
+ */
+import { parseTallyKey } from './check-stats.js';
+
+export interface MinuteCounts {
+  /** Minute start, ms since epoch. */
+  readonly minute: number;
+  /** tallyKey(campaign, verdict, reason) → count. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+export interface WindowFigures {
+  readonly checks: number;
+  readonly blocked: number;
+  readonly blockRate: number;
+  readonly byReason: Record<string, number>;
+}
+
+export interface CampaignFigures {
+  readonly campaign: string;
+  readonly checks: number;
+  readonly blocked: number;
+  readonly blockRate: number;
+  readonly topReasons: { reason: string; count: number }[];
+}
+
+export interface SidecarView {
+  readonly id: string;
+  readonly lastSeen: string;
+  readonly up: boolean;
+  readonly mode: 'embedded' | 'redis';
+  readonly checks1m: number;
+  readonly blocked1m: number;
+  readonly p99Ms: number | null;
+}
+
+export interface ListView {
+  readonly name: string;
+  readonly kind: 'deny' | 'allow';
+  readonly generation: string | null;
+  readonly count: number | null;
+  readonly sourceDate: string | null;
+  readonly loadedAt: string | null;
+  readonly freshness: 'fresh' | 'ageing' | 'stale' | 'none';
+  readonly staleAt: string | null;
+  readonly intradayAdditions: number;
+  readonly nextRefresh: string | null;
+}
+
+export interface StatsView {
+  readonly scope: 'fleet' | 'process';
+  readonly generatedAt: string;
+  readonly windows: Record<'1m' | '15m' | '1h' | '1d', WindowFigures>;
+  readonly series: { t: number; checks: number; blocked: number }[];
+  readonly campaigns: CampaignFigures[];
+  readonly sidecars: SidecarView[];
+  readonly lists: ListView[];
+  readonly alerts: readonly unknown[];
+}
+
+const MINUTE_MS = 60_000;
+export const WINDOWS_MS = { '1m': MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': 60 * MINUTE_MS, '1d': 1440 * MINUTE_MS } as const;
+
+/** How much of a minute lies inside [now − windowMs, now]: the oldest minute counts in part, so windows slide smoothly. */
+function weightOf(minute: number, now: number, windowMs: number): number {
+  const from = now - windowMs;
+  const start = Math.max(minute, from);
+  const end = Math.min(minute + MINUTE_MS, now);
+  if (end <= start) return 0;
+  // The current minute is only partly elapsed: all of it that exists is inside the window.
+  const span = Math.min(MINUTE_MS, now - minute);
+  return span <= 0 ? 0 : Math.min(1, (end - start) / span);
+}
+
+function rate(blocked: number, checks: number): number {
+  return checks === 0 ? 0 : blocked / checks;
+}
+
+export function windowFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): WindowFigures {
+  let checks = 0;
+  let blocked = 0;
+  const byReason: Record<string, number> = {};
+  for (const m of minutes) {
+    const w = weightOf(m.minute, now, windowMs);
+    if (w === 0) continue;
+    for (const [key, n] of m.counts) {
+      const k = parseTallyKey(key);
+      if (k === null) continue;
+      const v = n * w;
+      checks += v;
+      if (k.verdict === 'block') blocked += v;
+      byReason[k.reason] = (byReason[k.reason] ?? 0) + v;
+    }
+  }
+  for (const r of Object.keys(byReason)) byReason[r] = Math.round(byReason[r] as number);
+  const c = Math.round(checks);
+  const b = Math.round(blocked);
+  return { checks: c, blocked: b, blockRate: rate(b, c), byReason };
+}
+
+export function campaignFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): CampaignFigures[] {
+  const per = new Map<string, { checks: number; blocked: number; reasons: Map<string, number> }>();
+  for (const m of minutes) {
+    const w = weightOf(m.minute, now, windowMs);
+    if (w === 0) continue;
+    for (const [key, n] of m.counts) {
+      const k = parseTallyKey(key);
+      if (k === null) continue;
+      let c = per.get(k.campaign);
+      if (c === undefined) per.set(k.campaign, (c = { checks: 0, blocked: 0, reasons: new Map() }));
+      c.checks += n * w;
+      if (k.verdict === 'block') {
+        c.blocked += n * w;
+        c.reasons.set(k.reason, (c.reasons.get(k.reason) ?? 0) + n * w);
+      }
+    }
+  }
+  return [...per]
+    .map(([campaign, c]) => {
+      const checks = Math.round(c.checks);
+      const blocked = Math.round(c.blocked);
+      const topReasons = [...c.reasons]
+        .map(([reason, count]) => ({ reason, count: Math.round(count) }))
+        .filter((r) => r.count > 0)
+        .sort((a, b) => b.count - a.count)
+        .slice(0, 3);
+      return { campaign, checks, blocked, blockRate: rate(blocked, checks), topReasons };
+    })
+    .filter((c) => c.checks > 0)
+    .sort((a, b) => b.checks - a.checks);
+}
+
+export function minuteSeries(minutes: readonly MinuteCounts[], now: number, count = 60): { t: number; checks: number; blocked: number }[] {
+  const last = now - (now % MINUTE_MS);
+  const byMinute = new Map(minutes.map((m) => [m.minute, m]));
+  const out: { t: number; checks: number; blocked: number }[] = [];
+  for (let t = last - (count - 1) * MINUTE_MS; t <= last; t += MINUTE_MS) {
+    let checks = 0;
+    let blocked = 0;
+    for (const [key, n] of byMinute.get(t)?.counts ?? []) {
+      const k = parseTallyKey(key);
+      if (k === null) continue;
+      checks += n;
+      if (k.verdict === 'block') blocked += n;
+    }
+    out.push({ t, checks, blocked });
+  }
+  return out;
+}
+
+export function buildStatsView(input: {
+  scope: 'fleet' | 'process';
+  now: number;
+  minutes: readonly MinuteCounts[];
+  sidecars: SidecarView[];
+  lists: ListView[];
+  alerts: readonly unknown[];
+}): StatsView {
+  const { now, minutes } = input;
+  return {
+    scope: input.scope,
+    generatedAt: new Date(now).toISOString(),
+    windows: {
+      '1m': windowFigures(minutes, now, WINDOWS_MS['1m']),
+      '15m': windowFigures(minutes, now, WINDOWS_MS['15m']),
+      '1h': windowFigures(minutes, now, WINDOWS_MS['1h']),
+      '1d': windowFigures(minutes, now, WINDOWS_MS['1d']),
+    },
+    series: minuteSeries(minutes, now),
+    campaigns: campaignFigures(minutes, now, WINDOWS_MS['15m']),
+    sidecars: input.sidecars,
+    lists: input.lists,
+    alerts: input.alerts,
+  };
+}
