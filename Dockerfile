@@ -13,13 +13,18 @@ RUN npm ci --no-audit --no-fund \
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     CALLGATE_HOST=0.0.0.0 \
-    CALLGATE_PORT=8080
+    CALLGATE_PORT=8080 \
+    CALLGATE_JOURNAL=/var/lib/callgate/journal.jsonl
 WORKDIR /app
+# The only writable place: the intraday journal (embedded mode). Mount a volume here to keep it.
+RUN mkdir -p /var/lib/callgate && chown node:node /var/lib/callgate
+VOLUME ["/var/lib/callgate"]
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root bin ./bin
 COPY --chown=root:root package.json ./
 COPY --chown=root:root samples ./samples
+COPY --chown=root:root dashboard ./dashboard
 USER node
 EXPOSE 8080
 # Lists are mounted read-only, e.g. -v /srv/lists:/lists:ro and CALLGATE_LISTS=bloctel=/lists/bloctel.csv
