@@ -46,6 +46,8 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
   const now = options.now ?? Date.now;
   const errors = new Map<string, string>();
   let journal: IntradayJournal | null = null;
+  /** The file each list was last loaded from (without a journal: this process's memory only). */
+  const fingerprints = new Map<string, string>();
 
   const sink: GenerationSink = {
     lock: noLock,
@@ -65,9 +67,11 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
     async installed({ spec, read, supersedesBefore }) {
       errors.delete(spec.name);
       // A restart reloading the same file keeps the day's additions; a different file supersedes those made before it.
-      if (journal === null || journal.lastFingerprint(spec.name) === read.fingerprint) return;
+      const previous = journal?.lastFingerprint(spec.name) ?? fingerprints.get(spec.name) ?? null;
+      fingerprints.set(spec.name, read.fingerprint);
+      if (previous === read.fingerprint) return;
       const dropped = registry.slot(spec.name)?.intraday.clearBefore(supersedesBefore) ?? 0;
-      await journal.replaced(spec.name, read.fingerprint, supersedesBefore);
+      await journal?.replaced(spec.name, read.fingerprint, supersedesBefore);
       if (dropped > 0) logger.info({ list: spec.name, dropped }, 'intraday additions superseded by the new file');
     },
   };

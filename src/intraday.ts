@@ -15,8 +15,13 @@ export class IntradayAdditions {
     return this.#added.has(key);
   }
 
+  /**
+   * Keeps the latest time of a number added twice: an opt-out recorded again after a new file was
+   * exported cannot be in that file, so clearBefore must not drop it (Redis's ZADD keeps the latest too).
+   */
   add(key: NumberKey, atMs: number): void {
-    if (!this.#added.has(key)) this.#added.set(key, atMs);
+    const previous = this.#added.get(key);
+    if (previous === undefined || atMs > previous) this.#added.set(key, atMs);
   }
 
   remove(key: NumberKey): boolean {

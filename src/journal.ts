@@ -58,6 +58,11 @@ export class IntradayJournal {
       else entries.push(e);
     }
     const fh = await open(path, 'a');
+    // A torn last write has no newline: end it, or the next append would be glued to it and lost on replay.
+    if (text.length > 0 && !text.endsWith('\n')) {
+      await fh.write('\n');
+      await fh.datasync();
+    }
     return { journal: new IntradayJournal(path, fh, entries), entries, skipped };
   }
 
