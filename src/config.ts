@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CallgateError, ErrorCode } from './errors.js';
+import { parseRulesConfig, type RulesConfig } from './rules-config.js';
 import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
 
 type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -53,6 +54,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
   { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },
   { key: 'stats', flag: 'stats', env: 'CALLGATE_STATS', type: 'boolean', default: true, doc: 'Count checks for /metrics, the stats view and fleet figures (off only to measure its cost).' },
+  { key: 'defaultPolicy', flag: 'default-policy', env: 'CALLGATE_DEFAULT_POLICY', type: 'string', default: 'deny-lists', doc: 'Policy of checks without a campaign (or with an unconfigured one): deny-lists, fr-optout, fr-optin or a configured policy.' },
+  { key: 'foreignTimezone', flag: 'foreign-timezone', env: 'CALLGATE_FOREIGN_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone used for the calling hours of numbers outside France.' },
+  { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
+  { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
   { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
 ];
 
@@ -83,6 +88,10 @@ export interface ServeConfig {
   readonly blockList: string | null;
   readonly statsToken: string | null;
   readonly stats: boolean;
+  readonly rules: RulesConfig;
+  /** null: no audit trail. */
+  readonly auditDir: string | null;
+  readonly auditRetentionDays: number;
   /** Applied to lists discovered in Redis (no configuration entry of their own). */
   readonly listDefaults: ListDefaults;
 }
@@ -157,7 +166,7 @@ function readConfigFile(path: string): { raw: Record<string, unknown>; dir: stri
 
 /** Per-list keys of the config file that override the global defaults. */
 const LIST_OPTION_KEYS = ['falsePositiveRate', 'maxAgeDays', 'maxShrinkRatio', 'maxBadLineRatio'] as const;
-const LIST_KEYS = new Set(['name', 'kind', 'source', 'cron', 'timezone', 'warnDays', ...LIST_OPTION_KEYS]);
+const LIST_KEYS = new Set(['name', 'kind', 'role', 'source', 'cron', 'timezone', 'warnDays', ...LIST_OPTION_KEYS]);
 
 function optionDef(key: string): OptionDef {
   const def = OPTIONS.find((d) => d.key === key);
@@ -174,6 +183,9 @@ function parseListEntry(entry: unknown, index: number, dir: string, defaults: Li
   const name = validateListName(e['name']);
   const kind = e['kind'] ?? 'deny';
   if (kind !== 'deny' && kind !== 'allow') throw configError(`${where}.kind: expected "deny" or "allow", got ${JSON.stringify(kind)}`);
+  const role = e['role'] ?? (kind === 'allow' ? 'consent' : null);
+  if (kind === 'allow' && role !== 'consent' && role !== 'contract') throw configError(`${where}.role: an allow-list is "consent" or "contract", got ${JSON.stringify(role)}`);
+  if (kind === 'deny' && role !== null) throw configError(`${where}.role: only allow-lists have a role`);
   const source = e['source'] ?? null;
   if (source !== null && (typeof source !== 'string' || source === '')) throw configError(`${where}.source: expected a path, got ${JSON.stringify(source)}`);
   const num = (key: string, fileKey: string, fallback: number): number =>
@@ -183,6 +195,7 @@ function parseListEntry(entry: unknown, index: number, dir: string, defaults: Li
   return {
     name,
     kind: kind as ListKind,
+    role: role as ListSpec['role'],
     // Relative paths are relative to the config file, so a config works from any working directory.
     source: source === null || /^https?:\/\//.test(source) ? source : resolve(dir, source),
     falsePositiveRate: num('falsePositiveRate', 'falsePositiveRate', defaults.falsePositiveRate),
@@ -223,6 +236,7 @@ export interface ResolvedOptions {
   readonly positionals: string[];
   readonly flags: Record<string, string | boolean | string[] | undefined>;
   readonly defaults: ListDefaults;
+  readonly rulesRaw: { policies: unknown; campaigns: unknown; defaultPolicy: unknown; foreignTimezone: unknown };
 }
 
 /** Resolves the shared options and list specs for a command from flags, environment and config file. */
@@ -238,7 +252,7 @@ export function resolveOptions(
   });
   const configPath = (values['config'] as string | undefined) ?? env['CALLGATE_CONFIG'];
   const file = configPath ? readConfigFile(configPath) : null;
-  const known = new Set([...OPTIONS.map((d) => d.key), 'lists']);
+  const known = new Set([...OPTIONS.map((d) => d.key), 'lists', 'policies', 'campaigns']);
   if (file) for (const k of Object.keys(file.raw)) if (!known.has(k)) throw configError(`config file: unknown key ${JSON.stringify(k)}`);
 
   const options: Raw = {};
@@ -267,7 +281,8 @@ export function resolveOptions(
     if (seen.has(l.name)) throw configError(`list ${JSON.stringify(l.name)} is configured twice`);
     seen.add(l.name);
   }
-  return { options, lists, positionals, flags: values, defaults };
+  const rulesRaw = { policies: file?.raw['policies'], campaigns: file?.raw['campaigns'], defaultPolicy: options['defaultPolicy'], foreignTimezone: options['foreignTimezone'] };
+  return { options, lists, positionals, flags: values, defaults, rulesRaw };
 }
 
 export function defaultInstanceId(): string {
@@ -292,7 +307,7 @@ function redisConfigFrom(o: Raw): RedisConfig | null {
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  const { options: o, lists, positionals, defaults } = resolveOptions(argv, env);
+  const { options: o, lists, positionals, defaults, rulesRaw } = resolveOptions(argv, env);
   if (positionals.length > 0) throw configError(`serve takes no positional arguments, got ${JSON.stringify(positionals)}`);
   const redis = redisConfigFrom(o);
   // A sidecar in Redis mode may serve the lists already current in Redis; embedded mode needs files.
@@ -321,6 +336,9 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     blockList: (o['blockList'] as string | null) ?? null,
     statsToken: (o['statsToken'] as string | null) ?? null,
     stats: o['stats'] as boolean,
+    rules: parseRulesConfig(rulesRaw, lists, redis !== null),
+    auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
+    auditRetentionDays: o['auditRetentionDays'] as number,
     listDefaults: defaults,
   });
 }

@@ -10,6 +10,8 @@ export interface HttpReply {
   readonly status: number;
   readonly body: unknown;
   readonly contentType?: string;
+  /** Extra headers (cache validators, security policy); `cache-control` here overrides the default no-store. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type RouteHandler = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
@@ -58,8 +60,10 @@ function write(res: ServerResponse, reply: HttpReply): void {
   res.writeHead(reply.status, {
     'content-type': reply.contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
+    ...reply.headers,
   });
-  res.end(body);
+  // 304 Not Modified carries no body.
+  res.end(reply.status === 304 ? undefined : body);
 }
 
 export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {

@@ -19,9 +19,14 @@ export interface RefreshPolicy {
   readonly maxBadLineRatio: number;
 }
 
+/** What an allow-list proves: the consumer's consent, or a contract in progress. */
+export type AllowRole = 'consent' | 'contract';
+
 export interface ListSpec {
   readonly name: string;
   readonly kind: ListKind;
+  /** Allow-lists only; null for deny-lists. */
+  readonly role: AllowRole | null;
   /**
    * A path or an http(s) URL; null for a list that only changes through intraday additions
    * (`callgate list add`), e.g. an internal do-not-call list, which is never stale.
@@ -63,6 +68,7 @@ export function parseListShorthand(value: string, defaults: ListDefaults): ListS
   return {
     name: validateListName(value.slice(0, eq)),
     kind: 'deny',
+    role: null,
     source: value.slice(eq + 1),
     falsePositiveRate: defaults.falsePositiveRate,
     refresh: defaults.refresh,

@@ -118,7 +118,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const marker = await store.readCurrent(name);
       const slot = registry.slot(name);
       if (marker === null || slot?.state?.generation === marker.generation) return;
-      const listSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, source: null, ...options.defaults };
+      const listSpec: ListSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, role: marker.kind === 'allow' ? 'consent' : null, source: null, ...options.defaults };
       const why = incompatibility(marker);
       if (why !== null) return unreadable(listSpec, marker, why);
       const state = await takeOver(store, listSpec, marker);

@@ -16,6 +16,12 @@
  *   {p}sidecar:ID               STRING  JSON of the generations sidecar ID reads; expires unless heartbeated
  *   {p}sidecars                 ZSET    sidecar id → last heartbeat (ms)
  *   {p}lock:NAME                STRING  a fleet lock's random token, with a TTL
+ *   {p}refused:KEY              STRING  when consumer KEY (E.164 digits) last refused during a call (ms, Redis
+ *                                       clock); expires when the no-call period ends, so its PTTL tells when
+ *   {p}stats:MINUTE:WHO         HASH    check counts of one minute, per sidecar id and for 'fleet'; with a TTL
+ *   {p}attempts:KEY             ZSET    consumer KEY's calls and attempts within the frequency window: member
+ *                                       `${ms}-${random}` → time (ms, Redis clock); older ones are removed at
+ *                                       each check and the whole key expires one window after the last attempt
  *
  * A key k (E.164 digits as an integer) is stored as member k % 1e9 in bucket
  * `${floor(k / 1e9)}.${mix32(k % 1e9) % B}`. The member fits int32, so Redis keeps each bucket as an intset
@@ -214,6 +220,40 @@ export function sidecarsKey(prefix: string): string {
 
 export function lockKey(prefix: string, name: string): string {
   return `${prefix}lock:${name}`;
+}
+
+/** A consumer key for the calling rules: E.164 digits as a positive safe integer, printed as plain digits. */
+export function assertConsumerKey(key: number): void {
+  if (!Number.isSafeInteger(key) || key <= 0) {
+    throw new CallgateError(ErrorCode.BAD_REQUEST, `consumer key must be a positive safe integer, got ${String(key)}`);
+  }
+}
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * How long a refusal key lives: (refusalDays + 1) days + 1 hour. The policy ends the no-call period at the start
+ * of the consumer's local day refusalDays + 1 days after the refusal's (policy.ts refusalEndsAt), which is at most
+ * (refusalDays + 1) × 24 h + 1 h (one DST hour) after the refusal in any time zone: the key never expires first.
+ */
+export function refusalTtlMs(refusalDays: number): number {
+  if (!Number.isSafeInteger(refusalDays) || refusalDays < 1) {
+    throw new CallgateError(ErrorCode.CONFIG, `refusalDays must be an integer >= 1, got ${String(refusalDays)}`);
+  }
+  return (refusalDays + 1) * DAY_MS + HOUR_MS;
+}
+
+/** When the consumer last refused during a call; the key expires at the end of the no-call period. */
+export function refusedKey(prefix: string, key: NumberKey): string {
+  assertConsumerKey(key);
+  return `${prefix}refused:${key}`;
+}
+
+/** The consumer's attempt times within the frequency window. */
+export function attemptsKey(prefix: string, key: NumberKey): string {
+  assertConsumerKey(key);
+  return `${prefix}attempts:${key}`;
 }
 
 /** Check counts of one minute: per sidecar (`who` = its instance id) and for the whole fleet (`who` = 'fleet'). */

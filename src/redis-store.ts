@@ -15,6 +15,10 @@
  * heartbeats, a fleet lock, switch notices on pub/sub, and intraday changes (a ZSET per list, read by
  * confirm, plus one stream of every change that sidecars follow). Every fleet timestamp is Redis's clock
  * (TIME inside the scripts) so that sidecars, loaders and the opt-out API never compare clocks of different hosts.
+ *
+ * Calling rules (décret 2022-1313: at most 4 calls or attempts per consumer per 30 days, none for 60 days after a
+ * refusal): decide() confirms the Bloom hits, reads the consumer's refusal and attempts, and counts a dial attempt
+ * in ONE script, so racing dialers never exceed the cap.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -33,6 +37,7 @@ import {
   assertLockName,
   assertPrefix,
   assertWho,
+  attemptsKey,
   bucketCount,
   bucketIndexOf,
   bucketKey,
@@ -57,6 +62,8 @@ import {
   memberOf,
   newGenerationId,
   pointerKey,
+  refusalTtlMs,
+  refusedKey,
   sidecarKey,
   sidecarsKey,
 } from './redis-keys.js';
@@ -69,6 +76,76 @@ export interface ConfirmItem {
   readonly generation: string;
   readonly buckets: number;
   readonly key: NumberKey;
+}
+
+/**
+ * What a confirmed item means to decide(): 'deny' blocks as 'member' or 'unconfirmed'; 'deny-contract' likewise,
+ * except that a 'member' is lifted by a 'contract' item answering 'member' (policy contractExceptionLists);
+ * 'consent' and 'contract' (allow-lists) satisfy requireConsent only as 'member'; 'allow' is answered, never used.
+ */
+export type DecideRole = 'deny' | 'deny-contract' | 'consent' | 'contract' | 'allow';
+
+export interface DecideItem extends ConfirmItem {
+  readonly role: DecideRole;
+}
+
+export interface DecideInput {
+  /** The consumer: E.164 digits as an integer (the items' key, normally). */
+  readonly key: NumberKey;
+  /** Bloom hits to confirm, as confirm() does; their answers come back in this order. */
+  readonly items: readonly DecideItem[];
+  /** Count this check as a call attempt when everything allows it. */
+  readonly dial: boolean;
+  /**
+   * A 'consent' or 'contract' item must answer 'member'. Pass false when the caller already knows a consent or
+   * contract otherwise (or the policy does not require one).
+   */
+  readonly requireConsent: boolean;
+  /** Rules evaluated in JS (sector bans, hours, holidays, a deny hit known in memory) block: nothing is counted. */
+  readonly jsBlocked: boolean;
+  /** Attempts allowed within the window; null: no cap (attempts are still recorded). @default 4 */
+  readonly cap?: number | null | undefined;
+  /** Frequency window. @default 30 days */
+  readonly windowMs?: number | undefined;
+  /** A recorded refusal blocks counting until it ends. false: refusals are not applied. @default true */
+  readonly refusals?: boolean | undefined;
+}
+
+/**
+ * The facts decide() read, all from one atomic script on Redis's clock. attempts and oldestAttemptAt are as
+ * BEFORE this check's own attempt: what the policy's frequency rule compares with the cap.
+ */
+export interface DecideFacts {
+  readonly memberships: Confirmation[];
+  /** End of the no-call period after the last refusal (ms) while one is recorded (its key expires then), else null. */
+  readonly refusedUntil: number | null;
+  /** When the last refusal was recorded (ms), for the audit trail. */
+  readonly refusedAt: number | null;
+  /** Attempts within the window, before this one. */
+  readonly attempts: number;
+  readonly oldestAttemptAt: number | null;
+  /** This check was recorded as an attempt: the caller may dial only when this is true. */
+  readonly counted: boolean;
+  /** Redis's clock (ms) when the script ran; the local clock when Redis did not answer. */
+  readonly now: number;
+  /** False on timeout, disconnection or error: memberships are all 'unconfirmed' and the other facts unknown. */
+  readonly answered: boolean;
+}
+
+export type CallOutcome = 'no_answer' | 'answered' | 'refused';
+
+export interface OutcomeOptions {
+  /** No call for this many days after a refusal; the key lives refusalTtlMs(refusalDays). @default 60 */
+  readonly refusalDays?: number | undefined;
+}
+
+export interface AttemptsRecord {
+  /** Attempts within the window. */
+  readonly count: number;
+  /** Their times (ms, Redis clock), oldest first. */
+  readonly times: number[];
+  /** Redis's clock (ms). */
+  readonly now: number;
 }
 
 export interface WriteGenerationInput {
@@ -201,6 +278,9 @@ interface Scripts {
   cgPrune(numKeys: number, ...args: Args): Promise<unknown>;
   cgRenew(...args: Args): Promise<unknown>;
   cgRelease(...args: Args): Promise<unknown>;
+  cgDecide(numKeys: number, ...args: Args): Promise<unknown>;
+  cgOutcome(...args: Args): Promise<unknown>;
+  cgAttempts(...args: Args): Promise<unknown>;
 }
 type Client = Redis & Scripts;
 
@@ -342,6 +422,99 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+// KEYS: refused, attempts, then marker_i, bucket_i, added_i for item i = 1..n.
+// ARGV: dial, requireConsent, jsBlocked, cap ('' = none), windowMs, refusals, unique suffix, n, fallbackMs,
+//       then member_i, digits_i, role_i (d deny, l deny lifted by a contract, c consent, k contract, a allow).
+// Returns {now, refusedAt, refusedUntil, attempts, oldest, counted, answer_1, ..., answer_n}; -1 stands for none,
+// answers are 1 member, 0 absent, -1 unconfirmed (CONFIRM_LUA's rule). Counts (ZADD) only when nothing blocks,
+// in policy.ts's order: deny, JS rules, refusal, consent, cap. One script: racing dialers are serialised here.
+const DECIDE_LUA = `${NOW_LUA}
+local t = now_ms()
+local n = tonumber(ARGV[8])
+local out = {t, -1, -1, 0, -1, 0}
+local seen = {}
+local denied, liftable, consent, contract = false, false, false, false
+for i = 1, n do
+  local marker = KEYS[3 * i]
+  local present = seen[marker]
+  if present == nil then
+    present = redis.call('EXISTS', marker)
+    seen[marker] = present
+  end
+  local a
+  if present == 0 then
+    a = -1
+  elseif redis.call('SISMEMBER', KEYS[3 * i + 1], ARGV[3 * i + 7]) == 1 then
+    a = 1
+  elseif redis.call('ZSCORE', KEYS[3 * i + 2], ARGV[3 * i + 8]) then
+    a = 1
+  else
+    a = 0
+  end
+  out[6 + i] = a
+  local role = ARGV[3 * i + 9]
+  if role == 'd' then
+    if a ~= 0 then denied = true end
+  elseif role == 'l' then
+    if a == -1 then denied = true elseif a == 1 then liftable = true end
+  elseif role == 'c' then
+    if a == 1 then consent = true end
+  elseif role == 'k' then
+    if a == 1 then contract = true end
+  elseif role ~= 'a' then
+    denied = true
+  end
+end
+if liftable and not contract then denied = true end
+
+local refused = false
+local at = redis.call('GET', KEYS[1])
+if at then
+  local started = tonumber(at) or 0
+  local ttl = redis.call('PTTL', KEYS[1])
+  -- A key without expiry (written by hand) ends a default period after the refusal it holds.
+  local till = ttl > 0 and t + ttl or started + tonumber(ARGV[9])
+  out[2] = started
+  out[3] = till
+  refused = ARGV[6] == '1' and till > t
+end
+
+local window = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', t - window))
+local count = redis.call('ZCARD', KEYS[2])
+out[4] = count
+if count > 0 then out[5] = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]) end
+
+if ARGV[1] == '1' and not denied and ARGV[3] ~= '1' and not refused
+  and not (ARGV[2] == '1' and not consent and not contract)
+  and (ARGV[4] == '' or count < tonumber(ARGV[4])) then
+  redis.call('ZADD', KEYS[2], t, string.format('%d', t) .. '-' .. ARGV[7])
+  redis.call('PEXPIRE', KEYS[2], window)
+  out[6] = 1
+end
+return out
+`;
+
+// KEYS: refused. ARGV: outcome, refusal ttl. Only a refusal writes (attempts are counted by decide at dial time);
+// a refusal never shortens a longer period already running. Returns the time.
+const OUTCOME_LUA = `${NOW_LUA}
+local t = now_ms()
+if ARGV[1] == 'refused' then
+  local ttl = math.max(tonumber(ARGV[2]), redis.call('PTTL', KEYS[1]))
+  redis.call('SET', KEYS[1], string.format('%d', t), 'PX', ttl)
+end
+return t
+`;
+
+// KEYS: attempts. ARGV: windowMs. Read-only: {now, score1, score2, ...} within the window, oldest first.
+const ATTEMPTS_LUA = `${NOW_LUA}
+local t = now_ms()
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%d', t - tonumber(ARGV[1])), '+inf', 'WITHSCORES')
+local out = {t}
+for i = 2, #held, 2 do out[#out + 1] = tonumber(held[i]) end
+return out
+`;
+
 const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]> = [
   ['cgConfirm', CONFIRM_LUA, undefined],
   ['cgSwitch', SWITCH_LUA, 5],
@@ -353,7 +526,18 @@ const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined
   ['cgPrune', PRUNE_LUA, undefined],
   ['cgRenew', RENEW_LUA, 1],
   ['cgRelease', RELEASE_LUA, 1],
+  ['cgDecide', DECIDE_LUA, undefined],
+  ['cgOutcome', OUTCOME_LUA, 1],
+  ['cgAttempts', ATTEMPTS_LUA, 1],
 ];
+
+const DAY_MS = 86_400_000;
+/** Décret 2022-1313: at most 4 calls or attempts per consumer per 30 days. */
+export const DEFAULT_ATTEMPT_CAP = 4;
+export const DEFAULT_ATTEMPT_WINDOW_MS = 30 * DAY_MS;
+/** Décret 2022-1313: no call nor attempt for 60 days after a refusal. */
+export const DEFAULT_REFUSAL_DAYS = 60;
+const ROLE_CODES: Readonly<Record<DecideRole, string>> = { deny: 'd', 'deny-contract': 'l', consent: 'c', contract: 'k', allow: 'a' };
 
 const COMMANDS_PER_FLUSH = 256;
 const FILTER_CHUNK_BYTES = 1 << 20;
@@ -501,16 +685,24 @@ export class RedisStore {
       // A safe integer prints as its plain decimal digits, the intraday ZSET's member.
       args[3 * n + 2 * i + 1] = String(key);
     }
-    return new Promise<Confirmation[]>((resolve) => {
+    return this.#bounded((fast) => fast.cgConfirm(3 * n, ...args), (reply) => parseConfirmReply(reply, n), unconfirmed);
+  }
+
+  /**
+   * Sends one script on the confirm connection and settles within confirmTimeoutMs, never rejecting: a timeout,
+   * a send failure or an error reply resolves to fallback(). The in-flight count covers replies still owed.
+   */
+  #bounded<T>(send: (fast: Client) => Promise<unknown>, parse: (reply: unknown) => T, fallback: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
-        resolve(unconfirmed());
+        resolve(fallback());
       }, this.#confirmTimeoutMs);
       this.#inFlight++;
       let sent: Promise<unknown>;
       try {
-        sent = this.#fast.cgConfirm(3 * n, ...args);
+        sent = send(this.#fast);
       } catch {
         sent = Promise.reject(new Error('send failed'));
       }
@@ -520,17 +712,121 @@ export class RedisStore {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve(parseConfirmReply(reply, n));
+          resolve(parse(reply));
         },
         () => {
           this.#inFlight--;
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve(unconfirmed());
+          resolve(fallback());
         },
       );
     });
+  }
+
+  /**
+   * The calling-rules check in ONE round trip and one atomic script: confirms the items as confirm() does, reads
+   * the consumer's refusal and attempts within the window (dropping older ones), and, when `dial` is set and
+   * nothing blocks (no deny item 'member' or 'unconfirmed' unless lifted by a contract, not jsBlocked, no running
+   * refusal, consent or contract 'member' when required, attempts below the cap), records this attempt.
+   * The caller may dial only when `counted` is true: a pure policy evaluated on these facts agrees with it, and
+   * anything else (timeout, error) reads counted false. Never throws: bad input, timeout, disconnection or an error
+   * answer every item 'unconfirmed' with answered false. A timed-out script may still have counted an attempt
+   * (the quota is then used without a call: the safe side).
+   */
+  decide(input: DecideInput): Promise<DecideFacts> {
+    const { items, key } = input;
+    const n = items.length;
+    const failed = (): DecideFacts => ({
+      memberships: new Array<Confirmation>(n).fill('unconfirmed'),
+      refusedUntil: null,
+      refusedAt: null,
+      attempts: 0,
+      oldestAttemptAt: null,
+      counted: false,
+      now: Date.now(),
+      answered: false,
+    });
+    const cap = input.cap === undefined ? DEFAULT_ATTEMPT_CAP : input.cap;
+    const windowMs = input.windowMs ?? DEFAULT_ATTEMPT_WINDOW_MS;
+    if (
+      this.#closed ||
+      this.#fast.status !== 'ready' ||
+      this.#inFlight >= this.#maxInFlight ||
+      !Number.isSafeInteger(key) ||
+      key <= 0 ||
+      (cap !== null && (!Number.isSafeInteger(cap) || cap < 0)) ||
+      !Number.isSafeInteger(windowMs) ||
+      windowMs < 1
+    ) {
+      return Promise.resolve(failed());
+    }
+    const keys: string[] = [refusedKey(this.prefix, key), attemptsKey(this.prefix, key)];
+    const args: Array<string | number> = [
+      input.dial ? '1' : '0',
+      input.requireConsent ? '1' : '0',
+      input.jsBlocked ? '1' : '0',
+      cap === null ? '' : cap,
+      windowMs,
+      input.refusals === false ? '0' : '1',
+      randomBytes(6).toString('hex'),
+      n,
+      refusalTtlMs(DEFAULT_REFUSAL_DAYS),
+    ];
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as DecideItem;
+      const role = ROLE_CODES[item.role] as string | undefined;
+      if (!Number.isSafeInteger(item.key) || item.key < 0 || !Number.isSafeInteger(item.buckets) || item.buckets < 1 || role === undefined) {
+        return Promise.resolve(failed());
+      }
+      const member = memberOf(item.key);
+      keys.push(
+        markerKey(this.prefix, item.list, item.generation),
+        bucketKey(this.prefix, item.list, item.generation, `${highOf(item.key)}.${bucketIndexOf(member, item.buckets)}`),
+        addedKey(this.prefix, item.list),
+      );
+      args.push(member, String(item.key), role);
+    }
+    return this.#bounded((fast) => fast.cgDecide(keys.length, ...keys, ...args), (reply) => parseDecideReply(reply, n) ?? failed(), failed);
+  }
+
+  /**
+   * Records how a call ended. 'refused' starts (or restarts) the no-call period: `{p}refused:KEY` = now, expiring
+   * after refusalTtlMs(refusalDays), never shortening a longer period running. 'no_answer' and 'answered' change
+   * nothing: decide() counted the attempt at dial time. Returns Redis's clock (ms). Throws CALLGATE_ERR_BAD_REQUEST
+   * on a bad key, CALLGATE_ERR_CONFIG on bad refusalDays, CALLGATE_ERR_REDIS when Redis fails (retry: it is idempotent
+   * but for the refusal time).
+   */
+  async recordOutcome(key: NumberKey, outcome: CallOutcome, options: OutcomeOptions = {}): Promise<number> {
+    const refusedAt = refusedKey(this.prefix, key);
+    if (outcome !== 'refused' && outcome !== 'answered' && outcome !== 'no_answer') {
+      throw new CallgateError(ErrorCode.BAD_REQUEST, `outcome must be no_answer, answered or refused, got ${JSON.stringify(outcome)}`);
+    }
+    const ttl = refusalTtlMs(options.refusalDays ?? DEFAULT_REFUSAL_DAYS);
+    let reply: unknown;
+    try {
+      reply = await this.#fast.cgOutcome(refusedAt, outcome, ttl);
+    } catch (err) {
+      throw redisError(`recording a call outcome (${outcome})`, err);
+    }
+    return Number(reply);
+  }
+
+  /** The consumer's attempts within the window (Redis clock), for tests and the audit trail. Throws CALLGATE_ERR_REDIS. */
+  async attemptsOf(key: NumberKey, options: { readonly windowMs?: number | undefined } = {}): Promise<AttemptsRecord> {
+    const windowMs = options.windowMs ?? DEFAULT_ATTEMPT_WINDOW_MS;
+    positiveInteger('windowMs', windowMs);
+    const attempts = attemptsKey(this.prefix, key);
+    let reply: unknown;
+    try {
+      reply = await this.#bulk.cgAttempts(attempts, windowMs);
+    } catch (err) {
+      throw redisError('reading attempts', err);
+    }
+    const values = Array.isArray(reply) ? (reply as unknown[]).map(Number) : [];
+    const [now = Number.NaN, ...times] = values;
+    return { count: times.length, times, now };
   }
 
   /**
@@ -1480,6 +1776,29 @@ function parseConfirmReply(reply: unknown, n: number): Confirmation[] {
     out[i] = v === 1 ? 'member' : v === 0 ? 'absent' : 'unconfirmed';
   }
   return out;
+}
+
+/** DECIDE_LUA's reply; null when malformed (read as not answered). */
+function parseDecideReply(reply: unknown, n: number): DecideFacts | null {
+  if (!Array.isArray(reply) || reply.length !== 6 + n) return null;
+  const v = (reply as unknown[]).map((x) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : Number.NaN));
+  const [now = Number.NaN, refusedAt = Number.NaN, refusedUntil = Number.NaN, attempts = Number.NaN, oldest = Number.NaN, counted = Number.NaN] = v;
+  if (v.some(Number.isNaN)) return null;
+  const memberships = new Array<Confirmation>(n);
+  for (let i = 0; i < n; i++) {
+    const a = v[6 + i];
+    memberships[i] = a === 1 ? 'member' : a === 0 ? 'absent' : 'unconfirmed';
+  }
+  return {
+    memberships,
+    refusedUntil: refusedUntil < 0 ? null : refusedUntil,
+    refusedAt: refusedAt < 0 ? null : refusedAt,
+    attempts,
+    oldestAttemptAt: oldest < 0 ? null : oldest,
+    counted: counted === 1,
+    now,
+    answered: true,
+  };
 }
 
 async function quit(client: Client | null): Promise<void> {

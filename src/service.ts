@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { adminRoutes } from './admin-routes.js';
+import { dashboardRoutes } from './dashboard-assets.js';
 import { AlertRegistry } from './alerts.js';
 import { Checker } from './check.js';
 import type { ServeConfig } from './config.js';
@@ -127,6 +128,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
     ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
+    ...dashboardRoutes({ token: config.statsToken }),
     ...(options.extraRoutes ?? []),
   ]);
   const upgrades = new Map<string, UpgradeHandler>([

@@ -42,7 +42,12 @@ import {
   lockKey,
   sidecarKey,
   sidecarsKey,
+  assertConsumerKey,
+  attemptsKey,
+  refusalTtlMs,
+  refusedKey,
 } from '../../src/redis-keys.js';
+import { refusalEndsAt } from '../../src/policy.js';
 import type { GenerationMarker } from '../../src/redis-keys.js';
 import { isCallgateError } from '../../src/errors.js';
 
@@ -281,5 +286,44 @@ describe('fleet keys', () => {
 
   it('knows the sha256 of nothing', () => {
     expect(EMPTY_FINGERPRINT).toBe(createHash('sha256').update(Buffer.alloc(0)).digest('hex'));
+  });
+});
+
+describe('calling-rule keys', () => {
+  it('lays consumer keys out under the prefix, as plain digits', () => {
+    expect(refusedKey('p:', 33_612_345_678)).toBe('p:refused:33612345678');
+    expect(attemptsKey('p:', 262_692_123_456)).toBe('p:attempts:262692123456');
+    expect(attemptsKey('p:', MAX_KEY)).toBe('p:attempts:999999999999999');
+  });
+
+  it('refuses keys that are not positive safe integers', () => {
+    expect(code(() => assertConsumerKey(33_612_345_678))).toBeUndefined();
+    for (const bad of [0, -1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(code(() => assertConsumerKey(bad))).toBe('CALLGATE_ERR_BAD_REQUEST');
+      expect(code(() => refusedKey('p:', bad))).toBe('CALLGATE_ERR_BAD_REQUEST');
+      expect(code(() => attemptsKey('p:', bad))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    }
+  });
+
+  it('keeps a refusal key until the policy ends the no-call period, in every zone and across DST', () => {
+    expect(refusalTtlMs(60)).toBe(61 * 86_400_000 + 3_600_000);
+    expect(code(() => refusalTtlMs(0))).toBe('CALLGATE_ERR_CONFIG');
+    expect(code(() => refusalTtlMs(1.5))).toBe('CALLGATE_ERR_CONFIG');
+    const zones = ['Europe/Paris', 'Indian/Reunion', 'America/Martinique', 'America/Cayenne', 'Indian/Mayotte', 'America/Miquelon', 'America/New_York', 'Pacific/Chatham'];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(2023, 0, 1), max: Date.UTC(2035, 0, 1) }),
+        fc.constantFrom(...zones),
+        fc.integer({ min: 1, max: 120 }),
+        (refusedAt, zone, days) => {
+          const ends = refusalEndsAt(refusedAt, zone, days);
+          return ends > refusedAt && ends <= refusedAt + refusalTtlMs(days);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    // The worst case: refused just after local midnight on the eve of the autumn DST change.
+    const paris = Date.UTC(2025, 9, 24, 22, 0, 1); // 25 Oct 2025 00:00:01 CEST
+    expect(refusalEndsAt(paris, 'Europe/Paris', 60)).toBeLessThanOrEqual(paris + refusalTtlMs(60));
   });
 });
