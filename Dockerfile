@@ -14,9 +14,10 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     CALLGATE_HOST=0.0.0.0 \
     CALLGATE_PORT=8080 \
-    CALLGATE_JOURNAL=/var/lib/callgate/journal.jsonl
+    CALLGATE_JOURNAL=/var/lib/callgate/journal.jsonl \
+    CALLGATE_AUDIT_DIR=/var/lib/callgate/audit
 WORKDIR /app
-# The only writable place: the intraday journal (embedded mode). Mount a volume here to keep it.
+# The only writable place: the intraday journal and the audit trail. Mount a volume here to keep them.
 RUN mkdir -p /var/lib/callgate && chown node:node /var/lib/callgate
 VOLUME ["/var/lib/callgate"]
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

@@ -4,6 +4,7 @@
  */
 import { isCallgateError } from './errors.js';
 import { runChangeCommand, runRefreshCommand } from './admin-client.js';
+import { runAuditCommand } from './audit-command.js';
 import { runCheckCommand, runLoadCommand, runServe } from './main.js';
 
 const USAGE = `usage:
@@ -13,6 +14,7 @@ const USAGE = `usage:
   callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
   callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
   callgate block|unblock NUMBER… [--url U] [--token T] [--who W]
+  callgate audit NUMBER [--from DATE] [--to DATE] [--dir DIR]…
 Every option also reads a CALLGATE_* environment variable; see the README.`;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -31,6 +33,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'block':
     case 'unblock':
       return runChangeCommand(command, rest, process.env);
+    case 'audit':
+      return runAuditCommand(rest, process.env);
     case undefined:
     case 'help':
     case '--help':

@@ -6,9 +6,15 @@ import type { CheckResult } from './verdict.js';
 
 export type RequestId = string | number;
 
+export type CallOutcome = 'no_answer' | 'answered' | 'refused';
+
 export type Request =
-  | { readonly op: 'check'; readonly id: RequestId; readonly number: string; readonly campaign: string | null }
-  | { readonly op: 'batch'; readonly id: RequestId; readonly numbers: readonly string[]; readonly campaign: string | null };
+  /** `dial: true`: "I dial now if allowed" — an allow then counts as an attempt, atomically. */
+  | { readonly op: 'check'; readonly id: RequestId; readonly number: string; readonly campaign: string | null; readonly dial: boolean }
+  | { readonly op: 'batch'; readonly id: RequestId; readonly numbers: readonly string[]; readonly campaign: string | null }
+  | { readonly op: 'outcome'; readonly id: RequestId; readonly number: string; readonly campaign: string | null; readonly outcome: CallOutcome };
+
+const OUTCOMES: ReadonlySet<string> = new Set<CallOutcome>(['no_answer', 'answered', 'refused']);
 
 export type Decoded =
   | { readonly ok: true; readonly request: Request }
@@ -43,7 +49,7 @@ export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
   const m = msg as Record<string, unknown>;
   const id = idOf(m['id']);
   if (id === null) return fail(null, `"id" must be a string (at most ${MAX_ID_LENGTH} characters) or a number`);
-  if (m['op'] !== 'check') return fail(id, `unknown op ${JSON.stringify(m['op'])}; expected "check"`);
+  if (m['op'] !== 'check' && m['op'] !== 'outcome') return fail(id, `unknown op ${JSON.stringify(m['op'])}; expected "check" or "outcome"`);
 
   const campaignValue = m['campaign'];
   let campaign: string | null = null;
@@ -56,12 +62,22 @@ export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
 
   const number = m['number'];
   const numbers = m['numbers'];
+  const dial = m['dial'] ?? false;
+  if (typeof dial !== 'boolean') return fail(id, '"dial" must be true or false');
+  if (m['op'] === 'outcome') {
+    if (typeof number !== 'string' || number.length > MAX_NUMBER_LENGTH) return fail(id, `an outcome needs "number", a string of at most ${MAX_NUMBER_LENGTH} characters`);
+    const outcome = m['outcome'];
+    if (typeof outcome !== 'string' || !OUTCOMES.has(outcome)) return fail(id, '"outcome" must be "no_answer", "answered" or "refused"');
+    return { ok: true, request: { op: 'outcome', id, number, campaign, outcome: outcome as CallOutcome } };
+  }
   if (number !== undefined && numbers !== undefined) return fail(id, 'give either "number" or "numbers", not both');
   if (number !== undefined) {
     if (typeof number !== 'string' || number.length > MAX_NUMBER_LENGTH) return fail(id, `"number" must be a string of at most ${MAX_NUMBER_LENGTH} characters`);
-    return { ok: true, request: { op: 'check', id, number, campaign } };
+    return { ok: true, request: { op: 'check', id, number, campaign, dial } };
   }
   if (numbers !== undefined) {
+    // A dial counts one attempt for one call; a batch is a list scrub, never a dial.
+    if (dial) return fail(id, '"dial" is for single checks only: a batch cannot be dialled');
     if (!Array.isArray(numbers) || numbers.length === 0) return fail(id, '"numbers" must be a non-empty array of strings');
     if (numbers.length > limits.maxBatchSize) return fail(id, `"numbers" has ${numbers.length} entries; at most ${limits.maxBatchSize} per batch`);
     for (let i = 0; i < numbers.length; i++) {
@@ -83,7 +99,12 @@ function numberField(number: string | null): string {
 }
 
 export function encodeCheckReply(id: RequestId, r: CheckResult): string {
-  return `{"id":${encodeId(id)},"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}}`;
+  const extra = (r.basis === undefined ? '' : `,"basis":"${r.basis}"`) + (r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`);
+  return `{"id":${encodeId(id)},"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}${extra}}`;
+}
+
+export function encodeOutcomeReply(id: RequestId, number: string, outcome: CallOutcome): string {
+  return `{"id":${encodeId(id)},"ok":true,"number":"${number}","outcome":"${outcome}"}`;
 }
 
 export function encodeBatchReply(id: RequestId, results: readonly CheckResult[]): string {

@@ -15,7 +15,9 @@ import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandle
 import type { ListBackend } from './list-backend.js';
 import { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
-import { encodeBatchReply, encodeCheckReply, type Request } from './protocol.js';
+import { AuditLog } from './audit-log.js';
+import { createRequestHandler } from './request-handler.js';
+import { RulesChecker } from './rules-check.js';
 import { startFreshnessMonitor, startRefreshSchedules } from './refresh-scheduler.js';
 import { CheckStats } from './check-stats.js';
 import { FleetStats } from './fleet-stats.js';
@@ -24,7 +26,6 @@ import type { RedisStore } from './redis-store.js';
 import { StatsService } from './stats-service.js';
 import { statsRoutes, statsUpgrade } from './stats-routes.js';
 import { CheckSocketServer, StatsSocketServer } from './ws-server.js';
-import type { CheckResult } from './verdict.js';
 
 export interface RunningService {
   readonly port: number;
@@ -59,39 +60,11 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const stats = new CheckStats({ now });
   const store = options.store ?? null;
 
-  // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
   const counted = config.stats;
-  const single = (id: Request['id'], label: string, started: number, r: CheckResult): string => {
-    stats.record(label, r.verdict, r.reason);
-    stats.recordLatencyUs((performance.now() - started) * 1000);
-    return encodeCheckReply(id, r);
-  };
-  const handle = (request: Request): string | Promise<string> => {
-    switch (request.op) {
-      case 'check': {
-        if (!counted) {
-          const r = checker.check(request.number);
-          return 'then' in r ? r.then((res) => encodeCheckReply(request.id, res)) : encodeCheckReply(request.id, r);
-        }
-        const started = performance.now();
-        const label = stats.campaignLabel(request.campaign);
-        const r = checker.check(request.number);
-        return 'then' in r ? r.then((res) => single(request.id, label, started, res)) : single(request.id, label, started, r);
-      }
-      case 'batch':
-        return checker.checkBatch(request.numbers, config.batchSliceSize).then((res) => {
-          if (counted) {
-            const label = stats.campaignLabel(request.campaign);
-            for (const r of res) stats.record(label, r.verdict, r.reason);
-          }
-          return encodeBatchReply(request.id, res);
-        });
-      default: {
-        const never: never = request;
-        throw new Error(`unhandled op ${JSON.stringify(never)}`);
-      }
-    }
-  };
+  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now });
+  const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, now, logger: logger.child({ component: 'audit' }) });
+  // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
+  const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, store, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
 
   const sockets = new CheckSocketServer({
     maxPayloadBytes: config.maxPayloadBytes,
@@ -170,6 +143,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       statsSockets.close();
       await sockets.drain(config.shutdownGraceMs);
       await fleet?.stop();
+      await audit?.close();
       http.closeAllConnections();
       await backend.close();
       logger.info('stopped');

@@ -41,4 +41,8 @@ export interface CheckResult {
   readonly reason: string;
   /** E.164, or null when the number could not be normalised. */
   readonly number: string | null;
+  /** Rules policies, on allow: what made the call lawful (consent, contract, not_listed). */
+  readonly basis?: string;
+  /** Rules policies, on a time-bound block: the next allowed instant, ISO 8601 with the consumer's offset. */
+  readonly retryAt?: string;
 }

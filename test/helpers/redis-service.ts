@@ -3,6 +3,7 @@ import { createRedisBackend, type FleetTimings } from '../../src/redis-backend.j
 import { RedisStore } from '../../src/redis-store.js';
 import { silentLogger } from '../../src/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
+import { tempDir } from './service.js';
 
 /** Starts a Redis-mode service in process on a free port; waits until its initial load settled. */
 export async function startRedisMode(
@@ -11,7 +12,8 @@ export async function startRedisMode(
   args: readonly string[],
   options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
-  const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...args], {});
+  const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
+  const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...args], {});
   const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
     // (fault tests pass a short one on purpose).
     confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });

@@ -23,7 +23,8 @@ export async function startEmbedded(
   env: Record<string, string> = {},
   options: { now?: () => number; journalPath?: string | null } = {},
 ): Promise<RunningService & { url: string }> {
-  const config = parseServeConfig(['--port', '0', ...args], env);
+  const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
+  const config = parseServeConfig(['--port', '0', ...audit, ...args], env);
   const logger = silentLogger();
   const service = await startService(
     config,

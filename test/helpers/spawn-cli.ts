@@ -29,7 +29,8 @@ export interface SpawnedServer {
 export function spawnServe(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<SpawnedServer> {
   // Each process its own intraday journal, never the working directory's.
   const journal = args.includes('--journal') ? [] : ['--journal', join(mkdtempSync(join(tmpdir(), 'callgate-journal-')), 'journal.jsonl')];
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...args], {
+  const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', mkdtempSync(join(tmpdir(), 'callgate-audit-'))];
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...audit, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,168 @@
+/**
+ * A check under a rules policy (fr-optout, fr-optin, or one configured from them): the facts that
+ * need no I/O (number, lists ready and fresh, Bloom hits, the consumer's zone and hours, the
+ * campaign's sector) are gathered here; everything kept in Redis (exact membership of deny- and
+ * allow-list hits, the last refusal, the attempts of the last 30 days) comes back from ONE script
+ * call, which also counts the attempt when the caller dials and the call is allowed; then the pure
+ * policy (policy.ts) decides, in its fixed rule order.
+ */
+import { zoneOf } from './consumer-zone.js';
+import { evaluateHours } from './calling-hours.js';
+import type { ListSlot, ListRegistry, ListState } from './list-state.js';
+import { normalise } from './normalise.js';
+import { e164ToKey, type NumberKey } from './number-key.js';
+import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
+import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
+import type { CampaignConfig } from './rules-config.js';
+import { type CheckResult, Reason } from './verdict.js';
+
+const DAY_MS = 86_400_000;
+
+export interface RulesCheckInput {
+  readonly raw: string;
+  readonly campaign: CampaignConfig;
+  readonly dial: boolean;
+}
+
+function roleOf(slot: ListSlot, policy: PolicyConfig): DecideRole {
+  if (slot.spec.kind === 'deny') return policy.contractExceptionLists.includes(slot.spec.name) ? 'deny-contract' : 'deny';
+  return slot.spec.role ?? 'allow';
+}
+
+/** Memberships without Redis: every generation in memory (embedded mode, policies that keep no state). */
+function factsInMemory(items: readonly { slot: ListSlot; key: NumberKey }[], now: number): DecideFacts {
+  return {
+    memberships: items.map(({ slot, key }) => {
+      const m = (slot.state as ListState).members;
+      if (m.where !== 'memory') return 'unconfirmed';
+      return m.set.has(key) || slot.intraday.has(key) ? 'member' : 'absent';
+    }),
+    refusedUntil: null,
+    refusedAt: null,
+    attempts: 0,
+    oldestAttemptAt: null,
+    counted: false,
+    now,
+    answered: true,
+  };
+}
+
+export class RulesChecker {
+  readonly #registry: ListRegistry;
+  readonly #store: RedisStore | null;
+  readonly #foreignTimezone: string;
+  readonly #now: () => number;
+
+  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number }) {
+    this.#registry = options.registry;
+    this.#store = options.store;
+    this.#foreignTimezone = options.foreignTimezone;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async check({ raw, campaign, dial }: RulesCheckInput): Promise<CheckResult> {
+    const policy = campaign.policy;
+    const now = this.#now();
+    const e164 = normalise(raw);
+    const snap = this.#registry.current;
+    const lists: ListStatus = !snap.ready ? Reason.NOT_READY : snap.staleAt <= now ? Reason.STALE_LIST : 'ready';
+    const zone = e164 === null ? null : zoneOf(e164, this.#foreignTimezone);
+    const base = {
+      policy,
+      e164,
+      lists,
+      zone,
+      sector: campaign.sector,
+      contract: false,
+      consent: { state: 'none' } as const,
+      denyHit: null,
+      refusedUntil: null,
+      attemptsInWindow: 0,
+      oldestAttemptAt: null,
+    };
+    if (e164 === null || lists !== 'ready') return toResult(evaluatePolicy({ ...base, now: new Date(now) }), e164);
+
+    const key = e164ToKey(e164);
+    const hits: { slot: ListSlot; key: NumberKey; role: DecideRole }[] = [];
+    for (const slot of snap.slots) {
+      const state = slot.state as ListState;
+      if (state.filter.has(key) || slot.intraday.has(key)) hits.push({ slot, key, role: roleOf(slot, policy) });
+    }
+    // Rules decided without Redis tell the script not to count: hours, and a sector ban that no
+    // contract can lift (no contract-list hit at all). A ban with a contract hit is left to the
+    // script's answer; if that contract is a Bloom false positive, an attempt is counted that was
+    // not made — quota lost, never a call wrongly allowed.
+    const hours = policy.hours && zone !== null ? evaluateHours(new Date(now), zone) : { ok: true as const };
+    const banned = campaign.sector !== null && policy.bannedSectors.includes(campaign.sector);
+    const jsBlocked = !hours.ok || (policy.hours && zone === null) || (banned && !hits.some((h) => h.role === 'contract'));
+
+    let facts: DecideFacts;
+    if (this.#store === null) {
+      facts = factsInMemory(hits, now);
+    } else {
+      const items: DecideItem[] = hits.map(({ slot, key: k, role }) => {
+        const m = (slot.state as ListState).members;
+        return m.where === 'redis'
+          ? { list: slot.spec.name, generation: m.generation, buckets: m.buckets, key: k, role }
+          : { list: slot.spec.name, generation: 'none', buckets: 1, key: k, role };
+      });
+      facts = await this.#store.decide({
+        key,
+        items,
+        dial,
+        requireConsent: policy.requireConsent,
+        jsBlocked,
+        cap: policy.frequencyCap?.max ?? null,
+        windowMs: (policy.frequencyCap?.windowDays ?? 30) * DAY_MS,
+        refusals: policy.refusalDays !== null,
+      });
+    }
+    // Without an answer from Redis, nothing it keeps (lists, refusals, attempts) is known: block.
+    if (!facts.answered) return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
+
+    let denyHit: string | null = null;
+    let firstLiftable: string | null = null;
+    let contract = false;
+    let consent = false;
+    hits.forEach((h, i) => {
+      const m = facts.memberships[i] ?? 'unconfirmed';
+      if (h.slot.spec.kind === 'deny') {
+        if (m === 'unconfirmed') denyHit ??= Reason.UNCONFIRMED;
+        else if (m === 'member') {
+          if (h.role === 'deny-contract') firstLiftable ??= h.slot.spec.name;
+          else denyHit ??= h.slot.spec.name;
+        }
+      } else if (m === 'member') {
+        if (h.role === 'contract') contract = true;
+        if (h.role === 'consent') consent = true;
+      }
+    });
+    const decision = evaluatePolicy({
+      ...base,
+      now: new Date(facts.now),
+      // A list a contract may lift is reported only when nothing unliftable blocks first.
+      denyHit: denyHit ?? firstLiftable,
+      contract,
+      consent: consent ? { state: 'valid' } : { state: 'none' },
+      refusedUntil: facts.refusedUntil,
+      attemptsInWindow: facts.attempts,
+      oldestAttemptAt: facts.oldestAttemptAt,
+    });
+    // A dial is allowed only if the attempt was counted; any disagreement between the script and
+    // the policy fails closed.
+    if (decision.verdict === 'allow' && dial && this.#store !== null && policy.frequencyCap !== null && !facts.counted) {
+      return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
+    }
+    return toResult(decision, e164);
+  }
+}
+
+function toResult(d: { verdict: 'allow' | 'block'; reason: string; basis?: string; retryAt?: string }, e164: string | null): CheckResult {
+  return {
+    verdict: d.verdict,
+    reason: d.reason,
+    number: e164,
+    ...(d.basis !== undefined ? { basis: d.basis } : {}),
+    ...(d.retryAt !== undefined ? { retryAt: d.retryAt } : {}),
+  };
+}
