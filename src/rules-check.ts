@@ -139,7 +139,8 @@ export class RulesChecker {
     });
     const decision = evaluatePolicy({
       ...base,
-      now: new Date(facts.now),
+      // The gate's clock (injectable), as for the hours above; refusals and attempts come as instants.
+      now: new Date(now),
       // A list a contract may lift is reported only when nothing unliftable blocks first.
       denyHit: denyHit ?? firstLiftable,
       contract,

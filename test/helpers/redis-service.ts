@@ -10,7 +10,7 @@ export async function startRedisMode(
   url: string,
   prefix: string,
   args: readonly string[],
-  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string } = {},
+  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
   const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...args], {});
@@ -24,7 +24,7 @@ export async function startRedisMode(
     logger,
     ({ registry, alerts }) =>
       createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings } }),
-    { schedules: false, store },
+    { schedules: false, store, ...(options.now ? { now: options.now } : {}) },
   );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/`, store });
