@@ -230,7 +230,18 @@ export class AuditLog {
     }
     let e = event;
     if (e.type === 'check' && e.input !== undefined && e.input.length > AUDIT_INPUT_MAX_CHARS) e = { ...e, input: e.input.slice(0, AUDIT_INPUT_MAX_CHARS) };
-    const json = JSON.stringify(e);
+    this.writeJson(JSON.stringify(e));
+  }
+
+  /**
+   * The hot path's variant of write(): `json` is one event already serialised as a JSON object
+   * (the caller builds it from cached fragments, which costs a fraction of JSON.stringify on an object).
+   */
+  writeJson(json: string): void {
+    if (this.#closed) {
+      this.#drop(1, 'write after close');
+      return;
+    }
     const line = json.slice(0, -1) + this.#tail;
     const t = this.#now();
     let seg = this.#segments[this.#segments.length - 1];

@@ -4,7 +4,7 @@
  * counts for supervision and the audit trail's record. Every decision that is audited is decided
  * once here, so the trail says exactly what the dialer was told.
  */
-import type { AuditEvent } from './audit-log.js';
+import { AUDIT_INPUT_MAX_CHARS, type AuditEvent } from './audit-log.js';
 import type { Checker } from './check.js';
 import type { CheckStats } from './check-stats.js';
 import type { GateSnapshot, ListRegistry } from './list-state.js';
@@ -20,6 +20,8 @@ import type { CheckResult } from './verdict.js';
 /** Where decisions are recorded (the audit log); null: not recorded. */
 export interface AuditSink {
   write(event: AuditEvent): void;
+  /** One event already serialised as a JSON object. */
+  writeJson(json: string): void;
 }
 
 export interface RequestHandlerDeps {
@@ -46,37 +48,49 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
   const fallback: CampaignConfig = { policy: deps.rules.defaultPolicy, sector: null };
   const campaignOf = (name: string | null): CampaignConfig => (name === null ? fallback : (deps.rules.campaigns.get(name) ?? fallback));
 
-  // The generations a decision consulted, computed once per snapshot.
+  // The generations a decision consulted, computed once per snapshot (object and JSON).
   let genSnap: GateSnapshot | null = null;
   let gens: Readonly<Record<string, string>> = {};
+  let gensJson = '{}';
   const generations = (): Readonly<Record<string, string>> => {
     const snap = deps.registry.current;
     if (snap !== genSnap) {
       genSnap = snap;
       gens = Object.freeze(Object.fromEntries(snap.slots.flatMap((s) => (s.state === null ? [] : [[s.spec.name, s.state.generation]]))));
+      gensJson = JSON.stringify(gens);
     }
     return gens;
   };
+  // One ISO timestamp per millisecond, not per check.
+  let isoMs = -1;
+  let iso = '';
+  const at = (): string => {
+    const ms = now();
+    if (ms !== isoMs) {
+      isoMs = ms;
+      iso = new Date(ms).toISOString();
+    }
+    return iso;
+  };
 
+  /**
+   * The check record, serialised from fragments: every field is a known word, an E.164 number, an
+   * ISO date or a cached JSON string, except the campaign and an invalid input (JSON-escaped). The
+   * same fields as AuditCheck (audit-log.ts), which the reader parses.
+   */
   const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, r: CheckResult): void => {
     if (stats !== null) {
       stats.record(stats.campaignLabel(campaign), r.verdict, r.reason);
       stats.recordLatencyUs((performance.now() - started) * 1000);
     }
-    audit?.write({
-      type: 'check',
-      at: new Date(now()).toISOString(),
-      number: r.number,
-      ...(r.number === null ? { input: raw } : {}),
-      campaign,
-      policy: policy.name,
-      verdict: r.verdict,
-      reason: r.reason,
-      ...(r.basis !== undefined ? { basis: r.basis as 'consent' | 'contract' | 'not_listed' } : {}),
-      ...(r.retryAt !== undefined ? { retryAt: r.retryAt } : {}),
-      ...(dial ? { dial } : {}),
-      generations: generations(),
-    });
+    if (audit === null) return;
+    generations();
+    audit.writeJson(
+      `{"type":"check","at":"${at()}","number":${r.number === null ? `null,"input":${JSON.stringify(raw.slice(0, AUDIT_INPUT_MAX_CHARS))}` : `"${r.number}"`}` +
+        `,"campaign":${campaign === null ? 'null' : JSON.stringify(campaign)},"policy":"${policy.name}","verdict":"${r.verdict}","reason":"${r.reason}"` +
+        `${r.basis === undefined ? '' : `,"basis":"${r.basis}"`}${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}${dial ? ',"dial":true' : ''}` +
+        `,"generations":${gensJson}}`,
+    );
   };
 
   const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
@@ -113,7 +127,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
       if (label !== undefined) stats?.record(label, r.verdict, r.reason);
       if (r.verdict === 'block') blockedByReason[r.reason] = (blockedByReason[r.reason] ?? 0) + 1;
     }
-    audit?.write({ type: 'batch', at: new Date(now()).toISOString(), campaign: request.campaign, policy: campaign.policy.name, count: results.length, blockedByReason, generations: generations() });
+    audit?.write({ type: 'batch', at: at(), campaign: request.campaign, policy: campaign.policy.name, count: results.length, blockedByReason, generations: generations() });
     return encodeBatchReply(request.id, results);
   };
 
@@ -125,7 +139,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     if (deps.store !== null) {
       await deps.store.recordOutcome(e164ToKey(e164), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
     }
-    audit?.write({ type: 'outcome', at: new Date(now()).toISOString(), number: e164, campaign: request.campaign, outcome: request.outcome });
+    audit?.write({ type: 'outcome', at: at(), number: e164, campaign: request.campaign, outcome: request.outcome });
     return encodeOutcomeReply(request.id, e164, request.outcome);
   };
 

@@ -25,6 +25,9 @@ const SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 interface ConnectionState {
   readonly id: number;
+  /** The TCP socket under the WebSocket: replies of one event-loop turn are corked into one write. */
+  readonly tcp: Duplex;
+  corked: boolean;
   inFlight: number;
   requests: number;
   errors: number;
@@ -60,7 +63,7 @@ export class CheckSocketServer {
   }
 
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const state: ConnectionState = { id: this.#nextId++, inFlight: 0, requests: 0, errors: 0, openedAt: Date.now() };
+    const state: ConnectionState = { id: this.#nextId++, tcp: req.socket, corked: false, inFlight: 0, requests: 0, errors: 0, openedAt: Date.now() };
     this.#connections.set(ws, state);
     const log = this.#options.logger;
     log.info({ conn: state.id, remote: req.socket.remoteAddress }, 'connection opened');
@@ -96,13 +99,13 @@ export class CheckSocketServer {
       return;
     }
     if (typeof reply === 'string') {
-      this.#reply(ws, reply);
+      this.#reply(ws, state, reply);
       return;
     }
     state.inFlight++;
     if (state.inFlight >= this.#options.maxInFlight && !ws.isPaused) ws.pause();
     reply.then(
-      (frame) => this.#reply(ws, frame),
+      (frame) => this.#reply(ws, state, frame),
       (err: unknown) => {
         this.#options.logger.error({ conn: state.id, err }, 'check failed');
         send(ws, encodeErrorReply(decoded.request.id, 'internal', 'internal error'));
@@ -118,7 +121,17 @@ export class CheckSocketServer {
    * Sends a reply; a peer that stops reading its replies is paused too, so unread replies cannot
    * pile up in memory (checks answered synchronously never count as in flight).
    */
-  #reply(ws: WebSocket, frame: string): void {
+  #reply(ws: WebSocket, state: ConnectionState, frame: string): void {
+    // A dialer with many checks in flight gets its replies in one TCP write per event-loop turn
+    // instead of one system call each (measured: writev was most of the CPU under load).
+    if (!state.corked) {
+      state.corked = true;
+      state.tcp.cork();
+      process.nextTick(() => {
+        state.corked = false;
+        state.tcp.uncork();
+      });
+    }
     send(ws, frame);
     if (ws.bufferedAmount > SEND_HIGH_WATER_BYTES && !ws.isPaused) {
       ws.pause();

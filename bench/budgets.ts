@@ -1,0 +1,148 @@
+/**
+ * Performance budgets, checked by `npm run bench -- --budgets` (exit 1 when one breaks). One versioned
+ * file: changing a budget is a reviewed change with its reason beside it. Budgets are relative to
+ * baselines measured in the same run wherever possible, because on a shared 2-core machine absolute
+ * figures swing by 2–3× while ratios hold (BASELINES.md: an idle vCPU alone adds ~40 µs per round trip).
+ * Names are `<target>.<scenario>.<metric>`. A budget is judged round by round — a figure against the
+ * limit computed from the baselines measured in the SAME round (interleaved, so under the same load) —
+ * and holds when the median over rounds of value/limit is on the right side of 1. A burst of load from
+ * elsewhere hits one round, not the median; a real regression hits every round.
+ */
+
+export const BUDGETS_VERSION = 1;
+
+/** Every round's value of a figure, in round order. */
+export type RunsLookup = (figure: string) => readonly number[] | undefined;
+
+export interface Budget {
+  readonly id: string;
+  /** The figure checked. */
+  readonly figure: string;
+  readonly op: '<=' | '>=' | '<' | '>';
+  /** The other figures the limit is computed from (all must be present, or the budget is skipped). */
+  readonly inputs: readonly string[];
+  readonly limit: (f: (figure: string) => number) => number;
+  /** The limit as a reader sees it. */
+  readonly limitText: string;
+  readonly why: string;
+  /**
+   * For an absolute budget: the same figure on the floor (the echo). When even the floor misses the
+   * limit, the machine could not show whether callgate meets it: the outcome is 'inconclusive'.
+   */
+  readonly floor?: string;
+}
+
+export const BUDGETS: readonly Budget[] = [
+  {
+    id: 'miss-p99-vs-echo',
+    figure: 'callgate.closed-miss.p99_us',
+    op: '<=',
+    inputs: ['echo.closed-miss.p99_us'],
+    limit: (f) => 2 * f('echo.closed-miss.p99_us'),
+    limitText: '2 × echo.closed-miss.p99_us',
+    // A Bloom miss is decode + normalise (~1–6 µs) + a few hashed memory reads (~0.2 µs each) + encode:
+    // small beside a loopback WebSocket round trip (~30–150 µs). Twice the echo leaves room for GC.
+    why: 'the miss path adds only CPU work of a few µs to a round trip that costs tens of µs',
+  },
+  {
+    id: 'inflight64-throughput-vs-echo',
+    figure: 'callgate.inflight-64x1.throughput_per_s',
+    op: '>=',
+    inputs: ['echo.inflight-64x1.throughput_per_s'],
+    limit: (f) => 0.7 * f('echo.inflight-64x1.throughput_per_s'),
+    limitText: '0.7 × echo.inflight-64x1.throughput_per_s',
+    // Under load both processes are CPU-bound at ~9 µs per message per side (BASELINES.md); callgate's
+    // per-check work must stay well under that for 70% of the echo's rate.
+    why: 'per-check CPU must stay small beside ws framing, which dominates under load',
+  },
+  {
+    id: 'redis-block-p99-vs-floor',
+    figure: 'callgate-redis.closed-block.p99_us',
+    op: '<=',
+    inputs: ['echo.closed-block.p99_us', 'redis-direct.sismember-1.p99_us'],
+    limit: (f) => f('echo.closed-block.p99_us') + 1.2 * f('redis-direct.sismember-1.p99_us'),
+    limitText: 'echo.closed-block.p99_us + 1.2 × redis-direct.sismember-1.p99_us',
+    // A Bloom hit in Redis mode is one WebSocket round trip plus one Redis round trip; 20% over a bare
+    // SISMEMBER allows for bucket computation and the generation read, no more.
+    why: 'a block in Redis mode costs one ws round trip plus one Redis round trip, nothing serial beyond that',
+  },
+  {
+    id: 'open-5k-p99-absolute',
+    figure: 'callgate.open-5000.p99_us',
+    op: '<',
+    inputs: [],
+    limit: () => 1000,
+    limitText: '1000 µs',
+    floor: 'echo.open-5000.p99_us',
+    // The product promise ("well under a millisecond") at a realistic dialer rate, measured from the
+    // intended send time. Absolute, so it is the budget most exposed to a busy machine.
+    why: 'the sidecar promise: sub-millisecond p99 at a realistic offered rate',
+  },
+  {
+    id: 'batch-1000-throughput-absolute',
+    figure: 'callgate.batch-1000.numbers_per_s',
+    op: '>',
+    inputs: [],
+    limit: () => 300_000,
+    limitText: '300,000 numbers/s',
+    // Scrubbing a 12M-number file in batches should take under a minute: 12M / 300k = 40 s.
+    why: 'scrubbing a full-size prospect file in batches takes under a minute',
+  },
+];
+
+export interface BudgetOutcome {
+  readonly id: string;
+  readonly figure: string;
+  readonly op: string;
+  readonly limitText: string;
+  readonly why: string;
+  readonly inputs: readonly string[];
+  /** Medians over rounds, for display. */
+  readonly value: number | null;
+  readonly limit: number | null;
+  /** Per round: value / limit; the decision is on its median. */
+  readonly roundRatios: readonly number[];
+  readonly medianRatio: number | null;
+  /**
+   * skipped: a figure it needs was not measured (e.g. no Redis mode in this build);
+   * inconclusive: the floor itself missed the limit (see Budget.floor).
+   */
+  readonly status: 'ok' | 'broken' | 'skipped' | 'inconclusive';
+  readonly missing: readonly string[];
+  readonly floorValue: number | null;
+}
+
+function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+}
+
+export function checkBudgets(runsOf: RunsLookup): BudgetOutcome[] {
+  return BUDGETS.map((b) => {
+    const needed = [b.figure, ...b.inputs];
+    const missing = needed.filter((name) => (runsOf(name) ?? []).filter((v) => Number.isFinite(v)).length === 0);
+    const floorRuns = b.floor === undefined ? [] : (runsOf(b.floor) ?? []);
+    const floorValue = floorRuns.length === 0 ? null : median(floorRuns);
+    const base = { id: b.id, figure: b.figure, op: b.op, limitText: b.limitText, why: b.why, inputs: b.floor === undefined ? b.inputs : [...b.inputs, b.floor], missing, floorValue };
+    if (missing.length > 0) return { ...base, value: null, limit: null, roundRatios: [], medianRatio: null, status: 'skipped' as const };
+    const rounds = Math.min(...needed.map((name) => (runsOf(name) ?? []).length));
+    const roundRatios: number[] = [];
+    const limits: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const limit = b.limit((name) => runsOf(name)?.[r] ?? Number.NaN);
+      limits.push(limit);
+      roundRatios.push((runsOf(b.figure)?.[r] ?? Number.NaN) / limit);
+    }
+    const medianRatio = median(roundRatios);
+    const value = median(runsOf(b.figure) ?? []);
+    const limit = median(limits);
+    const passes = (ratio: number): boolean => (b.op === '<=' ? ratio <= 1 : b.op === '>=' ? ratio >= 1 : b.op === '<' ? ratio < 1 : ratio > 1);
+    const shown = { ...base, value, limit, roundRatios, medianRatio };
+    if (passes(medianRatio)) return { ...shown, status: 'ok' as const };
+    // Absolute budgets (constant limit): when the floor misses the limit too, the machine cannot tell.
+    const inconclusive = floorValue !== null && Number.isFinite(floorValue) && !passes(floorValue / limit);
+    return { ...shown, status: inconclusive ? ('inconclusive' as const) : ('broken' as const) };
+  });
+}

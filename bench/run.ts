@@ -1,0 +1,353 @@
+/**
+ * `npm run bench`: the benchmark orchestrator. Generates (and caches) the synthetic list, starts each
+ * target in its own process — the raw `ws` echo (the floor), callgate embedded, callgate in Redis mode on
+ * a private redis-server — and runs the load driver (bench/driver.ts) in another process against each,
+ * round after round, interleaved (echo, callgate, callgate-redis, direct Redis; again…) so that a noisy
+ * neighbour hits all of them alike. Baselines in the same run: direct SISMEMBER, in-process Set lookup.
+ *
+ *   npm run bench -- [--size 1000000] [--seed 1] [--ci] [--rounds N] [--measure-ms MS] [--warmup-ms MS]
+ *                    [--rates 5000,20000,50000] [--out FILE] [--compare OLD.json] [--budgets] [--no-build]
+ *
+ * --ci: short scenarios, 3 rounds, no rate search (≈3–4 min at 1M on 2 cores). Figures are medians over
+ * rounds; every round's value is kept in the JSON.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeSyntheticList } from './gen-list.js';
+import { checkBudgets, BUDGETS_VERSION, type BudgetOutcome } from './budgets.js';
+import { installCleanup, runToEnd, stopAll, stoppingOnSignal } from './children.js';
+import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
+import { compareResults, markdownTable, median, unitOf, fmt, type Figure, type Ratio } from './report.js';
+import { rssMb, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE = process.execPath;
+const TSX = ['--import', 'tsx'];
+
+interface Settings {
+  readonly size: number;
+  readonly seed: number;
+  readonly ci: boolean;
+  readonly rounds: number;
+  readonly measureMs: number;
+  /** Open-loop windows: p99 at 5k/s needs some thousands of samples to hold. */
+  readonly openMeasureMs: number;
+  readonly warmupMs: number;
+  readonly rates: readonly number[];
+  readonly search: boolean;
+  readonly out: string;
+  readonly compare: string | null;
+  readonly budgets: boolean;
+  readonly build: boolean;
+  readonly listPath: string;
+}
+
+function intFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value.replace(/[_,]/g, ''));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} expects a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function parseSettings(argv: readonly string[]): Settings {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      size: { type: 'string' },
+      seed: { type: 'string' },
+      ci: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      'measure-ms': { type: 'string' },
+      'warmup-ms': { type: 'string' },
+      rates: { type: 'string' },
+      out: { type: 'string' },
+      compare: { type: 'string' },
+      budgets: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const ci = values.ci;
+  const size = intFlag('size', values.size, 1_000_000);
+  const seed = intFlag('seed', values.seed, 1);
+  const rates = (values.rates ?? '5000,20000,50000').split(',').map((r) => intFlag('rates', r, 1));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    size,
+    seed,
+    ci,
+    rounds: intFlag('rounds', values.rounds, 3),
+    measureMs: intFlag('measure-ms', values['measure-ms'], ci ? 1000 : 3000),
+    openMeasureMs: intFlag('measure-ms', values['measure-ms'], ci ? 2000 : 5000),
+    warmupMs: intFlag('warmup-ms', values['warmup-ms'], ci ? 300 : 1000),
+    rates,
+    search: !ci,
+    out: values.out ?? join(ROOT, 'bench', 'results', `${stamp}${ci ? '-ci' : ''}.json`),
+    compare: values.compare ?? null,
+    budgets: values.budgets,
+    build: !values['no-build'],
+    listPath: join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`),
+  };
+}
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+async function ensureList(s: Settings): Promise<{ cached: boolean; seconds: number }> {
+  if (existsSync(s.listPath)) return { cached: true, seconds: 0 };
+  mkdirSync(dirname(s.listPath), { recursive: true });
+  const t0 = performance.now();
+  const partial = `${s.listPath}.partial-${process.pid}`;
+  // Mixed formats, as real list files come: loading then exercises the parser too.
+  await writeSyntheticList({ size: s.size, seed: s.seed, out: partial, formats: 'mixed', gzip: false });
+  renameSync(partial, s.listPath);
+  return { cached: false, seconds: (performance.now() - t0) / 1000 };
+}
+
+function packageVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  out['callgate'] = own.version;
+  for (const name of ['ws', 'ioredis', 'hdr-histogram-js', 'bloom-filters', 'libphonenumber-js', 'pino', 'tsx']) {
+    try {
+      out[name] = (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      out[name] = 'absent';
+    }
+  }
+  return out;
+}
+
+function gitState(): { commit: string; dirty: boolean } | null {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return null;
+  }
+}
+
+function machine(): Record<string, unknown> {
+  const c = cpus();
+  return {
+    cpus: c.length,
+    model: c[0]?.model ?? 'unknown',
+    memoryMb: Math.round(totalmem() / 2 ** 20),
+    node: process.version,
+    os: `${osType()} ${release()}`,
+  };
+}
+
+function parseFigures(stdout: string): Record<string, number | number[]> {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return (JSON.parse(line) as { figures: Record<string, number | number[]> }).figures;
+}
+
+class FigureStore {
+  readonly runs = new Map<string, number[]>();
+
+  add(prefix: string, figures: Record<string, number | number[]>): void {
+    for (const [k, v] of Object.entries(figures)) {
+      const name = `${prefix}${k}`;
+      const list = this.runs.get(name) ?? [];
+      if (Array.isArray(v)) list.push(...v);
+      else list.push(v);
+      this.runs.set(name, list);
+    }
+  }
+
+  median(name: string): number | undefined {
+    const r = this.runs.get(name);
+    return r === undefined ? undefined : median(r);
+  }
+
+  toJSON(): Record<string, Figure> {
+    const out: Record<string, Figure> = {};
+    for (const [name, runs] of this.runs) out[name] = { ...unitOf(name), runs, median: median(runs) };
+    return out;
+  }
+}
+
+function ratios(store: FigureStore): Record<string, Ratio> {
+  const out: Record<string, Ratio> = {};
+  const def = (name: string, formula: string, inputs: readonly string[], f: (v: readonly number[]) => number): void => {
+    const meds = inputs.map((i) => store.median(i));
+    if (meds.some((m) => m === undefined || !Number.isFinite(m))) return;
+    const runLists = inputs.map((i) => store.runs.get(i) ?? []);
+    const rounds = Math.min(...runLists.map((r) => r.length));
+    const runs: number[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(f(runLists.map((l) => l[r] ?? Number.NaN)));
+    // Rounds are interleaved: a ratio within a round compares figures measured under the same load.
+    out[name] = { value: runs.length > 0 ? median(runs) : f(meds as number[]), formula, runs };
+  };
+  def('miss-p99 callgate/echo', 'callgate.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
+  def('block-p99 callgate/echo', 'callgate.closed-block.p99_us / echo.closed-block.p99_us', ['callgate.closed-block.p99_us', 'echo.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
+  def('64-in-flight throughput callgate/echo', 'callgate.inflight-64x1.throughput_per_s / echo.inflight-64x1.throughput_per_s', ['callgate.inflight-64x1.throughput_per_s', 'echo.inflight-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
+  def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
+  def(
+    'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
+    'callgate-redis.closed-block.p99_us / (echo.closed-block.p99_us + 1.2 × redis-direct.sismember-1.p99_us)',
+    ['callgate-redis.closed-block.p99_us', 'echo.closed-block.p99_us', 'redis-direct.sismember-1.p99_us'],
+    ([a = 0, b = 0, c = 0]) => a / (b + 1.2 * c),
+  );
+  return out;
+}
+
+function printBudgetFailures(outcomes: readonly BudgetOutcome[], store: FigureStore): void {
+  for (const b of outcomes) {
+    if (b.status === 'inconclusive') log(`budget INCONCLUSIVE ${b.id}: ${b.figure} = ${fmt(b.value)} but the floor ${b.inputs[b.inputs.length - 1] ?? ''} = ${fmt(b.floorValue)} misses ${b.limitText} too: the machine is too busy to tell`);
+    if (b.status !== 'broken' && b.status !== 'inconclusive') continue;
+    if (b.status === 'broken') log(`BUDGET BROKEN ${b.id}: ${b.figure} = ${fmt(b.value)} ${b.op} ${b.limitText} = ${fmt(b.limit)} fails; value/limit per round ${b.roundRatios.map((r) => fmt(r)).join(', ')} (median ${fmt(b.medianRatio)}) (${b.why})`);
+    for (const name of [b.figure, ...b.inputs]) {
+      log(`  ${name} runs: ${(store.runs.get(name) ?? []).map((v) => fmt(v)).join(', ')}`);
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  installCleanup();
+  const s = parseSettings(process.argv.slice(2));
+  const startedAt = new Date();
+  const notes: string[] = [];
+  /** Errors that do not stop the run but fail it (exit 1): a target that should have started and did not. */
+  const failures: string[] = [];
+  const loadBefore = loadavg();
+  log(`size ${s.size}, seed ${s.seed}, ${s.ci ? 'ci' : 'full'}: ${s.rounds} rounds, ${s.measureMs} ms per scenario; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  if (s.build) {
+    log('npm run build');
+    await runToEnd('npm', ['run', 'build', '--silent'], { cwd: ROOT });
+  }
+
+  const list = await ensureList(s);
+  log(list.cached ? `list cached: ${s.listPath}` : `list generated in ${list.seconds.toFixed(1)} s: ${s.listPath}`);
+  const store = new FigureStore();
+
+  let redis: PrivateRedis | null = null;
+  try {
+    redis = await startPrivateRedis();
+    log(`private redis-server ${redis.version} on port ${redis.port}`);
+  } catch (err) {
+    notes.push(`no private redis-server (${(err as Error).message}): Redis scenarios skipped`);
+  }
+  const directKey = `bench:direct:${process.pid}`;
+  if (redis !== null) {
+    const t0 = performance.now();
+    await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'load', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT });
+    log(`direct-Redis set loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  const readyTimeoutMs = 120_000 + (s.size / 1e6) * 60_000;
+  const callgateArgs = ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--list', `bench=${s.listPath}`, '--shutdown-grace-ms', '1000'];
+  const specs: TargetSpec[] = [
+    { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
+    { name: 'callgate', command: NODE, args: callgateArgs, readyz: true, readyTimeoutMs },
+  ];
+  if (redis !== null) {
+    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`], readyz: true, readyTimeoutMs });
+  }
+  const targets: RunningTarget[] = [];
+  // One at a time: list loading is CPU-heavy and would slow the others' start.
+  for (const spec of specs) {
+    const outcome = await startTarget({ ...spec, args: spec.args.map(String) });
+    if (!outcome.ok) {
+      const note = outcome.unavailable ? `${spec.name} skipped: the CLI says "${outcome.reason}"` : `${spec.name} FAILED to start, skipped: ${outcome.reason}`;
+      if (!outcome.unavailable) failures.push(`${spec.name} failed to start`);
+      notes.push(note);
+      log(note);
+      continue;
+    }
+    targets.push(outcome.target);
+    store.add(`${spec.name}.`, { 'startup.ready_s': outcome.target.readySeconds });
+    log(`${spec.name} ready in ${outcome.target.readySeconds.toFixed(1)} s at ${outcome.target.url} (pid ${outcome.target.pid})`);
+  }
+
+  log('in-process Set baseline');
+  store.add('', parseFigures(await runToEnd(NODE, [...TSX, 'bench/set-lookup.ts', '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT })));
+
+  const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.rates.join(',')];
+  const loadPerRound: number[][] = [];
+  for (let round = 1; round <= s.rounds; round++) {
+    for (const t of targets) {
+      log(`round ${round}/${s.rounds}: ${t.name}`);
+      // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
+      // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
+      const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
+      if (t.name !== 'echo') args.push('--verify');
+      if (s.search) args.push('--search');
+      store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
+    }
+    if (redis !== null) {
+      log(`round ${round}/${s.rounds}: direct Redis`);
+      store.add('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+    }
+    loadPerRound.push(loadavg());
+  }
+  for (const t of targets) store.add(`${t.name}.`, { 'memory.rss_mb': rssMb(t.pid) });
+
+  await stopAll();
+
+  // A driver that sends late cannot tell how fast the server is: flag open-loop figures it disturbed.
+  for (const t of targets) {
+    const lag = store.median(`${t.name}.open-${s.rates[0]}.send_lag_p99_us`);
+    if (lag !== undefined && lag > 200) notes.push(`${t.name}: the driver sent ${fmt(lag)} µs late (p99) at ${s.rates[0]}/s: open-loop figures disturbed (CPU contention?)`);
+    for (const [name, runs] of store.runs) if (name.startsWith(`${t.name}.`) && (name.endsWith('.errors') || name.endsWith('.lost')) && runs.some((v) => v > 0)) notes.push(`${name}: ${runs.join(', ')}`);
+  }
+  const loadAfter = loadavg();
+  if (Math.max(...loadPerRound.map((l) => l[0] ?? 0)) > cpus().length + 0.5) notes.push(`load average reached ${Math.max(...loadPerRound.map((l) => l[0] ?? 0)).toFixed(2)} on ${cpus().length} CPUs: other work shared the machine`);
+
+  const figures = store.toJSON();
+  const ratioMap = ratios(store);
+  const budgetOutcomes = checkBudgets((name) => store.runs.get(name));
+
+  const result = {
+    schema: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationS: (Date.now() - startedAt.getTime()) / 1000,
+    machine: machine(),
+    versions: { ...packageVersions(), redis: redis?.version ?? null },
+    git: gitState(),
+    settings: { ...s, list: { path: s.listPath, cached: list.cached, generateSeconds: list.seconds, formats: 'mixed' }, driver: { numberFormats: 'mixed', loadedMix: '90% unlisted, 10% listed', connections: 8 } },
+    loadavg: { before: loadBefore, perRound: loadPerRound, after: loadAfter },
+    targets: targets.map((t) => t.name),
+    figures,
+    ratios: ratioMap,
+    budgets: { version: BUDGETS_VERSION, checked: s.budgets, outcomes: budgetOutcomes },
+    notes,
+    failures,
+  };
+  mkdirSync(dirname(s.out), { recursive: true });
+  writeFileSync(s.out, `${JSON.stringify(result, null, 2)}\n`);
+
+  process.stdout.write(`\n${markdownTable(figures, ratioMap, s.budgets ? budgetOutcomes : [], s.rounds)}\n\n`);
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  process.stdout.write(`results: ${s.out}\n`);
+  if (s.compare !== null) {
+    const old = JSON.parse(readFileSync(s.compare, 'utf8')) as Parameters<typeof compareResults>[0];
+    process.stdout.write(`\ncompared with ${s.compare}:\n${compareResults(old, result)}\n`);
+  }
+  for (const f of failures) log(`FAILED: ${f}`);
+  if (s.budgets) {
+    printBudgetFailures(budgetOutcomes, store);
+    if (budgetOutcomes.some((b) => b.status === 'broken')) return 1;
+  }
+  return failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (err: unknown) => {
+    if (stoppingOnSignal()) return;
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await stopAll();
+    process.exitCode = 1;
+  },
+);
