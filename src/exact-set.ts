@@ -29,6 +29,22 @@ export class ExactSet {
   static readonly EMPTY: ExactSet = new ExactSet(new Float64Array(0));
 
   /**
+   * Wraps keys already sorted and deduplicated by `build` in another thread (list-build-worker):
+   * checked in one linear pass (strictly increasing), not sorted again.
+   */
+  static fromSortedUnique(keys: Float64Array): ExactSet {
+    let previous = -1;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!(key > previous) || !Number.isSafeInteger(key)) {
+        throw new CallgateError(ErrorCode.CONFIG, `ExactSet.fromSortedUnique: keys not strictly increasing safe integers at position ${i}`);
+      }
+      previous = key;
+    }
+    return new ExactSet(keys);
+  }
+
+  /**
    * Takes ownership of `keys`: sorts and dedups it in place (the caller must not use it afterwards),
    * then keeps it, or a trimmed copy when duplicates left much unused room.
    * Throws CALLGATE_ERR_CONFIG when a key is not a non-negative safe integer (NaN, fraction, ...).

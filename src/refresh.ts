@@ -7,9 +7,11 @@
  */
 import type { AlertRegistry } from './alerts.js';
 import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
-import { buildGeneration, type BuiltGeneration } from './list-build.js';
-import { readListStream, type ListReadResult } from './list-read.js';
-import { openSource, type SourceValidators } from './list-source.js';
+import { buildInWorker, type BuildOutcome } from './list-build-client.js';
+import type { BuiltGeneration } from './list-build.js';
+import type { BuildRequest } from './list-build-worker.js';
+import type { ListReadResult } from './list-read.js';
+import type { SourceValidators } from './list-source.js';
 import type { ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
@@ -79,6 +81,8 @@ export interface RefresherOptions {
   readonly sink: GenerationSink;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Reads and builds a list off the main thread. @default buildInWorker */
+  readonly build?: (request: BuildRequest) => Promise<BuildOutcome>;
 }
 
 const NO_LOCK: RefreshLock = { signal: new AbortController().signal, release: async () => {} };
@@ -92,9 +96,12 @@ export class ListRefresher {
   readonly #running = new Map<string, Promise<RefreshOutcome>>();
   readonly #last = new Map<string, { outcome: RefreshOutcome | null; lastSuccess: number | null }>();
 
+  readonly #build: (request: BuildRequest) => Promise<BuildOutcome>;
+
   constructor(options: RefresherOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#build = options.build ?? buildInWorker;
   }
 
   refresh(name: string, options: { force: boolean; trigger: RefreshTrigger }): Promise<RefreshOutcome> {
@@ -143,26 +150,27 @@ export class ListRefresher {
       const current = slot.state;
       // Without a current generation, read the source even if it looks unchanged.
       const previous = current === null ? null : (this.#validators.get(name) ?? null);
-      const opened = await openSource(spec.source, previous);
-      if (opened.kind === 'unchanged') {
-        this.#validators.set(name, opened.validators);
+      // Reading, parsing, sorting and filter building run in a worker thread: checks never stall.
+      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count });
+      if (loaded.kind === 'unchanged') {
+        this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);
         log.info({ generation: current?.generation }, 'list unchanged at its source');
         return done({ status: 'unchanged', generation: current?.generation ?? null });
       }
+      const { read, built } = loaded;
+      // On this refresher's clock (injectable), not the worker's.
       const fetchedAt = this.#now();
-      const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: current?.count });
       // The list's age counts from the source's own date; a source with none is dated when fetched.
-      const sourceDate = opened.sourceDate !== null && opened.sourceDate.getTime() <= fetchedAt ? opened.sourceDate : new Date(fetchedAt);
+      const sourceDate = loaded.sourceDate !== null && loaded.sourceDate.getTime() <= fetchedAt ? loaded.sourceDate : new Date(fetchedAt);
       const counts = { lines: read.lines, numbers: read.numbers, badLines: read.badLines, badLineNumbers: read.badLineNumbers, sourceDate: sourceDate.toISOString() };
       if (current !== null && read.fingerprint === current.fingerprint && (current.sourceDate?.getTime() ?? 0) >= sourceDate.getTime()) {
-        this.#validators.set(name, opened.validators);
+        this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);
         log.info({ generation: current.generation }, 'list content unchanged');
         return done({ status: 'unchanged', generation: current.generation, ...counts });
       }
-      if (read.numbers === 0) return this.#refuse(log, done, name, 'empty', `the new list has no valid number (${read.lines} lines, ${read.badLines} bad)`, counts, current);
-      const built = buildGeneration(read.keys, spec.falsePositiveRate);
+      if (built === null) return this.#refuse(log, done, name, 'empty', `the new list has no valid number (${read.lines} lines, ${read.badLines} bad)`, counts, current);
       const judgement = judgeCandidate(
         { numbers: built.set.size, lines: read.lines, badLines: read.badLines },
         current === null ? null : { count: current.count },
@@ -175,7 +183,7 @@ export class ListRefresher {
       const state = await this.#o.sink.publish(input);
       this.#o.registry.install(state);
       await this.#o.sink.installed(input, state);
-      this.#validators.set(name, opened.validators);
+      this.#validators.set(name, loaded.validators);
       this.#clearRefreshAlerts(name);
       const outcome = done({
         status: 'loaded',

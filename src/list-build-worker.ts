@@ -1,0 +1,71 @@
+/**
+ * Worker thread: opens a list's source, parses it, sorts it and builds its Bloom filter — seconds of
+ * CPU for 12 million lines — so that the main thread keeps answering checks while a list loads.
+ * Results travel back as transferred buffers (no copy): the sorted keys and the filter's binary form.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildGeneration } from './list-build.js';
+import { readListStream } from './list-read.js';
+import { openSource, type SourceValidators } from './list-source.js';
+
+export interface BuildRequest {
+  readonly source: string;
+  readonly previous: SourceValidators | null;
+  readonly falsePositiveRate: number;
+  readonly expectedNumbers?: number | undefined;
+}
+
+export type BuildResponse =
+  | { readonly kind: 'unchanged'; readonly validators: SourceValidators }
+  | {
+      readonly kind: 'changed';
+      readonly validators: SourceValidators;
+      readonly label: string;
+      readonly sourceDate: number | null;
+      readonly fetchedAt: number;
+      readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; durationMs: number };
+      readonly fingerprint: string;
+      readonly keys: Float64Array;
+      readonly filter: Uint8Array;
+      readonly duplicates: number;
+      readonly buildMs: number;
+    }
+  | { readonly kind: 'error'; readonly code: string | null; readonly message: string };
+
+async function run(req: BuildRequest): Promise<{ response: BuildResponse; transfer: ArrayBuffer[] }> {
+  const opened = await openSource(req.source, req.previous);
+  if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
+  const fetchedAt = Date.now();
+  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers });
+  const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
+  const keys = built === null ? new Float64Array(0) : Float64Array.from(built.set.keys());
+  const filterBuf = built === null ? Buffer.alloc(0) : built.filter.toBinary();
+  // A standalone copy of the filter's bytes, so its buffer can be transferred whole.
+  const filter = new Uint8Array(filterBuf.length);
+  filter.set(filterBuf);
+  const { keys: _raw, fingerprint, sourceDate, ...counts } = read;
+  return {
+    response: {
+      kind: 'changed',
+      validators: opened.validators,
+      label: opened.label,
+      sourceDate: opened.sourceDate?.getTime() ?? null,
+      fetchedAt,
+      counts: { ...counts, badLineNumbers: [...counts.badLineNumbers] },
+      fingerprint,
+      keys,
+      filter,
+      duplicates: built?.duplicates ?? 0,
+      buildMs: built?.buildMs ?? 0,
+    },
+    transfer: [keys.buffer as ArrayBuffer, filter.buffer as ArrayBuffer],
+  };
+}
+
+if (parentPort !== null) {
+  const port = parentPort;
+  run(workerData as BuildRequest).then(
+    ({ response, transfer }) => port.postMessage(response, transfer),
+    (err: unknown) => port.postMessage({ kind: 'error', code: (err as { code?: string }).code ?? null, message: err instanceof Error ? err.message : String(err) } satisfies BuildResponse),
+  );
+}
