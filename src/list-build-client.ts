@@ -48,8 +48,8 @@ export function buildInWorker(request: BuildRequest): Promise<BuildOutcome> {
           throw new CallgateError((r.code as Code | null) ?? ErrorCode.LIST_READ, r.message);
         case 'changed': {
           const set = r.keys.length === 0 ? null : ExactSet.fromSortedUnique(r.keys);
-          const built: BuiltGeneration | null =
-            set === null ? null : { set, filter: NumberFilter.fromBinary(Buffer.from(r.filter.buffer, r.filter.byteOffset, r.filter.byteLength)), duplicates: r.duplicates, buildMs: r.buildMs };
+          const binary = Buffer.from(r.filter.buffer, r.filter.byteOffset, r.filter.byteLength);
+          const built: BuiltGeneration | null = set === null ? null : { set, filter: NumberFilter.fromBinary(binary), filterBinary: binary, duplicates: r.duplicates, buildMs: r.buildMs };
           return {
             kind: 'changed',
             validators: r.validators,

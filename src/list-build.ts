@@ -11,6 +11,8 @@ export interface BuiltGeneration {
   readonly filter: NumberFilter;
   readonly duplicates: number;
   readonly buildMs: number;
+  /** The filter's binary form when it already exists (built in a worker), so it is not made again. */
+  readonly filterBinary?: Buffer;
 }
 
 export function buildGeneration(keys: Float64Array, falsePositiveRate: number): BuiltGeneration {

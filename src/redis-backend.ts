@@ -144,7 +144,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
         list: spec.name,
         kind: spec.kind,
         keys: built.set.keys() as Float64Array,
-        filter: built.filter.toBinary(),
+        filter: built.filterBinary ?? built.filter.toBinary(),
         normaliserVersion: NORMALISER_VERSION,
         hashId: built.filter.hashId,
         fingerprint: read.fingerprint,
