@@ -93,7 +93,8 @@ export function markdownTable(figures: Readonly<Record<string, Figure>>, ratios:
       const outcome =
         b.status === 'skipped' ? `skipped (no ${b.missing.join(', ')})`
         : b.status === 'inconclusive' ? `inconclusive (the echo floor itself: ${fmt(b.floorValue, unit)})`
-        : b.status === 'ok' ? 'ok' : '**BROKEN**';
+        : b.status === 'ok' ? (b.advisory ? 'ok (advisory)' : 'ok')
+        : b.advisory ? 'missed (advisory, not enforced)' : '**BROKEN**';
       const perRound = b.roundRatios.length === 0 ? '–' : `${b.roundRatios.map((r) => fmt(r)).join(', ')} (${fmt(b.medianRatio)})`;
       lines.push(`| ${b.id}: ${b.figure} ${b.op} ${b.limitText} | ${fmt(b.value, unit)} | ${fmt(b.limit, unit)} | ${perRound} | ${outcome} |`);
     }
