@@ -14,7 +14,6 @@ import type { ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
 import { NORMALISER_VERSION } from './normalise.js';
-import type { NumberKey } from './number-key.js';
 import { ListRefresher, noLock, type GenerationSink } from './refresh.js';
 
 export interface EmbeddedBackendOptions {
@@ -89,10 +88,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
         let replayed = 0;
         for (const slot of registry.current.slots) {
           for (const change of journal.changes(slot.spec.name)) {
-            for (const key of change.keys) {
-              if (change.op === 'add') slot.intraday.add(key, change.at);
-              else slot.intraday.remove(key);
-            }
+            slot.intraday.apply(change.op, change.keys, change.at);
             replayed++;
           }
         }
@@ -117,7 +113,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
       const at = now();
       // Durable first: an acknowledged opt-out must survive a crash.
       await journal?.append({ op, list, keys, who, at });
-      applyChange(slot.intraday, op, keys, at);
+      slot.intraday.apply(op, keys, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString() };
     },
     lastError: (list) => errors.get(list) ?? null,
@@ -126,11 +122,4 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
       await journal?.close();
     },
   };
-}
-
-export function applyChange(intraday: { add(key: NumberKey, at: number): void; remove(key: NumberKey): boolean }, op: 'add' | 'remove', keys: readonly NumberKey[], at: number): void {
-  for (const key of keys) {
-    if (op === 'add') intraday.add(key, at);
-    else intraday.remove(key);
-  }
 }

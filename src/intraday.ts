@@ -28,6 +28,14 @@ export class IntradayAdditions {
     return this.#added.delete(key);
   }
 
+  /** Applies one recorded change (an opt-out added, or withdrawn) to every key it names. */
+  apply(op: 'add' | 'remove', keys: readonly NumberKey[], atMs: number): void {
+    for (const key of keys) {
+      if (op === 'add') this.add(key, atMs);
+      else this.remove(key);
+    }
+  }
+
   /**
    * Drops additions made before a new file generation's load started: the new file supersedes them.
    * Additions made while it loaded are kept (the file cannot contain them yet).

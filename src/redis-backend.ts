@@ -237,11 +237,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       (change) => {
         const slot = registry.slot(change.list);
         if (slot === undefined) return;
-        const at = Date.parse(change.at);
-        for (const key of change.keys) {
-          if (change.op === 'add') slot.intraday.add(key, at);
-          else slot.intraday.remove(key);
-        }
+        slot.intraday.apply(change.op, change.keys, Date.parse(change.at));
       },
       {
         onError: (err) => logger.warn({ err }, 'following intraday changes: retrying'),
@@ -301,10 +297,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       // Redis first (durable, and the stream carries it to every sidecar); then here at once.
       const id = op === 'add' ? await store.addIntraday(list, keys, { who }) : await store.removeIntraday(list, keys, { who });
       const at = Date.now() + clockOffsetMs;
-      for (const key of keys) {
-        if (op === 'add') slot.intraday.add(key, at);
-        else slot.intraday.remove(key);
-      }
+      slot.intraday.apply(op, keys, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
     lastError: (list) => errors.get(list) ?? null,

@@ -3,18 +3,12 @@
  * dashboard. Stats, socket and dashboard can require a read-only token (`?token=` — a wall screen
  * cannot send headers — or `Authorization: Bearer`); none of them ever shows a phone number.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Registry } from 'prom-client';
+import { sameSecret } from './admin-auth.js';
 import { HttpError, type HttpReply, type RouteHandler } from './http-server.js';
 import type { StatsService } from './stats-service.js';
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** Whether a request may read supervision data: no token configured, or the read or admin token given. */
 export function mayRead(req: IncomingMessage, url: URL, statsToken: string | null, adminToken: string | null): boolean {
@@ -22,10 +16,16 @@ export function mayRead(req: IncomingMessage, url: URL, statsToken: string | nul
   const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
   const given = url.searchParams.get('token') ?? bearer ?? null;
   if (given === null) return false;
-  return same(given, statsToken) || (adminToken !== null && same(given, adminToken));
+  return sameSecret(given, statsToken) || (adminToken !== null && sameSecret(given, adminToken));
 }
 
-export function statsRoutes(deps: { stats: StatsService; metrics: Registry | null; statsToken: string | null; adminToken: string | null }): Map<string, RouteHandler> {
+/** What /metrics needs of the registry (metrics.ts wraps prom-client). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export function statsRoutes(deps: { stats: StatsService; metrics: MetricsSource | null; statsToken: string | null; adminToken: string | null }): Map<string, RouteHandler> {
   const guard = (req: IncomingMessage, url: URL): void => {
     if (!mayRead(req, url, deps.statsToken, deps.adminToken)) throw new HttpError(401, 'unauthorized', 'a read-only token is required: ?token=… or Authorization: Bearer …');
   };
