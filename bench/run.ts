@@ -80,8 +80,8 @@ function parseSettings(argv: readonly string[]): Settings {
     size,
     seed,
     ci,
-    // Five short rounds in CI: a median of five per-round ratios shrugs off one or two disturbed rounds.
-    rounds: intFlag('rounds', values.rounds, ci ? 5 : 3),
+    // Seven short rounds in CI: a median of seven per-round ratios shrugs off a few disturbed rounds.
+    rounds: intFlag('rounds', values.rounds, ci ? 7 : 3),
     measureMs: intFlag('measure-ms', values['measure-ms'], ci ? 1500 : 3000),
     openMeasureMs: intFlag('measure-ms', values['measure-ms'], ci ? 2000 : 5000),
     warmupMs: intFlag('warmup-ms', values['warmup-ms'], ci ? 300 : 1000),

@@ -89,9 +89,11 @@ export class CheckStats {
   readonly #keepMinutes: number;
   readonly #now: () => number;
   readonly #campaigns = new Set<string>();
-  /** Since start, for Prometheus counters. */
-  readonly totals = new Map<string, number>();
-  readonly latencyTotal = new LatencyBuckets();
+  /** Tally key strings, made once per (campaign, reason, verdict): a check then hashes no new string. */
+  readonly #keys = new Map<string, Map<string, { allow?: string; block?: string }>>();
+  /** Counts of finished minutes since start (the current minute is added when read). */
+  readonly #totals = new Map<string, number>();
+  readonly #latencyTotal = new LatencyBuckets();
   readonly #minutes: MinuteTally[] = [];
   #current: MinuteTally;
 
@@ -115,8 +117,22 @@ export class CheckStats {
 
   #tick(): MinuteTally {
     const minute = this.#minuteOf(this.#now());
-    if (minute !== this.#current.minute) this.#current = this.#newMinute(minute);
+    if (minute !== this.#current.minute) {
+      // Once a minute, not per check: the finished minute joins the totals since start.
+      for (const [key, n] of this.#current.counts) this.#totals.set(key, (this.#totals.get(key) ?? 0) + n);
+      this.#latencyTotal.merge(this.#current.latency);
+      this.#current = this.#newMinute(minute);
+    }
     return this.#current;
+  }
+
+  #key(campaignLabel: string, verdict: string, reason: string): string {
+    let byReason = this.#keys.get(campaignLabel);
+    if (byReason === undefined) this.#keys.set(campaignLabel, (byReason = new Map()));
+    let pair = byReason.get(reason);
+    if (pair === undefined) byReason.set(reason, (pair = {}));
+    const v = verdict === 'allow' ? 'allow' : 'block';
+    return (pair[v] ??= tallyKey(campaignLabel, verdict, reason));
   }
 
   /** The label a campaign is counted under (bounded cardinality). */
@@ -131,15 +147,34 @@ export class CheckStats {
   }
 
   record(campaignLabel: string, verdict: string, reason: string, n = 1): void {
-    const key = tallyKey(campaignLabel, verdict, reason);
+    const key = this.#key(campaignLabel, verdict, reason);
     const m = this.#tick();
     m.counts.set(key, (m.counts.get(key) ?? 0) + n);
-    this.totals.set(key, (this.totals.get(key) ?? 0) + n);
   }
 
-  recordLatencyUs(us: number): void {
-    this.#tick().latency.record(us);
-    this.latencyTotal.record(us);
+  /** One single check: its count and its server-side latency, with one clock read. */
+  recordCheck(campaignLabel: string, verdict: string, reason: string, latencyUs: number): void {
+    const key = this.#key(campaignLabel, verdict, reason);
+    const m = this.#tick();
+    m.counts.set(key, (m.counts.get(key) ?? 0) + 1);
+    m.latency.record(latencyUs);
+  }
+
+  /** Counts since start, by tally key (for Prometheus counters; built when scraped). */
+  totals(): Map<string, number> {
+    const m = this.#tick();
+    const out = new Map(this.#totals);
+    for (const [key, n] of m.counts) out.set(key, (out.get(key) ?? 0) + n);
+    return out;
+  }
+
+  /** Latencies since start (for the Prometheus histogram; built when scraped). */
+  latencyTotal(): LatencyBuckets {
+    const m = this.#tick();
+    const out = new LatencyBuckets();
+    out.merge(this.#latencyTotal);
+    out.merge(m.latency);
+    return out;
   }
 
   /** Minutes from `since` (inclusive, ms) to now, oldest first. */

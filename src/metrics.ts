@@ -40,7 +40,7 @@ class TallyHistogram extends Histogram<string> {
   }
 
   override async get(): ReturnType<Histogram<string>['get']> {
-    const total = this.#stats.latencyTotal;
+    const total = this.#stats.latencyTotal();
     const values: { value: number; metricName: string; labels: Record<string, string | number> }[] = [];
     let cumulative = 0;
     let i = 0;
@@ -66,7 +66,7 @@ export function createMetrics(sources: MetricsSources): Registry {
     labelNames: ['verdict', 'reason', 'campaign'],
     registers: [registry],
     collect() {
-      for (const [key, n] of sources.stats.totals) {
+      for (const [key, n] of sources.stats.totals()) {
         const delta = n - (reported.get(key) ?? 0);
         if (delta <= 0) continue;
         const k = parseTallyKey(key);

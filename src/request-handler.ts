@@ -80,8 +80,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
    */
   const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, r: CheckResult): void => {
     if (stats !== null) {
-      stats.record(stats.campaignLabel(campaign), r.verdict, r.reason);
-      stats.recordLatencyUs((performance.now() - started) * 1000);
+      stats.recordCheck(stats.campaignLabel(campaign), r.verdict, r.reason, (performance.now() - started) * 1000);
     }
     if (audit === null) return;
     generations();

@@ -31,7 +31,7 @@ describe('check tallies', () => {
       [0, { [tallyKey('w', 'block', 'bloctel')]: 3, [tallyKey('w', 'allow', 'not_listed')]: 1 }],
       [60_000, { [tallyKey('w', 'allow', 'not_listed')]: 1 }],
     ]);
-    expect(s.totals.get(tallyKey('w', 'allow', 'not_listed'))).toBe(2);
+    expect(s.totals().get(tallyKey('w', 'allow', 'not_listed'))).toBe(2);
   });
 
   it('estimates a p99 within a bucket', () => {
