@@ -1,14 +1,11 @@
 /**
- * Embedded mode: a list file → a generation held entirely in this process.
- * A list with no valid number is refused: it never replaces a good one, and at start-up the list
- * stays "not ready" (checks block) rather than serving an empty list that would allow everything.
+ * Load reports and the empty-list refusal shared by loads (`callgate load`). A list with no valid
+ * number is refused: it never replaces a good one, and at start-up the list stays "not ready"
+ * (checks block) rather than serving an empty list that would allow everything.
  */
 import { CallgateError, ErrorCode } from './errors.js';
-import { buildGeneration, newGenerationId } from './list-build.js';
+import type { ListReadResult } from './list-read.js';
 import type { ListSpec } from './list-spec.js';
-import type { ListState } from './list-state.js';
-import { readListFile, type ListReadResult } from './list-read.js';
-import { NORMALISER_VERSION } from './normalise.js';
 
 export interface LoadReport {
   readonly list: string;
@@ -33,26 +30,6 @@ export function refuseEmpty(spec: ListSpec, read: ListReadResult): void {
       `list ${spec.name}: ${spec.source ?? 'source'} has no valid number (${read.lines} lines, ${read.badLines} bad); refusing to load it`,
     );
   }
-}
-
-export async function loadListIntoMemory(spec: ListSpec): Promise<{ state: ListState; report: LoadReport }> {
-  if (spec.source === null) throw new CallgateError(ErrorCode.CONFIG, `list ${spec.name} has no source file`);
-  const read = await readListFile(spec.source);
-  refuseEmpty(spec, read);
-  const built = buildGeneration(read.keys, spec.falsePositiveRate);
-  const generation = newGenerationId();
-  const state: ListState = Object.freeze({
-    spec,
-    generation,
-    filter: built.filter,
-    members: Object.freeze({ where: 'memory' as const, set: built.set }),
-    count: built.set.size,
-    loadedAt: new Date(),
-    sourceDate: read.sourceDate ?? null,
-    fingerprint: read.fingerprint,
-    normaliserVersion: NORMALISER_VERSION,
-  });
-  return { state, report: reportOf(spec, generation, read, built.set.size, built.duplicates, built.buildMs, built.filter.byteLength, built.set.byteLength) };
 }
 
 export function reportOf(
