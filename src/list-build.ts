@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { NumberFilter } from './bloom.js';
 import { ExactSet } from './exact-set.js';
+import { newGenerationId as generationIdOf } from './redis-keys.js';
 
 export interface BuiltGeneration {
   readonly set: ExactSet;
@@ -25,7 +26,7 @@ export function buildGeneration(keys: Float64Array, falsePositiveRate: number): 
   return { set, filter, duplicates, buildMs: performance.now() - started };
 }
 
-/** Time-sortable, unique across a fleet: milliseconds in base 36 plus random bits. */
+/** Time-sortable, unique across a fleet; the same id format in both modes (redis-keys.ts defines it). */
 export function newGenerationId(now: Date = new Date()): string {
-  return `${now.getTime().toString(36)}-${randomBytes(4).toString('hex')}`;
+  return generationIdOf(now.getTime(), randomBytes(4));
 }

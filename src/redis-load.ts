@@ -11,7 +11,7 @@ import { readListFile } from './list-read.js';
 import type { ListSpec } from './list-spec.js';
 import type { ListState } from './list-state.js';
 import { NORMALISER_VERSION } from './normalise.js';
-import { judgeCandidate } from './refresh-guards.js';
+import { judgeForList } from './refresh-guards.js';
 import type { GenerationMarker } from './redis-keys.js';
 import type { RedisStore } from './redis-store.js';
 
@@ -43,12 +43,7 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
   const current = await store.readCurrent(spec.name);
-  const judgement = judgeCandidate(
-    { numbers: built.set.size, lines: read.lines, badLines: read.badLines },
-    current === null ? null : { count: current.count },
-    { maxBadLineRatio: spec.refresh.maxBadLineRatio, maxShrinkRatio: spec.refresh.maxShrinkRatio },
-    force,
-  );
+  const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, current === null ? null : { count: current.count }, force);
   if (!judgement.ok) throw new CallgateError(ErrorCode.LIST_REFUSED, `${judgement.message} (${judgement.code}; --force overrides)`);
   const writeStarted = performance.now();
   const marker = await store.writeGeneration({

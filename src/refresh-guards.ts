@@ -56,6 +56,16 @@ export type CandidateJudgement =
  * Thresholds are exclusive: a shrink of exactly maxShrinkRatio, or a ratio of exactly
  * maxBadLineRatio, is accepted.
  */
+/** The guards of a list's refresh policy, applied to a built candidate against the current generation. */
+export function judgeForList(
+  refresh: { readonly maxBadLineRatio: number; readonly maxShrinkRatio: number },
+  candidate: CandidateCounts,
+  current: { readonly count: number } | null,
+  force: boolean,
+): CandidateJudgement {
+  return judgeCandidate(candidate, current, { maxBadLineRatio: refresh.maxBadLineRatio, maxShrinkRatio: refresh.maxShrinkRatio }, force);
+}
+
 export function judgeCandidate(
   candidate: CandidateCounts,
   current: { readonly count: number } | null,

@@ -15,7 +15,7 @@ import type { SourceValidators } from './list-source.js';
 import type { ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
-import { judgeCandidate, type RefusalCode } from './refresh-guards.js';
+import { judgeForList, type RefusalCode } from './refresh-guards.js';
 
 export type RefreshTrigger = 'startup' | 'schedule' | 'admin';
 export type RefreshStatus = 'loaded' | 'unchanged' | 'refused' | 'failed' | 'busy';
@@ -171,12 +171,7 @@ export class ListRefresher {
         return done({ status: 'unchanged', generation: current.generation, ...counts });
       }
       if (built === null) return this.#refuse(log, done, name, 'empty', `the new list has no valid number (${read.lines} lines, ${read.badLines} bad)`, counts, current);
-      const judgement = judgeCandidate(
-        { numbers: built.set.size, lines: read.lines, badLines: read.badLines },
-        current === null ? null : { count: current.count },
-        { maxBadLineRatio: spec.refresh.maxBadLineRatio, maxShrinkRatio: spec.refresh.maxShrinkRatio },
-        force,
-      );
+      const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, current === null ? null : { count: current.count }, force);
       if (!judgement.ok) return this.#refuse(log, done, name, judgement.code, judgement.message, { ...counts, unique: built.set.size }, current);
       if (lock.signal.aborted) throw new CallgateError(ErrorCode.REDIS, 'the refresh lock was lost before the switch; another sidecar may be refreshing');
       const input: PublishInput = { spec, read, built, sourceDate, loadStartedAt: started, supersedesBefore: Math.min(started, sourceDate.getTime()), signal: lock.signal };
