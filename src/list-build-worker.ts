@@ -38,7 +38,8 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
   const fetchedAt = Date.now();
   const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers });
   const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
-  const keys = built === null ? new Float64Array(0) : Float64Array.from(built.set.keys());
+  // The sorted keys are sent as a view of their own buffer, transferred without a copy.
+  const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);
   const filterBuf = built === null ? Buffer.alloc(0) : built.filter.toBinary();
   // A standalone copy of the filter's bytes, so its buffer can be transferred whole.
   const filter = new Uint8Array(filterBuf.length);
