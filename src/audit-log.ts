@@ -26,7 +26,7 @@ import { createGzip } from 'node:zlib';
 import { CallgateError, ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Basis } from './policy.js';
-import type { Verdict } from './verdict.js';
+import type { ConsentEvidence, Verdict } from './verdict.js';
 
 const DAY_MS = 86_400_000;
 /** `input` of an invalid number is kept short: it is what the dialer sent, possibly garbage. */
@@ -51,6 +51,8 @@ export interface AuditCheck {
   readonly retryAt?: string;
   /** True when the caller said it dials on this answer (it counted as an attempt). */
   readonly dial?: boolean;
+  /** The consent consulted (list, state, when, how, proof reference, expiry), when a consent list has the number. */
+  readonly consent?: ConsentEvidence;
   /** List name → generation consulted. */
   readonly generations: Readonly<Record<string, string>>;
 }

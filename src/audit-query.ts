@@ -180,6 +180,11 @@ export function formatAuditRecord(r: AuditRecord): string {
       if (r.basis !== undefined && r.basis !== r.reason) parts.push(`basis=${r.basis}`);
       if (r.retryAt !== undefined) parts.push(`retryAt=${r.retryAt}`);
       if (r.dial !== undefined) parts.push(`dial=${r.dial ? 'yes' : 'no'}`);
+      if (r.consent !== undefined) {
+        const c = r.consent;
+        const terms = [c.consentedAt && `at=${c.consentedAt}`, c.source && `source=${c.source}`, c.proof && `proof=${c.proof}`, c.expiresAt && `expires=${c.expiresAt}`].filter(Boolean);
+        parts.push(`consent=${c.list}:${c.state}${terms.length > 0 ? `(${terms.join(',')})` : ''}`);
+      }
       parts.push(`generations=${pairs(r.generations, '@')}`, instance);
       return parts.join('  ');
     }

@@ -4,12 +4,24 @@
  * follower, so an addition is effective on the very next check without rebuilding any filter.
  * A Bloom filter cannot forget, so removals never touch filters: they only leave this set, and the
  * exact confirmation (generation members + these additions) decides.
+ *
+ * On an allow-list (`revocable`) a removal is also a revocation: a consent withdrawn or a contract
+ * ended must stop allowing at once even though the file still lists the number. Revocations outlive
+ * generations (a newer file may still carry the old consent); an addition, or a consent the file
+ * dates after the revocation (consent-terms.ts), lifts one.
  */
 import type { NumberKey } from './number-key.js';
 
 export class IntradayAdditions {
   /** key → when it was added (ms since epoch). */
   readonly #added = new Map<NumberKey, number>();
+  /** Allow-lists: key → when it was revoked (ms since epoch). */
+  readonly #revoked = new Map<NumberKey, number>();
+  readonly revocable: boolean;
+
+  constructor(revocable = false) {
+    this.revocable = revocable;
+  }
 
   has(key: NumberKey): boolean {
     return this.#added.has(key);
@@ -22,17 +34,33 @@ export class IntradayAdditions {
   add(key: NumberKey, atMs: number): void {
     const previous = this.#added.get(key);
     if (previous === undefined || atMs > previous) this.#added.set(key, atMs);
+    if (this.revocable) this.#revoked.delete(key);
   }
 
-  remove(key: NumberKey): boolean {
+  remove(key: NumberKey, atMs: number = Date.now()): boolean {
+    if (this.revocable) this.#revoked.set(key, atMs);
     return this.#added.delete(key);
+  }
+
+  /** Drops an addition without revoking anything (re-seeding from Redis, which holds the truth). */
+  forget(key: NumberKey): boolean {
+    return this.#added.delete(key);
+  }
+
+  /** When the number was revoked (allow-lists), or null. */
+  revokedAt(key: NumberKey): number | null {
+    return this.#revoked.get(key) ?? null;
+  }
+
+  get revokedCount(): number {
+    return this.#revoked.size;
   }
 
   /** Applies one recorded change (an opt-out added, or withdrawn) to every key it names. */
   apply(op: 'add' | 'remove', keys: readonly NumberKey[], atMs: number): void {
     for (const key of keys) {
       if (op === 'add') this.add(key, atMs);
-      else this.remove(key);
+      else this.remove(key, atMs);
     }
   }
 

@@ -55,7 +55,7 @@ export function buildInWorker(request: BuildRequest): Promise<BuildOutcome> {
             validators: r.validators,
             sourceDate: r.sourceDate === null ? null : new Date(r.sourceDate),
             fetchedAt: r.fetchedAt,
-            read: { ...r.counts, keys: r.keys, fingerprint: r.fingerprint },
+            read: { ...r.counts, keys: r.keys, terms: r.terms, fingerprint: r.fingerprint },
             built,
           };
         }

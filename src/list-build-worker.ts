@@ -13,6 +13,8 @@ export interface BuildRequest {
   readonly previous: SourceValidators | null;
   readonly falsePositiveRate: number;
   readonly expectedNumbers?: number | undefined;
+  /** A consent list: read the consent terms after each number. */
+  readonly terms?: boolean | undefined;
 }
 
 export type BuildResponse =
@@ -26,6 +28,8 @@ export type BuildResponse =
       readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; durationMs: number };
       readonly fingerprint: string;
       readonly keys: Float64Array;
+      /** Consent lists: number key → stored terms (structured-cloned; consent lists are small beside Bloctel). */
+      readonly terms: Map<number, string> | null;
       readonly filter: Uint8Array;
       readonly duplicates: number;
       readonly buildMs: number;
@@ -36,7 +40,7 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
   const opened = await openSource(req.source, req.previous);
   if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
   const fetchedAt = Date.now();
-  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers });
+  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers, terms: req.terms });
   const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
   // The sorted keys are sent as a view of their own buffer, transferred without a copy.
   const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);
@@ -44,7 +48,7 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
   // A standalone copy of the filter's bytes, so its buffer can be transferred whole.
   const filter = new Uint8Array(filterBuf.length);
   filter.set(filterBuf);
-  const { keys: _raw, fingerprint, sourceDate, ...counts } = read;
+  const { keys: _raw, terms, fingerprint, sourceDate, ...counts } = read;
   return {
     response: {
       kind: 'changed',
@@ -55,6 +59,7 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
       counts: { ...counts, badLineNumbers: [...counts.badLineNumbers] },
       fingerprint,
       keys,
+      terms: terms === null ? null : new Map(terms),
       filter,
       duplicates: built?.duplicates ?? 0,
       buildMs: built?.buildMs ?? 0,

@@ -6,7 +6,8 @@
  * digit), a candidate number (the first CSV field), or bad. A bad line is counted, never fatal: the
  * caller decides what a list with bad lines means.
  */
-import { e164ToKey } from './number-key.js';
+import { encodeTerms, parseTerms } from './consent-terms.js';
+import { e164ToKey, type NumberKey } from './number-key.js';
 
 /** Same contract as `normalise` in normalise.ts: E.164 (`+digits`) or null when invalid. */
 export type Normaliser = (raw: string) => string | null;
@@ -94,6 +95,51 @@ export function firstField(line: string): string {
 }
 
 /**
+ * Every field of a CSV line, each as firstField reads it (a quoted field may hold separators; `""`
+ * inside quotes is one quote). Only consent lists read past the first field. Exported for tests.
+ */
+export function splitFields(line: string): string[] {
+  const out: string[] = [];
+  const n = line.length;
+  let i = 0;
+  for (;;) {
+    while (i < n && isSpace(line.charCodeAt(i)) && line.charCodeAt(i) !== TAB) i++;
+    let field: string;
+    if (i < n && line.charCodeAt(i) === QUOTE) {
+      let j = i + 1;
+      let value = '';
+      for (;;) {
+        const q = line.indexOf('"', j);
+        if (q === -1) {
+          value += line.slice(j);
+          j = n;
+          break;
+        }
+        value += line.slice(j, q);
+        if (line.charCodeAt(q + 1) === QUOTE) {
+          value += '"';
+          j = q + 2;
+        } else {
+          j = q + 1;
+          break;
+        }
+      }
+      while (j < n && !isSeparator(line.charCodeAt(j))) j++;
+      field = value;
+      i = j;
+    } else {
+      let j = i;
+      while (j < n && !isSeparator(line.charCodeAt(j))) j++;
+      field = line.slice(i, j);
+      i = j;
+    }
+    out.push(field.trim().replace(/^'+|'+$/g, ''));
+    if (i >= n) return out;
+    i++; // the separator
+  }
+}
+
+/**
  * Classifies one line (without its line terminator; a trailing CR is tolerated). `lineNo` is 1-based;
  * a BOM is stripped on line 1 only. Updates `state` once the first content line is seen.
  * A `number` result is a candidate: the caller normalises `raw`, and a failure makes the line bad.
@@ -128,6 +174,13 @@ export interface ListCounts {
 export interface ListParseResult extends ListCounts {
   /** One key per `numbers`, in file order, duplicates kept: the exact-set builder sorts and dedups. */
   readonly keys: Float64Array;
+  /** Consent lists: the stored terms (consent-terms.ts) of each number that has some; null for other lists. */
+  readonly terms: ReadonlyMap<NumberKey, string> | null;
+}
+
+export interface AccumulatorOptions {
+  /** Read consent terms from the columns after the number (consent lists). @default false */
+  readonly terms?: boolean | undefined;
 }
 
 /**
@@ -145,10 +198,12 @@ export class ListAccumulator {
   #header = false;
   #badLines = 0;
   readonly #badLineNumbers: number[] = [];
+  readonly #terms: Map<NumberKey, { at: number; encoded: string }> | null;
 
-  constructor(normalise: Normaliser, initialCapacity = 1 << 16) {
+  constructor(normalise: Normaliser, initialCapacity = 1 << 16, options: AccumulatorOptions = {}) {
     this.#normalise = normalise;
     this.#keys = new Float64Array(Math.max(16, initialCapacity));
+    this.#terms = options.terms === true ? new Map() : null;
   }
 
   /** Adds the next line (terminator already removed). */
@@ -162,8 +217,13 @@ export class ListAccumulator {
           this.#bad(lineNo);
           return;
         }
+        const key = e164ToKey(e164);
+        if (this.#terms !== null && !this.#readTerms(line, key)) {
+          this.#bad(lineNo);
+          return;
+        }
         if (this.#numbers === this.#keys.length) this.#grow();
-        this.#keys[this.#numbers++] = e164ToKey(e164);
+        this.#keys[this.#numbers++] = key;
         return;
       }
       case 'blank':
@@ -183,6 +243,21 @@ export class ListAccumulator {
         throw new Error(`unreachable line kind ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * A consent line's terms; false when they are bad (the number is then not taken: an unreadable expiry
+   * must not become a consent without one). A number listed twice keeps the terms of its latest
+   * consent (the later line on a tie).
+   */
+  #readTerms(line: string, key: NumberKey): boolean {
+    const terms = parseTerms(splitFields(line).slice(1));
+    if (terms === 'bad') return false;
+    if (terms === null) return true;
+    const at = terms.consentedAt ?? Number.NEGATIVE_INFINITY;
+    const previous = this.#terms?.get(key);
+    if (previous === undefined || at >= previous.at) this.#terms?.set(key, { at, encoded: encodeTerms(terms) });
+    return true;
   }
 
   #bad(lineNo: number): void {
@@ -208,6 +283,7 @@ export class ListAccumulator {
       badLines: this.#badLines,
       badLineNumbers: [...this.#badLineNumbers],
       keys,
+      terms: this.#terms === null ? null : new Map([...this.#terms].map(([k, v]) => [k, v.encoded])),
     };
   }
 }

@@ -23,6 +23,8 @@ export interface ListReadOptions {
   readonly expectedNumbers?: number;
   /** Names the source in error messages (a path, a URL). @default 'stream' */
   readonly label?: string;
+  /** Read consent terms after the number (consent lists). @default false */
+  readonly terms?: boolean | undefined;
 }
 
 export interface ListFileOptions extends ListReadOptions {
@@ -75,7 +77,7 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   const label = opts.label ?? 'stream';
   const hash = createHash('sha256');
   let bytes = 0;
-  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers);
+  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms });
   const splitter = new LineSplitter((line) => acc.addLine(line));
   const text = new TextSniffer();
 

@@ -59,6 +59,11 @@ export function validateListName(name: string): string {
   return name;
 }
 
+/** A consent list: its lines may carry consent terms after the number (consent-terms.ts). */
+export function readsTerms(spec: ListSpec): boolean {
+  return spec.kind === 'allow' && spec.role === 'consent';
+}
+
 /** Parses the `--list NAME=PATH` shorthand: a deny-list. */
 export function parseListShorthand(value: string, defaults: ListDefaults): ListSpec {
   const eq = value.indexOf('=');

@@ -8,10 +8,16 @@ import type { NumberFilter } from './bloom.js';
 import type { ExactSet } from './exact-set.js';
 import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from './list-spec.js';
+import type { NumberKey } from './number-key.js';
 
 /** Where the exact members of a generation live. */
 export type Members =
-  | { readonly where: 'memory'; readonly set: ExactSet }
+  | {
+      readonly where: 'memory';
+      readonly set: ExactSet;
+      /** Consent lists: number key → stored consent terms (consent-terms.ts); null for other lists. */
+      readonly terms: ReadonlyMap<NumberKey, string> | null;
+    }
   | { readonly where: 'redis'; readonly generation: string; readonly buckets: number };
 
 export interface ListState {
@@ -71,7 +77,7 @@ export class ListRegistry {
   #current: GateSnapshot;
 
   constructor(specs: readonly ListSpec[]) {
-    this.#current = snapshotOf(specs.map((spec) => slotOf(spec, null, new IntradayAdditions())));
+    this.#current = snapshotOf(specs.map((spec) => slotOf(spec, null, new IntradayAdditions(spec.kind === 'allow'))));
   }
 
   get current(): GateSnapshot {
@@ -88,7 +94,7 @@ export class ListRegistry {
     const i = slots.findIndex((s) => s.spec.name === state.spec.name);
     const next =
       i === -1
-        ? [...slots, slotOf(state.spec, state, new IntradayAdditions())]
+        ? [...slots, slotOf(state.spec, state, new IntradayAdditions(state.spec.kind === 'allow'))]
         : slots.map((s, j) => (j === i ? slotOf(s.spec, state, s.intraday) : s));
     this.#current = snapshotOf(next);
   }

@@ -93,7 +93,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     if (slot === undefined) return;
     const entries = await store.readIntraday(list);
     const keep = new Set(entries.map((e) => e.key));
-    for (const [key] of [...slot.intraday.entries()]) if (!keep.has(key)) slot.intraday.remove(key);
+    for (const [key] of [...slot.intraday.entries()]) if (!keep.has(key)) slot.intraday.forget(key);
     for (const e of entries) slot.intraday.add(e.key, e.at);
   }
 
@@ -149,6 +149,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
         hashId: built.filter.hashId,
         fingerprint: read.fingerprint,
         sourceDate: sourceDate.toISOString(),
+        terms: read.terms,
       });
       signal.throwIfAborted();
       // The new file supersedes intraday additions made before it; later ones stay (atomically with the switch).
@@ -295,7 +296,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const slot = registry.slot(list);
       if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
       // Redis first (durable, and the stream carries it to every sidecar); then here at once.
-      const id = op === 'add' ? await store.addIntraday(list, keys, { who }) : await store.removeIntraday(list, keys, { who });
+      const revocable = slot.spec.kind === 'allow';
+      const id = op === 'add' ? await store.addIntraday(list, keys, { who, revocable }) : await store.removeIntraday(list, keys, { who, revocable });
       const at = Date.now() + clockOffsetMs;
       slot.intraday.apply(op, keys, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };

@@ -202,6 +202,15 @@ export function addedKey(prefix: string, list: string): string {
   return `${prefix}list:${list}:added`;
 }
 
+/**
+ * Allow-lists: numbers withdrawn from the list during the day (a consent revoked, a contract ended), member
+ * → when (ms, Redis clock). Kept across generations: a revocation outlives the file that listed the number
+ * until a consent dated after it (a newer file's consented_at, or `list add`) replaces it.
+ */
+export function revokedKey(prefix: string, list: string): string {
+  return `${prefix}list:${list}:revoked`;
+}
+
 export function changesKey(prefix: string): string {
   return `${prefix}changes`;
 }
@@ -271,6 +280,11 @@ export function markerKey(prefix: string, list: string, generation: string): str
 
 export function filterKey(prefix: string, list: string, generation: string): string {
   return `${generationBase(prefix, list, generation)}filter`;
+}
+
+/** Consent lists: number digits → stored consent terms (consent-terms.ts), one hash per generation. */
+export function termsKey(prefix: string, list: string, generation: string): string {
+  return `${generationBase(prefix, list, generation)}terms`;
 }
 
 export function bucketKey(prefix: string, list: string, generation: string, bucketId: string): string {

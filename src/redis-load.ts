@@ -8,7 +8,7 @@ import { CallgateError, ErrorCode } from './errors.js';
 import { buildGeneration } from './list-build.js';
 import { type LoadReport, refuseEmpty, reportOf } from './list-load.js';
 import { readListFile } from './list-read.js';
-import type { ListSpec } from './list-spec.js';
+import { readsTerms, type ListSpec } from './list-spec.js';
 import type { ListState } from './list-state.js';
 import { NORMALISER_VERSION } from './normalise.js';
 import { judgeForList } from './refresh-guards.js';
@@ -39,7 +39,7 @@ export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, optio
 
 async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const source = spec.source as string;
-  const read = await readListFile(source);
+  const read = await readListFile(source, { terms: readsTerms(spec) });
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
   const current = await store.readCurrent(spec.name);
@@ -55,6 +55,7 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
     hashId: built.filter.hashId,
     fingerprint: read.fingerprint,
     sourceDate: read.sourceDate?.toISOString(),
+    terms: read.terms,
   });
   signal.throwIfAborted();
   // Intraday additions made before the file (or before this load) are superseded by it; later ones stay.

@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
+import type { AllowAnswer } from './consent-terms.js';
 import { CallgateError, ErrorCode } from './errors.js';
 import type { NumberKey } from './number-key.js';
 import {
@@ -64,8 +65,10 @@ import {
   pointerKey,
   refusalTtlMs,
   refusedKey,
+  revokedKey,
   sidecarKey,
   sidecarsKey,
+  termsKey,
 } from './redis-keys.js';
 import type { Change, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './redis-keys.js';
 
@@ -116,7 +119,10 @@ export interface DecideInput {
  * BEFORE this check's own attempt: what the policy's frequency rule compares with the cap.
  */
 export interface DecideFacts {
-  readonly memberships: Confirmation[];
+  /** Per item; allow-list items may also answer 'revoked' or 'expired' (consent-terms.ts judgeAllowEntry). */
+  readonly memberships: AllowAnswer[];
+  /** Per item: a consent item's stored terms (consent-terms.ts), else null. */
+  readonly terms: (string | null)[];
   /** End of the no-call period after the last refusal (ms) while one is recorded (its key expires then), else null. */
   readonly refusedUntil: number | null;
   /** When the last refusal was recorded (ms), for the audit trail. */
@@ -133,6 +139,13 @@ export interface DecideFacts {
 }
 
 export type CallOutcome = 'no_answer' | 'answered' | 'refused';
+
+export interface IntradayMeta {
+  /** Who made the change (an operator, a CRM), recorded on the stream. */
+  readonly who: string;
+  /** An allow-list: a removal is a revocation that overrides the file, an addition lifts one. @default false */
+  readonly revocable?: boolean | undefined;
+}
 
 export interface OutcomeOptions {
   /** No call for this many days after a refusal; the key lives refusalTtlMs(refusalDays). @default 60 */
@@ -162,6 +175,8 @@ export interface WriteGenerationInput {
   readonly sourceDate?: string | undefined;
   /** @default a new time-sortable id */
   readonly generation?: string | undefined;
+  /** Consent lists: number key → stored consent terms (consent-terms.ts), written beside the members. */
+  readonly terms?: ReadonlyMap<NumberKey, string> | null | undefined;
 }
 
 export interface SwitchOptions {
@@ -386,8 +401,15 @@ local function iso(ms)
     math.floor(secs / 3600), math.floor((secs % 3600) / 60), secs % 60, ms % 1000)
 end
 local t = now_ms()
-for i = 6, #ARGV do
-  if ARGV[1] == 'add' then redis.call('ZADD', KEYS[1], t, ARGV[i]) else redis.call('ZREM', KEYS[1], ARGV[i]) end
+local revocable = ARGV[6] == '1'
+for i = 7, #ARGV do
+  if ARGV[1] == 'add' then
+    redis.call('ZADD', KEYS[1], t, ARGV[i])
+    if revocable then redis.call('ZREM', KEYS[3], ARGV[i]) end
+  else
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    if revocable then redis.call('ZADD', KEYS[3], t, ARGV[i]) end
+  end
 end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
   'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t))
@@ -422,12 +444,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-// KEYS: refused, attempts, then marker_i, bucket_i, added_i for item i = 1..n.
+// KEYS: refused, attempts, then marker_i, bucket_i, added_i, revoked_i, terms_i for item i = 1..n.
 // ARGV: dial, requireConsent, jsBlocked, cap ('' = none), windowMs, refusals, unique suffix, n, fallbackMs,
 //       then member_i, digits_i, role_i (d deny, l deny lifted by a contract, c consent, k contract, a allow).
-// Returns {now, refusedAt, refusedUntil, attempts, oldest, counted, answer_1, ..., answer_n}; -1 stands for none,
-// answers are 1 member, 0 absent, -1 unconfirmed (CONFIRM_LUA's rule). Counts (ZADD) only when nothing blocks,
-// in policy.ts's order: deny, JS rules, refusal, consent, cap. One script: racing dialers are serialised here.
+// Returns {now, refusedAt, refusedUntil, attempts, oldest, counted, answer_1, ..., answer_n, terms_1, ..., terms_n};
+// -1 stands for none, answers are 1 member, 0 absent, -1 unconfirmed (CONFIRM_LUA's rule), and for allow-lists
+// 2 revoked, 3 expired (consent-terms.ts judgeAllowEntry's rule, mirrored here); terms_i is a consent item's stored
+// terms or ''. Counts (ZADD) only when nothing blocks, in policy.ts's order: deny, JS rules, refusal, consent, cap.
+// One script: racing dialers are serialised here.
 const DECIDE_LUA = `${NOW_LUA}
 local t = now_ms()
 local n = tonumber(ARGV[8])
@@ -435,24 +459,53 @@ local out = {t, -1, -1, 0, -1, 0}
 local seen = {}
 local denied, liftable, consent, contract = false, false, false, false
 for i = 1, n do
-  local marker = KEYS[3 * i]
+  local marker = KEYS[5 * i - 2]
   local present = seen[marker]
   if present == nil then
     present = redis.call('EXISTS', marker)
     seen[marker] = present
   end
+  local role = ARGV[3 * i + 9]
+  local digits = ARGV[3 * i + 8]
+  local allow = role == 'c' or role == 'k' or role == 'a'
   local a
+  local terms = ''
   if present == 0 then
     a = -1
-  elseif redis.call('SISMEMBER', KEYS[3 * i + 1], ARGV[3 * i + 7]) == 1 then
+  elseif allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
+    -- Granted during the day (list add): no terms, and any earlier revocation was lifted by the grant.
     a = 1
-  elseif redis.call('ZSCORE', KEYS[3 * i + 2], ARGV[3 * i + 8]) then
+  elseif redis.call('SISMEMBER', KEYS[5 * i - 1], ARGV[3 * i + 7]) == 1 then
+    a = 1
+    if allow then
+      local consented, expires, bad = nil, nil, false
+      if role == 'c' then
+        local tv = redis.call('HGET', KEYS[5 * i + 2], digits)
+        if tv then
+          terms = tv
+          local e, c = string.match(tv, '^(%-?%d*)\t(%-?%d*)\t')
+          if e == nil then
+            bad = true
+          else
+            if e ~= '' then expires = tonumber(e) end
+            if c ~= '' then consented = tonumber(c) end
+          end
+        end
+      end
+      local rv = redis.call('ZSCORE', KEYS[5 * i + 1], digits)
+      if rv and (consented == nil or consented <= tonumber(rv)) then
+        a = 2
+      elseif bad or (expires ~= nil and expires <= t) then
+        a = 3
+      end
+    end
+  elseif not allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
     a = 1
   else
     a = 0
   end
   out[6 + i] = a
-  local role = ARGV[3 * i + 9]
+  out[6 + n + i] = terms
   if role == 'd' then
     if a ~= 0 then denied = true end
   elseif role == 'l' then
@@ -521,7 +574,7 @@ const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined
   ['cgRegister', REGISTER_LUA, 1],
   ['cgMarker', MARKER_LUA, 2],
   ['cgClaim', CLAIM_LUA, 3],
-  ['cgIntraday', INTRADAY_LUA, 2],
+  ['cgIntraday', INTRADAY_LUA, 3],
   ['cgHeartbeat', HEARTBEAT_LUA, 2],
   ['cgPrune', PRUNE_LUA, undefined],
   ['cgRenew', RENEW_LUA, 1],
@@ -553,6 +606,8 @@ const FILTER_CHUNK_BYTES = 1 << 20;
 const UNLINK_BATCH = 500;
 /** Keys per intraday script call: one stream entry each, and Lua's argument limits stay far away. */
 const INTRADAY_CHUNK = 1000;
+/** Consent terms per HSET while writing a generation: bounded command size. */
+const TERMS_PER_HSET = 1000;
 const FOLLOW_COUNT = 1000;
 // A score above any time: deleteGeneration deletes whatever the registration time.
 const NO_CUTOFF = String(Number.MAX_VALUE);
@@ -748,7 +803,8 @@ export class RedisStore {
     const { items, key } = input;
     const n = items.length;
     const failed = (): DecideFacts => ({
-      memberships: new Array<Confirmation>(n).fill('unconfirmed'),
+      memberships: new Array<AllowAnswer>(n).fill('unconfirmed'),
+      terms: new Array<string | null>(n).fill(null),
       refusedUntil: null,
       refusedAt: null,
       attempts: 0,
@@ -794,6 +850,8 @@ export class RedisStore {
         markerKey(this.prefix, item.list, item.generation),
         bucketKey(this.prefix, item.list, item.generation, `${highOf(item.key)}.${bucketIndexOf(member, item.buckets)}`),
         addedKey(this.prefix, item.list),
+        revokedKey(this.prefix, item.list),
+        termsKey(this.prefix, item.list, item.generation),
       );
       args.push(member, String(item.key), role);
     }
@@ -871,6 +929,7 @@ export class RedisStore {
     try {
       await this.#bulk.cgRegister(gensKey(this.prefix, list), generation);
       await this.#writeMembers(list, generation, keys, buckets);
+      if (input.terms) await this.#writeTerms(termsKey(this.prefix, list, generation), input.terms);
       await this.#writeFilter(filterKey(this.prefix, list, generation), input.filter);
       written = await this.#bulk.cgMarker(
         gensKey(this.prefix, list),
@@ -945,6 +1004,19 @@ export class RedisStore {
         if (++queued >= COMMANDS_PER_FLUSH) await flush();
       }
       start = end;
+    }
+    await flush();
+  }
+
+  async #writeTerms(key: string, terms: ReadonlyMap<NumberKey, string>): Promise<void> {
+    let fields: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (fields.length > 0) await this.#bulk.hset(key, ...fields);
+      fields = [];
+    };
+    for (const [k, v] of terms) {
+      fields.push(String(k), v);
+      if (fields.length >= 2 * TERMS_PER_HSET) await flush();
     }
     await flush();
   }
@@ -1156,7 +1228,7 @@ export class RedisStore {
           removed += await this.#bulk.unlink(...found.slice(i, i + UNLINK_BATCH));
         }
       } while (cursor !== '0');
-      removed += await this.#bulk.unlink(filterKey(this.prefix, list, generation));
+      removed += await this.#bulk.unlink(filterKey(this.prefix, list, generation), termsKey(this.prefix, list, generation));
       // Last: an interrupted deletion stays registered (score 0) and is collected again.
       await this.#bulk.zrem(gensKey(this.prefix, list), generation);
       return removed;
@@ -1368,17 +1440,42 @@ export class RedisStore {
     };
   }
 
-  /** Records intraday additions (score: Redis time now) and the change on the stream, atomically. Returns the last stream id. */
-  addIntraday(list: string, keys: readonly NumberKey[], meta: { readonly who: string }): Promise<string> {
-    return this.#intraday('add', list, keys, meta.who);
+  /**
+   * Records intraday additions (score: Redis time now) and the change on the stream, atomically. Returns the last
+   * stream id. `revocable` (allow-lists): the addition also lifts an earlier revocation of the number.
+   */
+  addIntraday(list: string, keys: readonly NumberKey[], meta: IntradayMeta): Promise<string> {
+    return this.#intraday('add', list, keys, meta);
   }
 
-  /** Removes intraday additions (never members of the file generation) and records the change, atomically. Returns the last stream id. */
-  removeIntraday(list: string, keys: readonly NumberKey[], meta: { readonly who: string }): Promise<string> {
-    return this.#intraday('remove', list, keys, meta.who);
+  /**
+   * Removes intraday additions and records the change, atomically. Returns the last stream id. On a deny-list it
+   * never touches the file generation (an opt-out in the file stays). On an allow-list (`revocable`) it also
+   * records a revocation, which overrides the file's entry at once on every sidecar (DECIDE_LUA reads it).
+   */
+  removeIntraday(list: string, keys: readonly NumberKey[], meta: IntradayMeta): Promise<string> {
+    return this.#intraday('remove', list, keys, meta);
   }
 
-  async #intraday(op: ChangeOp, list: string, keys: readonly NumberKey[], who: string): Promise<string> {
+  /** Revocations recorded on an allow-list: number key → when (ms, Redis clock). */
+  async revocations(list: string): Promise<Map<NumberKey, number>> {
+    assertListName(list);
+    const found = new Map<NumberKey, number>();
+    try {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.#bulk.zscan(revokedKey(this.prefix, list), cursor, 'COUNT', 1000);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) found.set(Number(flat[i]), Number(flat[i + 1]));
+      } while (cursor !== '0');
+    } catch (err) {
+      throw redisError(`reading revocations of ${list}`, err);
+    }
+    return found;
+  }
+
+  async #intraday(op: ChangeOp, list: string, keys: readonly NumberKey[], meta: IntradayMeta): Promise<string> {
+    const { who } = meta;
     assertListName(list);
     assertWho(who);
     assertIntradayKeys(keys);
@@ -1391,11 +1488,13 @@ export class RedisStore {
         const reply: unknown = await this.#bulk.cgIntraday(
           addedKey(this.prefix, list),
           changesKey(this.prefix),
+          revokedKey(this.prefix, list),
           op,
           list,
           who,
           this.#changesMaxLen,
           digits.join(','),
+          meta.revocable === true ? '1' : '0',
           ...digits,
         );
         id = String(reply);
@@ -1791,18 +1890,26 @@ function parseConfirmReply(reply: unknown, n: number): Confirmation[] {
 }
 
 /** DECIDE_LUA's reply; null when malformed (read as not answered). */
+const ANSWERS: Readonly<Record<number, AllowAnswer>> = { 1: 'member', 0: 'absent', [-1]: 'unconfirmed', 2: 'revoked', 3: 'expired' };
+
 function parseDecideReply(reply: unknown, n: number): DecideFacts | null {
-  if (!Array.isArray(reply) || reply.length !== 6 + n) return null;
-  const v = (reply as unknown[]).map((x) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : Number.NaN));
+  if (!Array.isArray(reply) || reply.length !== 6 + 2 * n) return null;
+  const all = reply as unknown[];
+  const v = all.slice(0, 6 + n).map((x) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : Number.NaN));
   const [now = Number.NaN, refusedAt = Number.NaN, refusedUntil = Number.NaN, attempts = Number.NaN, oldest = Number.NaN, counted = Number.NaN] = v;
   if (v.some(Number.isNaN)) return null;
-  const memberships = new Array<Confirmation>(n);
+  const memberships = new Array<AllowAnswer>(n);
+  const terms = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
-    const a = v[6 + i];
-    memberships[i] = a === 1 ? 'member' : a === 0 ? 'absent' : 'unconfirmed';
+    const a = ANSWERS[v[6 + i] as number];
+    const tv = all[6 + n + i];
+    if (a === undefined || typeof tv !== 'string') return null;
+    memberships[i] = a;
+    terms[i] = tv === '' ? null : tv;
   }
   return {
     memberships,
+    terms,
     refusedUntil: refusedUntil < 0 ? null : refusedUntil,
     refusedAt: refusedAt < 0 ? null : refusedAt,
     attempts,

@@ -12,7 +12,7 @@ import type { BuiltGeneration } from './list-build.js';
 import type { BuildRequest } from './list-build-worker.js';
 import type { ListReadResult } from './list-read.js';
 import type { SourceValidators } from './list-source.js';
-import type { ListSpec } from './list-spec.js';
+import { readsTerms, type ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
 import { judgeForList, type RefusalCode } from './refresh-guards.js';
@@ -151,7 +151,7 @@ export class ListRefresher {
       // Without a current generation, read the source even if it looks unchanged.
       const previous = current === null ? null : (this.#validators.get(name) ?? null);
       // Reading, parsing, sorting and filter building run in a worker thread: checks never stall.
-      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count });
+      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count, terms: readsTerms(spec) });
       if (loaded.kind === 'unchanged') {
         this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);

@@ -88,6 +88,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
       `{"type":"check","at":"${at()}","number":${r.number === null ? `null,"input":${JSON.stringify(raw.slice(0, AUDIT_INPUT_MAX_CHARS))}` : `"${r.number}"`}` +
         `,"campaign":${campaign === null ? 'null' : JSON.stringify(campaign)},"policy":"${policy.name}","verdict":"${r.verdict}","reason":"${r.reason}"` +
         `${r.basis === undefined ? '' : `,"basis":"${r.basis}"`}${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}${dial ? ',"dial":true' : ''}` +
+        `${r.consent === undefined ? '' : `,"consent":${JSON.stringify(r.consent)}`}` +
         `,"generations":${gensJson}}`,
     );
   };

@@ -6,6 +6,7 @@
  * call, which also counts the attempt when the caller dials and the call is allowed; then the pure
  * policy (policy.ts) decides, in its fixed rule order.
  */
+import { decodeTerms, judgeAllowEntry, type AllowAnswer } from './consent-terms.js';
 import { zoneOf } from './consumer-zone.js';
 import { evaluateHours } from './calling-hours.js';
 import type { ListSlot, ListRegistry, ListState } from './list-state.js';
@@ -14,7 +15,7 @@ import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
 import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
 import type { CampaignConfig } from './rules-config.js';
-import { type CheckResult, Reason } from './verdict.js';
+import { type CheckResult, type ConsentEvidence, Reason } from './verdict.js';
 
 const DAY_MS = 86_400_000;
 
@@ -29,14 +30,23 @@ function roleOf(slot: ListSlot, policy: PolicyConfig): DecideRole {
   return slot.spec.role ?? 'allow';
 }
 
+/** What memory says of one item: DECIDE_LUA's rule for the same keys (redis-store.ts). */
+function answerInMemory(slot: ListSlot, key: NumberKey, now: number): { answer: AllowAnswer; terms: string | null } {
+  const m = (slot.state as ListState).members;
+  if (m.where !== 'memory') return { answer: 'unconfirmed', terms: null };
+  if (slot.spec.kind === 'deny') return { answer: m.set.has(key) || slot.intraday.has(key) ? 'member' : 'absent', terms: null };
+  // Granted during the day: no terms, and the grant lifted any earlier revocation.
+  if (slot.intraday.has(key)) return { answer: 'member', terms: null };
+  const terms = m.terms?.get(key) ?? null;
+  return { answer: judgeAllowEntry(m.set.has(key), terms, slot.intraday.revokedAt(key), now), terms };
+}
+
 /** Memberships without Redis: every generation in memory (embedded mode, policies that keep no state). */
 function factsInMemory(items: readonly { slot: ListSlot; key: NumberKey }[], now: number): DecideFacts {
+  const answers = items.map(({ slot, key }) => answerInMemory(slot, key, now));
   return {
-    memberships: items.map(({ slot, key }) => {
-      const m = (slot.state as ListState).members;
-      if (m.where !== 'memory') return 'unconfirmed';
-      return m.set.has(key) || slot.intraday.has(key) ? 'member' : 'absent';
-    }),
+    memberships: answers.map((a) => a.answer),
+    terms: answers.map((a) => a.terms),
     refusedUntil: null,
     refusedAt: null,
     attempts: 0,
@@ -124,6 +134,8 @@ export class RulesChecker {
     let firstLiftable: string | null = null;
     let contract = false;
     let consent = false;
+    // The consent the decision rests on (the first valid one), else the first that no longer counts.
+    let evidence: ConsentEvidence | undefined;
     hits.forEach((h, i) => {
       const m = facts.memberships[i] ?? 'unconfirmed';
       if (h.slot.spec.kind === 'deny') {
@@ -132,9 +144,14 @@ export class RulesChecker {
           if (h.role === 'deny-contract') firstLiftable ??= h.slot.spec.name;
           else denyHit ??= h.slot.spec.name;
         }
-      } else if (m === 'member') {
+        return;
+      }
+      if (m === 'member') {
         if (h.role === 'contract') contract = true;
         if (h.role === 'consent') consent = true;
+      }
+      if (h.role === 'consent' && (m === 'member' || m === 'expired' || m === 'revoked') && (evidence === undefined || (evidence.state !== 'valid' && m === 'member'))) {
+        evidence = evidenceOf(h.slot.spec.name, m, facts.terms[i] ?? null);
       }
     });
     const decision = evaluatePolicy({
@@ -144,7 +161,7 @@ export class RulesChecker {
       // A list a contract may lift is reported only when nothing unliftable blocks first.
       denyHit: denyHit ?? firstLiftable,
       contract,
-      consent: consent ? { state: 'valid' } : { state: 'none' },
+      consent: consent ? { state: 'valid' } : evidence?.state === 'expired' ? { state: 'expired' } : { state: 'none' },
       refusedUntil: facts.refusedUntil,
       attemptsInWindow: facts.attempts,
       oldestAttemptAt: facts.oldestAttemptAt,
@@ -154,16 +171,32 @@ export class RulesChecker {
     if (decision.verdict === 'allow' && dial && this.#store !== null && policy.frequencyCap !== null && !facts.counted) {
       return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
     }
-    return toResult(decision, e164);
+    return toResult(decision, e164, evidence);
   }
 }
 
-function toResult(d: { verdict: 'allow' | 'block'; reason: string; basis?: string; retryAt?: string }, e164: string | null): CheckResult {
+function evidenceOf(list: string, answer: 'member' | 'expired' | 'revoked', stored: string | null): ConsentEvidence {
+  const t = stored === null ? null : decodeTerms(stored);
+  const iso = (ms: number | null | undefined): string | undefined => (ms === null || ms === undefined ? undefined : new Date(ms).toISOString());
+  const e: ConsentEvidence = { list, state: answer === 'member' ? 'valid' : answer };
+  const at = iso(t?.consentedAt);
+  const expires = iso(t?.expiresAt);
+  return {
+    ...e,
+    ...(at !== undefined ? { consentedAt: at } : {}),
+    ...(t?.source ? { source: t.source } : {}),
+    ...(t?.proof ? { proof: t.proof } : {}),
+    ...(expires !== undefined ? { expiresAt: expires } : {}),
+  };
+}
+
+function toResult(d: { verdict: 'allow' | 'block'; reason: string; basis?: string; retryAt?: string }, e164: string | null, consent?: ConsentEvidence): CheckResult {
   return {
     verdict: d.verdict,
     reason: d.reason,
     number: e164,
     ...(d.basis !== undefined ? { basis: d.basis } : {}),
     ...(d.retryAt !== undefined ? { retryAt: d.retryAt } : {}),
+    ...(consent !== undefined ? { consent } : {}),
   };
 }

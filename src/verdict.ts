@@ -45,4 +45,17 @@ export interface CheckResult {
   readonly basis?: string;
   /** Rules policies, on a time-bound block: the next allowed instant, ISO 8601 with the consumer's offset. */
   readonly retryAt?: string;
+  /** Rules policies: the consent consulted, for the audit trail only (never sent to the dialer). */
+  readonly consent?: ConsentEvidence;
+}
+
+/** A consent-list entry as a decision saw it: the proof an inspector asks for. */
+export interface ConsentEvidence {
+  readonly list: string;
+  /** valid: it counted; expired: its terms ended; revoked: withdrawn after it was given. */
+  readonly state: 'valid' | 'expired' | 'revoked';
+  readonly consentedAt?: string;
+  readonly source?: string;
+  readonly proof?: string;
+  readonly expiresAt?: string;
 }

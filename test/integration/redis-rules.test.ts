@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/redis-store.js';
 import type { ConfirmItem, DecideInput, DecideItem, DecideRole } from '../../src/redis-store.js';
 import type { GenerationMarker, ListKind } from '../../src/redis-keys.js';
-import { attemptsKey, refusalTtlMs, refusedKey } from '../../src/redis-keys.js';
+import { attemptsKey, refusalTtlMs, refusedKey, termsKey } from '../../src/redis-keys.js';
+import { encodeTerms, judgeAllowEntry } from '../../src/consent-terms.js';
+import fc from 'fast-check';
 import { isCallgateError } from '../../src/errors.js';
 import { redisCli, startPrivateRedis } from '../helpers/redis-server.js';
 import type { PrivateRedis } from '../helpers/redis-server.js';
@@ -16,6 +18,7 @@ import type { PrivateRedis } from '../helpers/redis-server.js';
 const URL = process.env['CALLGATE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `cgtest:${randomBytes(6).toString('hex')}:`;
 const FINGERPRINT = 'f'.repeat(64);
+const DAY = 86_400_000;
 
 // Consumers: one fresh number per test, so counters never leak between tests.
 let nextKey = 33_600_000_000 + Math.floor(Math.random() * 1_000_000) * 100;
@@ -95,6 +98,34 @@ describe('calling rules on the shared Redis', () => {
     for (let i = 0; i < all.length; i += 500) await redisCli(URL, ['UNLINK', ...all.slice(i, i + 500)]);
     await other?.close();
     await store?.close();
+  });
+
+  it('judges consent terms and revocations exactly as the embedded rule does (property, real Redis)', async () => {
+    // Random terms around Redis's clock, some numbers revoked: the script's answer must equal judgeAllowEntry's
+    // on the same facts, so the two modes cannot drift apart.
+    const now = await store.now();
+    const around = fc.option(fc.integer({ min: now - 10 * DAY, max: now + 10 * DAY }), { nil: null });
+    const cases = fc.sample(fc.record({ consentedAt: around, expiresAt: around, revoke: fc.boolean(), bare: fc.boolean() }), 200);
+    const keys = cases.map(() => fresh());
+    const terms = new Map<number, string>();
+    cases.forEach((c, i) => {
+      if (!c.bare) terms.set(keys[i] as number, encodeTerms({ consentedAt: c.consentedAt, source: `s${i}`, proof: `p${i}`, expiresAt: c.expiresAt }));
+    });
+    const sorted = Float64Array.from([...keys].sort((a, b) => a - b));
+    const marker = await store.writeGeneration({ list: 'terms', kind: 'allow', keys: sorted, filter: Buffer.from('f'), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT, terms });
+    await store.switchCurrent('terms', marker.generation);
+    const revoked = keys.filter((_, i) => cases[i]?.revoke === true);
+    if (revoked.length > 0) await store.removeIntraday('terms', revoked, { who: 'test', revocable: true });
+    const revokedAt = await store.revocations('terms');
+    for (const key of keys) {
+      const facts = await store.decide({ key, items: [item(marker, key, 'consent')], dial: false, requireConsent: true, jsBlocked: false });
+      const expected = judgeAllowEntry(true, terms.get(key) ?? null, revokedAt.get(key) ?? null, facts.now);
+      expect({ key, answer: facts.memberships[0], terms: facts.terms[0] }).toEqual({ key, answer: expected, terms: terms.get(key) ?? null });
+    }
+    // The terms hash goes with its generation.
+    await store.switchCurrent('terms', (await writeList(store, 'terms', 'allow', [fresh()])).generation);
+    await store.deleteGeneration('terms', marker.generation);
+    expect(await redisCli(URL, ['EXISTS', termsKey(PREFIX, 'terms', marker.generation)])).toBe('0');
   });
 
   it('answers memberships exactly as confirm() for deny and allow lists', async () => {

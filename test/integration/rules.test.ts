@@ -146,7 +146,7 @@ describe('French rules in Redis mode', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/check {2}\+33612000003 {2}campaign=winter {2}policy=fr-optin {2}allow {2}consent .*dial=yes {2}generations=.*bloctel@/);
+    expect(lines[0]).toMatch(/check {2}\+33612000003 {2}campaign=winter {2}policy=fr-optin {2}allow {2}consent .*dial=yes {2}consent=consents:valid {2}generations=.*bloctel@/);
     expect(lines[1]).toMatch(/check {2}\+33612000003 {2}campaign=legacy {2}policy=fr-optout {2}allow/);
     expect(lines[2]).toMatch(/outcome {2}\+33612000003 {2}campaign=winter {2}no_answer {2}instance=host-1/);
     const other = await runCli(['audit', '+33612000002', '--dir', auditDir, '--from', '2020-01-01']);
