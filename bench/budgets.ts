@@ -9,7 +9,7 @@
  * elsewhere hits one round, not the median; a real regression hits every round.
  */
 
-export const BUDGETS_VERSION = 2;
+export const BUDGETS_VERSION = 3;
 
 /** Every round's value of a figure, in round order. */
 export type RunsLookup = (figure: string) => readonly number[] | undefined;
@@ -75,6 +75,28 @@ export const BUDGETS: readonly Budget[] = [
     // Enforce it again (drop `advisory`) on a runner where the three processes do not share cores.
     why: 'a block in Redis mode costs one ws round trip plus one Redis round trip, nothing serial beyond that',
     advisory: true,
+  },
+  {
+    id: 'optin-p99-vs-redis-block',
+    figure: 'callgate-redis.closed-optin.p99_us',
+    op: '<=',
+    inputs: ['callgate-redis.closed-block.p99_us'],
+    limit: (f) => 1.3 * f('callgate-redis.closed-block.p99_us'),
+    limitText: '1.3 × callgate-redis.closed-block.p99_us',
+    // A dial check under fr-optin (consent hit, hours, refusal, attempts counted) is still ONE Redis round
+    // trip, like a deny-list block; the script does a few more O(1) reads and one ZADD.
+    why: 'the French rules are decided in the same single Redis round trip as a deny-list confirmation',
+  },
+  {
+    id: 'audit-cpu-at-20k',
+    figure: 'callgate.open-20000.cpu_us_per_check',
+    op: '<=',
+    inputs: ['callgate-noaudit.open-20000.cpu_us_per_check'],
+    limit: (f) => 1.1 * f('callgate-noaudit.open-20000.cpu_us_per_check'),
+    limitText: '1.1 × callgate-noaudit.open-20000.cpu_us_per_check',
+    // The server's CPU per check at a fixed 20k/s, audit trail on vs off in the same rounds: the
+    // throughput the trail costs. Records are built from cached fragments and written in batches.
+    why: 'the audit trail costs under 10% of the capacity at 20k checks/s',
   },
   {
     id: 'open-5k-p99-absolute',

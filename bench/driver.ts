@@ -134,6 +134,8 @@ interface OpenResult {
   readonly lag: Histogram;
   readonly achievedPerS: number;
   readonly lost: number;
+  /** Replies received, warm-up included. */
+  readonly answered: number;
 }
 
 /**
@@ -193,7 +195,7 @@ async function openLoop(conns: readonly Conn[], rate: number, tails: readonly st
   // Achieved: replies per second over the measured part, from its first intended send to the last reply.
   const measuredFrom = t0 + skip * intervalMs;
   const elapsed = Math.max(lastReply - measuredFrom, measureMs);
-  return { hist, lag, achievedPerS: ((received - Math.min(received, skip)) / elapsed) * 1000, lost };
+  return { hist, lag, achievedPerS: ((received - Math.min(received, skip)) / elapsed) * 1000, lost, answered: received };
 }
 
 function latencyFigures(prefix: string, h: Histogram, out: Figures, withMax = true): void {
@@ -256,6 +258,18 @@ async function searchRate(conns: readonly Conn[], tails: readonly string[], prob
   return lo;
 }
 
+/** The target's process CPU seconds from its /metrics (prom-client's default metrics); null for a target without it (echo). */
+async function serverCpuSeconds(url: string): Promise<number | null> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return null;
+    const m = /^callgate_process_cpu_seconds_total (\S+)$/m.exec(await res.text());
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -269,6 +283,10 @@ async function main(): Promise<void> {
       rates: { type: 'string', default: '5000,20000,50000' },
       search: { type: 'boolean', default: false },
       verify: { type: 'boolean', default: false },
+      // A campaign under a rules policy (fr-optin) whose consent list holds the miss numbers: adds closed-optin.
+      'optin-campaign': { type: 'string' },
+      // Only the open-loop scenarios (a variant target compared at fixed rates, e.g. without the audit trail).
+      'only-open': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -304,7 +322,11 @@ async function main(): Promise<void> {
   // JIT warm-up on every connection before anything is measured.
   await closedLoop(conns, 64, mixedTails, Math.max(warmupMs, 500), 1);
 
-  for (const [name, tails] of [['closed-miss', missTails], ['closed-block', blockTails]] as const) {
+  const optin = values['optin-campaign'];
+  const closed: Array<readonly [string, readonly string[]]> = values['only-open'] ? [] : [['closed-miss', missTails], ['closed-block', blockTails]];
+  // A dialer's check under fr-optin: a consenting number, not opposed, dialled now (counted, fleet-wide).
+  if (optin !== undefined && !values['only-open']) closed.push(['closed-optin', miss.map((n) => `,"op":"check","number":${JSON.stringify(n)},"campaign":${JSON.stringify(optin)},"dial":true}`)]);
+  for (const [name, tails] of closed) {
     const r = await closedLoop(one, 1, tails, warmupMs, measureMs);
     latencyFigures(name, r.hist, figures);
     figures[`${name}.rate_per_s`] = r.completed / r.seconds;
@@ -312,7 +334,7 @@ async function main(): Promise<void> {
     log(`${name}: p99 ${figures[`${name}.p99_us`]} µs`);
   }
 
-  for (const inFlight of [64, 256]) {
+  for (const inFlight of values['only-open'] ? [] : [64, 256]) {
     for (const nConns of [1, 8]) {
       const r = await closedLoop(conns.slice(0, nConns), inFlight, mixedTails, Math.min(warmupMs, 500), measureMs);
       const name = `inflight-${inFlight}x${nConns}`;
@@ -323,7 +345,7 @@ async function main(): Promise<void> {
     }
   }
 
-  for (const n of [100, 1000]) {
+  for (const n of values['only-open'] ? [] : [100, 1000]) {
     // Two batches in flight: the server works on one while the client reads the other.
     const r = await closedLoop(one, 2, batchTails(n), Math.min(warmupMs, 500), measureMs);
     const name = `batch-${n}`;
@@ -336,9 +358,15 @@ async function main(): Promise<void> {
   // Last, and niced: the polling loop must not take a core from the processes it measures. The
   // priority cannot be raised back without privileges, hence the order.
   setPriority(OPEN_LOOP_NICE);
+  const metricsUrl = values.url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
   for (const rate of rates) {
+    const cpuBefore = await serverCpuSeconds(metricsUrl);
     const r = await openLoop(one, rate, mixedTails, Math.min(warmupMs, 300), openMeasureMs);
+    const cpuAfter = await serverCpuSeconds(metricsUrl);
     const name = `open-${rate}`;
+    // The server's own CPU per answered check at this rate (warm-up included on both sides of the ratio):
+    // what a feature costs at a fixed load, compared between two variants of the server.
+    if (cpuBefore !== null && cpuAfter !== null) figures[`${name}.cpu_us_per_check`] = ((cpuAfter - cpuBefore) * 1e6) / Math.max(1, r.answered);
     figures[`${name}.achieved_per_s`] = r.achievedPerS;
     latencyFigures(name, r.hist, figures, false);
     figures[`${name}.lost`] = r.lost;

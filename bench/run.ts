@@ -17,6 +17,7 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { missE164 } from './bench-numbers.js';
 import { writeSyntheticList } from './gen-list.js';
 import { checkBudgets, BUDGETS_VERSION, type BudgetOutcome } from './budgets.js';
 import { installCleanup, runToEnd, stopAll, stoppingOnSignal } from './children.js';
@@ -190,6 +191,8 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('miss-p99 callgate/echo', 'callgate.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
   def('block-p99 callgate/echo', 'callgate.closed-block.p99_us / echo.closed-block.p99_us', ['callgate.closed-block.p99_us', 'echo.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
   def('64-in-flight throughput callgate/echo', 'callgate.inflight-64x1.throughput_per_s / echo.inflight-64x1.throughput_per_s', ['callgate.inflight-64x1.throughput_per_s', 'echo.inflight-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
+  def('fr-optin p99 / redis block-p99', 'callgate-redis.closed-optin.p99_us / callgate-redis.closed-block.p99_us', ['callgate-redis.closed-optin.p99_us', 'callgate-redis.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
+  def('CPU per check at 20k/s, audit on / off', 'callgate.open-20000.cpu_us_per_check / callgate-noaudit.open-20000.cpu_us_per_check', ['callgate.open-20000.cpu_us_per_check', 'callgate-noaudit.open-20000.cpu_us_per_check'], ([a = 0, b = 1]) => a / b);
   def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
   def(
     'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
@@ -246,13 +249,20 @@ async function main(): Promise<number> {
   const readyTimeoutMs = 120_000 + (s.size / 1e6) * 60_000;
   // Production defaults (audit trail and counting on), with their files in a scratch folder.
   const scratch = mkdtempSync(join(tmpdir(), 'callgate-bench-'));
+  // fr-optin in Redis mode: a consent list holding the driver's miss numbers (with consent terms), one campaign.
+  const consentsPath = join(scratch, 'consents.csv');
+  writeFileSync(consentsPath, `number;consented_at;source;proof;expires_at\n${missE164(s.size, s.seed).map((n, i) => `${n};2026-09-01;web:bench;proof-${i};2030-01-01`).join('\n')}\n`);
+  const optinConfig = join(scratch, 'optin.json');
+  writeFileSync(optinConfig, JSON.stringify({ lists: [{ name: 'consents', kind: 'allow', role: 'consent', source: consentsPath }], campaigns: { optin: { policy: 'fr-optin' } } }));
   const callgateArgs = ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--list', `bench=${s.listPath}`, '--shutdown-grace-ms', '1000', '--audit-dir', join(scratch, 'audit'), '--journal', join(scratch, 'journal.jsonl')];
   const specs: TargetSpec[] = [
     { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
     { name: 'callgate', command: NODE, args: callgateArgs, readyz: true, readyTimeoutMs },
+    // The same without the audit trail, for the audit's cost at fixed rates (open-loop scenarios only).
+    { name: 'callgate-noaudit', command: NODE, args: callgateArgs.map((a, i) => (callgateArgs[i - 1] === '--audit-dir' ? 'off' : a)), readyz: true, readyTimeoutMs, onlyOpen: true },
   ];
   if (redis !== null) {
-    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`], readyz: true, readyTimeoutMs });
+    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`, '--config', optinConfig], readyz: true, readyTimeoutMs, optin: 'optin' });
   }
   const targets: RunningTarget[] = [];
   // One at a time: list loading is CPU-heavy and would slow the others' start.
@@ -282,6 +292,8 @@ async function main(): Promise<number> {
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
       if (t.name !== 'echo') args.push('--verify');
+      if (t.spec.optin !== undefined) args.push('--optin-campaign', t.spec.optin);
+      if (t.spec.onlyOpen === true) args.push('--only-open');
       if (s.search) args.push('--search');
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
     }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { collectOutput, spawnTracked, stopChild } from './children.js';
 
-export type TargetName = 'echo' | 'callgate' | 'callgate-redis';
+export type TargetName = 'echo' | 'callgate' | 'callgate-noaudit' | 'callgate-redis';
 
 export interface TargetSpec {
   readonly name: TargetName;
@@ -17,6 +17,10 @@ export interface TargetSpec {
   readonly readyz: boolean;
   /** How long loading may take. */
   readonly readyTimeoutMs: number;
+  /** A campaign under fr-optin the driver measures as closed-optin. */
+  readonly optin?: string;
+  /** Measure only the open-loop scenarios. */
+  readonly onlyOpen?: boolean;
 }
 
 export interface RunningTarget {
@@ -26,6 +30,7 @@ export interface RunningTarget {
   /** Seconds from spawn to ready (for callgate: list loaded). */
   readonly readySeconds: number;
   readonly child: ChildProcess;
+  readonly spec: TargetSpec;
   stop(): Promise<void>;
 }
 
@@ -102,7 +107,7 @@ export async function startTarget(spec: TargetSpec): Promise<StartOutcome> {
     if (port !== null && (!spec.readyz || (await readyzOk(port)))) {
       const readySeconds = (performance.now() - started) / 1000;
       const pid = child.pid ?? -1;
-      return { ok: true, target: { name: spec.name, url: `ws://127.0.0.1:${port}/`, pid, readySeconds, child, stop: () => stopChild(child, 5000) } };
+      return { ok: true, target: { name: spec.name, url: `ws://127.0.0.1:${port}/`, pid, readySeconds, child, spec, stop: () => stopChild(child, 5000) } };
     }
     await new Promise((r) => setTimeout(r, port === null ? 50 : 250));
   }

@@ -10,7 +10,7 @@
  * with `Z` / an offset. A present but unreadable date, or an expiry not after the consent, makes the
  * line bad: counted, and the number is NOT taken as consenting.
  */
-import { wallTimeToInstant } from './calling-hours.js';
+import { wallTimeToInstant } from './zoned-time.js';
 
 export interface ConsentTerms {
   /** When the consumer consented (ms since epoch), null when the list does not say. */

@@ -19,7 +19,8 @@
  *   8. frequency_cap     last, because an allow counts as an attempt: a call blocked by an earlier rule
  *                        must not look like it used up the consumer's quota.
  */
-import { FR_WINDOWS, formatLocalIso, nextAllowedAt, type CallingWindows, evaluateHours, addDays, localDateOf, wallTimeToInstant } from './calling-hours.js';
+import { FR_WINDOWS, nextAllowedAt, type CallingWindows, evaluateHours } from './calling-hours.js';
+import { addDays, formatLocalIso, localDateOf, wallTimeToInstant } from './zoned-time.js';
 import type { ConsumerZone } from './consumer-zone.js';
 import { CallgateError, ErrorCode } from './errors.js';
 import { Reason } from './verdict.js';

@@ -68,7 +68,9 @@ describe('never a wrong allow, never a wrong block (property)', () => {
       fc.asyncProperty(scenario, (s) => checkScenario((path, fp) => startEmbedded(['--list', `deny=${path}`, '--false-positive-rate', String(fp)]), s)),
       { numRuns: 100 },
     );
-  });
+    // 100 services started and stopped (each loads its list in a worker thread): about 50 s alone on
+    // two cores, more beside other test files; the property, not the clock, is under test.
+  }, 240_000);
 
   describe('Redis mode', () => {
     // One prefix per run: each run's list is a new list, not a refresh of the previous run's
@@ -89,6 +91,6 @@ describe('never a wrong allow, never a wrong block (property)', () => {
         ),
         { numRuns: 60 },
       );
-    });
+    }, 240_000);
   });
 });

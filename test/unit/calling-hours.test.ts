@@ -1,16 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  FR_WINDOWS,
-  type HoursResult,
-  addDays,
-  evaluateHours,
-  formatLocalIso,
-  isoWeekday,
-  localDateOf,
-  nextAllowedAt,
-  wallTimeToInstant,
-} from '../../src/calling-hours.js';
+import { FR_WINDOWS, type HoursResult, evaluateHours, nextAllowedAt } from '../../src/calling-hours.js';
+import { addDays, formatLocalIso, isoWeekday, localDateOf, wallTimeToInstant } from '../../src/zoned-time.js';
 import type { ConsumerZone } from '../../src/consumer-zone.js';
 import { ErrorCode, isCallgateError } from '../../src/errors.js';
 
