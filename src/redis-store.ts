@@ -140,6 +140,15 @@ export interface DecideFacts {
 
 export type CallOutcome = 'no_answer' | 'answered' | 'refused';
 
+interface DecideKeys {
+  readonly marker: string;
+  /** bucketKey(…, '') : the bucket id is appended. */
+  readonly bucketBase: string;
+  readonly added: string;
+  readonly revoked: string;
+  readonly terms: string;
+}
+
 export interface IntradayMeta {
   /** Who made the change (an operator, a CRM), recorded on the stream. */
   readonly who: string;
@@ -301,6 +310,9 @@ type Client = Redis & Scripts;
 
 // Redis's clock in ms. Scripts that read TIME and then write need effect replication: the default from
 // Redis 5, switched on explicitly for older servers (a no-op on 7).
+const ATTEMPT_ID_PREFIX = `${randomBytes(6).toString('hex')}.`;
+let attemptSeq = 0;
+
 const NOW_LUA = `
 if redis.replicate_commands then redis.replicate_commands() end
 local function now_ms()
@@ -533,14 +545,16 @@ if at then
 end
 
 local window = tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', t - window))
-local count = redis.call('ZCARD', KEYS[2])
+-- Read-only unless this check counts: most checks are questions or blocks, and a write costs more.
+local from = '(' .. string.format('%d', t - window)
+local count = redis.call('ZCOUNT', KEYS[2], from, '+inf')
 out[4] = count
-if count > 0 then out[5] = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]) end
+if count > 0 then out[5] = tonumber(redis.call('ZRANGEBYSCORE', KEYS[2], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]) end
 
 if ARGV[1] == '1' and not denied and ARGV[3] ~= '1' and not refused
   and not (ARGV[2] == '1' and not consent and not contract)
   and (ARGV[4] == '' or count < tonumber(ARGV[4])) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', t - window))
   redis.call('ZADD', KEYS[2], t, string.format('%d', t) .. '-' .. ARGV[7])
   redis.call('PEXPIRE', KEYS[2], window)
   out[6] = 1
@@ -631,6 +645,7 @@ export class RedisStore {
   readonly #hungSocketMs: number;
   readonly #reconnectMaxDelayMs: number;
   readonly #changesMaxLen: number;
+  readonly #decideKeyCache = new Map<string, DecideKeys>();
   /** The subscriber connection, opened by the first subscribe() and closed after the last unsubscribe. */
   #subscriber: Promise<Client> | null = null;
   readonly #handlers = new Set<{ readonly onEvent: (event: SwitchEvent) => void }>();
@@ -835,7 +850,9 @@ export class RedisStore {
       cap === null ? '' : cap,
       windowMs,
       input.refusals === false ? '0' : '1',
-      randomBytes(6).toString('hex'),
+      // Unique per attempt (two attempts in the same ms are two members): this process's random id and a
+      // counter, not a crypto call per check (measured ~9 µs).
+      `${ATTEMPT_ID_PREFIX}${(attemptSeq = (attemptSeq + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`,
       n,
       refusalTtlMs(DEFAULT_REFUSAL_DAYS),
     ];
@@ -846,16 +863,30 @@ export class RedisStore {
         return Promise.resolve(failed());
       }
       const member = memberOf(item.key);
-      keys.push(
-        markerKey(this.prefix, item.list, item.generation),
-        bucketKey(this.prefix, item.list, item.generation, `${highOf(item.key)}.${bucketIndexOf(member, item.buckets)}`),
-        addedKey(this.prefix, item.list),
-        revokedKey(this.prefix, item.list),
-        termsKey(this.prefix, item.list, item.generation),
-      );
+      const k = this.#decideKeys(item.list, item.generation);
+      keys.push(k.marker, `${k.bucketBase}${highOf(item.key)}.${bucketIndexOf(member, item.buckets)}`, k.added, k.revoked, k.terms);
       args.push(member, String(item.key), role);
     }
     return this.#bounded((fast) => fast.cgDecide(keys.length, ...keys, ...args), (reply) => parseDecideReply(reply, n) ?? failed(), failed);
+  }
+
+  /** The per-generation keys of a decide() item, built once per generation rather than on every check. */
+  #decideKeys(list: string, generation: string): DecideKeys {
+    const id = `${list}\u0000${generation}`;
+    let k = this.#decideKeyCache.get(id);
+    if (k === undefined) {
+      // Generations change nightly: a small cache, emptied when it fills, never grows.
+      if (this.#decideKeyCache.size >= 64) this.#decideKeyCache.clear();
+      k = {
+        marker: markerKey(this.prefix, list, generation),
+        bucketBase: bucketKey(this.prefix, list, generation, ''),
+        added: addedKey(this.prefix, list),
+        revoked: revokedKey(this.prefix, list),
+        terms: termsKey(this.prefix, list, generation),
+      };
+      this.#decideKeyCache.set(id, k);
+    }
+    return k;
   }
 
   /**
