@@ -33,6 +33,12 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
   });
   logger.info({ signal }, 'signal received');
   await service.stop();
+  // Everything is closed and flushed; if some handle still holds the event loop, exit anyway rather than
+  // hang a rolling restart, and say so (that is a bug to report).
+  setTimeout(() => {
+    logger.warn('the process was still running 5 s after a clean stop; exiting');
+    process.exit(0);
+  }, 5000).unref();
   return 0;
 }
 

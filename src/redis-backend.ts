@@ -211,7 +211,12 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     return true;
   }
 
+  // Set by close(): a start() still running (SIGTERM during the initial load) must not open followers or
+  // timers after it, which nothing would stop.
+  let closed = false;
+
   function every(ms: number, what: string, fn: () => Promise<void>): void {
+    if (closed) return;
     let busy = false;
     const t = setInterval(() => {
       if (busy) return;
@@ -233,6 +238,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   async function followIntraday(): Promise<void> {
     const fromId = await store.lastChangeId();
     for (const name of listNames()) await seedIntraday(name);
+    if (closed) return;
     const stop = store.followChanges(
       fromId,
       (change) => {
@@ -258,12 +264,17 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     async start() {
       clockOffsetMs = (await store.now()) - Date.now();
       const discoverAll = registry.current.slots.length === 0;
+      if (closed) return;
       const unsubscribe = await store.subscribe((event) => {
         // Only lists this sidecar serves (all of Redis's when none is configured).
         if (registry.slot(event.list) === undefined && registry.current.slots.length > 0 && !discoverAll) return;
         syncList(event.list).catch((err: unknown) => logger.warn({ list: event.list, err }, 'switch after notification failed; the poll retries'));
       });
       stoppers.push(unsubscribe);
+      if (closed) {
+        await unsubscribe().catch(() => undefined);
+        return;
+      }
       if (discoverAll) {
         for (const marker of await store.currentLists()) await syncList(marker.list);
       } else {
@@ -276,6 +287,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
           }
         }
       }
+      if (closed) return;
       await followIntraday();
       every(timings.pollMs, 'polling current generations', async () => {
         const names = discoverAll ? (await store.currentLists()).map((m) => m.list) : listNames();
@@ -305,6 +317,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({ redis: { up: store.isUp() } }),
     async close() {
+      closed = true;
       for (const t of timers) clearInterval(t);
       for (const stop of stoppers) await stop().catch(() => undefined);
       await store.close();

@@ -120,19 +120,22 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const port = (http.address() as AddressInfo).port;
   logger.info({ host: config.host, port, mode: backend.mode, lists: config.lists.map((l) => l.name) }, 'listening');
 
+  let stopping: Promise<void> | null = null;
   const loaded = backend
     .start()
     .catch((err: unknown) => {
       logger.error({ err }, 'initial list load failed');
     })
     .then(() => {
+      // A stop during the initial load must not be followed by timers it can no longer clear: they
+      // would keep the process alive after 'stopped' (seen with SIGTERM just after a load finished).
+      if (stopping !== null) return;
       fleet?.start();
       statsService.start(redisUp, 5000);
       freshness = startFreshnessMonitor(registry, alerts, now);
       if (options.schedules !== false) schedules = startRefreshSchedules(registry, backend.refresher, logger.child({ component: 'schedule' }));
     });
 
-  let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ connections: sockets.connectionCount }, 'stopping: draining connections');
