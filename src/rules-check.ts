@@ -134,6 +134,8 @@ export class RulesChecker {
     let firstLiftable: string | null = null;
     let contract = false;
     let consent = false;
+    // An allow-list hit that could not be confirmed (its generation vanished): it may have allowed.
+    let allowUnconfirmed: DecideRole | null = null;
     // The consent the decision rests on (the first valid one), else the first that no longer counts.
     let evidence: ConsentEvidence | undefined;
     hits.forEach((h, i) => {
@@ -150,6 +152,7 @@ export class RulesChecker {
         if (h.role === 'contract') contract = true;
         if (h.role === 'consent') consent = true;
       }
+      if (m === 'unconfirmed') allowUnconfirmed ??= h.role;
       if (h.role === 'consent' && (m === 'member' || m === 'expired' || m === 'revoked') && (evidence === undefined || (evidence.state !== 'valid' && m === 'member'))) {
         evidence = evidenceOf(h.slot.spec.name, m, facts.terms[i] ?? null);
       }
@@ -170,6 +173,11 @@ export class RulesChecker {
     // the policy fails closed.
     if (decision.verdict === 'allow' && dial && this.#store !== null && policy.frequencyCap !== null && !facts.counted) {
       return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
+    }
+    // Blocked for lack of what an unconfirmed allow-list hit might have given: say that it could not be
+    // confirmed, not that the consumer has no consent (still a block: the hit never allows unconfirmed).
+    if (allowUnconfirmed !== null && (decision.reason === 'no_consent' || (decision.reason === 'sector_ban' && allowUnconfirmed === 'contract'))) {
+      return toResult({ verdict: 'block', reason: Reason.UNCONFIRMED }, e164, evidence);
     }
     return toResult(decision, e164, evidence);
   }

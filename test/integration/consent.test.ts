@@ -8,7 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { markerKey } from '../../src/redis-keys.js';
 import { CheckClient } from '../../src/ws-client.js';
+import { redisCli } from '../helpers/redis-server.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 import { startRedisMode } from '../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../helpers/service.js';
@@ -145,6 +147,10 @@ describe('consent terms, expiry and revocation', () => {
       const justAfter = async (): Promise<string> => new Date((await a.store.now()) + 1).toISOString();
       const advance = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
       await runCases({ clients: [ca, cb], post: poster(a.port), consents, justAfter, advance });
+      // A consent hit whose generation vanished cannot allow, and says why.
+      const generation = a.registry.current.slots.find((s) => s.spec.name === 'consents')?.state?.generation ?? '';
+      await redisCli(SHARED_REDIS_URL, ['DEL', markerKey(p, 'consents', generation)]);
+      expect(await ca.request({ op: 'check', number: BARE, campaign: 'winter' })).toMatchObject({ verdict: 'block', reason: 'unconfirmed' });
     } finally {
       await ca.close();
       await cb.close();
