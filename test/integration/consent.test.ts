@@ -160,6 +160,24 @@ describe('consent terms, expiry and revocation', () => {
     await expectAuditedTerms(auditDir);
   });
 
+  it('`callgate load` writes the terms with the generation; a sidecar taking it over judges them', async () => {
+    const dir = tempDir();
+    const { config } = setup(dir, false);
+    const p = `${prefix}l:`;
+    const loaded = await runCli(['load', '--redis', SHARED_REDIS_URL, '--redis-prefix', p, '--config', config]);
+    expect(loaded.code).toBe(0);
+    expect(loaded.stdout).toMatch(/consents: loaded generation \S+: 303 numbers .*1 bad lines \(first: 4\)/);
+    const svc = await startRedisMode(SHARED_REDIS_URL, p, ['--config', config], { now: () => TUESDAY_11H });
+    const c = await CheckClient.connect(svc.url);
+    try {
+      expect(await c.request({ op: 'check', number: VALID, campaign: 'winter' })).toMatchObject({ verdict: 'allow', reason: 'consent' });
+      expect(await c.request({ op: 'check', number: EXPIRED, campaign: 'winter' })).toMatchObject({ verdict: 'block', reason: 'no_consent' });
+    } finally {
+      await c.close();
+      await svc.stop();
+    }
+  });
+
   it('in embedded mode, on the injected clock', async () => {
     const dir = tempDir();
     const auditDir = tempDir('callgate-audit-');
