@@ -1489,18 +1489,26 @@ export class RedisStore {
   }
 
   /** Revocations recorded on an allow-list: number key → when (ms, Redis clock). */
-  async revocations(list: string): Promise<Map<NumberKey, number>> {
+  revocations(list: string): Promise<Map<NumberKey, number>> {
     assertListName(list);
+    return this.#scanNumberTimes(revokedKey(this.prefix, list), `reading revocations of ${list}`);
+  }
+
+  /** A sorted set of number → time (ms), read whole with ZSCAN; members that are not numbers are skipped. */
+  async #scanNumberTimes(key: string, doing: string): Promise<Map<NumberKey, number>> {
     const found = new Map<NumberKey, number>();
     try {
       let cursor = '0';
       do {
-        const [next, flat] = await this.#bulk.zscan(revokedKey(this.prefix, list), cursor, 'COUNT', 1000);
+        const [next, flat] = await this.#bulk.zscan(key, cursor, 'COUNT', 1000);
         cursor = next;
-        for (let i = 0; i + 1 < flat.length; i += 2) found.set(Number(flat[i]), Number(flat[i + 1]));
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const k = Number(flat[i]);
+          if (Number.isSafeInteger(k) && k > 0) found.set(k, Number(flat[i + 1]));
+        }
       } while (cursor !== '0');
     } catch (err) {
-      throw redisError(`reading revocations of ${list}`, err);
+      throw redisError(doing, err);
     }
     return found;
   }
@@ -1543,20 +1551,7 @@ export class RedisStore {
    */
   async readIntraday(list: string): Promise<IntradayEntry[]> {
     assertListName(list);
-    const found = new Map<number, number>();
-    try {
-      let cursor = '0';
-      do {
-        const [next, flat] = await this.#bulk.zscan(addedKey(this.prefix, list), cursor, 'COUNT', 1000);
-        cursor = next;
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const key = Number(flat[i]);
-          if (Number.isSafeInteger(key) && key > 0) found.set(key, Number(flat[i + 1]));
-        }
-      } while (cursor !== '0');
-    } catch (err) {
-      throw redisError(`reading intraday additions of ${list}`, err);
-    }
+    const found = await this.#scanNumberTimes(addedKey(this.prefix, list), `reading intraday additions of ${list}`);
     return [...found].map(([key, at]) => ({ key, at })).sort((a, b) => a.at - b.at || a.key - b.key);
   }
 
