@@ -16,6 +16,12 @@ type Env = Readonly<Record<string, string | undefined>>;
 export async function runServe(argv: readonly string[], env: Env): Promise<number> {
   const config = parseServeConfig(argv, env);
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  // Listened for from the start: a SIGTERM while connecting or loading must stop cleanly, not kill the
+  // process with the default action (exit by signal, nothing flushed).
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   let makeBackend: BackendFactory;
   let store: RedisStore | null = null;
   if (config.redis === null) {
@@ -27,11 +33,7 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
       createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
   }
   const service = await startService(config, logger, makeBackend, { store });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logger.info({ signal }, 'signal received');
+  logger.info({ signal: await signal }, 'signal received');
   await service.stop();
   // Everything is closed and flushed; if some handle still holds the event loop, exit anyway rather than
   // hang a rolling restart, and say so (that is a bug to report).
