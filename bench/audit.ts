@@ -14,19 +14,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AuditLog, compressFile, type AuditEvent } from '../src/audit-log.js';
 import { silentLogger } from '../src/logger.js';
+import { mulberry32 } from './synthetic-numbers.js';
 
 const N = Number(process.env['AUDIT_N'] ?? 300_000);
 const RATES = (process.env['AUDIT_RATES'] ?? '20000,50000,100000').split(',').map(Number);
 const SECONDS = Number(process.env['AUDIT_SECONDS'] ?? 5);
 const ROOT = process.env['AUDIT_DIR'] ?? mkdtempSync(join(tmpdir(), 'callgate-audit-bench-'));
 
-let seed = 0x2f6b_1d37;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rand = mulberry32(0x2f6b_1d37);
 
 const GENERATIONS = { bloctel: '2026-11-30T02:00:00Z#a81f', optouts: '2026-11-30T09:10:00Z#77c2', consents: '2026-11-30T02:05:00Z#19de' };
 

@@ -5,18 +5,12 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { normalise, normaliseFull, NORMALISER_VERSION } from '../src/normalise.js';
+import { mulberry32 } from './synthetic-numbers.js';
 
 const N = Number(process.env['BENCH_N'] ?? 200_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 
-// Deterministic PRNG so that runs compare.
-let seed = 0x2f6b_1d37;
-function rand(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const rand = mulberry32(0x2f6b_1d37);
 const digits = (k: number): string => {
   let s = '';
   for (let i = 0; i < k; i++) s += String(Math.floor(rand() * 10));

@@ -270,8 +270,8 @@ function hash32(v: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Small seeded PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
+/** Small seeded PRNG (mulberry32): deterministic, so that benchmark runs compare. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
