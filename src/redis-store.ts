@@ -321,19 +321,26 @@ local function now_ms()
 end
 `;
 
-// KEYS: marker1, bucket1, added1, marker2, ...; ARGV: member1, digits1, member2, digits2, ...
-// Marker check and membership run in one script, so a generation deleted marker-first can never read 'absent'.
-// A key is a member when it is in the generation's bucket or in the list's intraday additions.
-const CONFIRM_LUA = `
-local out = {}
+// Whether a generation's marker exists, read once per script per marker (several items share a generation).
+const MARKER_PRESENT_LUA = `
 local seen = {}
-for i = 1, #ARGV / 2 do
-  local marker = KEYS[3 * i - 2]
+local function marker_present(marker)
   local present = seen[marker]
   if present == nil then
     present = redis.call('EXISTS', marker)
     seen[marker] = present
   end
+  return present
+end
+`;
+
+// KEYS: marker1, bucket1, added1, marker2, ...; ARGV: member1, digits1, member2, digits2, ...
+// Marker check and membership run in one script, so a generation deleted marker-first can never read 'absent'.
+// A key is a member when it is in the generation's bucket or in the list's intraday additions.
+const CONFIRM_LUA = `${MARKER_PRESENT_LUA}
+local out = {}
+for i = 1, #ARGV / 2 do
+  local present = marker_present(KEYS[3 * i - 2])
   if present == 0 then
     out[i] = -1
   elseif redis.call('SISMEMBER', KEYS[3 * i - 1], ARGV[2 * i - 1]) == 1 then
@@ -464,19 +471,13 @@ return 0
 // 2 revoked, 3 expired (consent-terms.ts judgeAllowEntry's rule, mirrored here); terms_i is a consent item's stored
 // terms or ''. Counts (ZADD) only when nothing blocks, in policy.ts's order: deny, JS rules, refusal, consent, cap.
 // One script: racing dialers are serialised here.
-const DECIDE_LUA = `${NOW_LUA}
+const DECIDE_LUA = `${NOW_LUA}${MARKER_PRESENT_LUA}
 local t = now_ms()
 local n = tonumber(ARGV[8])
 local out = {t, -1, -1, 0, -1, 0}
-local seen = {}
 local denied, liftable, consent, contract = false, false, false, false
 for i = 1, n do
-  local marker = KEYS[5 * i - 2]
-  local present = seen[marker]
-  if present == nil then
-    present = redis.call('EXISTS', marker)
-    seen[marker] = present
-  end
+  local present = marker_present(KEYS[5 * i - 2])
   local role = ARGV[3 * i + 9]
   local digits = ARGV[3 * i + 8]
   local allow = role == 'c' or role == 'k' or role == 'a'
