@@ -15,7 +15,13 @@ export function tallyKey(campaign: string, verdict: string, reason: string): str
   return `${campaign}\t${verdict}\t${reason}`;
 }
 
-export function parseTallyKey(key: string): { campaign: string; verdict: string; reason: string } | null {
+export interface TallyParts {
+  readonly campaign: string;
+  readonly verdict: string;
+  readonly reason: string;
+}
+
+export function parseTallyKey(key: string): TallyParts | null {
   const parts = key.split('\t');
   if (parts.length !== 3) return null;
   return { campaign: parts[0] as string, verdict: parts[1] as string, reason: parts[2] as string };

@@ -4,7 +4,7 @@
  * the /stats socket and the dashboard. It never contains a phone number: counts are keyed by
  * campaign, verdict and reason only.
  */
-import { parseTallyKey } from './check-stats.js';
+import { parseTallyKey, type TallyParts } from './check-stats.js';
 
 export interface MinuteCounts {
   /** Minute start, ms since epoch. */
@@ -80,22 +80,27 @@ function rate(blocked: number, checks: number): number {
   return checks === 0 ? 0 : blocked / checks;
 }
 
-export function windowFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): WindowFigures {
-  let checks = 0;
-  let blocked = 0;
-  const byReason: Record<string, number> = {};
+/** Every tally of the minutes inside the window, with its count weighted by how much of its minute is inside. */
+function forEachWeighted(minutes: readonly MinuteCounts[], now: number, windowMs: number, visit: (k: TallyParts, v: number) => void): void {
   for (const m of minutes) {
     const w = weightOf(m.minute, now, windowMs);
     if (w === 0) continue;
     for (const [key, n] of m.counts) {
       const k = parseTallyKey(key);
-      if (k === null) continue;
-      const v = n * w;
-      checks += v;
-      if (k.verdict === 'block') blocked += v;
-      byReason[k.reason] = (byReason[k.reason] ?? 0) + v;
+      if (k !== null) visit(k, n * w);
     }
   }
+}
+
+export function windowFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): WindowFigures {
+  let checks = 0;
+  let blocked = 0;
+  const byReason: Record<string, number> = {};
+  forEachWeighted(minutes, now, windowMs, (k, v) => {
+    checks += v;
+    if (k.verdict === 'block') blocked += v;
+    byReason[k.reason] = (byReason[k.reason] ?? 0) + v;
+  });
   for (const r of Object.keys(byReason)) byReason[r] = Math.round(byReason[r] as number);
   const c = Math.round(checks);
   const b = Math.round(blocked);
@@ -104,21 +109,15 @@ export function windowFigures(minutes: readonly MinuteCounts[], now: number, win
 
 export function campaignFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): CampaignFigures[] {
   const per = new Map<string, { checks: number; blocked: number; reasons: Map<string, number> }>();
-  for (const m of minutes) {
-    const w = weightOf(m.minute, now, windowMs);
-    if (w === 0) continue;
-    for (const [key, n] of m.counts) {
-      const k = parseTallyKey(key);
-      if (k === null) continue;
-      let c = per.get(k.campaign);
-      if (c === undefined) per.set(k.campaign, (c = { checks: 0, blocked: 0, reasons: new Map() }));
-      c.checks += n * w;
-      if (k.verdict === 'block') {
-        c.blocked += n * w;
-        c.reasons.set(k.reason, (c.reasons.get(k.reason) ?? 0) + n * w);
-      }
+  forEachWeighted(minutes, now, windowMs, (k, v) => {
+    let c = per.get(k.campaign);
+    if (c === undefined) per.set(k.campaign, (c = { checks: 0, blocked: 0, reasons: new Map() }));
+    c.checks += v;
+    if (k.verdict === 'block') {
+      c.blocked += v;
+      c.reasons.set(k.reason, (c.reasons.get(k.reason) ?? 0) + v);
     }
-  }
+  });
   return [...per]
     .map(([campaign, c]) => {
       const checks = Math.round(c.checks);
