@@ -29,7 +29,7 @@ export type BuildResponse =
       readonly fingerprint: string;
       readonly keys: Float64Array;
       /** Consent lists: number key → stored terms (structured-cloned; consent lists are small beside Bloctel). */
-      readonly terms: Map<number, string> | null;
+      readonly terms: ReadonlyMap<number, string> | null;
       readonly filter: Uint8Array;
       readonly duplicates: number;
       readonly buildMs: number;
@@ -59,7 +59,7 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
       counts: { ...counts, badLineNumbers: [...counts.badLineNumbers] },
       fingerprint,
       keys,
-      terms: terms === null ? null : new Map(terms),
+      terms,
       filter,
       duplicates: built?.duplicates ?? 0,
       buildMs: built?.buildMs ?? 0,

@@ -77,20 +77,11 @@ export class RulesChecker {
     const snap = this.#registry.current;
     const lists: ListStatus = !snap.ready ? Reason.NOT_READY : snap.staleAt <= now ? Reason.STALE_LIST : 'ready';
     const zone = e164 === null ? null : zoneOf(e164, this.#foreignTimezone);
-    const base = {
-      policy,
-      e164,
-      lists,
-      zone,
-      sector: campaign.sector,
-      contract: false,
-      consent: { state: 'none' } as const,
-      denyHit: null,
-      refusedUntil: null,
-      attemptsInWindow: 0,
-      oldestAttemptAt: null,
-    };
-    if (e164 === null || lists !== 'ready') return toResult(evaluatePolicy({ ...base, now: new Date(now) }), e164);
+    if (e164 === null || lists !== 'ready') {
+      // Decided before any list is read: the policy gives the reason (invalid_number, not_ready, stale_list).
+      const nothingRead = { contract: false, consent: { state: 'none' }, denyHit: null, refusedUntil: null, attemptsInWindow: 0, oldestAttemptAt: null } as const;
+      return toResult(evaluatePolicy({ policy, e164, lists, zone, sector: campaign.sector, now: new Date(now), ...nothingRead }), e164);
+    }
 
     const key = e164ToKey(e164);
     const hits: { slot: ListSlot; key: NumberKey; role: DecideRole }[] = [];
@@ -157,7 +148,6 @@ export class RulesChecker {
         evidence = evidenceOf(h.slot.spec.name, m, facts.terms[i] ?? null);
       }
     });
-    // One literal, not a spread of `base`: this runs on every rules check.
     const decision = evaluatePolicy({
       policy,
       e164,
