@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildGeneration } from '../../src/list-build.js';
 import { NORMALISER_VERSION } from '../../src/normalise.js';
 import type { RefreshOutcome } from '../../src/refresh.js';
-import { eventsChannel, gensKey, markerKey } from '../../src/redis-keys.js';
+import { eventsChannel, gensKey, markerKey, type GenerationMarker } from '../../src/redis-keys.js';
 import { RedisStore } from '../../src/redis-store.js';
 import { CheckClient } from '../../src/ws-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -44,6 +44,21 @@ function writeNumbers(path: string, indexes: readonly number[], mtimeMs: number)
 
 function generationOf(s: Sidecar, list: string): string | null {
   return s.registry.slot(list)?.state?.generation ?? null;
+}
+
+/** Writes a complete deny-list generation of these numbers (as a load elsewhere in the fleet would); does not switch. */
+function writeBuilt(store: RedisStore, list: string, indexes: readonly number[]): Promise<GenerationMarker> {
+  const built = buildGeneration(Float64Array.from(indexes.map(keyOf)), 0.001);
+  return store.writeGeneration({
+    list,
+    kind: 'deny',
+    keys: built.set.keys() as Float64Array,
+    filter: built.filter.toBinary(),
+    normaliserVersion: NORMALISER_VERSION,
+    hashId: built.filter.hashId,
+    fingerprint: randomBytes(32).toString('hex'),
+    sourceDate: new Date().toISOString(),
+  });
 }
 
 async function adminPost(s: Sidecar, path: string, body: unknown = {}): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -211,18 +226,7 @@ describe('a sidecar that missed the switch notice (private redis-server)', () =>
     try {
       const g1 = generationOf(b, 'bloctel');
       // A generation written by someone else, switched in while B has no subscription.
-      const keys = Float64Array.from(range(10, 110).map(keyOf));
-      const built = buildGeneration(keys, 0.001);
-      const marker = await loader.writeGeneration({
-        list: 'bloctel',
-        kind: 'deny',
-        keys: built.set.keys() as Float64Array,
-        filter: built.filter.toBinary(),
-        normaliserVersion: NORMALISER_VERSION,
-        hashId: built.filter.hashId,
-        fingerprint: randomBytes(32).toString('hex'),
-        sourceDate: new Date().toISOString(),
-      });
+      const marker = await writeBuilt(loader, 'bloctel', range(10, 110));
       // ioredis waits at least 100 ms before reconnecting a killed subscriber: switch inside that window.
       let subscribers = -1;
       for (let attempt = 0; attempt < 10 && subscribers !== 0; attempt++) {
@@ -317,17 +321,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
     const prefix = newPrefix();
     const store = await RedisStore.connect({ url: SHARED_REDIS_URL, prefix, confirmTimeoutMs: 2000 });
     const write = async (from: number): Promise<string> => {
-      const built = buildGeneration(Float64Array.from(range(from, from + 50).map(keyOf)), 0.001);
-      const marker = await store.writeGeneration({
-        list: 'gc',
-        kind: 'deny',
-        keys: built.set.keys() as Float64Array,
-        filter: built.filter.toBinary(),
-        normaliserVersion: NORMALISER_VERSION,
-        hashId: built.filter.hashId,
-        fingerprint: randomBytes(32).toString('hex'),
-        sourceDate: new Date().toISOString(),
-      });
+      const marker = await writeBuilt(store, 'gc', range(from, from + 50));
       await store.switchCurrent('gc', marker.generation);
       return marker.generation;
     };
