@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
+import { measureWindow, sleep } from './measure-window.js';
 import { blockE164, missE164, styleAll, type NumberStyleChoice } from './bench-numbers.js';
 
 type Figures = Record<string, number>;
@@ -77,7 +78,6 @@ const OPEN_LOOP_NICE = 10;
 const checkTail = (n: string): string => `,"op":"check","number":${JSON.stringify(n)}}`;
 const batchTail = (ns: readonly string[]): string => `,"op":"check","numbers":${JSON.stringify(ns)}}`;
 const frame = (id: number, tail: string): string => `{"id":${id}${tail}`;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface ClosedResult {
   readonly hist: Histogram;
@@ -117,12 +117,9 @@ async function closedLoop(conns: readonly Conn[], inFlight: number, tails: reado
     };
   }
   for (let i = 0; i < inFlight; i++) sendNext(conns[i % conns.length] as Conn);
-  await sleep(warmupMs);
-  measuring = true;
-  const t0 = performance.now();
-  await sleep(measureMs);
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
+    measuring = on;
+  });
   stopping = true;
   await Promise.race([new Promise<void>((r) => { drained = r; if (outstanding === 0) r(); }), sleep(10_000)]);
   const errors = conns.reduce((s, c) => s + c.errors, 0) - errorsBefore;

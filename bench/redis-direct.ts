@@ -8,10 +8,10 @@
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { newHistogram, recordMs, summarise } from './hdr.js';
+import { measureWindow } from './measure-window.js';
 import { blockE164 } from './bench-numbers.js';
 import { generateNumbers } from './synthetic-numbers.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function load(redis: Redis, key: string, size: number, seed: number): Promise<void> {
   let chunk: string[] = [];
@@ -53,12 +53,9 @@ async function run(redis: Redis, key: string, members: readonly string[], inFlig
     }
   };
   const workers = Array.from({ length: inFlight }, () => worker());
-  await sleep(warmupMs);
-  measuring = true;
-  const t0 = performance.now();
-  await sleep(measureMs);
-  measuring = false;
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
+    measuring = on;
+  });
   stop = true;
   await Promise.all(workers);
   const s = summarise(hist);
