@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { sameSecret } from './admin-auth.js';
-import { HttpError, type HttpReply, type RouteHandler } from './http-server.js';
+import { HttpError, refuseUpgrade, type HttpReply, type RouteHandler, type UpgradeHandler } from './http-server.js';
 import type { StatsService } from './stats-service.js';
 
 
@@ -51,11 +51,10 @@ export function statsUpgrade(
   statsToken: string | null,
   adminToken: string | null,
   accept: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
-): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  return (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+): UpgradeHandler {
+  return (req, socket, head, url) => {
     if (!mayRead(req, url, statsToken, adminToken)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      refuseUpgrade(socket, 401, 'unauthorized', 'a read-only token is required: ?token=… or Authorization: Bearer …');
       return;
     }
     accept(req, socket, head);
