@@ -2,6 +2,7 @@
  * The WebSocket wire protocol (JSON text frames), decoded and validated at the edge, encoded from
  * fragments. Pinned in the README; tests assert on it.
  */
+import { duplicateKey, MAX_FRAME_KEYS, NOT_OBJECT, scanFrame, TOO_DEEP } from './frame-shape.js';
 import type { CheckResult } from './verdict.js';
 
 export type RequestId = string | number;
@@ -28,17 +29,35 @@ const MAX_ID_LENGTH = 128;
 const MAX_CAMPAIGN_LENGTH = 64;
 const MAX_NUMBER_LENGTH = 64;
 
+/**
+ * A reply echoes its request's id: an integer past 2^53 comes back rounded (two requests, one reply
+ * id), so a numeric id must be a safe integer (issue 11 item 6).
+ */
 function idOf(value: unknown): RequestId | null {
   if (typeof value === 'string' && value.length <= MAX_ID_LENGTH) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
   return null;
 }
+
+/**
+ * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a campaign is
+ * written into tab-separated and line-based output (`callgate audit`), where they forge fields and
+ * lines (issue 12 item 6).
+ */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 function fail(id: RequestId | null, message: string): Decoded {
   return { ok: false, id, message };
 }
 
 export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
+  // The shape first, so JSON.parse only ever sees a flat object (frame-shape.ts).
+  const keyCount = scanFrame(text);
+  if (keyCount < 0) {
+    if (keyCount === NOT_OBJECT) return fail(null, 'frame must be a JSON object');
+    if (keyCount === TOO_DEEP) return fail(null, 'frame must be a flat JSON object (a batch: "numbers", a flat array of strings)');
+    return fail(null, `frame has more than ${MAX_FRAME_KEYS} fields`);
+  }
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -47,8 +66,15 @@ export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
   }
   if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return fail(null, 'frame must be a JSON object');
   const m = msg as Record<string, unknown>;
-  const id = idOf(m['id']);
-  if (id === null) return fail(null, `"id" must be a string (at most ${MAX_ID_LENGTH} characters) or a number`);
+  let id = idOf(m['id']);
+  // Fewer own keys than keys written: one was named twice, and JSON.parse kept only its last value.
+  if (Object.keys(m).length !== keyCount) {
+    const key = duplicateKey(text) ?? '?';
+    // A duplicated "id" leaves no id to answer to.
+    if (key === 'id') id = null;
+    return fail(id, `field ${JSON.stringify(key.slice(0, 32))} appears more than once`);
+  }
+  if (id === null) return fail(null, `"id" must be a string (at most ${MAX_ID_LENGTH} characters) or a safe integer (at most 2^53-1 in magnitude)`);
   if (m['op'] !== 'check' && m['op'] !== 'outcome') return fail(id, `unknown op ${JSON.stringify(m['op'])}; expected "check" or "outcome"`);
 
   const campaignValue = m['campaign'];
@@ -57,6 +83,7 @@ export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
     if (typeof campaignValue !== 'string' || campaignValue.length === 0 || campaignValue.length > MAX_CAMPAIGN_LENGTH) {
       return fail(id, `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`);
     }
+    if (CONTROL_CHARACTER.test(campaignValue)) return fail(id, '"campaign" must not contain control characters (tab, newline, …)');
     campaign = campaignValue;
   }
 
