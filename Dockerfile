@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
+# Node 24, an LTS line (Node 20 is past its end of life). One ARG for both stages, so the build and the
+# runtime always run the same Node; override with --build-arg NODE_IMAGE=node:22-bookworm-slim if needed.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
 # Build stage: compile TypeScript with the dev toolchain, then drop dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -10,7 +14,7 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: only the compiled code and production dependencies, as the unprivileged `node` user.
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
     CALLGATE_HOST=0.0.0.0 \
     CALLGATE_PORT=8080 \
@@ -18,7 +22,8 @@ ENV NODE_ENV=production \
     CALLGATE_AUDIT_DIR=/var/lib/callgate/audit
 WORKDIR /app
 # The only writable place: the intraday journal and the audit trail. Mount a volume here to keep them.
-RUN mkdir -p /var/lib/callgate && chown node:node /var/lib/callgate
+# 0700: the journal and the audit trail hold phone numbers.
+RUN mkdir -p /var/lib/callgate && chown node:node /var/lib/callgate && chmod 0700 /var/lib/callgate
 VOLUME ["/var/lib/callgate"]
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist

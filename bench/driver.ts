@@ -260,7 +260,7 @@ async function serverCpuSeconds(url: string): Promise<number | null> {
   try {
     const res = await fetch(url);
     if (!res.ok) return null;
-    const m = /^callgate_process_cpu_seconds_total (\S+)$/m.exec(await res.text());
+    const m = /^process_cpu_seconds_total (\S+)$/m.exec(await res.text());
     return m === null ? null : Number(m[1]);
   } catch {
     return null;

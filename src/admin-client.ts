@@ -38,7 +38,7 @@ async function post(t: AdminTarget, path: string, body: unknown): Promise<{ stat
       body: JSON.stringify(body ?? {}),
     });
   } catch (err) {
-    throw new CallgateError(ErrorCode.CONFIG, `cannot reach ${t.url}: ${(err as Error).message}`);
+    throw new CallgateError(ErrorCode.UNREACHABLE, `cannot reach ${t.url}: ${(err as Error).message}`);
   }
   const text = await res.text();
   let json: Record<string, unknown>;
@@ -123,6 +123,14 @@ export async function runChangeCommand(kind: 'list' | 'block' | 'unblock', argv:
   }
   const { status, json } = await post(t, path, body);
   if (status !== 200) return printError(json, status);
-  process.stdout.write(`${String(json['list'])}: ${String(json['op'])} ${String(json['count'])} number(s) at ${String(json['at'])} by ${who}\n`);
-  return 0;
+  const still = json['stillListed'] as { generation?: unknown; numbers?: unknown } | undefined;
+  const kept = Array.isArray(still?.numbers) ? still.numbers.map(String) : [];
+  const changed = Number(json['count']) - kept.length;
+  if (changed > 0 || kept.length === 0) {
+    process.stdout.write(`${String(json['list'])}: ${String(json['op'])} ${changed} number(s) at ${String(json['at'])} by ${who}\n`);
+  }
+  if (kept.length === 0) return 0;
+  // A remove withdraws intraday additions only: the file's numbers stay listed until a file without them is loaded.
+  process.stdout.write(`${String(json['list'])}: ${kept.length} number(s) still listed by file generation ${String(still?.generation)}, not removed: ${kept.join(', ')}\n`);
+  return 1;
 }

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { authoriseAdmin } from './admin-auth.js';
 import { HttpError, readJsonBody, type HttpReply, type RouteHandler } from './http-server.js';
+import { listedByGeneration } from './file-listed.js';
 import type { ListBackend } from './list-backend.js';
 import type { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
@@ -80,8 +81,12 @@ export function adminRoutes(deps: AdminDeps): Map<string, RouteHandler> {
     if (invalid.length > 0) throw new HttpError(400, 'invalid_number', `invalid numbers at positions ${invalid.slice(0, 20).join(', ')}; nothing was changed`);
     const outcome = await backend.change(op, list, keys, who);
     if (!outcome.ok) throw new HttpError(400, outcome.code, outcome.message);
-    logger.info({ list, op, count: keys.length, who }, 'intraday list change');
-    return { status: 200, body: outcome };
+    const still = op === 'remove' ? await listedByGeneration(registry.slot(list) ?? slot, keys, backend.remote) : null;
+    logger.info({ list, op, count: keys.length, who, ...(still ? { stillListed: still.positions.length } : {}) }, 'intraday list change');
+    if (still === null) return { status: 200, body: outcome };
+    // The caller's own numbers, so it can say which ones the file keeps listed.
+    const stillListed = { generation: still.generation, numbers: still.positions.map((i) => (numbers as string[])[i]) };
+    return { status: 200, body: { ...outcome, stillListed } };
   };
 
   return new Map<string, RouteHandler>([

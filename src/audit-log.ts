@@ -26,6 +26,7 @@ import { createGzip } from 'node:zlib';
 import { CallgateError, ErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Basis } from './policy.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 import type { ConsentEvidence, Verdict } from './verdict.js';
 
 const DAY_MS = 86_400_000;
@@ -215,7 +216,7 @@ export class AuditLog {
     }
     const fileInstance = sanitiseInstanceId(options.instanceId);
     try {
-      await mkdir(options.dir, { recursive: true });
+      await mkdir(options.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     } catch (err) {
       throw new CallgateError(ErrorCode.CONFIG, `audit dir: cannot create ${options.dir}`, { cause: err });
     }
@@ -408,7 +409,7 @@ export class AuditLog {
 
   async #openFile(day: string): Promise<OpenFile> {
     const path = join(this.#dir, auditFileName(this.#fileInstance, day));
-    const fh = await open(path, 'a+');
+    const fh = await open(path, 'a+', PRIVATE_FILE_MODE);
     try {
       // A restart after a crash may find a torn last line: the next record must start on a line of its own.
       const { size } = await fh.stat();
@@ -552,7 +553,7 @@ export async function compressFile(path: string): Promise<void> {
   let out: WriteStream;
   try {
     out = await new Promise<WriteStream>((resolve, reject) => {
-      const s = createWriteStream(tmp, { flags: 'wx' });
+      const s = createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
       s.once('open', () => resolve(s)).once('error', reject);
     });
   } catch (err) {
@@ -570,7 +571,7 @@ export async function compressFile(path: string): Promise<void> {
       exists = false;
     }
     if (exists) {
-      await pipeline(createReadStream(tmp), createWriteStream(gz, { flags: 'a' }));
+      await pipeline(createReadStream(tmp), createWriteStream(gz, { flags: 'a', mode: PRIVATE_FILE_MODE }));
       await unlink(tmp);
     } else {
       await rename(tmp, gz);

@@ -1,24 +1,64 @@
 /**
- * `callgate <command>`: the process entry. Maps configuration errors to a clear message and exit
- * code 2; everything else is in main.ts (the composition root) and the command modules.
+ * `callgate <command>`: the process entry. `--help` on every command and `--version`; any failure is
+ * one coded line on stderr and exit code 2 (never a stack trace). Everything else is in main.ts
+ * (the composition root) and the command modules.
  */
-import { isCallgateError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
 import { runChangeCommand, runRefreshCommand } from './admin-client.js';
 import { runAuditCommand } from './audit-command.js';
 import { runCheckCommand, runLoadCommand, runServe } from './main.js';
 
+/** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */
+const COMMANDS: Readonly<Record<string, string>> = {
+  serve: `callgate serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--list NAME=PATH]… [--redis URL] …
+  Runs the sidecar. Every option is also a CALLGATE_* variable and a config-file key (README: Configuration).`,
+  check: `callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] [--json] [--exit-code] NUMBER…
+  One line per number: given, verdict, reason, E.164 (--json: one JSON array of the replies).
+  --exit-code: 0 when every number is allowed, 1 when any is blocked, 2 on an error.`,
+  load: `callgate load --redis URL [--redis-prefix P] [--force] NAME=PATH…
+  Writes a new generation of each list into Redis and switches the fleet to it.`,
+  refresh: `callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
+  Asks a running sidecar to refresh its lists now; 1 unless every list loaded or was unchanged.`,
+  list: `callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
+  Records (or withdraws) intraday additions of a list on a running sidecar.`,
+  block: `callgate block NUMBER… [--url U] [--token T] [--who W]
+  Adds numbers to the block list (--block-list) at once.`,
+  unblock: `callgate unblock NUMBER… [--url U] [--token T] [--who W]
+  Withdraws intraday block-list additions (numbers listed by the file stay listed).`,
+  audit: `callgate audit NUMBER [--from DATE] [--to DATE] [--dir DIR]…
+  Every recorded decision and call outcome of one number, oldest first.`,
+};
+
 const USAGE = `usage:
-  callgate serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--list NAME=PATH]… [--redis URL] …
-  callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] NUMBER…
-  callgate load  --redis URL [--redis-prefix P] NAME=PATH…
-  callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
-  callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
-  callgate block|unblock NUMBER… [--url U] [--token T] [--who W]
-  callgate audit NUMBER [--from DATE] [--to DATE] [--dir DIR]…
-Every option also reads a CALLGATE_* environment variable; see the README.`;
+${Object.values(COMMANDS)
+  .map((u) => `  ${u.split('\n')[0] as string}`)
+  .join('\n')}
+  callgate --version
+"callgate COMMAND --help" explains one command. Every option also reads a CALLGATE_* environment variable; see the README.
+Exit codes: 0 done, 1 a negative answer (a number blocked with --exit-code, a list refused, a change rejected), 2 an error.`;
+
+function version(): string {
+  // package.json sits one folder above both src/ and dist/.
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return String(pkg.version);
+}
+
+/** parseArgs stops at `--`: a `--help` after it is a positional, not a request for help. */
+function asksForHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && command in COMMANDS && asksForHelp(rest)) {
+    process.stdout.write(`usage: ${COMMANDS[command] as string}\n`);
+    return 0;
+  }
   switch (command) {
     case 'serve':
       return runServe(rest, process.env);
@@ -35,16 +75,34 @@ async function main(argv: readonly string[]): Promise<number> {
       return runChangeCommand(command, rest, process.env);
     case 'audit':
       return runAuditCommand(rest, process.env);
-    case undefined:
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
     case 'help':
     case '--help':
     case '-h':
       process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`callgate: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      return 0;
+    case undefined:
+      process.stderr.write(`${USAGE}\n`);
       return 2;
+    default:
+      throw new CallgateError(ErrorCode.CONFIG, `unknown command ${JSON.stringify(command)}; "callgate --help" lists the commands`);
   }
+}
+
+/** One line, whatever the message holds (a newline in a message must not forge a second line). */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ').trim();
+}
+
+/** The one line a failure prints: its message and its stable code, never a stack. */
+function describeFailure(err: unknown): string {
+  if (isCallgateError(err)) return `callgate: ${oneLine(err.message)} [${err.code}]`;
+  const message = err instanceof Error ? err.message : String(err);
+  return `callgate: ${oneLine(message) || 'unexpected failure'} [${ErrorCode.INTERNAL}]`;
 }
 
 main(process.argv.slice(2)).then(
@@ -53,12 +111,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (isCallgateError(err)) {
-      process.stderr.write(`callgate: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`callgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    }
+    process.stderr.write(`${describeFailure(err)}\n`);
+    process.exitCode = 2;
   },
 );

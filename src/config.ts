@@ -59,6 +59,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
   { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
+  { key: 'clockDriftAlertMs', flag: 'clock-drift-alert-ms', env: 'CALLGATE_CLOCK_DRIFT_ALERT_MS', type: 'int', default: 2000, min: 0, doc: 'Redis mode: alert (clock_drift) when this host\'s clock and Redis\'s TIME differ by more (ms), checked every 30 s; 0 = off.' },
 ];
 
 export interface RedisConfig {
@@ -94,6 +95,8 @@ export interface ServeConfig {
   readonly auditRetentionDays: number;
   /** Applied to lists discovered in Redis (no configuration entry of their own). */
   readonly listDefaults: ListDefaults;
+  /** Redis mode: clock drift (ms) that raises the clock_drift alert; 0 = off. */
+  readonly clockDriftAlertMs: number;
 }
 
 type Raw = Record<string, string | number | boolean | null>;
@@ -340,6 +343,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
     auditRetentionDays: o['auditRetentionDays'] as number,
     listDefaults: defaults,
+    clockDriftAlertMs: o['clockDriftAlertMs'] as number,
   });
 }
 
@@ -366,17 +370,21 @@ export interface CheckCommandConfig {
   readonly url: string;
   readonly numbers: readonly string[];
   readonly campaign: string | null;
+  /** The replies as one JSON array instead of lines. */
+  readonly json: boolean;
+  /** Exit 1 when any number is blocked (0 all allowed, 2 an error). */
+  readonly exitCode: boolean;
 }
 
 export function parseCheckCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CheckCommandConfig {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: { url: { type: 'string' }, campaign: { type: 'string' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: { url: { type: 'string' }, campaign: { type: 'string' }, json: { type: 'boolean' }, 'exit-code': { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (err) {
     throw configError((err as Error).message);
   }
   const url = parsed.values.url ?? env['CALLGATE_URL'] ?? 'ws://127.0.0.1:8080';
   if (!/^wss?:\/\//.test(url)) throw configError(`--url: expected ws:// or wss://, got ${JSON.stringify(url)}`);
   if (parsed.positionals.length === 0) throw configError('check: expected at least one NUMBER');
-  return Object.freeze({ url, numbers: parsed.positionals, campaign: parsed.values.campaign ?? null });
+  return Object.freeze({ url, numbers: parsed.positionals, campaign: parsed.values.campaign ?? null, json: parsed.values.json === true, exitCode: parsed.values['exit-code'] === true });
 }

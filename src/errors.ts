@@ -17,6 +17,10 @@ export const ErrorCode = {
   NEEDS_REDIS: 'CALLGATE_ERR_NEEDS_REDIS',
   LOCK_LOST: 'CALLGATE_ERR_LOCK_LOST',
   DASHBOARD_ASSETS: 'CALLGATE_ERR_DASHBOARD_ASSETS',
+  /** The CLI could not reach the sidecar it was pointed at. */
+  UNREACHABLE: 'CALLGATE_ERR_UNREACHABLE',
+  /** A failure that is no CallgateError (a bug or an environment fault): still one coded line, never a stack. */
+  INTERNAL: 'CALLGATE_ERR_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -6,6 +6,7 @@
  */
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import type { NumberKey } from './number-key.js';
+import { PRIVATE_FILE_MODE } from './private-files.js';
 
 export type JournalEntry =
   | { readonly op: 'add' | 'remove'; readonly list: string; readonly keys: readonly NumberKey[]; readonly who: string; readonly at: number }
@@ -57,7 +58,7 @@ export class IntradayJournal {
       if (e === null) skipped++;
       else entries.push(e);
     }
-    const fh = await open(path, 'a');
+    const fh = await open(path, 'a', PRIVATE_FILE_MODE);
     // A torn last write has no newline: end it, or the next append would be glued to it and lost on replay.
     if (text.length > 0 && !text.endsWith('\n')) {
       await fh.write('\n');
@@ -94,7 +95,7 @@ export class IntradayJournal {
       const kept = this.#entries.filter((e) => e.list !== list || (e.op !== 'generation' && e.at >= at));
       kept.push({ op: 'generation', list, fingerprint, at });
       const tmp = `${this.#path}.tmp`;
-      const out = await open(tmp, 'w');
+      const out = await open(tmp, 'w', PRIVATE_FILE_MODE);
       try {
         await out.write(kept.map((e) => `${JSON.stringify(e)}\n`).join(''));
         await out.datasync();
@@ -103,7 +104,7 @@ export class IntradayJournal {
       }
       await this.#fh.close();
       await rename(tmp, this.#path);
-      this.#fh = await open(this.#path, 'a');
+      this.#fh = await open(this.#path, 'a', PRIVATE_FILE_MODE);
       this.#entries = kept;
     });
     this.#queue = run.catch(() => undefined);

@@ -4,6 +4,7 @@
  */
 import { parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
 import { createEmbeddedBackend } from './embedded-backend.js';
+import { CallgateError, ErrorCode } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedisBackend } from './redis-backend.js';
 import { loadListIntoRedis } from './redis-load.js';
@@ -22,18 +23,21 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  // Set once the stop begins: the connections closing then are the stop, not Redis going down.
+  const lifecycle = { stopping: false };
   let makeBackend: BackendFactory;
   let store: RedisStore | null = null;
   if (config.redis === null) {
     makeBackend = ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger: logger.child({ component: 'lists' }), journalPath: config.journalPath });
   } else {
-    const connected = await connectRedis(config.redis, logger.child({ component: 'redis' }));
+    const connected = await connectRedis(config.redis, logger.child({ component: 'redis' }), lifecycle);
     store = connected;
     makeBackend = ({ registry, alerts }) =>
       createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
   }
   const service = await startService(config, logger, makeBackend, { store });
   logger.info({ signal: await signal }, 'signal received');
+  lifecycle.stopping = true;
   await service.stop();
   // Everything is closed and flushed; if some handle still holds the event loop, exit anyway rather than
   // hang a rolling restart, and say so (that is a bug to report).
@@ -44,25 +48,44 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
   return 0;
 }
 
-/** `callgate check NUMBER…`: one line per number — as given, verdict, reason, E.164. */
+/**
+ * `callgate check NUMBER…`: one line per number — as given, verdict, reason, E.164 — or, with --json,
+ * one JSON array of { input, verdict, reason, number } / { input, error }. Exit code: 2 when any reply
+ * is an error; with --exit-code, 1 when any number is blocked; 0 otherwise.
+ */
 export async function runCheckCommand(argv: readonly string[], env: Env): Promise<number> {
   const config = parseCheckCommand(argv, env);
-  const client = await CheckClient.connect(config.url);
+  let client: CheckClient;
+  try {
+    client = await CheckClient.connect(config.url);
+  } catch (err) {
+    throw new CallgateError(ErrorCode.UNREACHABLE, `cannot reach ${config.url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   try {
     const replies = await Promise.all(
       config.numbers.map((number) => client.request(config.campaign === null ? { op: 'check', number } : { op: 'check', number, campaign: config.campaign })),
     );
     let failed = false;
-    replies.forEach((reply, i) => {
-      const given = config.numbers[i] ?? '';
+    let blocked = false;
+    const rows = replies.map((reply, i) => {
+      const input = config.numbers[i] ?? '';
       if ('error' in reply) {
         failed = true;
-        process.stdout.write(`${given}\terror\t${JSON.stringify(reply['error'])}\n`);
-      } else {
-        process.stdout.write(`${given}\t${String(reply['verdict'])}\t${String(reply['reason'])}\t${reply['number'] === null ? '-' : String(reply['number'])}\n`);
+        return { input, error: reply['error'] };
       }
+      if (reply['verdict'] !== 'allow') blocked = true;
+      return { input, verdict: reply['verdict'], reason: reply['reason'], number: reply['number'] ?? null };
     });
-    return failed ? 1 : 0;
+    if (config.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+    else {
+      for (const r of rows) {
+        process.stdout.write(
+          'error' in r ? `${r.input}\terror\t${JSON.stringify(r.error)}\n` : `${r.input}\t${String(r.verdict)}\t${String(r.reason)}\t${r.number === null ? '-' : String(r.number)}\n`,
+        );
+      }
+    }
+    if (failed) return 2;
+    return config.exitCode && blocked ? 1 : 0;
   } finally {
     await client.close();
   }
@@ -72,7 +95,7 @@ export async function runCheckCommand(argv: readonly string[], env: Env): Promis
  * Connects to Redis and refuses a maxmemory-policy that could evict callgate's keys (an evicted
  * bucket would read "not a member" and let a listed number through).
  */
-async function connectRedis(config: RedisConfig, logger: Logger): Promise<RedisStore> {
+async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { stopping: boolean }): Promise<RedisStore> {
   const store = await RedisStore.connect({
     url: config.url,
     prefix: config.prefix,
@@ -80,12 +103,17 @@ async function connectRedis(config: RedisConfig, logger: Logger): Promise<RedisS
     allowEviction: config.allowEviction,
     sentinels: config.sentinels ?? undefined,
     sentinelName: config.sentinels === null ? undefined : config.sentinelName,
-    onStateChange: (state) => (state === 'up' ? logger.info('redis up') : logger.error('redis down: Bloom hits are blocked as unconfirmed until it is back')),
+    onStateChange: (state) => {
+      if (state === 'up') logger.info('redis up');
+      else if (lifecycle.stopping) logger.info('redis connections closed');
+      else logger.error('redis down: Bloom hits are blocked as unconfirmed until it is back');
+    },
     onError: (err) => logger.debug({ err }, 'redis connection error'),
   });
   try {
     await store.checkEvictionPolicy();
   } catch (err) {
+    lifecycle.stopping = true;
     await store.close();
     throw err;
   }
@@ -96,7 +124,8 @@ async function connectRedis(config: RedisConfig, logger: Logger): Promise<RedisS
 export async function runLoadCommand(argv: readonly string[], env: Env): Promise<number> {
   const config = parseLoadConfig(argv, env);
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, destination: process.stderr });
-  const store = await connectRedis(config.redis, logger);
+  const lifecycle = { stopping: false };
+  const store = await connectRedis(config.redis, logger, lifecycle);
   let failed = false;
   try {
     for (const spec of config.lists) {
@@ -113,6 +142,7 @@ export async function runLoadCommand(argv: readonly string[], env: Env): Promise
       }
     }
   } finally {
+    lifecycle.stopping = true;
     await store.close();
   }
   return failed ? 1 : 0;

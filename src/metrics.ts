@@ -57,7 +57,8 @@ class TallyHistogram extends Histogram<string> {
 
 export function createMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'callgate_' });
+  // prom-client's standard names (process_*, nodejs_*), which stock Node.js dashboards read; our own metrics are callgate_*.
+  collectDefaultMetrics({ register: registry });
   const reported = new Map<string, number>();
 
   new Counter({

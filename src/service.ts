@@ -10,6 +10,7 @@ import { adminRoutes } from './admin-routes.js';
 import { dashboardRoutes } from './dashboard-assets.js';
 import { AlertRegistry } from './alerts.js';
 import { Checker } from './check.js';
+import { type ClockDriftMonitor, startClockDriftMonitor } from './clock-drift.js';
 import type { ServeConfig } from './config.js';
 import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandler } from './http-server.js';
 import type { ListBackend } from './list-backend.js';
@@ -75,6 +76,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   });
 
   let freshness: { check(): void; stop(): void } | null = null;
+  let clockDrift: ClockDriftMonitor | null = null;
   let schedules: { next(): Record<string, string | null>; stop(): void } | null = null;
   const blockList = config.blockList ?? config.lists.find((l) => l.kind === 'deny' && l.source === null)?.name ?? null;
   const redisUp = store === null ? null : (): boolean => store.isUp();
@@ -133,6 +135,9 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       fleet?.start();
       statsService.start(redisUp, 5000);
       freshness = startFreshnessMonitor(registry, alerts, now);
+      if (store !== null && config.clockDriftAlertMs > 0) {
+        clockDrift = startClockDriftMonitor({ remoteNow: () => store.now(), alerts, thresholdMs: config.clockDriftAlertMs, logger: logger.child({ component: 'clock' }), now });
+      }
       if (options.schedules !== false) schedules = startRefreshSchedules(registry, backend.refresher, logger.child({ component: 'schedule' }));
     });
 
@@ -142,6 +147,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       http.close();
       schedules?.stop();
       freshness?.stop();
+      clockDrift?.stop();
       statsService.stop();
       statsSockets.close();
       await sockets.drain(config.shutdownGraceMs);

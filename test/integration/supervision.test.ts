@@ -61,7 +61,9 @@ describe('supervision of one embedded process', () => {
       expect(metrics).toMatch(/callgate_check_duration_seconds_count 5/);
       expect(metrics).toMatch(/callgate_list_entries\{list="bloctel",kind="deny"\} 2/);
       expect(metrics).toMatch(/callgate_connections_open 1/);
-      expect(metrics).toMatch(/callgate_process_resident_memory_bytes/);
+      expect(metrics).toMatch(/^process_resident_memory_bytes \d/m);
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds /m);
+      expect(metrics).not.toMatch(/callgate_process_|callgate_nodejs_/);
       expect(metrics).not.toMatch(PHONE);
 
       const denied = new WebSocket(`ws://127.0.0.1:${svc.port}/stats`);
