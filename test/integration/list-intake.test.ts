@@ -251,3 +251,22 @@ describe('restarts', () => {
     await stop();
   });
 });
+
+describe('the record of installed lists', () => {
+  it('unreadable (a newer format): start-up refuses to judge the file without it (fail closed); --force takes it and rewrites the record', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'bloctel.txt');
+    const journal = join(dir, 'journal.jsonl');
+    writeOld(file, text(range(0, 100)));
+    writeFileSync(recordPathOf(journal), JSON.stringify({ format: 'callgate-lists', version: 99, lists: {} }));
+    const svc = await startEmbedded(['--list', `bloctel=${file}`], {}, { journalPath: journal });
+    try {
+      expect(svc.backend.refresher.last('bloctel').outcome).toMatchObject({ status: 'refused', code: 'baseline_unreadable' });
+      expect(svc.registry.slot('bloctel')?.state).toBeNull();
+      expect(await svc.backend.refresher.refresh('bloctel', { force: true, trigger: 'admin' })).toMatchObject({ status: 'loaded', unique: 100 });
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
