@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { CallgateError, ErrorCode } from './errors.js';
 import { parseRulesConfig, type RulesConfig } from './rules-config.js';
+import { DEFAULT_READ_LIMITS } from './list-read.js';
+import { DEFAULT_SETTLE_MS } from './list-source.js';
 import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
 
 type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -50,6 +52,9 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'ageWarnDays', flag: 'age-warn-days', env: 'CALLGATE_AGE_WARN_DAYS', type: 'number', default: 5, min: 0, doc: 'Days before a list goes stale that an ageing alert is raised.' },
   { key: 'maxShrinkRatio', flag: 'max-shrink-ratio', env: 'CALLGATE_MAX_SHRINK_RATIO', type: 'number', default: 0.2, min: 0, max: 1, doc: 'A refresh whose list shrinks by more than this is refused (unless forced).' },
   { key: 'maxBadLineRatio', flag: 'max-bad-line-ratio', env: 'CALLGATE_MAX_BAD_LINE_RATIO', type: 'number', default: 0.01, min: 0, max: 1, doc: 'A refresh with more bad lines than this ratio is refused (unless forced).' },
+  { key: 'listSettleMs', flag: 'list-settle-ms', env: 'CALLGATE_LIST_SETTLE_MS', type: 'int', default: DEFAULT_SETTLE_MS, min: 0, doc: 'A list file is read only once it has not changed (size, mtime, inode) for this long; one being written is never installed.' },
+  { key: 'maxListBytes', flag: 'max-list-bytes', env: 'CALLGATE_MAX_LIST_BYTES', type: 'int', default: DEFAULT_READ_LIMITS.maxListBytes, min: 1, doc: 'A list source larger than this as text (after gunzip) is refused (a gzip bomb stops there).' },
+  { key: 'maxListLineChars', flag: 'max-list-line-chars', env: 'CALLGATE_MAX_LIST_LINE_CHARS', type: 'int', default: DEFAULT_READ_LIMITS.maxLineChars, min: 64, doc: 'A list source with a longer line (in characters) is refused.' },
   { key: 'adminToken', flag: 'admin-token', env: 'CALLGATE_ADMIN_TOKEN', type: 'string', default: null, doc: 'Bearer token for admin operations (refresh, list add/remove); unset = loopback clients only.' },
   { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
   { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },
@@ -209,7 +214,17 @@ function parseListEntry(entry: unknown, index: number, dir: string, defaults: Li
       warnDays: num('ageWarnDays', 'warnDays', defaults.refresh.warnDays),
       maxShrinkRatio: num('maxShrinkRatio', 'maxShrinkRatio', defaults.refresh.maxShrinkRatio),
       maxBadLineRatio: num('maxBadLineRatio', 'maxBadLineRatio', defaults.refresh.maxBadLineRatio),
+      ...readLimitsOf(defaults.refresh),
     },
+  };
+}
+
+/** The source read settings, global only (not per list). */
+function readLimitsOf(r: RefreshPolicy): Pick<RefreshPolicy, 'settleMs' | 'maxListBytes' | 'maxLineChars'> {
+  return {
+    ...(r.settleMs === undefined ? {} : { settleMs: r.settleMs }),
+    ...(r.maxListBytes === undefined ? {} : { maxListBytes: r.maxListBytes }),
+    ...(r.maxLineChars === undefined ? {} : { maxLineChars: r.maxLineChars }),
   };
 }
 
@@ -221,6 +236,9 @@ function listDefaultsFrom(o: Raw): ListDefaults {
     warnDays: o['ageWarnDays'] as number,
     maxShrinkRatio: o['maxShrinkRatio'] as number,
     maxBadLineRatio: o['maxBadLineRatio'] as number,
+    settleMs: o['listSettleMs'] as number,
+    maxListBytes: o['maxListBytes'] as number,
+    maxLineChars: o['maxListLineChars'] as number,
   };
   return { falsePositiveRate: o['falsePositiveRate'] as number, refresh };
 }

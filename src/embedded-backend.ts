@@ -10,6 +10,7 @@ import { NumberFilter } from './bloom.js';
 import { IntradayJournal } from './journal.js';
 import type { ChangeOutcome, ListBackend } from './list-backend.js';
 import { newGenerationId } from './list-build.js';
+import { ListRecordFile, recordPathOf, type InstalledLists } from './list-record.js';
 import type { ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
@@ -22,6 +23,8 @@ export interface EmbeddedBackendOptions {
   readonly logger: Logger;
   /** Journal of intraday changes; null keeps them in memory only (tests). */
   readonly journalPath: string | null;
+  /** The durable record of installed lists (start-up's shrink baseline). @default beside the journal; none without one */
+  readonly recordPath?: string | null;
   readonly now?: () => number;
 }
 
@@ -75,13 +78,25 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
     },
   };
 
-  const refresher = new ListRefresher({ registry, alerts: options.alerts, sink, logger, now });
+  const recordPath = options.recordPath !== undefined ? options.recordPath : options.journalPath === null ? null : recordPathOf(options.journalPath);
+  let record: ListRecordFile | null = null;
+  // Opened in start(); until then (and without a path) nothing is recorded.
+  const installed: InstalledLists = {
+    async baseline(list) {
+      const known = record === null ? ({ kind: 'none' } as const) : await record.baseline(list);
+      // The journal records each file that replaced a list: one there with no count here means the count was lost.
+      return known.kind === 'none' && (journal?.lastFingerprint(list) ?? null) !== null ? { kind: 'lost' } : known;
+    },
+    remember: async (list, entry) => record?.remember(list, entry),
+  };
+  const refresher = new ListRefresher({ registry, alerts: options.alerts, sink, logger, now, installed });
 
   return {
     mode: 'embedded',
     remote: null,
     refresher,
     async start() {
+      if (recordPath !== null) record = await ListRecordFile.open(recordPath);
       if (options.journalPath !== null) {
         const opened = await IntradayJournal.open(options.journalPath);
         journal = opened.journal;

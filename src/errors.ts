@@ -21,6 +21,18 @@ export const ErrorCode = {
   UNREACHABLE: 'CALLGATE_ERR_UNREACHABLE',
   /** A failure that is no CallgateError (a bug or an environment fault): still one coded line, never a stack. */
   INTERNAL: 'CALLGATE_ERR_INTERNAL',
+  /** A list source that looks cut short: no final newline, changed while read, a short HTTP body. */
+  LIST_PARTIAL: 'CALLGATE_ERR_LIST_PARTIAL',
+  /** A list file still being written: it did not stay unchanged for the settle time. */
+  LIST_UNSETTLED: 'CALLGATE_ERR_LIST_UNSETTLED',
+  /** A list source whose manifest is unreadable or does not match it (row count, sha256). */
+  LIST_MANIFEST: 'CALLGATE_ERR_LIST_MANIFEST',
+  /** A list source over its decompressed-size cap. */
+  LIST_TOO_LARGE: 'CALLGATE_ERR_LIST_TOO_LARGE',
+  /** A list line over the line-length cap. */
+  LIST_LINE_TOO_LONG: 'CALLGATE_ERR_LIST_LINE_TOO_LONG',
+  /** The durable record of installed lists is unreadable or of a newer format. */
+  LIST_RECORD: 'CALLGATE_ERR_LIST_RECORD',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

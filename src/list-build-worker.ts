@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildGeneration } from './list-build.js';
-import { readListStream } from './list-read.js';
-import { openSource, type SourceValidators } from './list-source.js';
+import { fetchList } from './list-fetch.js';
+import type { SourceValidators } from './list-source.js';
 
 export interface BuildRequest {
   readonly source: string;
@@ -15,6 +15,10 @@ export interface BuildRequest {
   readonly expectedNumbers?: number | undefined;
   /** A consent list: read the consent terms after each number. */
   readonly terms?: boolean | undefined;
+  /** Source read settings (list-fetch.ts); each defaults when absent. */
+  readonly settleMs?: number | undefined;
+  readonly maxListBytes?: number | undefined;
+  readonly maxLineChars?: number | undefined;
 }
 
 export type BuildResponse =
@@ -25,7 +29,7 @@ export type BuildResponse =
       readonly label: string;
       readonly sourceDate: number | null;
       readonly fetchedAt: number;
-      readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; durationMs: number };
+      readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; textBytes: number; durationMs: number };
       readonly fingerprint: string;
       readonly keys: Float64Array;
       /** Consent lists: number key → stored terms (structured-cloned; consent lists are small beside Bloctel). */
@@ -37,10 +41,9 @@ export type BuildResponse =
   | { readonly kind: 'error'; readonly code: string | null; readonly message: string };
 
 async function run(req: BuildRequest): Promise<{ response: BuildResponse; transfer: ArrayBuffer[] }> {
-  const opened = await openSource(req.source, req.previous);
+  const opened = await fetchList(req.source, req.previous, req);
   if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
-  const fetchedAt = Date.now();
-  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers, terms: req.terms });
+  const { read, fetchedAt } = opened;
   const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
   // The sorted keys are sent as a view of their own buffer, transferred without a copy.
   const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);

@@ -7,6 +7,7 @@
  * caller decides what a list with bad lines means.
  */
 import { encodeTerms, parseTerms } from './consent-terms.js';
+import { CallgateError, ErrorCode } from './errors.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 
 /** Same contract as `normalise` in normalise.ts: E.164 (`+digits`) or null when invalid. */
@@ -291,14 +292,19 @@ export class ListAccumulator {
 /**
  * Splits decoded text chunks into lines (LF or CRLF), whatever the chunk boundaries: a line or a CRLF
  * cut between two chunks is joined first. Faster than node:readline, which allocates per line and
- * goes through events. A last line without LF is emitted by `end()`.
+ * goes through events. A last line without LF is emitted by `end()`, which says so: a list reader
+ * refuses it, since a file cut while being written ends that way (issue 11).
+ *
+ * A line longer than `maxLineChars` throws as soon as it is seen, so a 1 GB line is never held whole.
  */
 export class LineSplitter {
   readonly #onLine: (line: string) => void;
+  readonly #maxLineChars: number;
   #carry = '';
 
-  constructor(onLine: (line: string) => void) {
+  constructor(onLine: (line: string) => void, options: { readonly maxLineChars?: number } = {}) {
     this.#onLine = onLine;
+    this.#maxLineChars = options.maxLineChars ?? Number.POSITIVE_INFINITY;
   }
 
   push(text: string): void {
@@ -307,6 +313,7 @@ export class LineSplitter {
     if (lf === -1) {
       // No terminator in this chunk (tiny chunks, or a very long line): keep it all for the next one.
       this.#carry += text;
+      this.#checkLength(this.#carry.length);
       return;
     }
     if (this.#carry.length > 0) {
@@ -320,16 +327,29 @@ export class LineSplitter {
       start = lf + 1;
       lf = text.indexOf('\n', start);
     }
-    if (start < text.length) this.#carry = text.slice(start);
+    if (start < text.length) {
+      this.#carry = text.slice(start);
+      this.#checkLength(this.#carry.length);
+    }
   }
 
-  end(): void {
-    if (this.#carry.length > 0) this.#emit(this.#carry);
+  /** Emits a last line without LF, if any; true when there was one (the text did not end with LF). */
+  end(): boolean {
+    const unterminated = this.#carry.length > 0;
+    if (unterminated) this.#emit(this.#carry);
     this.#carry = '';
+    return unterminated;
   }
 
   #emit(line: string): void {
     const n = line.length;
+    this.#checkLength(n);
     this.#onLine(n > 0 && line.charCodeAt(n - 1) === 0x0d ? line.slice(0, n - 1) : line);
+  }
+
+  #checkLength(n: number): void {
+    if (n > this.#maxLineChars) {
+      throw new CallgateError(ErrorCode.LIST_LINE_TOO_LONG, `a list line is longer than ${this.#maxLineChars} characters (the line-length cap)`);
+    }
   }
 }

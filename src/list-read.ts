@@ -2,7 +2,9 @@
  * Reads a list file or stream into number keys, streamed: a 15-million-line file is never one string.
  * bytes → (sha256 tap) → gunzip? → text decoder → LineSplitter → ListAccumulator (list-parse.ts).
  * Any failure to read (missing file, permissions, corrupt gzip) rejects with CALLGATE_ERR_LIST_READ;
- * bad lines are only counted.
+ * bad lines are only counted. A text that does not end with a newline rejects with
+ * CALLGATE_ERR_LIST_PARTIAL (a file cut while written ends mid-line), and the two caps bound what a
+ * hostile or broken source can cost: decompressed bytes (a gzip bomb) and line length (a 1 GB line).
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -25,7 +27,19 @@ export interface ListReadOptions {
   readonly label?: string;
   /** Read consent terms after the number (consent lists). @default false */
   readonly terms?: boolean | undefined;
+  /** Most bytes of text (after gunzip) read from one source. @default DEFAULT_READ_LIMITS.maxListBytes */
+  readonly maxListBytes?: number | undefined;
+  /** Longest line, in characters. @default DEFAULT_READ_LIMITS.maxLineChars */
+  readonly maxLineChars?: number | undefined;
 }
+
+/** The caps' defaults (config.ts's options table says the same numbers through these constants). */
+export const DEFAULT_READ_LIMITS = Object.freeze({
+  /** 2 GiB: about ten times the French Bloctel list as text; a gzip bomb stops there. */
+  maxListBytes: 2 * 1024 ** 3,
+  /** 4096: a number with consent terms is well under 300 characters (consent-terms' MAX_TERM_CHARS). */
+  maxLineChars: 4096,
+});
 
 export interface ListFileOptions extends ListReadOptions {
   /** @default true when the path ends in `.gz` */
@@ -42,6 +56,8 @@ export interface ListReadResult extends ListParseResult {
   readonly durationMs: number;
   /** sha256 hex of the raw bytes as read (before gunzip): an unchanged file has the same fingerprint. */
   readonly fingerprint: string;
+  /** Bytes of text after gunzip (equal to `bytes` for a plain source). */
+  readonly textBytes: number;
   /** The file's mtime (readListFile only). */
   readonly sourceDate?: Date;
 }
@@ -78,8 +94,10 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   const hash = createHash('sha256');
   let bytes = 0;
   const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms });
-  const splitter = new LineSplitter((line) => acc.addLine(line));
+  const splitter = new LineSplitter((line) => acc.addLine(line), { maxLineChars: opts.maxLineChars ?? DEFAULT_READ_LIMITS.maxLineChars });
   const text = new TextSniffer();
+  const maxListBytes = opts.maxListBytes ?? DEFAULT_READ_LIMITS.maxListBytes;
+  let textBytes = 0;
 
   async function* tap(source: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
@@ -91,9 +109,14 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   }
 
   async function sink(source: AsyncIterable<Buffer>): Promise<void> {
-    for await (const chunk of source) splitter.push(text.write(chunk));
+    for await (const chunk of source) {
+      textBytes += chunk.length;
+      // Checked per chunk (at most 1 MiB), so the cap bounds what is decoded, not only what is kept.
+      if (textBytes > maxListBytes) throw new CallgateError(ErrorCode.LIST_TOO_LARGE, `list ${label} is larger than ${maxListBytes} bytes of text (the size cap)`);
+      splitter.push(text.write(chunk));
+    }
     splitter.push(text.end());
-    splitter.end();
+    if (splitter.end()) throw new CallgateError(ErrorCode.LIST_PARTIAL, `list ${label} does not end with a newline: it may have been cut while written; refused`);
   }
 
   try {
@@ -108,6 +131,7 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   return {
     ...acc.result(),
     bytes,
+    textBytes,
     durationMs: performance.now() - started,
     fingerprint: hash.digest('hex'),
   };

@@ -17,6 +17,12 @@ export interface RefreshPolicy {
   readonly maxShrinkRatio: number;
   /** A new list with more bad lines than this ratio of its lines is refused (unless forced). */
   readonly maxBadLineRatio: number;
+  /** A list file is read once it has not changed for this long (ms). @default list-source's DEFAULT_SETTLE_MS */
+  readonly settleMs?: number;
+  /** Most bytes of text (after gunzip) of one source. @default list-read's DEFAULT_READ_LIMITS */
+  readonly maxListBytes?: number;
+  /** Longest list line, in characters. @default list-read's DEFAULT_READ_LIMITS */
+  readonly maxLineChars?: number;
 }
 
 /** What an allow-list proves: the consumer's consent, or a contract in progress. */

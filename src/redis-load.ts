@@ -7,7 +7,7 @@ import { FILTER_HASH_ID, NumberFilter } from './bloom.js';
 import { CallgateError, ErrorCode } from './errors.js';
 import { buildGeneration } from './list-build.js';
 import { type LoadReport, refuseEmpty, reportOf } from './list-load.js';
-import { readListFile } from './list-read.js';
+import { fetchList } from './list-fetch.js';
 import { readsTerms, type ListSpec } from './list-spec.js';
 import type { ListState } from './list-state.js';
 import { NORMALISER_VERSION } from './normalise.js';
@@ -39,7 +39,10 @@ export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, optio
 
 async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const source = spec.source as string;
-  const read = await readListFile(source, { terms: readsTerms(spec) });
+  // The refresh's own read path: settled, whole, matching its manifest (issue 11).
+  const fetched = await fetchList(source, null, { terms: readsTerms(spec), settleMs: spec.refresh.settleMs, maxListBytes: spec.refresh.maxListBytes, maxLineChars: spec.refresh.maxLineChars });
+  if (fetched.kind !== 'changed') throw new CallgateError(ErrorCode.LIST_READ, `cannot read list ${source}`);
+  const read = { ...fetched.read, sourceDate: fetched.sourceDate ?? undefined };
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
   const current = await store.readCurrent(spec.name);

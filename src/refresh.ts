@@ -11,6 +11,7 @@ import { buildInWorker, type BuildOutcome } from './list-build-client.js';
 import type { BuiltGeneration } from './list-build.js';
 import type { BuildRequest } from './list-build-worker.js';
 import type { ListReadResult } from './list-read.js';
+import type { Baseline, InstalledLists } from './list-record.js';
 import type { SourceValidators } from './list-source.js';
 import { readsTerms, type ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
@@ -83,7 +84,15 @@ export interface RefresherOptions {
   readonly now?: () => number;
   /** Reads and builds a list off the main thread. @default buildInWorker */
   readonly build?: (request: BuildRequest) => Promise<BuildOutcome>;
+  /**
+   * The durable record of each list's last installed generation: the shrink guard's baseline when
+   * nothing is loaded yet (start-up), and the file a --force was given for. @default none (no baseline at start-up)
+   */
+  readonly installed?: InstalledLists;
 }
+
+/** Read errors that mean "this copy may be partial or hostile": refused (kept out), not merely failed. */
+const REFUSED_READ_CODES: ReadonlySet<string> = new Set([ErrorCode.LIST_PARTIAL, ErrorCode.LIST_MANIFEST, ErrorCode.LIST_TOO_LARGE, ErrorCode.LIST_LINE_TOO_LONG]);
 
 const NO_LOCK: RefreshLock = { signal: new AbortController().signal, release: async () => {} };
 export const noLock = async (): Promise<RefreshLock> => NO_LOCK;
@@ -151,7 +160,16 @@ export class ListRefresher {
       // Without a current generation, read the source even if it looks unchanged.
       const previous = current === null ? null : (this.#validators.get(name) ?? null);
       // Reading, parsing, sorting and filter building run in a worker thread: checks never stall.
-      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count, terms: readsTerms(spec) });
+      const loaded = await this.#build({
+        source: spec.source,
+        previous,
+        falsePositiveRate: spec.falsePositiveRate,
+        expectedNumbers: current?.count,
+        terms: readsTerms(spec),
+        settleMs: spec.refresh.settleMs,
+        maxListBytes: spec.refresh.maxListBytes,
+        maxLineChars: spec.refresh.maxLineChars,
+      });
       if (loaded.kind === 'unchanged') {
         this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);
@@ -171,11 +189,27 @@ export class ListRefresher {
         return done({ status: 'unchanged', generation: current.generation, ...counts });
       }
       if (built === null) return this.#refuse(log, done, name, 'empty', `the new list has no valid number (${read.lines} lines, ${read.badLines} bad)`, counts, current);
-      const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, current === null ? null : { count: current.count }, force);
+      // Nothing in memory (start-up): the durable record of the last installed generation is the baseline.
+      const record: Baseline = (await this.#o.installed?.baseline(name)) ?? { kind: 'none' };
+      if (current === null && record.kind === 'unreadable' && !force) {
+        return this.#refuse(log, done, name, 'baseline_unreadable', `the record of the last installed lists is unreadable (${record.why}), so the shrink guard cannot be applied; fix or remove it, or refresh with --force`, { ...counts, unique: built.set.size }, current);
+      }
+      const baseline = current !== null ? { count: current.count } : record.kind === 'known' ? { count: record.list.count } : null;
+      // A --force is remembered for the exact file it was given for (its fingerprint), never for another.
+      const forcedBefore = record.kind === 'known' && record.list.forcedFingerprint === read.fingerprint;
+      const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, baseline, force || forcedBefore);
       if (!judgement.ok) return this.#refuse(log, done, name, judgement.code, judgement.message, { ...counts, unique: built.set.size }, current);
       if (lock.signal.aborted) throw new CallgateError(ErrorCode.REDIS, 'the refresh lock was lost before the switch; another sidecar may be refreshing');
       const input: PublishInput = { spec, read, built, sourceDate, loadStartedAt: started, supersedesBefore: Math.min(started, sourceDate.getTime()), signal: lock.signal };
       const state = await this.#o.sink.publish(input);
+      // Durable before it serves: a restart must compare with this count (a failed write fails the refresh).
+      await this.#o.installed?.remember(name, {
+        count: built.set.size,
+        fingerprint: read.fingerprint,
+        forcedFingerprint: judgement.overridden.length > 0 ? read.fingerprint : null,
+        installedAt: new Date(this.#now()).toISOString(),
+      });
+      this.#noteBaseline(name, baseline === null && record.kind === 'lost');
       this.#o.registry.install(state);
       await this.#o.sink.installed(input, state);
       this.#validators.set(name, loaded.validators);
@@ -189,11 +223,12 @@ export class ListRefresher {
         ...(judgement.overridden.length > 0 ? { overridden: judgement.overridden } : {}),
       });
       log.info({ ...outcome }, 'list refreshed');
-      if (judgement.overridden.length > 0) log.warn({ overridden: judgement.overridden }, 'refresh guards overridden by --force');
+      if (judgement.overridden.length > 0) log.warn({ overridden: judgement.overridden, remembered: !force && forcedBefore }, 'refresh guards overridden by --force');
       return outcome;
     } catch (err) {
       const code = isCallgateError(err) ? err.code : 'internal';
       const message = err instanceof Error ? err.message : String(err);
+      if (isCallgateError(err) && REFUSED_READ_CODES.has(err.code)) return this.#refuse(log, done, name, err.code, message, {}, slot.state);
       this.#o.alerts.raise({ id: `refresh_failed:${name}`, kind: 'refresh_failed', severity: 'critical', list: name, message: `refresh of ${name} failed: ${message}; the current generation keeps serving`, details: { code } });
       log.error({ err }, 'refresh failed; the current generation keeps serving');
       return done({ status: 'failed', generation: slot.state?.generation ?? null, code, message });
@@ -206,7 +241,7 @@ export class ListRefresher {
     log: Logger,
     done: (o: Omit<RefreshOutcome, 'list' | 'trigger' | 'previousGeneration' | 'durationMs'>) => RefreshOutcome,
     name: string,
-    code: RefusalCode,
+    code: RefusalCode | 'baseline_unreadable' | ErrorCode,
     message: string,
     counts: Partial<RefreshOutcome>,
     current: ListState | null,
@@ -221,6 +256,25 @@ export class ListRefresher {
     });
     log.error({ code, ...counts }, 'refresh refused; the current generation keeps serving');
     return done({ status: 'refused', generation: current?.generation ?? null, code, message, ...counts });
+  }
+
+  /**
+   * A list installed at start-up although its last installed count was lost (the record deleted, Redis
+   * wiped): accepted, since nothing says it is partial (it ended with a newline, stayed still, matched
+   * its manifest if any), but the shrink guard could not run, so an operator should look at its count.
+   */
+  #noteBaseline(name: string, missing: boolean): void {
+    if (!missing) {
+      this.#o.alerts.clear(`list_baseline_missing:${name}`);
+      return;
+    }
+    this.#o.alerts.raise({
+      id: `list_baseline_missing:${name}`,
+      kind: 'list_baseline_missing',
+      severity: 'warning',
+      list: name,
+      message: `${name} was installed but the record of its last installed count was lost: the shrink guard could not be applied; check its count`,
+    });
   }
 
   #clearRefreshAlerts(name: string): void {

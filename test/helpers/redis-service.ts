@@ -13,7 +13,8 @@ export async function startRedisMode(
   options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
-  const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...args], {});
+  const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
+  const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...settle, ...args], {});
   const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
     // (fault tests pass a short one on purpose).
     confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });

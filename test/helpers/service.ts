@@ -24,7 +24,9 @@ export async function startEmbedded(
   options: { now?: () => number; journalPath?: string | null } = {},
 ): Promise<RunningService & { url: string }> {
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
-  const config = parseServeConfig(['--port', '0', ...audit, ...args], env);
+  // Test files are written a moment before they are read: no settle wait unless a test asks for one.
+  const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
+  const config = parseServeConfig(['--port', '0', ...audit, ...settle, ...args], env);
   const logger = silentLogger();
   const service = await startService(
     config,

@@ -30,7 +30,9 @@ export function spawnServe(args: readonly string[], env: Record<string, string> 
   // Each process its own intraday journal, never the working directory's.
   const journal = args.includes('--journal') ? [] : ['--journal', join(mkdtempSync(join(tmpdir(), 'callgate-journal-')), 'journal.jsonl')];
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', mkdtempSync(join(tmpdir(), 'callgate-audit-'))];
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...audit, ...args], {
+  // Test files are written a moment before they are read: no settle wait unless a test asks for one.
+  const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...audit, ...settle, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -164,7 +164,7 @@ describe('consent terms, expiry and revocation', () => {
     const dir = tempDir();
     const { config } = setup(dir, false);
     const p = `${prefix}l:`;
-    const loaded = await runCli(['load', '--redis', SHARED_REDIS_URL, '--redis-prefix', p, '--config', config]);
+    const loaded = await runCli(['load', '--redis', SHARED_REDIS_URL, '--redis-prefix', p, '--list-settle-ms', '0', '--config', config]);
     expect(loaded.code).toBe(0);
     expect(loaded.stdout).toMatch(/consents: loaded generation \S+: 303 numbers .*1 bad lines \(first: 4\)/);
     const svc = await startRedisMode(SHARED_REDIS_URL, p, ['--config', config], { now: () => TUESDAY_11H });

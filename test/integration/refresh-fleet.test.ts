@@ -270,7 +270,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
     writeNumbers(small, range(0, 100), Date.now() - DAY_MS);
     const store = await RedisStore.connect({ url: SHARED_REDIS_URL, prefix, confirmTimeoutMs: 2000 });
     const first = await new Promise<number | null>((resolve) => {
-      const p = spawn(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, `big=${small}`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
+      const p = spawn(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list-settle-ms', '0', `big=${small}`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
       p.once('exit', resolve);
     });
     expect(first).toBe(0);
@@ -281,7 +281,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       // ~300k numbers (the first 100 among them, so the guards let it through).
       const bigFile = join(dir, 'big.txt');
       writeFileSync(bigFile, `${range(0, 300_000).map(fr).join('\n')}\n`);
-      const load = spawn(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, `big=${bigFile}`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
+      const load = spawn(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list-settle-ms', '0', `big=${bigFile}`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '' } });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => load.once('exit', (_code, signal) => resolve(signal)));
       const dead = await waitFor(
         async () => {

@@ -22,7 +22,7 @@ describe('Redis mode on the shared Redis', () => {
 
   it('`callgate load` writes a generation that a sidecar with no list file serves', async () => {
     const list = writeList(['numero', ...LISTED, 'bad'], 'bloctel.csv', tempDir());
-    const { stdout } = await run(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--max-bad-line-ratio', '0.5', `bloctel=${list}`], {
+    const { stdout } = await run(process.execPath, [CLI, 'load', '--redis', SHARED_REDIS_URL, '--redis-prefix', prefix, '--list-settle-ms', '0', '--max-bad-line-ratio', '0.5', `bloctel=${list}`], {
       env: { PATH: process.env['PATH'] ?? '' },
     });
     expect(stdout).toMatch(/^bloctel: loaded generation \S+: 3 numbers \(0 duplicates, 1 bad lines \(first: 5\)\)/);

