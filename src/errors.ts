@@ -17,6 +17,8 @@ export const ErrorCode = {
   NEEDS_REDIS: 'CALLGATE_ERR_NEEDS_REDIS',
   LOCK_LOST: 'CALLGATE_ERR_LOCK_LOST',
   DASHBOARD_ASSETS: 'CALLGATE_ERR_DASHBOARD_ASSETS',
+  /** A stored record (marker, stream entry, fleet key) of a newer format than this build reads. */
+  FORMAT: 'CALLGATE_ERR_FORMAT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

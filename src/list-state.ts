@@ -9,6 +9,7 @@ import type { ExactSet } from './exact-set.js';
 import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from './list-spec.js';
 import type { NumberKey } from './number-key.js';
+import type { BucketPlan } from './redis-keys.js';
 
 /** Where the exact members of a generation live. */
 export type Members =
@@ -18,7 +19,7 @@ export type Members =
       /** Consent lists: number key → stored consent terms (consent-terms.ts); null for other lists. */
       readonly terms: ReadonlyMap<NumberKey, string> | null;
     }
-  | { readonly where: 'redis'; readonly generation: string; readonly buckets: number };
+  | { readonly where: 'redis'; readonly generation: string; readonly buckets: BucketPlan };
 
 export interface ListState {
   readonly spec: ListSpec;
