@@ -5,12 +5,13 @@
 import { isCallgateError } from './errors.js';
 import { runChangeCommand, runRefreshCommand } from './admin-client.js';
 import { runAuditCommand } from './audit-command.js';
-import { runCheckCommand, runLoadCommand, runServe } from './main.js';
+import { runAcceptEvictionsCommand, runCheckCommand, runLoadCommand, runServe } from './main.js';
 
 const USAGE = `usage:
   callgate serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--list NAME=PATH]… [--redis URL] …
   callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] NUMBER…
   callgate load  --redis URL [--redis-prefix P] NAME=PATH…
+  callgate accept-evictions --redis URL [--redis-prefix P]
   callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
   callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
   callgate block|unblock NUMBER… [--url U] [--token T] [--who W]
@@ -26,6 +27,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runCheckCommand(rest, process.env);
     case 'load':
       return runLoadCommand(rest, process.env);
+    case 'accept-evictions':
+      return runAcceptEvictionsCommand(rest, process.env);
     case 'refresh':
       return runRefreshCommand(rest, process.env);
     case 'list':

@@ -100,6 +100,17 @@ export class ListRegistry {
     this.#current = snapshotOf(next);
   }
 
+  /**
+   * Takes a list's generation away (its intraday additions stay): checks answer not_ready until a generation is
+   * installed again. For what this build cannot read (a newer stored format): blocking beats answering from an
+   * older copy.
+   */
+  withdraw(name: string): void {
+    const slots = this.#current.slots;
+    if (!slots.some((s) => s.spec.name === name && s.state !== null)) return;
+    this.#current = snapshotOf(slots.map((s) => (s.spec.name === name ? slotOf(s.spec, null, s.intraday) : s)));
+  }
+
   /** Names of configured lists with no generation loaded yet (for /readyz). */
   missing(): string[] {
     return this.#current.slots.filter((s) => s.state === null).map((s) => s.spec.name);

@@ -39,6 +39,7 @@ import {
   assertPrefix,
   assertWho,
   attemptsKey,
+  CHANGE_FORMAT_FIELD,
   EMPTY_BUCKET_MEMBER,
   FORMAT_VERSION,
   bucketCount,
@@ -301,8 +302,6 @@ export interface RedisStoreOptions {
    * reconnection). @default 1000
    */
   readonly watchMs?: number | undefined;
-  /** Called when risk() changes (an eviction seen or possible, a newer format met, or either cleared). @default undefined */
-  readonly onRisk?: ((risk: RedisRisk) => void) | undefined;
 }
 
 /**
@@ -434,8 +433,9 @@ end
 return {1, redis.call('DEL', KEYS[3])}
 `;
 
-// KEYS: added, changes. ARGV: op, list, who, maxlen, joined keys, key1, key2, ...
-// The ZSET and the stream change in one script: a follower never sees one without the other.
+// KEYS: added, changes, revoked. ARGV: op, list, who, maxlen, joined keys, revocable, key1, key2, ...
+// The ZSET and the stream change in one script: a follower never sees one without the other. Each entry carries
+// this build's format (decodeChange refuses a newer one).
 const INTRADAY_LUA = `${NOW_LUA}
 local function iso(ms)
   local s = math.floor(ms / 1000)
@@ -466,7 +466,7 @@ for i = 7, #ARGV do
   end
 end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
-  'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t))
+  'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t), '${CHANGE_FORMAT_FIELD}', '${FORMAT_VERSION}')
 `;
 
 // KEYS: sidecar, sidecars. ARGV: id, record, ttl. Returns the heartbeat time.
@@ -705,7 +705,7 @@ export class RedisStore {
   /** Stop functions of running followChanges() loops. */
   readonly #followers = new Set<() => Promise<void>>();
   readonly #locks = new Set<FleetLock>();
-  readonly #onRisk: ((risk: RedisRisk) => void) | undefined;
+  readonly #riskListeners = new Set<(risk: RedisRisk) => void>();
   #evictionRisk: string | null = null;
   /** The fleet's format key is newer than ours (re-read at each watch). */
   #fleetFormatRisk: string | null = null;
@@ -730,7 +730,6 @@ export class RedisStore {
     this.#hungSocketMs = options.hungSocketMs ?? 5000;
     this.#reconnectMaxDelayMs = options.reconnectMaxDelayMs ?? 2000;
     this.#changesMaxLen = options.changesMaxLen ?? 1_000_000;
-    this.#onRisk = options.onRisk;
     fast.on('ready', () => this.#setUp(true));
     fast.on('close', () => this.#setUp(false));
     // A reconnection may reach another server (a fail-over to a replica configured differently): re-read at once.
@@ -809,6 +808,12 @@ export class RedisStore {
     return this.#risk ?? { eviction: null, format: null };
   }
 
+  /** Calls listener whenever risk() changes (raised or cleared); returns the function that stops it. */
+  watchRisk(listener: (risk: RedisRisk) => void): () => void {
+    this.#riskListeners.add(listener);
+    return () => this.#riskListeners.delete(listener);
+  }
+
   /** Re-reads the eviction policy, evicted_keys and the fleet format now (single flight); never throws. */
   async watchNow(): Promise<void> {
     await this.#watch();
@@ -839,19 +844,25 @@ export class RedisStore {
 
   async #watchOnce(): Promise<void> {
     const stats = await this.#serverStats();
-    const reply: unknown = await this.#bulk.cgFormat(formatKey(this.prefix), evictionsAckKey(this.prefix), FORMAT_VERSION);
-    const [format, ack] = Array.isArray(reply) ? (reply as unknown[]).map((v) => (typeof v === 'string' ? v : String(v))) : [];
-    let fleetFormat: string | null = null;
+    // The format script writes: under maxmemory it fails (OOM) while INFO still answers, and the eviction risk
+    // must not wait for it. Without its answer, nothing is accepted and the fleet's format is as last read.
+    let format: string | undefined;
+    let ack = '';
+    let fleetFormat = this.#fleetFormatRisk;
     try {
-      decodeFormat(format === undefined ? 'unreadable' : format, 'the fleet (its format key)');
+      const reply: unknown = await this.#bulk.cgFormat(formatKey(this.prefix), evictionsAckKey(this.prefix), FORMAT_VERSION);
+      [format, ack = ''] = Array.isArray(reply) ? (reply as unknown[]).map((v) => (typeof v === 'string' ? v : String(v))) : [];
+      fleetFormat = null;
+      decodeFormat(format ?? 'unreadable', 'the fleet (its format key)');
     } catch (err) {
-      fleetFormat = err instanceof Error ? err.message : String(err);
+      if (isCallgateError(err, ErrorCode.FORMAT)) fleetFormat = err.message;
+      else this.#onError?.(err instanceof Error ? err : new Error(String(err)));
     }
     let eviction: string | null = null;
     if (stats.policy !== 'noeviction' && !this.#allowEviction) {
       eviction = `Redis maxmemory-policy is ${stats.policy}: it may evict callgate's keys (only noeviction is safe)`;
     }
-    const accepted = acceptedEvictions(ack ?? '', stats.runId);
+    const accepted = acceptedEvictions(ack, stats.runId);
     if (stats.evicted === null) {
       eviction ??= 'Redis does not report evicted_keys (INFO stats): evictions cannot be ruled out';
     } else if (stats.evicted > accepted) {
@@ -885,7 +896,15 @@ export class RedisStore {
     const changed = (before?.eviction ?? null) !== eviction || (before?.format ?? null) !== format;
     this.#evictionRisk = eviction;
     this.#risk = eviction === null && format === null ? null : { eviction, format };
-    if (changed) this.#onRisk?.(this.risk());
+    if (!changed) return;
+    const risk = this.risk();
+    for (const listener of [...this.#riskListeners]) {
+      try {
+        listener(risk);
+      } catch (err) {
+        this.#onError?.(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   /** A marker or stream entry of a newer format: fail closed until this sidecar is upgraded (restarted). */
@@ -1936,6 +1955,7 @@ export class RedisStore {
     const releasing = Promise.all([...this.#locks].map((lock) => lock.release().catch(() => undefined)));
     await Promise.race([releasing, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
     this.#handlers.clear();
+    this.#riskListeners.clear();
     const subscriber = this.#subscriber;
     this.#subscriber = null;
     await Promise.all([
