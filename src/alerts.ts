@@ -19,6 +19,8 @@ export const ALERT_KINDS = [
   'latency',
   'clock_drift',
   'list_baseline_missing',
+  'redis_eviction',
+  'redis_format',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
 import { runChangeCommand, runRefreshCommand } from './admin-client.js';
 import { runAuditCommand } from './audit-command.js';
-import { runCheckCommand, runLoadCommand, runServe } from './main.js';
+import { runAcceptEvictionsCommand, runCheckCommand, runLoadCommand, runServe } from './main.js';
 
 /** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */
 const COMMANDS: Readonly<Record<string, string>> = {
@@ -18,6 +18,8 @@ const COMMANDS: Readonly<Record<string, string>> = {
   --exit-code: 0 when every number is allowed, 1 when any is blocked, 2 on an error.`,
   load: `callgate load --redis URL [--redis-prefix P] [--force] NAME=PATH…
   Writes a new generation of each list into Redis and switches the fleet to it.`,
+  'accept-evictions': `callgate accept-evictions --redis URL [--redis-prefix P]
+  Clears the fleet's eviction flag once an operator has made Redis safe again (README: Evictions).`,
   refresh: `callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
   Asks a running sidecar to refresh its lists now; 1 unless every list loaded or was unchanged.`,
   list: `callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
@@ -66,6 +68,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runCheckCommand(rest, process.env);
     case 'load':
       return runLoadCommand(rest, process.env);
+    case 'accept-evictions':
+      return runAcceptEvictionsCommand(rest, process.env);
     case 'refresh':
       return runRefreshCommand(rest, process.env);
     case 'list':

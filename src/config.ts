@@ -384,6 +384,15 @@ export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<st
   return Object.freeze({ force: flags['force'] === true, redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
 }
 
+/** `callgate accept-evictions`: Redis options only. */
+export function parseAcceptEvictionsConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { readonly redis: RedisConfig; readonly logLevel: string; readonly instanceId: string } {
+  const { options: o, positionals } = resolveOptions(argv, env);
+  if (positionals.length > 0) throw configError(`accept-evictions takes no positional arguments, got ${JSON.stringify(positionals)}`);
+  const redis = redisConfigFrom(o);
+  if (redis === null) throw configError('accept-evictions needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  return Object.freeze({ redis, logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
+}
+
 export interface CheckCommandConfig {
   readonly url: string;
   readonly numbers: readonly string[];

@@ -33,6 +33,8 @@ export const ErrorCode = {
   LIST_LINE_TOO_LONG: 'CALLGATE_ERR_LIST_LINE_TOO_LONG',
   /** The durable record of installed lists is unreadable or of a newer format. */
   LIST_RECORD: 'CALLGATE_ERR_LIST_RECORD',
+  /** A stored record (marker, stream entry, fleet key) of a newer format than this build reads. */
+  FORMAT: 'CALLGATE_ERR_FORMAT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -9,6 +9,7 @@ import type { ExactSet } from './exact-set.js';
 import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from './list-spec.js';
 import type { NumberKey } from './number-key.js';
+import type { BucketPlan } from './redis-keys.js';
 
 /** Where the exact members of a generation live. */
 export type Members =
@@ -18,7 +19,7 @@ export type Members =
       /** Consent lists: number key → stored consent terms (consent-terms.ts); null for other lists. */
       readonly terms: ReadonlyMap<NumberKey, string> | null;
     }
-  | { readonly where: 'redis'; readonly generation: string; readonly buckets: number };
+  | { readonly where: 'redis'; readonly generation: string; readonly buckets: BucketPlan };
 
 export interface ListState {
   readonly spec: ListSpec;
@@ -97,6 +98,17 @@ export class ListRegistry {
         ? [...slots, slotOf(state.spec, state, new IntradayAdditions(state.spec.kind === 'allow'))]
         : slots.map((s, j) => (j === i ? slotOf(s.spec, state, s.intraday) : s));
     this.#current = snapshotOf(next);
+  }
+
+  /**
+   * Takes a list's generation away (its intraday additions stay): checks answer not_ready until a generation is
+   * installed again. For what this build cannot read (a newer stored format): blocking beats answering from an
+   * older copy.
+   */
+  withdraw(name: string): void {
+    const slots = this.#current.slots;
+    if (!slots.some((s) => s.spec.name === name && s.state !== null)) return;
+    this.#current = snapshotOf(slots.map((s) => (s.spec.name === name ? slotOf(s.spec, null, s.intraday) : s)));
   }
 
   /** Names of configured lists with no generation loaded yet (for /readyz). */

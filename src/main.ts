@@ -2,7 +2,7 @@
  * Composition root: configuration → logger → backend → service, and the process-level behaviour
  * (signals, exit codes). Everything else receives its dependencies from here.
  */
-import { parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
+import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
 import { createEmbeddedBackend } from './embedded-backend.js';
 import { CallgateError, ErrorCode } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -118,6 +118,23 @@ async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { st
     throw err;
   }
   return store;
+}
+
+/**
+ * `callgate accept-evictions --redis URL`: the operator's answer to an eviction alert, once the lists are
+ * reloaded: accepts the evictions Redis counted so far, for the whole fleet, so checks stop blocking for them.
+ */
+export async function runAcceptEvictionsCommand(argv: readonly string[], env: Env): Promise<number> {
+  const config = parseAcceptEvictionsConfig(argv, env);
+  const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, destination: process.stderr });
+  const store = await connectRedis(config.redis, logger);
+  try {
+    const { runId, evicted } = await store.acceptEvictions();
+    process.stdout.write(`accepted ${evicted} evicted keys of Redis server ${runId}\n`);
+  } finally {
+    await store.close();
+  }
+  return 0;
 }
 
 /** `callgate load --redis URL NAME=PATH…`: writes a new generation per list and switches to it. */

@@ -18,6 +18,7 @@
 import { stat } from 'node:fs/promises';
 import type { AlertRegistry } from './alerts.js';
 import { NumberFilter } from './bloom.js';
+import { ErrorCode } from './errors.js';
 import type { Candidate, Membership, RemoteConfirmer } from './check.js';
 import { fingerprintFile } from './file-fingerprint.js';
 import type { ChangeOutcome, ListBackend } from './list-backend.js';
@@ -29,7 +30,10 @@ import { NORMALISER_VERSION } from './normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
 import type { GenerationMarker } from './redis-keys.js';
 import { incompatibility, stateFromMarker, takeOver } from './redis-load.js';
-import type { RedisStore } from './redis-store.js';
+import type { RedisRisk, RedisStore } from './redis-store.js';
+
+/** lastError() of a list withdrawn for a newer stored format. */
+const FORMAT_PREFIX = `${ErrorCode.FORMAT}: `;
 
 export function redisConfirmer(store: RedisStore): RemoteConfirmer {
   return {
@@ -115,6 +119,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     const running = syncing.get(name);
     if (running) return running;
     const run = (async () => {
+      // A newer stored format: nothing is installed until this sidecar is upgraded (applyRisk withdrew all).
+      if (store.risk().format !== null) return;
       const marker = await store.readCurrent(name);
       const slot = registry.slot(name);
       if (marker === null || slot?.state?.generation === marker.generation) return;
@@ -163,6 +169,34 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   };
 
   const refresher = new ListRefresher({ registry, alerts, sink, logger });
+
+  /**
+   * Eviction seen or possible: the store answers every Redis hit and rules check 'unconfirmed' (misses still
+   * answer from the filter and intraday copy, which no eviction touches); an alert says what clears it.
+   * A newer stored format: every list is withdrawn (not_ready) — even a Bloom miss may be listed in data
+   * this build cannot read.
+   */
+  function applyRisk(risk: RedisRisk): void {
+    if (risk.eviction === null) alerts.clear('redis_eviction');
+    else {
+      alerts.raise({
+        id: 'redis_eviction',
+        kind: 'redis_eviction',
+        severity: 'critical',
+        message: `${risk.eviction}. Every check that needs Redis answers block / unconfirmed until maxmemory-policy is noeviction and, if keys were evicted, the lists are reloaded and an operator runs callgate accept-evictions.`,
+      });
+    }
+    if (risk.format === null) {
+      alerts.clear('redis_format');
+      for (const [name, why] of errors) if (why.startsWith(FORMAT_PREFIX)) errors.delete(name);
+    } else {
+      alerts.raise({ id: 'redis_format', kind: 'redis_format', severity: 'critical', message: `${risk.format}. Every check answers block / not_ready until this sidecar is upgraded.` });
+      for (const name of listNames()) {
+        registry.withdraw(name);
+        errors.set(name, `${FORMAT_PREFIX}${risk.format}`);
+      }
+    }
+  }
 
   /** Start-up of one configured list. */
   async function startList(spec: ListSpec): Promise<void> {
@@ -262,6 +296,9 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     remote: redisConfirmer(store),
     refresher,
     async start() {
+      const stopRisk = store.watchRisk(applyRisk);
+      stoppers.push(async () => stopRisk());
+      applyRisk(store.risk());
       clockOffsetMs = (await store.now()) - Date.now();
       const discoverAll = registry.current.slots.length === 0;
       if (closed) return;

@@ -23,11 +23,24 @@
  *                                       `${ms}-${random}` → time (ms, Redis clock); older ones are removed at
  *                                       each check and the whole key expires one window after the last attempt
  *
- * A key k (E.164 digits as an integer) is stored as member k % 1e9 in bucket
- * `${floor(k / 1e9)}.${mix32(k % 1e9) % B}`. The member fits int32, so Redis keeps each bucket as an intset
- * of 4-byte entries; B = ceil(count / 200) keeps buckets near 200 members, well under the 512 at which Redis
- * converts a set to a hash table (set-max-intset-entries), which costs ~4x the memory.
+ *   {p}format                   STRING  the highest format version (FORMAT_VERSION) any writer of the fleet uses;
+ *                                       raised, never lowered, by every store at connect and at each watch
+ *   {p}evictions:ack            STRING  `${run_id}:${evicted_keys}`: evictions an operator accepted (accept-evictions)
+ *
+ * A key k (E.164 digits as an integer) is stored as member k % 1e9 in bucket `${P}.${mix32(k % 1e9) % B}` of its
+ * part P = floor(k / 1e9) (the calling code and leading digits). The member fits int32, so Redis keeps each
+ * bucket as an intset of 4-byte entries. Layout 2 (format 2): each part present in the generation has its own
+ * B_P = ceil(count_P / 200), recorded in the marker, and every one of its buckets is written (an empty one holds
+ * the placeholder -1, never a member), so a missing bucket means lost data, never "absent". Layout 1 (format 1,
+ * read only): one B = ceil(count / 200) for every part; a small part's buckets may legitimately be missing.
+ * ~200 members a bucket stays well under the 512 at which Redis converts a set to a hash table
+ * (set-max-intset-entries), which costs ~4x the memory.
  * (bucket, member) determines k: floor(k / 1e9) is in the bucket id and k % 1e9 is the member.
+ *
+ * Format versions (the fleet upgrades one sidecar at a time): every stored format this build writes is
+ * FORMAT_VERSION; a record without a version is format 1 (callgate before versioning). A reader accepts any
+ * version <= FORMAT_VERSION and refuses a newer one with CALLGATE_ERR_FORMAT (decodeFormat): it blocks rather
+ * than misread. Bump FORMAT_VERSION only for a change an older reader would misread.
  */
 import { CallgateError, ErrorCode } from './errors.js';
 import type { NumberKey } from './number-key.js';
@@ -35,7 +48,17 @@ import type { NumberKey } from './number-key.js';
 export const DEFAULT_PREFIX = 'callgate:';
 
 /** Bump when memberOf / bucketIdOf change: old generations would otherwise read 'absent' for members. */
-export const BUCKET_LAYOUT = 1;
+export const BUCKET_LAYOUT = 2;
+
+/**
+ * The format of everything this build writes to Redis (key layout, markers, stream entries, scripts' view of
+ * them). 1: before versioning (no version field). 2: per-part bucket counts in markers, a version in markers,
+ * stream entries and the fleet key.
+ */
+export const FORMAT_VERSION = 2;
+
+/** The placeholder member of a bucket that has no number: never a member (members are >= 0). */
+export const EMPTY_BUCKET_MEMBER = -1;
 
 export const MEMBER_MODULUS = 1e9;
 export const TARGET_BUCKET_SIZE = 200;
@@ -57,6 +80,32 @@ export const EMPTY_FINGERPRINT = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b93
 
 export type ListKind = 'deny' | 'allow';
 
+/** Layout 2: bucket counts per part (floor(key / 1e9)); a part not in `parts` has no number in the generation. */
+export interface PartBuckets {
+  /** Sum of the parts' counts: the number of bucket keys. */
+  readonly total: number;
+  readonly parts: ReadonlyMap<number, number>;
+}
+
+/** How a generation's members are bucketed: one count for every part (layout 1) or a count per part (layout 2). */
+export type BucketPlan = number | PartBuckets;
+
+/**
+ * Reads a stored format version: absent (null, undefined, '') is format 1; a newer version than this build's
+ * throws CALLGATE_ERR_FORMAT, and so does anything that is not a version (it may be a newer encoding).
+ */
+export function decodeFormat(raw: string | null | undefined, what: string): number {
+  if (raw === null || raw === undefined || raw === '') return 1;
+  const v = /^[1-9]\d{0,8}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(v <= FORMAT_VERSION)) {
+    throw new CallgateError(
+      ErrorCode.FORMAT,
+      `${what} has format ${JSON.stringify(raw.slice(0, 40))}, newer than this build reads (${FORMAT_VERSION}): upgrade this sidecar`,
+    );
+  }
+  return v;
+}
+
 /** What a generation holds; stored as a Redis HASH, every field a string. */
 export interface GenerationMarker {
   readonly list: string;
@@ -71,12 +120,15 @@ export interface GenerationMarker {
   readonly fingerprint: string;
   /** Date of the source list (ISO), when known. */
   readonly sourceDate?: string | undefined;
-  readonly buckets: number;
+  /** Layout 1: the one bucket count; layout 2: counts per part. */
+  readonly buckets: BucketPlan;
   /** ISO timestamp. */
   readonly createdAt: string;
   readonly filterBytes: number;
-  /** BUCKET_LAYOUT the members were written with. */
+  /** BUCKET_LAYOUT the members were written with: 1 or 2. */
   readonly layout: number;
+  /** FORMAT_VERSION of the writer (1 when the marker has none). */
+  readonly format: number;
 }
 
 export function isListName(name: string): boolean {
@@ -129,6 +181,28 @@ export function mix32(x: number): number {
 
 export function bucketCount(count: number): number {
   return Math.max(1, Math.ceil(count / TARGET_BUCKET_SIZE));
+}
+
+/** Layout 2's plan for sorted keys: each part gets bucketCount(its own count). */
+export function planBuckets(sortedKeys: ArrayLike<number>): PartBuckets {
+  const parts = new Map<number, number>();
+  let total = 0;
+  let start = 0;
+  while (start < sortedKeys.length) {
+    const high = highOf(sortedKeys[start] as number);
+    let end = start + 1;
+    while (end < sortedKeys.length && highOf(sortedKeys[end] as number) === high) end++;
+    const b = bucketCount(end - start);
+    parts.set(high, (parts.get(high) ?? 0) + b);
+    total += b;
+    start = end;
+  }
+  return { total, parts };
+}
+
+/** The bucket count of a key's part under a plan; 0 when the part has no number (no bucket to read). */
+export function bucketsOfPart(plan: BucketPlan, high: number): number {
+  return typeof plan === 'number' ? plan : plan.parts.get(high) ?? 0;
 }
 
 /** The member of a key inside its bucket: below 1e9 < 2^31, so an int32 intset entry. */
@@ -227,6 +301,16 @@ export function sidecarsKey(prefix: string): string {
   return `${prefix}sidecars`;
 }
 
+/** The fleet's format version (FORMAT_VERSION of its newest writer). */
+export function formatKey(prefix: string): string {
+  return `${prefix}format`;
+}
+
+/** Evictions an operator accepted: `${run_id}:${evicted_keys}` of the Redis server at that time. */
+export function evictionsAckKey(prefix: string): string {
+  return `${prefix}evictions:ack`;
+}
+
 export function lockKey(prefix: string, name: string): string {
   return `${prefix}lock:${name}`;
 }
@@ -301,6 +385,7 @@ export function escapeGlob(text: string): string {
 }
 
 export function encodeMarker(marker: GenerationMarker): Record<string, string> {
+  const plan = marker.buckets;
   const fields: Record<string, string> = {
     list: marker.list,
     kind: marker.kind,
@@ -309,13 +394,37 @@ export function encodeMarker(marker: GenerationMarker): Record<string, string> {
     normaliserVersion: marker.normaliserVersion,
     hashId: marker.hashId,
     fingerprint: marker.fingerprint,
-    buckets: String(marker.buckets),
+    buckets: String(typeof plan === 'number' ? plan : plan.total),
     createdAt: marker.createdAt,
     filterBytes: String(marker.filterBytes),
     layout: String(marker.layout),
   };
+  // Format 1 had no version field: writing none keeps a format-1 marker byte-identical.
+  if (marker.format > 1) fields['format'] = String(marker.format);
+  if (typeof plan !== 'number') fields['parts'] = [...plan.parts].sort((a, b) => a[0] - b[0]).map(([h, b]) => `${h}:${b}`).join(',');
   if (marker.sourceDate !== undefined) fields['sourceDate'] = marker.sourceDate;
   return fields;
+}
+
+/** Layout 2's `parts` field: `high:buckets` pairs, ascending, comma-separated ('' for an empty generation). */
+function decodeParts(raw: string, total: number, count: number): PartBuckets | string {
+  const parts = new Map<number, number>();
+  let sum = 0;
+  let previous = -1;
+  for (const pair of raw === '' ? [] : raw.split(',')) {
+    const m = /^(\d{1,7}):([1-9]\d{0,8})$/.exec(pair);
+    if (m === null) return `part ${JSON.stringify(pair.slice(0, 40))}`;
+    const high = Number(m[1]);
+    const b = Number(m[2]);
+    if (high <= previous) return 'parts must ascend';
+    previous = high;
+    parts.set(high, b);
+    sum += b;
+  }
+  if (sum !== total) return `parts sum to ${sum} buckets, not ${total}`;
+  // Each part has at least one number, and at most bucketCount(count) buckets are needed for count numbers.
+  if (parts.size > count || sum > bucketCount(count) + parts.size) return `parts do not fit count ${count}`;
+  return { total, parts };
 }
 
 /**
@@ -336,6 +445,8 @@ export function decodeMarker(fields: Readonly<Record<string, string>>, expected?
     if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) throw bad(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
     return n;
   };
+  // First: a newer marker may differ in any field below, and must read as 'too new', not as 'invalid'.
+  const format = decodeFormat(fields['format'], `generation marker${expected ? ` ${expected.list}/${expected.generation}` : ''}`);
   const list = str('list');
   if (!LIST_NAME.test(list)) throw bad(`list ${JSON.stringify(list)}`);
   const generation = str('generation');
@@ -346,10 +457,22 @@ export function decodeMarker(fields: Readonly<Record<string, string>>, expected?
   const kind = str('kind');
   if (kind !== 'deny' && kind !== 'allow') throw bad(`kind must be deny or allow, got ${JSON.stringify(kind)}`);
   const count = int('count', 0);
-  const buckets = int('buckets', 1);
-  if (buckets !== bucketCount(count)) throw bad(`buckets ${buckets} does not match count ${count}`);
+  const layoutRaw = str('layout');
+  if (/^\d+$/.test(layoutRaw) && Number(layoutRaw) > BUCKET_LAYOUT) {
+    throw new CallgateError(ErrorCode.FORMAT, `generation marker ${list}/${generation} has bucket layout ${layoutRaw}, newer than this build reads (${BUCKET_LAYOUT})`);
+  }
   const layout = int('layout', 1);
-  if (layout !== BUCKET_LAYOUT) throw bad(`bucket layout ${layout}, this build reads ${BUCKET_LAYOUT}`);
+  let buckets: BucketPlan;
+  if (layout === 1) {
+    buckets = int('buckets', 1);
+    if (buckets !== bucketCount(count)) throw bad(`buckets ${buckets} does not match count ${count}`);
+  } else {
+    const parts = fields['parts'];
+    if (parts === undefined) throw bad('missing field parts');
+    const plan = decodeParts(parts, int('buckets', 0), count);
+    if (typeof plan === 'string') throw bad(plan);
+    buckets = plan;
+  }
   const fingerprint = str('fingerprint');
   if (!SHA256_HEX.test(fingerprint)) throw bad('fingerprint must be a sha256 in lowercase hex');
   const createdAt = str('createdAt');
@@ -369,6 +492,7 @@ export function decodeMarker(fields: Readonly<Record<string, string>>, expected?
     createdAt,
     filterBytes: int('filterBytes', 0),
     layout,
+    format,
   };
 }
 
@@ -462,12 +586,19 @@ export interface Change {
   readonly at: string;
 }
 
-/** Parses a stream entry's flat field list; throws CALLGATE_ERR_REDIS on anything odd. */
+/** The field of a stream entry (and of nothing else) that holds its format; absent: format 1. */
+export const CHANGE_FORMAT_FIELD = 'format';
+
+/**
+ * Parses a stream entry's flat field list; throws CALLGATE_ERR_FORMAT for an entry of a newer format (checked
+ * first: its other fields may mean something else) and CALLGATE_ERR_REDIS on anything odd.
+ */
 export function decodeChange(id: string, flat: readonly string[]): Change {
   const bad = (what: string): CallgateError => new CallgateError(ErrorCode.REDIS, `invalid change ${id}: ${what}`);
   if (!STREAM_ID.test(id)) throw bad('id');
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
+  decodeFormat(fields.get(CHANGE_FORMAT_FIELD), `change ${id}`);
   const list = fields.get('list');
   const op = fields.get('op');
   const raw = fields.get('keys');

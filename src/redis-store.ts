@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { AllowAnswer } from './consent-terms.js';
-import { CallgateError, ErrorCode } from './errors.js';
+import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
 import type { NumberKey } from './number-key.js';
 import {
   BUCKET_LAYOUT,
@@ -39,8 +39,12 @@ import {
   assertPrefix,
   assertWho,
   attemptsKey,
+  CHANGE_FORMAT_FIELD,
+  EMPTY_BUCKET_MEMBER,
+  FORMAT_VERSION,
   bucketCount,
   bucketIndexOf,
+  bucketsOfPart,
   bucketKey,
   bucketPattern,
   changesKey,
@@ -48,12 +52,15 @@ import {
   decodeChange,
   decodeEvent,
   decodeInUse,
+  decodeFormat,
   decodeMarker,
   encodeInUse,
   encodeMarker,
   encodeSwitchEvent,
   eventsChannel,
+  evictionsAckKey,
   filterKey,
+  formatKey,
   gensKey,
   highOf,
   isStreamId,
@@ -62,6 +69,7 @@ import {
   markerKey,
   memberOf,
   newGenerationId,
+  planBuckets,
   pointerKey,
   refusalTtlMs,
   refusedKey,
@@ -70,14 +78,15 @@ import {
   sidecarsKey,
   termsKey,
 } from './redis-keys.js';
-import type { Change, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './redis-keys.js';
+import type { BucketPlan, Change, PartBuckets, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './redis-keys.js';
 
 export type Confirmation = 'member' | 'absent' | 'unconfirmed';
 
 export interface ConfirmItem {
   readonly list: string;
   readonly generation: string;
-  readonly buckets: number;
+  /** The generation marker's plan (GenerationMarker.buckets). */
+  readonly buckets: BucketPlan;
   readonly key: NumberKey;
 }
 
@@ -288,6 +297,25 @@ export interface RedisStoreOptions {
   readonly onError?: ((err: Error) => void) | undefined;
   /** Approximate length (MAXLEN ~) the changes stream is trimmed to. @default 1000000 */
   readonly changesMaxLen?: number | undefined;
+  /**
+   * How often maxmemory-policy, INFO evicted_keys and the fleet's format key are re-read (also at every
+   * reconnection). @default 1000
+   */
+  readonly watchMs?: number | undefined;
+}
+
+/**
+ * Why Redis's answers cannot be trusted right now; while either is set, confirm() answers 'unconfirmed' and
+ * decide() answered false, whatever Redis says.
+ */
+export interface RedisRisk {
+  /**
+   * Keys may be missing: evicted_keys above the count an operator accepted (acceptEvictions()), until accepted;
+   * or a maxmemory-policy that can evict (unless allowEviction), until it is noeviction again.
+   */
+  readonly eviction: string | null;
+  /** A newer format than this build reads: the fleet's format key (until lowered), a marker or a stream entry (until restart). */
+  readonly format: string | null;
 }
 
 type Args = Array<string | number | Buffer>;
@@ -305,6 +333,7 @@ interface Scripts {
   cgDecide(numKeys: number, ...args: Args): Promise<unknown>;
   cgOutcome(...args: Args): Promise<unknown>;
   cgAttempts(...args: Args): Promise<unknown>;
+  cgFormat(...args: Args): Promise<unknown>;
 }
 type Client = Redis & Scripts;
 
@@ -334,19 +363,24 @@ local function marker_present(marker)
 end
 `;
 
-// KEYS: marker1, bucket1, added1, marker2, ...; ARGV: member1, digits1, member2, digits2, ...
+// KEYS: marker1, bucket1, added1, marker2, ...; ARGV: member1, digits1, mode1, member2, ...
+// mode: 'e' the bucket must exist (layout 2: every bucket of a present part is written), 'o' it may be missing
+// (layout 1), 'n' the part has no bucket (KEYS holds the marker again, never read as a bucket).
 // Marker check and membership run in one script, so a generation deleted marker-first can never read 'absent'.
-// A key is a member when it is in the generation's bucket or in the list's intraday additions.
+// A key is a member when it is in the generation's bucket or in the list's intraday additions. A bucket that
+// must exist and is gone (evicted, deleted by hand) reads -1, never 'absent'; EXISTS runs only on that path.
 const CONFIRM_LUA = `${MARKER_PRESENT_LUA}
 local out = {}
-for i = 1, #ARGV / 2 do
-  local present = marker_present(KEYS[3 * i - 2])
-  if present == 0 then
+for i = 1, #ARGV / 3 do
+  local mode = ARGV[3 * i]
+  if marker_present(KEYS[3 * i - 2]) == 0 then
     out[i] = -1
-  elseif redis.call('SISMEMBER', KEYS[3 * i - 1], ARGV[2 * i - 1]) == 1 then
+  elseif mode ~= 'n' and redis.call('SISMEMBER', KEYS[3 * i - 1], ARGV[3 * i - 2]) == 1 then
     out[i] = 1
-  elseif redis.call('ZSCORE', KEYS[3 * i], ARGV[2 * i]) then
+  elseif redis.call('ZSCORE', KEYS[3 * i], ARGV[3 * i - 1]) then
     out[i] = 1
+  elseif mode == 'e' and redis.call('EXISTS', KEYS[3 * i - 1]) == 0 then
+    out[i] = -1
   else
     out[i] = 0
   end
@@ -399,8 +433,9 @@ end
 return {1, redis.call('DEL', KEYS[3])}
 `;
 
-// KEYS: added, changes. ARGV: op, list, who, maxlen, joined keys, key1, key2, ...
-// The ZSET and the stream change in one script: a follower never sees one without the other.
+// KEYS: added, changes, revoked. ARGV: op, list, who, maxlen, joined keys, revocable, key1, key2, ...
+// The ZSET and the stream change in one script: a follower never sees one without the other. Each entry carries
+// this build's format (decodeChange refuses a newer one).
 const INTRADAY_LUA = `${NOW_LUA}
 local function iso(ms)
   local s = math.floor(ms / 1000)
@@ -431,7 +466,7 @@ for i = 7, #ARGV do
   end
 end
 return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
-  'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t))
+  'list', ARGV[2], 'op', ARGV[1], 'keys', ARGV[5], 'who', ARGV[3], 'at', iso(t), '${CHANGE_FORMAT_FIELD}', '${FORMAT_VERSION}')
 `;
 
 // KEYS: sidecar, sidecars. ARGV: id, record, ttl. Returns the heartbeat time.
@@ -465,7 +500,8 @@ return 0
 
 // KEYS: refused, attempts, then marker_i, bucket_i, added_i, revoked_i, terms_i for item i = 1..n.
 // ARGV: dial, requireConsent, jsBlocked, cap ('' = none), windowMs, refusals, unique suffix, n, fallbackMs,
-//       then member_i, digits_i, role_i (d deny, l deny lifted by a contract, c consent, k contract, a allow).
+//       then member_i, digits_i, role_i (d deny, l deny lifted by a contract, c consent, k contract, a allow),
+//       mode_i (CONFIRM_LUA's: a bucket that must exist and is gone reads -1).
 // Returns {now, refusedAt, refusedUntil, attempts, oldest, counted, answer_1, ..., answer_n, terms_1, ..., terms_n};
 // -1 stands for none, answers are 1 member, 0 absent, -1 unconfirmed (CONFIRM_LUA's rule), and for allow-lists
 // 2 revoked, 3 expired (consent-terms.ts judgeAllowEntry's rule, mirrored here); terms_i is a consent item's stored
@@ -478,8 +514,9 @@ local out = {t, -1, -1, 0, -1, 0}
 local denied, liftable, consent, contract = false, false, false, false
 for i = 1, n do
   local present = marker_present(KEYS[5 * i - 2])
-  local role = ARGV[3 * i + 9]
-  local digits = ARGV[3 * i + 8]
+  local role = ARGV[4 * i + 8]
+  local digits = ARGV[4 * i + 7]
+  local mode = ARGV[4 * i + 9]
   local allow = role == 'c' or role == 'k' or role == 'a'
   local a
   local terms = ''
@@ -488,7 +525,7 @@ for i = 1, n do
   elseif allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
     -- Granted during the day (list add): no terms, and any earlier revocation was lifted by the grant.
     a = 1
-  elseif redis.call('SISMEMBER', KEYS[5 * i - 1], ARGV[3 * i + 7]) == 1 then
+  elseif mode ~= 'n' and redis.call('SISMEMBER', KEYS[5 * i - 1], ARGV[4 * i + 6]) == 1 then
     a = 1
     if allow then
       local consented, expires, bad = nil, nil, false
@@ -514,6 +551,8 @@ for i = 1, n do
     end
   elseif not allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
     a = 1
+  elseif mode == 'e' and redis.call('EXISTS', KEYS[5 * i - 1]) == 0 then
+    a = -1
   else
     a = 0
   end
@@ -583,6 +622,18 @@ for i = 2, #held, 2 do out[#out + 1] = tonumber(held[i]) end
 return out
 `;
 
+// KEYS: format, evictions ack. ARGV: this build's FORMAT_VERSION. Raises the fleet's format key to ours (never
+// lowers it; a value that is not a number is left for the reader to refuse) and returns {format, ack or ''}.
+const FORMAT_LUA = `
+local v = redis.call('GET', KEYS[1])
+local n = v and tonumber(v)
+if not v or (n and n < tonumber(ARGV[1])) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  v = ARGV[1]
+end
+return {v, redis.call('GET', KEYS[2]) or ''}
+`;
+
 const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]> = [
   ['cgConfirm', CONFIRM_LUA, undefined],
   ['cgSwitch', SWITCH_LUA, 5],
@@ -597,6 +648,7 @@ const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined
   ['cgDecide', DECIDE_LUA, undefined],
   ['cgOutcome', OUTCOME_LUA, 1],
   ['cgAttempts', ATTEMPTS_LUA, 1],
+  ['cgFormat', FORMAT_LUA, 2],
 ];
 
 const DAY_MS = 86_400_000;
@@ -646,13 +698,24 @@ export class RedisStore {
   readonly #hungSocketMs: number;
   readonly #reconnectMaxDelayMs: number;
   readonly #changesMaxLen: number;
-  readonly #decideKeyCache = new Map<string, DecideKeys>();
+  readonly #generationKeyCache = new Map<string, DecideKeys>();
   /** The subscriber connection, opened by the first subscribe() and closed after the last unsubscribe. */
   #subscriber: Promise<Client> | null = null;
   readonly #handlers = new Set<{ readonly onEvent: (event: SwitchEvent) => void }>();
   /** Stop functions of running followChanges() loops. */
   readonly #followers = new Set<() => Promise<void>>();
   readonly #locks = new Set<FleetLock>();
+  readonly #riskListeners = new Set<(risk: RedisRisk) => void>();
+  #evictionRisk: string | null = null;
+  /** The fleet's format key is newer than ours (re-read at each watch). */
+  #fleetFormatRisk: string | null = null;
+  /** A marker or stream entry of a newer format was met: kept until restart (an upgrade). */
+  #seenFormatRisk: string | null = null;
+  /** Non-null while any risk holds: confirm() and decide() read it on every call. */
+  #risk: RedisRisk | null = null;
+  #watching: Promise<void> | null = null;
+  #watchAgain = false;
+  #watchTimer: NodeJS.Timeout | undefined;
 
   private constructor(fast: Client, bulk: Client, prefix: string, options: RedisStoreOptions, dial: Dial) {
     this.#fast = fast;
@@ -669,6 +732,10 @@ export class RedisStore {
     this.#changesMaxLen = options.changesMaxLen ?? 1_000_000;
     fast.on('ready', () => this.#setUp(true));
     fast.on('close', () => this.#setUp(false));
+    // A reconnection may reach another server (a fail-over to a replica configured differently): re-read at once.
+    for (const client of [fast, bulk]) client.on('ready', () => void this.#watch());
+    this.#watchTimer = setInterval(() => void this.#watch(), options.watchMs ?? 1000);
+    this.#watchTimer.unref();
   }
 
   /** Connects both connections and waits until they are ready (rejects with CALLGATE_ERR_REDIS after connectTimeoutMs). */
@@ -684,6 +751,7 @@ export class RedisStore {
     positive('maxConfirmsInFlight', options.maxConfirmsInFlight ?? 1000);
     positive('hungSocketMs', options.hungSocketMs ?? 5000);
     positive('changesMaxLen', options.changesMaxLen ?? 1_000_000);
+    positive('watchMs', options.watchMs ?? 1000);
     const url = options.url ?? 'redis://127.0.0.1:6379';
     if (!/^rediss?:\/\//.test(url)) {
       throw new CallgateError(ErrorCode.CONFIG, `Redis URL must start with redis:// or rediss://, got ${JSON.stringify(maskUrl(url))}`);
@@ -730,7 +798,138 @@ export class RedisStore {
       await store.close();
       throw err;
     }
+    // Risks are known before the first check is answered.
+    await store.#watch();
     return store;
+  }
+
+  /** What currently makes Redis's answers untrustworthy (see RedisRisk); both null when nothing does. */
+  risk(): RedisRisk {
+    return this.#risk ?? { eviction: null, format: null };
+  }
+
+  /** Calls listener whenever risk() changes (raised or cleared); returns the function that stops it. */
+  watchRisk(listener: (risk: RedisRisk) => void): () => void {
+    this.#riskListeners.add(listener);
+    return () => this.#riskListeners.delete(listener);
+  }
+
+  /** Re-reads the eviction policy, evicted_keys and the fleet format now (single flight); never throws. */
+  async watchNow(): Promise<void> {
+    await this.#watch();
+  }
+
+  #watch(): Promise<void> {
+    if (this.#watching !== null) {
+      this.#watchAgain = true;
+      return this.#watching;
+    }
+    const run = (async () => {
+      do {
+        this.#watchAgain = false;
+        if (this.#closed) return;
+        try {
+          await this.#watchOnce();
+        } catch (err) {
+          // Unreachable Redis: confirms already read 'unconfirmed'; the next reconnection or tick re-reads.
+          this.#onError?.(err instanceof Error ? err : new Error(String(err)));
+        }
+      } while (this.#watchAgain);
+    })().finally(() => {
+      this.#watching = null;
+    });
+    this.#watching = run;
+    return run;
+  }
+
+  async #watchOnce(): Promise<void> {
+    const stats = await this.#serverStats();
+    // The format script writes: under maxmemory it fails (OOM) while INFO still answers, and the eviction risk
+    // must not wait for it. Without its answer, nothing is accepted and the fleet's format is as last read.
+    let format: string | undefined;
+    let ack = '';
+    let fleetFormat = this.#fleetFormatRisk;
+    try {
+      const reply: unknown = await this.#bulk.cgFormat(formatKey(this.prefix), evictionsAckKey(this.prefix), FORMAT_VERSION);
+      [format, ack = ''] = Array.isArray(reply) ? (reply as unknown[]).map((v) => (typeof v === 'string' ? v : String(v))) : [];
+      fleetFormat = null;
+      decodeFormat(format ?? 'unreadable', 'the fleet (its format key)');
+    } catch (err) {
+      if (isCallgateError(err, ErrorCode.FORMAT)) fleetFormat = err.message;
+      else this.#onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
+    let eviction: string | null = null;
+    if (stats.policy !== 'noeviction' && !this.#allowEviction) {
+      eviction = `Redis maxmemory-policy is ${stats.policy}: it may evict callgate's keys (only noeviction is safe)`;
+    }
+    const accepted = acceptedEvictions(ack, stats.runId);
+    if (stats.evicted === null) {
+      eviction ??= 'Redis does not report evicted_keys (INFO stats): evictions cannot be ruled out';
+    } else if (stats.evicted > accepted) {
+      eviction = `Redis evicted ${stats.evicted} keys (server ${stats.runId.slice(0, 12)}; ${accepted} accepted): callgate's lists, refusals or attempts may be incomplete`;
+    }
+    this.#setRisk(eviction, fleetFormat, this.#seenFormatRisk);
+  }
+
+  /** Reads run_id, evicted_keys and maxmemory_policy from one INFO (CONFIG GET for the policy when INFO lacks it). */
+  async #serverStats(): Promise<{ runId: string; evicted: number | null; policy: string }> {
+    let info = '';
+    try {
+      info = await this.#bulk.info();
+    } catch (err) {
+      if (!(err instanceof Error) || !/unknown command|NOPERM|disabled/i.test(err.message)) throw err;
+    }
+    const field = (name: string): string | undefined => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+    const evicted = field('evicted_keys');
+    return {
+      runId: field('run_id') ?? '',
+      evicted: evicted !== undefined && /^\d+$/.test(evicted) ? Number(evicted) : null,
+      policy: field('maxmemory_policy') ?? (await this.#evictionPolicy()),
+    };
+  }
+
+  #setRisk(eviction: string | null, fleetFormat: string | null, seenFormat: string | null): void {
+    const format = fleetFormat ?? seenFormat;
+    this.#fleetFormatRisk = fleetFormat;
+    this.#seenFormatRisk = seenFormat;
+    const before = this.#risk;
+    const changed = (before?.eviction ?? null) !== eviction || (before?.format ?? null) !== format;
+    this.#evictionRisk = eviction;
+    this.#risk = eviction === null && format === null ? null : { eviction, format };
+    if (!changed) return;
+    const risk = this.risk();
+    for (const listener of [...this.#riskListeners]) {
+      try {
+        listener(risk);
+      } catch (err) {
+        this.#onError?.(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  /** A marker or stream entry of a newer format: fail closed until this sidecar is upgraded (restarted). */
+  #noteFormat(err: unknown): void {
+    if (!isCallgateError(err, ErrorCode.FORMAT) || this.#seenFormatRisk !== null) return;
+    this.#setRisk(this.#evictionRisk, this.#fleetFormatRisk, err.message);
+  }
+
+  /**
+   * The operator's answer to an eviction: accepts the evictions counted so far (fleet-wide, in Redis), so that
+   * checks stop answering 'unconfirmed' for them. Run it once the damage is repaired (lists reloaded; refusals
+   * and attempts evicted are lost). A policy that can evict is not accepted this way: set noeviction.
+   * Throws CALLGATE_ERR_REDIS.
+   */
+  async acceptEvictions(): Promise<{ runId: string; evicted: number }> {
+    let stats: { runId: string; evicted: number | null };
+    try {
+      stats = await this.#serverStats();
+      if (stats.evicted === null || stats.runId === '') throw new Error('INFO does not report run_id and evicted_keys');
+      await this.#bulk.set(evictionsAckKey(this.prefix), `${stats.runId}:${stats.evicted}`);
+    } catch (err) {
+      throw redisError('accepting evictions', err);
+    }
+    await this.#watch();
+    return { runId: stats.runId, evicted: stats.evicted };
   }
 
   /** True while the confirm connection is ready. */
@@ -750,20 +949,25 @@ export class RedisStore {
     if (this.#closed || this.#fast.status !== 'ready' || this.#inFlight >= this.#maxInFlight) {
       return Promise.resolve(unconfirmed());
     }
-    const args: Array<string | number> = new Array<string | number>(5 * n);
+    if (this.#risk !== null) return Promise.resolve(unconfirmed());
+    const args: Array<string | number> = new Array<string | number>(6 * n);
     for (let i = 0; i < n; i++) {
       const item = items[i] as ConfirmItem;
-      const { key, buckets } = item;
-      if (!Number.isSafeInteger(key) || key < 0 || !Number.isSafeInteger(buckets) || buckets < 1) {
+      const { key } = item;
+      if (!Number.isSafeInteger(key) || key < 0 || !validPlan(item.buckets)) {
         return Promise.resolve(unconfirmed());
       }
+      const k = this.#generationKeys(item.list, item.generation);
       const member = memberOf(key);
-      args[3 * i] = markerKey(this.prefix, item.list, item.generation);
-      args[3 * i + 1] = bucketKey(this.prefix, item.list, item.generation, `${highOf(key)}.${bucketIndexOf(member, buckets)}`);
-      args[3 * i + 2] = addedKey(this.prefix, item.list);
-      args[3 * n + 2 * i] = member;
+      const high = highOf(key);
+      const buckets = bucketsOfPart(item.buckets, high);
+      args[3 * i] = k.marker;
+      args[3 * i + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
+      args[3 * i + 2] = k.added;
+      args[3 * n + 3 * i] = member;
       // A safe integer prints as its plain decimal digits, the intraday ZSET's member.
-      args[3 * n + 2 * i + 1] = String(key);
+      args[3 * n + 3 * i + 1] = String(key);
+      args[3 * n + 3 * i + 2] = bucketMode(item.buckets, buckets);
     }
     return this.#bounded((fast) => fast.cgConfirm(3 * n, ...args), (reply) => parseConfirmReply(reply, n), unconfirmed);
   }
@@ -839,7 +1043,8 @@ export class RedisStore {
       key <= 0 ||
       (cap !== null && (!Number.isSafeInteger(cap) || cap < 0)) ||
       !Number.isSafeInteger(windowMs) ||
-      windowMs < 1
+      windowMs < 1 ||
+      this.#risk !== null
     ) {
       return Promise.resolve(failed());
     }
@@ -860,24 +1065,26 @@ export class RedisStore {
     for (let i = 0; i < n; i++) {
       const item = items[i] as DecideItem;
       const role = ROLE_CODES[item.role] as string | undefined;
-      if (!Number.isSafeInteger(item.key) || item.key < 0 || !Number.isSafeInteger(item.buckets) || item.buckets < 1 || role === undefined) {
+      if (!Number.isSafeInteger(item.key) || item.key < 0 || !validPlan(item.buckets) || role === undefined) {
         return Promise.resolve(failed());
       }
       const member = memberOf(item.key);
-      const k = this.#decideKeys(item.list, item.generation);
-      keys.push(k.marker, `${k.bucketBase}${highOf(item.key)}.${bucketIndexOf(member, item.buckets)}`, k.added, k.revoked, k.terms);
-      args.push(member, String(item.key), role);
+      const high = highOf(item.key);
+      const buckets = bucketsOfPart(item.buckets, high);
+      const k = this.#generationKeys(item.list, item.generation);
+      keys.push(k.marker, buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`, k.added, k.revoked, k.terms);
+      args.push(member, String(item.key), role, bucketMode(item.buckets, buckets));
     }
     return this.#bounded((fast) => fast.cgDecide(keys.length, ...keys, ...args), (reply) => parseDecideReply(reply, n) ?? failed(), failed);
   }
 
-  /** The per-generation keys of a decide() item, built once per generation rather than on every check. */
-  #decideKeys(list: string, generation: string): DecideKeys {
+  /** The per-generation keys of a confirm() or decide() item, built once per generation rather than on every check. */
+  #generationKeys(list: string, generation: string): DecideKeys {
     const id = `${list}\u0000${generation}`;
-    let k = this.#decideKeyCache.get(id);
+    let k = this.#generationKeyCache.get(id);
     if (k === undefined) {
       // Generations change nightly: a small cache, emptied when it fills, never grows.
-      if (this.#decideKeyCache.size >= 64) this.#decideKeyCache.clear();
+      if (this.#generationKeyCache.size >= 64) this.#generationKeyCache.clear();
       k = {
         marker: markerKey(this.prefix, list, generation),
         bucketBase: bucketKey(this.prefix, list, generation, ''),
@@ -885,7 +1092,7 @@ export class RedisStore {
         revoked: revokedKey(this.prefix, list),
         terms: termsKey(this.prefix, list, generation),
       };
-      this.#decideKeyCache.set(id, k);
+      this.#generationKeyCache.set(id, k);
     }
     return k;
   }
@@ -940,7 +1147,7 @@ export class RedisStore {
     const generation = input.generation ?? newGenerationId(Date.now(), randomBytes(4));
     assertGenerationId(generation);
     const { keys, list } = input;
-    const buckets = bucketCount(keys.length);
+    const buckets = planBuckets(keys);
     const marker: GenerationMarker = {
       list,
       kind: input.kind,
@@ -954,6 +1161,7 @@ export class RedisStore {
       createdAt: new Date().toISOString(),
       filterBytes: input.filter.length,
       layout: BUCKET_LAYOUT,
+      format: FORMAT_VERSION,
     };
     // Validates the marker before any write, with the same rules readers apply.
     decodeMarker(encodeMarker(marker));
@@ -982,8 +1190,7 @@ export class RedisStore {
     return marker;
   }
 
-  async #writeMembers(list: string, generation: string, keys: Float64Array, buckets: number): Promise<void> {
-    const counts = new Uint32Array(buckets + 1);
+  async #writeMembers(list: string, generation: string, keys: Float64Array, plan: PartBuckets): Promise<void> {
     let pipeline = this.#bulk.pipeline();
     let queued = 0;
     const flush = async (): Promise<void> => {
@@ -995,10 +1202,12 @@ export class RedisStore {
     };
     // Keys are sorted, so keys sharing a high part form one run; a counting sort of each run by bucket index
     // groups the members without a Map of arrays (12M keys) and keeps them ascending inside each bucket,
-    // so every intset insert is an append.
+    // so every intset insert is an append. Every bucket of the part is written: an empty one gets the placeholder.
     let start = 0;
     while (start < keys.length) {
       const high = highOf(keys[start] as number);
+      const buckets = plan.parts.get(high) ?? 0;
+      const counts = new Uint32Array(buckets + 1);
       let end = start;
       let previous = -1;
       while (end < keys.length) {
@@ -1010,8 +1219,8 @@ export class RedisStore {
         previous = key;
         end++;
       }
-      counts.fill(0);
       const runLength = end - start;
+      if (buckets !== bucketCount(runLength)) throw new CallgateError(ErrorCode.REDIS, `keys must be sorted (part ${high} split at index ${start})`);
       const index = new Uint32Array(runLength);
       for (let i = 0; i < runLength; i++) {
         const b = bucketIndexOf(memberOf(keys[start + i] as number), buckets);
@@ -1031,8 +1240,8 @@ export class RedisStore {
       for (let b = 0; b < buckets; b++) {
         const from = counts[b] as number;
         const to = counts[b + 1] as number;
-        if (from === to) continue;
-        pipeline.sadd(bucketKey(this.prefix, list, generation, `${high}.${b}`), ...Array.from(sorted.subarray(from, to)));
+        const members = from === to ? [EMPTY_BUCKET_MEMBER] : Array.from(sorted.subarray(from, to));
+        pipeline.sadd(bucketKey(this.prefix, list, generation, `${high}.${b}`), ...members);
         if (++queued >= COMMANDS_PER_FLUSH) await flush();
       }
       start = end;
@@ -1169,6 +1378,7 @@ export class RedisStore {
       }
       return null;
     } catch (err) {
+      this.#noteFormat(err);
       throw redisError(`reading the current generation of ${list}`, err);
     }
   }
@@ -1632,6 +1842,8 @@ export class RedisStore {
             try {
               onChange(decodeChange(id, fields));
             } catch (err) {
+              // An entry of a newer format is not skipped silently: every check that needs Redis blocks.
+              this.#noteFormat(err);
               report(err);
             }
             lastId = id;
@@ -1659,13 +1871,6 @@ export class RedisStore {
     return stop;
   }
 
-  /**
-   * Members must never be evicted: an evicted bucket with its marker kept would read 'absent', a wrong allow.
-   * 'noeviction' and 'volatile-*' are safe: volatile policies evict only keys with a TTL, and callgate sets TTLs
-   * only on heartbeats and locks, whose loss costs availability (a generation collected early reads
-   * 'unconfirmed'), never a wrong allow.
-   * 'allkeys-*' (or an unknown policy) throws CALLGATE_ERR_REDIS_EVICTION unless allowEviction is set.
-   */
   /**
    * Adds check counts to per-minute hashes (HINCRBY; `set` fields are overwritten) with an expiry,
    * in one pipeline on the bulk connection: supervision must never delay a confirmation.
@@ -1700,14 +1905,21 @@ export class RedisStore {
     return (results ?? []).map(([err, v]) => (err === null && v !== null && typeof v === 'object' ? (v as Record<string, string>) : {}));
   }
 
+  /**
+   * Start-up refusal of a policy that can evict callgate's keys: only 'noeviction' is safe. 'volatile-*' is not:
+   * refusals, attempt counts, heartbeats and locks carry TTLs, and losing a refusal or an attempt history allows
+   * a call the rules forbid. Throws CALLGATE_ERR_REDIS_EVICTION unless allowEviction is set; even then, checks
+   * that depend on Redis answer 'unconfirmed' once an eviction is counted (risk()). The policy is re-read at
+   * every reconnection and every watchMs.
+   */
   async checkEvictionPolicy(): Promise<void> {
     const policy = await this.#evictionPolicy();
-    if (policy === 'noeviction' || policy.startsWith('volatile-')) return;
+    if (policy === 'noeviction') return;
     if (this.#allowEviction) return;
     throw new CallgateError(
       ErrorCode.REDIS_EVICTION,
-      `Redis maxmemory-policy is ${JSON.stringify(policy)}: Redis may evict list members and callgate would then allow listed numbers. ` +
-        `Set maxmemory-policy to noeviction (or a volatile-* policy), or accept the risk with the allowEviction option.`,
+      `Redis maxmemory-policy is ${JSON.stringify(policy)}: Redis may evict list members, refusals or attempt counts, and callgate would then allow calls it must block. ` +
+        `Set maxmemory-policy to noeviction, or accept the risk with the allowEviction option (checks that need Redis then block once an eviction is seen).`,
     );
   }
 
@@ -1739,9 +1951,11 @@ export class RedisStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watchTimer);
     const releasing = Promise.all([...this.#locks].map((lock) => lock.release().catch(() => undefined)));
     await Promise.race([releasing, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
     this.#handlers.clear();
+    this.#riskListeners.clear();
     const subscriber = this.#subscriber;
     this.#subscriber = null;
     await Promise.all([
@@ -1904,6 +2118,24 @@ async function trimmedAfter(client: Client, key: string, lastId: string): Promis
   if (typeof maxDeleted === 'string' && isStreamId(maxDeleted) && compareStreamIds(lastId, maxDeleted) < 0) return firstHeld;
   if (added > length && firstHeld !== '0-0' && compareStreamIds(lastId, firstHeld) < 0) return firstHeld;
   return null;
+}
+
+/** The evicted_keys count accepted for this server run ('run_id:count'); another run's acceptance counts 0. */
+function acceptedEvictions(ack: string, runId: string): number {
+  const at = ack.lastIndexOf(':');
+  if (at <= 0 || ack.slice(0, at) !== runId) return 0;
+  const n = Number(ack.slice(at + 1));
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** A plan confirm() and decide() can use: a positive count (layout 1) or per-part counts (layout 2, from a marker). */
+function validPlan(plan: BucketPlan): boolean {
+  return typeof plan === 'number' ? Number.isSafeInteger(plan) && plan >= 1 : typeof plan === 'object' && plan !== null && plan.parts instanceof Map;
+}
+
+/** The scripts' bucket mode of an item: 'n' no bucket, 'e' the bucket must exist (layout 2), 'o' it may not. */
+function bucketMode(plan: BucketPlan, buckets: number): string {
+  return buckets === 0 ? 'n' : typeof plan === 'number' ? 'o' : 'e';
 }
 
 function parseConfirmReply(reply: unknown, n: number): Confirmation[] {

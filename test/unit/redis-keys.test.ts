@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  BUCKET_LAYOUT,
   MAX_INTSET_ENTRIES,
   bucketCount,
   bucketIdOf,
@@ -65,7 +64,9 @@ const marker: GenerationMarker = {
   buckets: 60_000,
   createdAt: '2025-02-01T03:04:05.678Z',
   filterBytes: 21_000_000,
-  layout: BUCKET_LAYOUT,
+  // Layout 1, no version field: the marker callgate wrote before formats were versioned.
+  layout: 1,
+  format: 1,
 };
 
 function code(fn: () => unknown): string | undefined {
@@ -194,7 +195,7 @@ describe('marker', () => {
     expect(broken({ count: '1.5' })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ buckets: '59999' })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ kind: 'maybe' })).toBe('CALLGATE_ERR_REDIS');
-    expect(broken({ layout: '2' })).toBe('CALLGATE_ERR_REDIS');
+    expect(broken({ layout: '2' })).toBe('CALLGATE_ERR_REDIS'); // layout 2 without its parts
     expect(broken({ layout: undefined })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ list: 'other' })).toBe('CALLGATE_ERR_REDIS');
     expect(broken({ fingerprint: 'xyz' })).toBe('CALLGATE_ERR_REDIS');
