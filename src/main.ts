@@ -127,7 +127,7 @@ async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { st
 export async function runAcceptEvictionsCommand(argv: readonly string[], env: Env): Promise<number> {
   const config = parseAcceptEvictionsConfig(argv, env);
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, destination: process.stderr });
-  const store = await connectRedis(config.redis, logger);
+  const store = await connectRedis(config.redis, logger, { stopping: false });
   try {
     const { runId, evicted } = await store.acceptEvictions();
     process.stdout.write(`accepted ${evicted} evicted keys of Redis server ${runId}\n`);
