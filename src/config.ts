@@ -35,6 +35,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'falsePositiveRate', flag: 'false-positive-rate', env: 'CALLGATE_FALSE_POSITIVE_RATE', type: 'number', default: 0.001, min: 1e-9, max: 0.5, doc: 'Bloom filter false-positive rate per list.' },
   { key: 'maxPayloadBytes', flag: 'max-payload-bytes', env: 'CALLGATE_MAX_PAYLOAD_BYTES', type: 'int', default: 1024 * 1024, min: 1024, doc: 'Largest accepted frame; larger closes the socket with 1009.' },
   { key: 'maxInFlight', flag: 'max-in-flight', env: 'CALLGATE_MAX_IN_FLIGHT', type: 'int', default: 1024, min: 1, doc: 'Requests in flight per connection before callgate stops reading from it (backpressure).' },
+  { key: 'maxInFlightBytes', flag: 'max-in-flight-bytes', env: 'CALLGATE_MAX_IN_FLIGHT_BYTES', type: 'int', default: 4 * 1024 * 1024, min: 1024, doc: 'Bytes of request frames in flight per connection before callgate stops reading from it (backpressure).' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'CALLGATE_MAX_CONNECTIONS', type: 'int', default: 256, min: 1, doc: 'Open check sockets at most (and as many /stats sockets); further upgrades get a 503.' },
+  { key: 'pingIntervalMs', flag: 'ping-interval-ms', env: 'CALLGATE_PING_INTERVAL_MS', type: 'int', default: 30_000, min: 0, doc: 'Idle WebSocket ping period; a socket that answers nothing for two periods is dropped (0 = never ping).' },
+  { key: 'allowedHosts', flag: 'allowed-hosts', env: 'CALLGATE_ALLOWED_HOSTS', type: 'string', default: null, doc: 'Comma-separated host names accepted in the Host header of HTTP routes besides loopback names, IP addresses, the listen host and this machine\'s name (DNS-rebinding guard).' },
   { key: 'maxBatchSize', flag: 'max-batch-size', env: 'CALLGATE_MAX_BATCH_SIZE', type: 'int', default: 10_000, min: 1, max: 100_000, doc: 'Most numbers in one batch request.' },
   { key: 'batchSliceSize', flag: 'batch-slice-size', env: 'CALLGATE_BATCH_SLICE_SIZE', type: 'int', default: 256, min: 1, doc: 'Numbers checked between yields to the event loop, so a big batch never stalls other connections.' },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'CALLGATE_SHUTDOWN_GRACE_MS', type: 'int', default: 10_000, min: 0, doc: 'On SIGTERM, how long to wait for in-flight replies before closing.' },
@@ -83,6 +87,11 @@ export interface ServeConfig {
   readonly falsePositiveRate: number;
   readonly maxPayloadBytes: number;
   readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
+  readonly maxConnections: number;
+  readonly pingIntervalMs: number;
+  /** Extra host names accepted in the Host header (lower case, without port). */
+  readonly allowedHosts: readonly string[];
   readonly maxBatchSize: number;
   readonly batchSliceSize: number;
   readonly shutdownGraceMs: number;
@@ -346,6 +355,10 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     falsePositiveRate: o['falsePositiveRate'] as number,
     maxPayloadBytes: o['maxPayloadBytes'] as number,
     maxInFlight: o['maxInFlight'] as number,
+    maxInFlightBytes: o['maxInFlightBytes'] as number,
+    maxConnections: o['maxConnections'] as number,
+    pingIntervalMs: o['pingIntervalMs'] as number,
+    allowedHosts: Object.freeze(((o['allowedHosts'] as string | null) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
     maxBatchSize: o['maxBatchSize'] as number,
     batchSliceSize: o['batchSliceSize'] as number,
     shutdownGraceMs: o['shutdownGraceMs'] as number,

@@ -26,7 +26,7 @@ import { createMetrics } from './metrics.js';
 import type { RedisStore } from './redis-store.js';
 import { StatsService } from './stats-service.js';
 import { statsRoutes, statsUpgrade } from './stats-routes.js';
-import { CheckSocketServer, StatsSocketServer } from './ws-server.js';
+import { CheckSocketServer, StatsSocketServer, type ConnectionCounters } from './ws-server.js';
 
 export interface RunningService {
   readonly port: number;
@@ -34,6 +34,8 @@ export interface RunningService {
   readonly alerts: AlertRegistry;
   readonly backend: ListBackend;
   readonly stats: StatsService;
+  /** Counters of each open check socket (bytes read, in flight, unsent). */
+  readonly checkConnections: () => readonly ConnectionCounters[];
   /** Settles when the initial load of every list has been attempted (not necessarily succeeded). */
   readonly loaded: Promise<void>;
   stop(): Promise<void>;
@@ -70,6 +72,9 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const sockets = new CheckSocketServer({
     maxPayloadBytes: config.maxPayloadBytes,
     maxInFlight: config.maxInFlight,
+    maxInFlightBytes: config.maxInFlightBytes,
+    maxConnections: config.maxConnections,
+    pingIntervalMs: config.pingIntervalMs,
     limits: { maxBatchSize: config.maxBatchSize },
     logger: logger.child({ component: 'ws' }),
     handle,
@@ -96,7 +101,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const metrics = counted
     ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list) })
     : null;
-  const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }));
+  const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
     ['GET /readyz', (): HttpReply => readiness(registry, backend, alerts, schedules?.next() ?? {})],
@@ -160,7 +165,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     return stopping;
   };
 
-  return { port, registry, alerts, backend, stats: statsService, loaded, stop };
+  return { port, registry, alerts, backend, stats: statsService, checkConnections: () => sockets.connections(), loaded, stop };
 }
 
 function readiness(registry: ListRegistry, backend: ListBackend, alerts: AlertRegistry, nextRefresh: Record<string, string | null>): HttpReply {

@@ -1,13 +1,18 @@
 /**
  * The one place `ws` is imported on the server side. Accepts check sockets, decodes frames, hands
- * requests to a handler and sends its replies, in whatever order they complete. Per connection, at
- * most `maxInFlight` requests are in flight: past that the socket stops being read (TCP backpressure
- * reaches the dialer) instead of memory growing without bound.
+ * requests to a handler and sends its replies, in whatever order they complete. Memory per
+ * connection is bounded: the socket stops being read (TCP backpressure reaches the dialer) while
+ * `maxInFlight` requests or `maxInFlightBytes` of request frames are in flight, or while unsent
+ * replies pass a high-water mark, and it is read again only when all three are low — one settled
+ * reply of any kind never resumes it alone (issue 12 item 2: a client that sent batches and never
+ * read made the server read 42 MiB). Connections are capped, and idle ones pinged; dead ones dropped.
  */
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from './logger.js';
+import { refuseUpgrade } from './http-server.js';
 import { decodeRequest, encodeErrorReply, type ProtocolLimits, type Request } from './protocol.js';
 
 /** Answers one decoded request with an encoded reply frame. Must not throw or reject. */
@@ -16,12 +21,31 @@ export type RequestHandler = (request: Request) => string | Promise<string>;
 export interface CheckSocketOptions {
   readonly maxPayloadBytes: number;
   readonly maxInFlight: number;
+  /** Bytes of request frames in flight per connection before reading pauses. */
+  readonly maxInFlightBytes: number;
+  /** Open check sockets at most; further upgrades get a 503. */
+  readonly maxConnections: number;
+  /** Every this many ms a socket silent since the last ping is pinged, and dropped if it never answered; 0: off. */
+  readonly pingIntervalMs: number;
   readonly limits: ProtocolLimits;
   readonly logger: Logger;
   readonly handle: RequestHandler;
 }
 
-const SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Unsent reply bytes past which a connection is not read; it is read again below a quarter of it. */
+export const SEND_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+/** A connection's counters, for tests and supervision. */
+export interface ConnectionCounters {
+  readonly id: number;
+  /** Bytes read from the TCP socket (frames and handshake). */
+  readonly bytesRead: number;
+  readonly paused: boolean;
+  readonly inFlight: number;
+  readonly inFlightBytes: number;
+  /** Reply bytes not yet handed to the kernel. */
+  readonly bufferedBytes: number;
+}
 
 interface ConnectionState {
   readonly id: number;
@@ -29,6 +53,9 @@ interface ConnectionState {
   readonly tcp: Duplex;
   corked: boolean;
   inFlight: number;
+  inFlightBytes: number;
+  /** Seen a pong or a frame since the last ping. */
+  alive: boolean;
   requests: number;
   errors: number;
   readonly openedAt: number;
@@ -41,9 +68,14 @@ export class CheckSocketServer {
   #nextId = 1;
   #accepting = true;
   #idleWaiters: (() => void)[] = [];
+  /** Upgrades under way: counted against the cap before their socket opens. */
+  #opening = 0;
+  readonly #pinger: NodeJS.Timeout | null;
 
   constructor(options: CheckSocketOptions) {
     this.#options = options;
+    this.#pinger = options.pingIntervalMs > 0 ? setInterval(() => this.#ping(), options.pingIntervalMs) : null;
+    this.#pinger?.unref();
     // noServer: the HTTP server routes upgrades by path. perMessageDeflate off: frames are tiny and
     // compression costs more CPU than it saves on loopback.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
@@ -54,19 +86,63 @@ export class CheckSocketServer {
     return this.#connections.size;
   }
 
+  connections(): ConnectionCounters[] {
+    return [...this.#connections].map(([ws, s]) => ({
+      id: s.id,
+      bytesRead: s.tcp instanceof Socket ? s.tcp.bytesRead : 0,
+      paused: ws.isPaused,
+      inFlight: s.inFlight,
+      inFlightBytes: s.inFlightBytes,
+      bufferedBytes: ws.bufferedAmount,
+    }));
+  }
+
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#accepting) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      refuseUpgrade(socket, 503, 'shutting_down', 'server shutting down');
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
+    if (this.#connections.size + this.#opening >= this.#options.maxConnections) {
+      refuseUpgrade(socket, 503, 'too_many_connections', `at most ${this.#options.maxConnections} check connections (--max-connections)`);
+      return;
+    }
+    this.#opening++;
+    let settled = false;
+    const settle = (): void => {
+      if (!settled) this.#opening--;
+      settled = true;
+    };
+    // A handshake that fails (bad key, closed socket) never calls back: count it out on close.
+    socket.once('close', settle);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      settle();
+      this.#wss.emit('connection', ws, req);
+    });
+  }
+
+  /** Pings every socket; one that answered nothing (no pong, no frame) since the last ping is dead. */
+  #ping(): void {
+    for (const [ws, state] of this.#connections) {
+      if (!state.alive) {
+        this.#options.logger.info({ conn: state.id }, 'connection dropped: no answer to ping');
+        ws.terminate();
+        continue;
+      }
+      state.alive = false;
+      if (ws.readyState === ws.OPEN) ws.ping();
+    }
   }
 
   #onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const state: ConnectionState = { id: this.#nextId++, tcp: req.socket, corked: false, inFlight: 0, requests: 0, errors: 0, openedAt: Date.now() };
+    const state: ConnectionState = { id: this.#nextId++, tcp: req.socket, corked: false, inFlight: 0, inFlightBytes: 0, alive: true, requests: 0, errors: 0, openedAt: Date.now() };
     this.#connections.set(ws, state);
     const log = this.#options.logger;
     log.info({ conn: state.id, remote: req.socket.remoteAddress }, 'connection opened');
+    ws.on('pong', () => {
+      state.alive = true;
+    });
+    // Replies drained to the kernel: reading may resume.
+    state.tcp.on('drain', () => this.#maybeResume(ws, state));
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onMessage(ws, state, data, isBinary));
     ws.on('error', (err: Error) => log.warn({ conn: state.id, err }, 'connection error'));
     ws.on('close', (code: number) => {
@@ -78,15 +154,17 @@ export class CheckSocketServer {
 
   #onMessage(ws: WebSocket, state: ConnectionState, data: RawData, isBinary: boolean): void {
     state.requests++;
+    state.alive = true;
     if (isBinary) {
       state.errors++;
-      send(ws, encodeErrorReply(null, 'bad_request', 'binary frames are not accepted; send JSON text frames'));
+      this.#reply(ws, state, encodeErrorReply(null, 'bad_request', 'binary frames are not accepted; send JSON text frames'));
       return;
     }
-    const decoded = decodeRequest(rawToString(data), this.#options.limits);
+    const text = rawToString(data);
+    const decoded = decodeRequest(text, this.#options.limits);
     if (!decoded.ok) {
       state.errors++;
-      send(ws, encodeErrorReply(decoded.id, 'bad_request', decoded.message));
+      this.#reply(ws, state, encodeErrorReply(decoded.id, 'bad_request', decoded.message));
       return;
     }
     let reply: string | Promise<string>;
@@ -95,31 +173,50 @@ export class CheckSocketServer {
     } catch (err) {
       // A handler bug must not kill the socket; the dialer gets an error and treats it as no answer.
       this.#options.logger.error({ conn: state.id, err }, 'check failed');
-      send(ws, encodeErrorReply(decoded.request.id, 'internal', 'internal error'));
+      this.#reply(ws, state, encodeErrorReply(decoded.request.id, 'internal', 'internal error'));
       return;
     }
     if (typeof reply === 'string') {
       this.#reply(ws, state, reply);
       return;
     }
+    // A frame's text length stands for its weight: the request, then its results, live until it settles.
+    const weight = text.length;
     state.inFlight++;
-    if (state.inFlight >= this.#options.maxInFlight && !ws.isPaused) ws.pause();
+    state.inFlightBytes += weight;
+    this.#throttle(ws, state);
     reply.then(
       (frame) => this.#reply(ws, state, frame),
       (err: unknown) => {
         this.#options.logger.error({ conn: state.id, err }, 'check failed');
-        send(ws, encodeErrorReply(decoded.request.id, 'internal', 'internal error'));
+        this.#reply(ws, state, encodeErrorReply(decoded.request.id, 'internal', 'internal error'));
       },
     ).finally(() => {
       state.inFlight--;
-      if (ws.isPaused && this.#accepting && state.inFlight <= this.#options.maxInFlight >> 1) ws.resume();
+      state.inFlightBytes -= weight;
+      this.#maybeResume(ws, state);
       this.#notifyIfIdle();
     });
   }
 
+  /** Stops reading a connection that holds too much: requests in flight, their bytes, or unsent replies. */
+  #throttle(ws: WebSocket, state: ConnectionState): void {
+    if (ws.isPaused) return;
+    const o = this.#options;
+    if (state.inFlight >= o.maxInFlight || state.inFlightBytes >= o.maxInFlightBytes || ws.bufferedAmount > SEND_HIGH_WATER_BYTES) ws.pause();
+  }
+
+  /** Reads a paused connection again only when every bound is well below its limit (hysteresis). */
+  #maybeResume(ws: WebSocket, state: ConnectionState): void {
+    if (!ws.isPaused || !this.#accepting || ws.readyState !== ws.OPEN) return;
+    const o = this.#options;
+    if (state.inFlight > o.maxInFlight >> 1 || state.inFlightBytes > o.maxInFlightBytes / 2 || ws.bufferedAmount > SEND_HIGH_WATER_BYTES >> 2) return;
+    ws.resume();
+  }
+
   /**
    * Sends a reply; a peer that stops reading its replies is paused too, so unread replies cannot
-   * pile up in memory (checks answered synchronously never count as in flight).
+   * pile up in memory (the TCP socket's 'drain' resumes it).
    */
   #reply(ws: WebSocket, state: ConnectionState, frame: string): void {
     // A dialer with many checks in flight gets its replies in one TCP write per event-loop turn
@@ -133,15 +230,7 @@ export class CheckSocketServer {
       });
     }
     send(ws, frame);
-    if (ws.bufferedAmount > SEND_HIGH_WATER_BYTES && !ws.isPaused) {
-      ws.pause();
-      const poll = (): void => {
-        if (ws.readyState !== ws.OPEN) return;
-        if (ws.bufferedAmount > SEND_HIGH_WATER_BYTES >> 2) setTimeout(poll, 5).unref();
-        else if (this.#accepting) ws.resume();
-      };
-      setTimeout(poll, 5).unref();
-    }
+    this.#throttle(ws, state);
   }
 
   #inFlight(): number {
@@ -163,6 +252,7 @@ export class CheckSocketServer {
    */
   async drain(graceMs: number): Promise<void> {
     this.#accepting = false;
+    if (this.#pinger !== null) clearInterval(this.#pinger);
     for (const ws of this.#connections.keys()) ws.pause();
     if (this.#inFlight() > 0) {
       await new Promise<void>((resolve) => {
@@ -202,16 +292,22 @@ function rawToString(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
+/** A /stats client with this much unsent is not read, so it is skipped until it catches up. */
+const STATS_SKIP_BYTES = 256 * 1024;
+
 /**
  * The supervisor's live feed: a WebSocket (path /stats) that receives the stats view every second.
- * Read-only: frames from clients are ignored.
+ * Read-only: frames from clients are ignored. A screen that stops reading is skipped, not queued for.
  */
 export class StatsSocketServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
   readonly #clients = new Set<WebSocket>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(produce: () => Promise<unknown>, logger: Logger, everyMs = 1000) {
+  readonly #maxClients: number;
+
+  constructor(produce: () => Promise<unknown>, logger: Logger, everyMs = 1000, maxClients = 256) {
+    this.#maxClients = maxClients;
     this.#wss.on('connection', (ws: WebSocket) => {
       this.#clients.add(ws);
       ws.on('close', () => this.#clients.delete(ws));
@@ -223,7 +319,7 @@ export class StatsSocketServer {
       produce().then(
         (v) => {
           const frame = JSON.stringify(v);
-          for (const ws of this.#clients) send(ws, frame);
+          for (const ws of this.#clients) if (ws.bufferedAmount < STATS_SKIP_BYTES) send(ws, frame);
         },
         (err: unknown) => logger.warn({ err }, 'stats view failed'),
       );
@@ -232,6 +328,10 @@ export class StatsSocketServer {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#clients.size >= this.#maxClients) {
+      refuseUpgrade(socket, 503, 'too_many_connections', `at most ${this.#maxClients} /stats connections (--max-connections)`);
+      return;
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
   }
 
