@@ -2,13 +2,19 @@
  * Counting checks on the hot path, cheaply: one Map increment per check (prom-client's labelled
  * counters cost ~0.4 µs each, measured, so they are fed from these tallies when scraped) and one
  * fixed-bucket latency record. Counts are kept per minute, so that the same numbers feed /metrics,
- * the fleet figures in Redis and the local stats view. Campaign names are bounded: past
- * `maxCampaigns` distinct names, new ones count as "other". No phone number is ever recorded.
+ * the fleet figures in Redis and the local stats view, and per 10-second slot for the last minute's
+ * sliding window (a second Map increment; the clock is read once and compared once per check).
+ * Campaign names are bounded: past `maxCampaigns` distinct names, new ones count as "other".
+ * No phone number is ever recorded.
  */
 
 export const NO_CAMPAIGN = '(none)';
 export const OTHER_CAMPAIGN = 'other';
 const MINUTE_MS = 60_000;
+/** The last minute's window is built from slots this long: "the last minute" is exact to within one slot. */
+export const SLOT_MS = 10_000;
+/** Slots kept: a full minute, the slot in progress and one more for a flush that runs late. */
+const KEEP_SLOTS = 8;
 
 /** Tally key: campaign \t verdict \t reason. */
 export function tallyKey(campaign: string, verdict: string, reason: string): string {
@@ -82,6 +88,12 @@ export interface MinuteTally {
   readonly latency: LatencyBuckets;
 }
 
+export interface SlotTally {
+  /** Slot start, ms since epoch (a multiple of SLOT_MS). */
+  readonly slot: number;
+  readonly counts: Map<string, number>;
+}
+
 export interface CheckStatsOptions {
   /** Distinct campaign names tracked before new ones count as "other". @default 100 */
   readonly maxCampaigns?: number;
@@ -102,12 +114,23 @@ export class CheckStats {
   readonly #latencyTotal = new LatencyBuckets();
   readonly #minutes: MinuteTally[] = [];
   #current: MinuteTally;
+  readonly #slots: SlotTally[] = [];
+  #slot: SlotTally;
 
   constructor(options: CheckStatsOptions = {}) {
     this.#maxCampaigns = options.maxCampaigns ?? 100;
     this.#keepMinutes = options.keepMinutes ?? 1440;
     this.#now = options.now ?? Date.now;
-    this.#current = this.#newMinute(this.#minuteOf(this.#now()));
+    const now = this.#now();
+    this.#current = this.#newMinute(this.#minuteOf(now));
+    this.#slot = this.#newSlot(now - (now % SLOT_MS));
+  }
+
+  #newSlot(slot: number): SlotTally {
+    const t: SlotTally = { slot, counts: new Map() };
+    this.#slots.push(t);
+    if (this.#slots.length > KEEP_SLOTS) this.#slots.shift();
+    return t;
   }
 
   #minuteOf(ms: number): number {
@@ -122,7 +145,12 @@ export class CheckStats {
   }
 
   #tick(): MinuteTally {
-    const minute = this.#minuteOf(this.#now());
+    const now = this.#now();
+    const slot = now - (now % SLOT_MS);
+    // A minute starts on a slot boundary: the minute is looked at only when the slot changes.
+    if (slot === this.#slot.slot) return this.#current;
+    this.#slot = this.#newSlot(slot);
+    const minute = this.#minuteOf(now);
     if (minute !== this.#current.minute) {
       // Once a minute, not per check: the finished minute joins the totals since start.
       for (const [key, n] of this.#current.counts) this.#totals.set(key, (this.#totals.get(key) ?? 0) + n);
@@ -156,6 +184,8 @@ export class CheckStats {
     const key = this.#key(campaignLabel, verdict, reason);
     const m = this.#tick();
     m.counts.set(key, (m.counts.get(key) ?? 0) + n);
+    const t = this.#slot.counts;
+    t.set(key, (t.get(key) ?? 0) + n);
   }
 
   /** One single check: its count and its server-side latency, with one clock read. */
@@ -163,6 +193,8 @@ export class CheckStats {
     const key = this.#key(campaignLabel, verdict, reason);
     const m = this.#tick();
     m.counts.set(key, (m.counts.get(key) ?? 0) + 1);
+    const t = this.#slot.counts;
+    t.set(key, (t.get(key) ?? 0) + 1);
     m.latency.record(latencyUs);
   }
 
@@ -181,6 +213,12 @@ export class CheckStats {
     out.merge(this.#latencyTotal);
     out.merge(m.latency);
     return out;
+  }
+
+  /** 10-second slots from `since` (inclusive, ms) to now, oldest first (the last 80 s at most). */
+  slotsSince(since: number): readonly SlotTally[] {
+    this.#tick();
+    return this.#slots.filter((t) => t.slot >= since);
   }
 
   /** Minutes from `since` (inclusive, ms) to now, oldest first. */

@@ -2,16 +2,22 @@
  * Fleet figures in Redis: every few seconds each sidecar adds what it counted since its last flush
  * to one hash per sidecar per minute and to the fleet's hash of that minute (both expire after a
  * day and a bit), so any sidecar can answer for the whole fleet. Complete minutes never change
- * again once flushed, so readers cache them and fetch only the last two.
+ * again once flushed, so readers cache them and fetch only the last two. The last minute's sliding
+ * window reads 10-second slot hashes (per sidecar and fleet, expiring after a few minutes) instead,
+ * so checks straddling a minute boundary count whole.
  */
-import type { CheckStats } from './check-stats.js';
+import { type CheckStats, SLOT_MS } from './check-stats.js';
 import type { Logger } from './logger.js';
-import { statsKey } from './redis-keys.js';
+import { statsKey, statsSlotKey } from './redis-keys.js';
 import type { RedisStore } from './redis-store.js';
-import type { MinuteCounts } from './stats-view.js';
+import { lastMinuteFigures, type MinuteCounts, type SlotCounts } from './stats-view.js';
 
 const MINUTE_MS = 60_000;
 const P99_FIELD = '_p99us';
+/** Slot hashes outlive the 1-minute window they serve by a margin for late readers. */
+const SLOT_TTL_MS = 3 * MINUTE_MS;
+/** Slots a reader fetches: the one in progress and the six before it cover the last 60 s. */
+const WINDOW_SLOTS = 7;
 
 export interface FleetStatsOptions {
   readonly store: RedisStore;
@@ -30,6 +36,8 @@ export class FleetStats {
   readonly #now: () => number;
   /** What was already flushed, per minute (the last two minutes only). */
   readonly #flushed = new Map<number, Map<string, number>>();
+  /** What was already flushed, per slot (the slots CheckStats still keeps). */
+  readonly #flushedSlots = new Map<number, Map<string, number>>();
   /** Complete fleet minutes read from Redis. */
   readonly #cache = new Map<number, MinuteCounts>();
   #timer: NodeJS.Timeout | null = null;
@@ -73,14 +81,52 @@ export class FleetStats {
       entries.push({ key: statsKey(this.#o.store.prefix, m.minute, this.#o.instanceId), incr, ...(set ? { set } : {}) });
       entries.push({ key: statsKey(this.#o.store.prefix, m.minute, 'fleet'), incr });
     }
+    const slotEntries: { key: string; incr: Record<string, number> }[] = [];
+    const pendingSlots: [number, string, number][] = [];
+    const slots = this.#o.stats.slotsSince(0);
+    for (const t of slots) {
+      const done = this.#flushedSlots.get(t.slot);
+      const incr: Record<string, number> = {};
+      for (const [key, n] of t.counts) {
+        const delta = n - (done?.get(key) ?? 0);
+        if (delta > 0) {
+          incr[key] = delta;
+          pendingSlots.push([t.slot, key, n]);
+        }
+      }
+      if (Object.keys(incr).length === 0) continue;
+      slotEntries.push({ key: statsSlotKey(this.#o.store.prefix, t.slot, this.#o.instanceId), incr });
+      slotEntries.push({ key: statsSlotKey(this.#o.store.prefix, t.slot, 'fleet'), incr });
+    }
     if (entries.length > 0) await this.#o.store.addStats(entries, this.#o.ttlMs ?? 26 * 3_600_000);
+    if (slotEntries.length > 0) await this.#o.store.addStats(slotEntries, SLOT_TTL_MS);
     // Only after Redis took them: a failed flush is retried whole next time.
-    for (const [minute, key, n] of pending) {
-      let done = this.#flushed.get(minute);
-      if (done === undefined) this.#flushed.set(minute, (done = new Map()));
-      done.set(key, n);
+    for (const [map, list] of [
+      [this.#flushed, pending],
+      [this.#flushedSlots, pendingSlots],
+    ] as const) {
+      for (const [period, key, n] of list) {
+        let done = map.get(period);
+        if (done === undefined) map.set(period, (done = new Map()));
+        done.set(key, n);
+      }
     }
     for (const minute of this.#flushed.keys()) if (minute < since) this.#flushed.delete(minute);
+    const oldestSlot = slots[0]?.slot ?? Number.POSITIVE_INFINITY;
+    for (const slot of this.#flushedSlots.keys()) if (slot < oldestSlot) this.#flushedSlots.delete(slot);
+  }
+
+  /** The starts of the slots covering the last 60 s, oldest first. */
+  #windowSlots(now: number): number[] {
+    const last = now - (now % SLOT_MS);
+    return Array.from({ length: WINDOW_SLOTS }, (_, i) => last - (WINDOW_SLOTS - 1 - i) * SLOT_MS);
+  }
+
+  /** The fleet's 10-second slots covering the last 60 s. */
+  async fleetSlots(): Promise<SlotCounts[]> {
+    const starts = this.#windowSlots(this.#now());
+    const hashes = await this.#o.store.readStats(starts.map((t) => statsSlotKey(this.#o.store.prefix, t, 'fleet')));
+    return starts.map((slot, i) => ({ slot, counts: countsOf(hashes[i] ?? {}) }));
   }
 
   /** The fleet's minutes from `sinceMs` to now. */
@@ -95,9 +141,7 @@ export class FleetStats {
     const hashes = await this.#o.store.readStats(fetch.map((t) => statsKey(this.#o.store.prefix, t, 'fleet')));
     const fetched = new Map<number, MinuteCounts>();
     fetch.forEach((t, i) => {
-      const counts = new Map<string, number>();
-      for (const [k, v] of Object.entries(hashes[i] ?? {})) if (!k.startsWith('_')) counts.set(k, Number(v));
-      const m = { minute: t, counts };
+      const m = { minute: t, counts: countsOf(hashes[i] ?? {}) };
       fetched.set(t, m);
       if (t <= settled) this.#cache.set(t, m);
     });
@@ -105,31 +149,34 @@ export class FleetStats {
     return wanted.map((t) => fetched.get(t) ?? this.#cache.get(t) ?? { minute: t, counts: new Map() });
   }
 
-  /** One sidecar's counts and p99 over its last two minutes (for the sidecar table). */
+  /** Each sidecar's checks over the last 60 s (its slot hashes) and its p99 of the last two minutes (for the sidecar table). */
   async sidecarFigures(ids: readonly string[]): Promise<Map<string, { checks: number; blocked: number; p99Us: number | null }>> {
     const now = this.#now();
     const minute = now - (now % MINUTE_MS);
-    const keys = ids.flatMap((id) => [statsKey(this.#o.store.prefix, minute - MINUTE_MS, id), statsKey(this.#o.store.prefix, minute, id)]);
+    const starts = this.#windowSlots(now);
+    const per = 2 + starts.length;
+    const keys = ids.flatMap((id) => [
+      statsKey(this.#o.store.prefix, minute - MINUTE_MS, id),
+      statsKey(this.#o.store.prefix, minute, id),
+      ...starts.map((t) => statsSlotKey(this.#o.store.prefix, t, id)),
+    ]);
     const hashes = await this.#o.store.readStats(keys);
     const out = new Map<string, { checks: number; blocked: number; p99Us: number | null }>();
     ids.forEach((id, i) => {
-      const prev = hashes[2 * i] ?? {};
-      const cur = hashes[2 * i + 1] ?? {};
-      // A sliding minute: all of the current one, the part of the previous one still inside it.
-      const w = 1 - (now - minute) / MINUTE_MS;
-      let checks = 0;
-      let blocked = 0;
-      for (const [h, weight] of [[prev, w], [cur, 1]] as const) {
-        for (const [k, v] of Object.entries(h)) {
-          if (k.startsWith('_')) continue;
-          const n = Number(v) * weight;
-          checks += n;
-          if (k.split('\t')[1] === 'block') blocked += n;
-        }
-      }
+      const prev = hashes[per * i] ?? {};
+      const cur = hashes[per * i + 1] ?? {};
+      const slots = starts.map((slot, j) => ({ slot, counts: countsOf(hashes[per * i + 2 + j] ?? {}) }));
+      const w = lastMinuteFigures(slots, now);
       const p99 = cur[P99_FIELD] ?? prev[P99_FIELD];
-      out.set(id, { checks: Math.round(checks), blocked: Math.round(blocked), p99Us: p99 === undefined ? null : Number(p99) });
+      out.set(id, { checks: w.checks, blocked: w.blocked, p99Us: p99 === undefined ? null : Number(p99) });
     });
     return out;
   }
+}
+
+/** A stats hash's tallies (fields starting with '_' are not counts). */
+function countsOf(hash: Record<string, string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [k, v] of Object.entries(hash)) if (!k.startsWith('_')) counts.set(k, Number(v));
+  return counts;
 }

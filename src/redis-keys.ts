@@ -354,6 +354,11 @@ export function statsKey(prefix: string, minuteMs: number, who: string): string 
   return `${prefix}stats:${minuteMs}:${who}`;
 }
 
+/** Check counts of one 10-second slot (the last minute's sliding window), per sidecar and for the fleet; short-lived. */
+export function statsSlotKey(prefix: string, slotMs: number, who: string): string {
+  return `${prefix}stats10s:${slotMs}:${who}`;
+}
+
 export function generationBase(prefix: string, list: string, generation: string): string {
   return `${prefix}gen:${list}:${generation}:`;
 }

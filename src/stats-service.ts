@@ -4,13 +4,13 @@
  * evaluated on it: a campaign's block rate, the check p99, Redis reachability.
  */
 import type { AlertInput, AlertRegistry } from './alerts.js';
-import type { CheckStats } from './check-stats.js';
+import { type CheckStats, SLOT_MS } from './check-stats.js';
 import type { FleetStats } from './fleet-stats.js';
 import type { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
 import { freshness } from './refresh-guards.js';
 import type { RedisStore } from './redis-store.js';
-import { buildStatsView, type CampaignFigures, type ListView, type MinuteCounts, type SidecarView, type StatsView, WINDOWS_MS } from './stats-view.js';
+import { buildStatsView, type CampaignFigures, lastMinuteFigures, type ListView, type MinuteCounts, type SidecarView, type SlotCounts, type StatsView, WINDOWS_MS } from './stats-view.js';
 
 export interface AlertRules {
   /** A campaign's block rate over this ratio … @default 0.25 */
@@ -88,8 +88,7 @@ export class StatsService {
     const { fleet, store } = this.#o;
     if (fleet === null || store === null) {
       const recent = this.#o.stats.minutesSince(now - (now % 60_000) - 60_000);
-      const minutes = recent.map((m) => ({ minute: m.minute, counts: m.counts }));
-      const w = buildStatsView({ scope: 'process', now, minutes, sidecars: [], lists: [], alerts: [] }).windows['1m'];
+      const w = lastMinuteFigures(this.#slots(now), now);
       const last = recent[recent.length - 1];
       const p99 = last?.latency.quantileUs(0.99) ?? null;
       return [{ id: this.#o.instanceId, lastSeen: new Date(now).toISOString(), up: true, mode: this.#o.mode, checks1m: w.checks, blocked1m: w.blocked, p99Ms: p99 === null ? null : p99 / 1000 }];
@@ -139,9 +138,14 @@ export class StatsService {
     });
   }
 
+  /** This process's slots of the last minute's window (the slot in progress and the six before it). */
+  #slots(now: number): readonly SlotCounts[] {
+    return this.#o.stats.slotsSince(now - (now % SLOT_MS) - WINDOWS_MS['1m']);
+  }
+
   async #compute(now: number): Promise<StatsView> {
-    const [minutes, sidecars] = await Promise.all([this.#minutes(now), this.#sidecars(now)]);
-    return buildStatsView({ scope: this.#o.fleet === null ? 'process' : 'fleet', now, minutes, sidecars, lists: this.#lists(now), alerts: this.#o.alerts.active() });
+    const [minutes, slots, sidecars] = await Promise.all([this.#minutes(now), this.#o.fleet === null ? this.#slots(now) : this.#o.fleet.fleetSlots(), this.#sidecars(now)]);
+    return buildStatsView({ scope: this.#o.fleet === null ? 'process' : 'fleet', now, minutes, slots, sidecars, lists: this.#lists(now), alerts: this.#o.alerts.active() });
   }
 
   /** Evaluates the supervision alert rules now. */

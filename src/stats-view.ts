@@ -1,15 +1,25 @@
 /**
- * The supervisor's view, computed from per-minute check counts (pure): block rate over sliding
- * windows, the last hour per minute, campaigns over 15 minutes. The same JSON feeds GET /api/stats,
+ * The supervisor's view, computed from check counts (pure): block rate over sliding windows, the last
+ * hour per minute, campaigns over 15 minutes. "The last minute" is the last 60 s, read from 10-second
+ * slots (the oldest slot counts for the part of it inside the window): checks that straddle a minute
+ * boundary count whole for ~50 s whatever the wall-clock minute. The longer windows use per-minute
+ * counts, the oldest minute counting in part (at most one minute's share of the window off). The same JSON feeds GET /api/stats,
  * the /stats socket and the dashboard. It never contains a phone number: counts are keyed by
  * campaign, verdict and reason only.
  */
-import { parseTallyKey, type TallyParts } from './check-stats.js';
+import { parseTallyKey, SLOT_MS, type TallyParts } from './check-stats.js';
 
 export interface MinuteCounts {
   /** Minute start, ms since epoch. */
   readonly minute: number;
   /** tallyKey(campaign, verdict, reason) → count. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+/** Counts of one 10-second slot (check-stats.ts SLOT_MS), for the last minute's window. */
+export interface SlotCounts {
+  /** Slot start, ms since epoch. */
+  readonly slot: number;
   readonly counts: ReadonlyMap<string, number>;
 }
 
@@ -65,14 +75,14 @@ export interface StatsView {
 const MINUTE_MS = 60_000;
 export const WINDOWS_MS = { '1m': MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': 60 * MINUTE_MS, '1d': 1440 * MINUTE_MS } as const;
 
-/** How much of a minute lies inside [now − windowMs, now]: the oldest minute counts in part, so windows slide smoothly. */
-function weightOf(minute: number, now: number, windowMs: number): number {
+/** How much of a period (a minute, a slot) lies inside [now − windowMs, now]: the oldest counts in part, so windows slide smoothly. */
+function weightOf(period: number, periodMs: number, now: number, windowMs: number): number {
   const from = now - windowMs;
-  const start = Math.max(minute, from);
-  const end = Math.min(minute + MINUTE_MS, now);
+  const start = Math.max(period, from);
+  const end = Math.min(period + periodMs, now);
   if (end <= start) return 0;
-  // The current minute is only partly elapsed: all of it that exists is inside the window.
-  const span = Math.min(MINUTE_MS, now - minute);
+  // The current period is only partly elapsed: all of it that exists is inside the window.
+  const span = Math.min(periodMs, now - period);
   return span <= 0 ? 0 : Math.min(1, (end - start) / span);
 }
 
@@ -81,9 +91,9 @@ function rate(blocked: number, checks: number): number {
 }
 
 /** Every tally of the minutes inside the window, with its count weighted by how much of its minute is inside. */
-function forEachWeighted(minutes: readonly MinuteCounts[], now: number, windowMs: number, visit: (k: TallyParts, v: number) => void): void {
+function forEachWeighted(minutes: readonly MinuteCounts[], now: number, windowMs: number, visit: (k: TallyParts, v: number) => void, periodMs = MINUTE_MS): void {
   for (const m of minutes) {
-    const w = weightOf(m.minute, now, windowMs);
+    const w = weightOf(m.minute, periodMs, now, windowMs);
     if (w === 0) continue;
     for (const [key, n] of m.counts) {
       const k = parseTallyKey(key);
@@ -92,19 +102,35 @@ function forEachWeighted(minutes: readonly MinuteCounts[], now: number, windowMs
   }
 }
 
-export function windowFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): WindowFigures {
+export function windowFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number, periodMs = MINUTE_MS): WindowFigures {
   let checks = 0;
   let blocked = 0;
   const byReason: Record<string, number> = {};
-  forEachWeighted(minutes, now, windowMs, (k, v) => {
-    checks += v;
-    if (k.verdict === 'block') blocked += v;
-    byReason[k.reason] = (byReason[k.reason] ?? 0) + v;
-  });
+  forEachWeighted(
+    minutes,
+    now,
+    windowMs,
+    (k, v) => {
+      checks += v;
+      if (k.verdict === 'block') blocked += v;
+      byReason[k.reason] = (byReason[k.reason] ?? 0) + v;
+    },
+    periodMs,
+  );
   for (const r of Object.keys(byReason)) byReason[r] = Math.round(byReason[r] as number);
   const c = Math.round(checks);
   const b = Math.round(blocked);
   return { checks: c, blocked: b, blockRate: rate(b, c), byReason };
+}
+
+/** The last 60 s, from 10-second slots. */
+export function lastMinuteFigures(slots: readonly SlotCounts[], now: number): WindowFigures {
+  return windowFigures(
+    slots.map((t) => ({ minute: t.slot, counts: t.counts })),
+    now,
+    WINDOWS_MS['1m'],
+    SLOT_MS,
+  );
 }
 
 export function campaignFigures(minutes: readonly MinuteCounts[], now: number, windowMs: number): CampaignFigures[] {
@@ -155,6 +181,8 @@ export function buildStatsView(input: {
   scope: 'fleet' | 'process';
   now: number;
   minutes: readonly MinuteCounts[];
+  /** 10-second slots of at least the last 70 s, for the '1m' window. */
+  slots: readonly SlotCounts[];
   sidecars: SidecarView[];
   lists: ListView[];
   alerts: readonly unknown[];
@@ -164,7 +192,7 @@ export function buildStatsView(input: {
     scope: input.scope,
     generatedAt: new Date(now).toISOString(),
     windows: {
-      '1m': windowFigures(minutes, now, WINDOWS_MS['1m']),
+      '1m': lastMinuteFigures(input.slots, now),
       '15m': windowFigures(minutes, now, WINDOWS_MS['15m']),
       '1h': windowFigures(minutes, now, WINDOWS_MS['1h']),
       '1d': windowFigures(minutes, now, WINDOWS_MS['1d']),

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditLog, auditFileName, parseAuditFileName, sanitiseInstanceId, type AuditCheck, type AuditEvent } from '../../src/audit-log.js';
 import { isCallgateError } from '../../src/errors.js';
 import { createLogger, silentLogger } from '../../src/logger.js';
+import { waitFor } from '../helpers/spawn-cli.js';
 
 const DAY1 = Date.parse('2026-11-30T23:59:59.000Z');
 const DAY2 = Date.parse('2026-12-01T00:00:01.000Z');
@@ -99,9 +100,12 @@ describe('AuditLog', () => {
     log.write(check(1, clock.ms));
     await log.flush();
     clock.ms = DAY2;
-    await new Promise((r) => setTimeout(r, 80));
+    // Its timer rotates: wait for the rotation, not for a guess of how long a busy machine takes.
+    await waitFor(() => readdirSync(d).join() === 'callgate-audit-h-2026-11-30.jsonl.gz', 'the quiet-midnight rotation', 10_000, 10);
     await log.close();
     expect(readdirSync(d)).toEqual(['callgate-audit-h-2026-11-30.jsonl.gz']);
+    // It holds phone numbers: owner only, like the file it was compressed from.
+    expect(statSync(join(d, 'callgate-audit-h-2026-11-30.jsonl.gz')).mode & 0o777).toBe(0o600);
   });
 
   it('loses nothing on close, whatever is buffered', async () => {
@@ -130,8 +134,8 @@ describe('AuditLog', () => {
     const d = dir();
     const log = await AuditLog.open({ dir: d, instanceId: 'h', now: () => DAY1, logger: silentLogger(), flushBytes: 4096, flushIntervalMs: 60_000 });
     for (let i = 0; i < 100; i++) log.write(check(i, DAY1));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(log.stats().written).toBeGreaterThan(0);
+    // flushIntervalMs is a minute: only the size threshold can have flushed these.
+    await waitFor(() => log.stats().written > 0, 'a flush past the size threshold', 10_000, 10);
     await log.close();
     expect(log.stats().written).toBe(100);
   });

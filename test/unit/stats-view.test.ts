@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { CheckStats, LatencyBuckets, tallyKey } from '../../src/check-stats.js';
 import { buildStatsView, campaignFigures, windowFigures, type MinuteCounts } from '../../src/stats-view.js';
-import { blockRateAlerts, DEFAULT_ALERT_RULES } from '../../src/stats-service.js';
+import { blockRateAlerts, DEFAULT_ALERT_RULES, StatsService } from '../../src/stats-service.js';
+import { AlertRegistry } from '../../src/alerts.js';
+import { ListRegistry } from '../../src/list-state.js';
+import { silentLogger } from '../../src/logger.js';
 
 const T0 = Date.UTC(2026, 10, 30, 9, 0, 0); // a minute boundary
 
@@ -73,12 +76,65 @@ describe('sliding windows', () => {
   });
 
   it('gives the last hour per minute, oldest first, zero-filled', () => {
-    const view = buildStatsView({ scope: 'process', now: T0 + 90_000, minutes, sidecars: [], lists: [], alerts: [] });
+    const view = buildStatsView({ scope: 'process', now: T0 + 90_000, minutes, slots: [], sidecars: [], lists: [], alerts: [] });
     expect(view.series).toHaveLength(60);
     expect(view.series.at(-1)).toEqual({ t: T0 + 60_000, checks: 120, blocked: 30 });
     expect(view.series.at(-2)).toEqual({ t: T0, checks: 120, blocked: 60 });
     expect(view.series[0]).toEqual({ t: T0 - 58 * 60_000, checks: 0, blocked: 0 });
     expect(JSON.stringify(view)).not.toMatch(/\+\d{6,}/);
+  });
+});
+
+describe('the last minute of a supervisor (injected clock)', () => {
+  function service(now: () => number): { stats: CheckStats; view: StatsService } {
+    const stats = new CheckStats({ now });
+    const view = new StatsService({
+      stats,
+      registry: new ListRegistry([]),
+      alerts: new AlertRegistry({ logger: silentLogger(), now }),
+      instanceId: 'solo',
+      mode: 'embedded',
+      fleet: null,
+      store: null,
+      nextRefresh: () => ({}),
+      logger: silentLogger(),
+      now,
+    });
+    return { stats, view };
+  }
+
+  it('counts checks that straddle a minute boundary whole for as long as they are within the last 60 s', async () => {
+    let now = T0 + 55_000;
+    const { stats, view } = service(() => now);
+    for (let i = 0; i < 5; i++) stats.record('w', 'block', 'bloctel');
+    now = T0 + 62_000;
+    for (let i = 0; i < 5; i++) stats.record('w', 'allow', 'not_listed');
+    // 38 s after the last checks, 45 s after the first: all ten are in the last minute.
+    now = T0 + 100_000;
+    const v = await view.view();
+    expect(v.windows['1m']).toMatchObject({ checks: 10, blocked: 5 });
+    expect(v.sidecars[0]).toMatchObject({ checks1m: 10, blocked1m: 5 });
+    // Past 60 s they leave the window; the 10-second slot at its edge counts in part (4 s of 10 here).
+    now = T0 + 116_000;
+    expect((await view.view()).windows['1m']).toMatchObject({ checks: 7, blocked: 2 });
+    now = T0 + 120_000;
+    expect((await view.view()).windows['1m']).toMatchObject({ checks: 5, blocked: 0 });
+    now = T0 + 130_000;
+    expect((await view.view()).windows['1m']).toMatchObject({ checks: 0 });
+    expect((await view.view()).windows['15m']).toMatchObject({ checks: 10, blocked: 5 });
+  });
+
+  it('reads the same wherever the minute boundary falls', async () => {
+    for (let offset = 0; offset < 60_000; offset += 7_000) {
+      let now = T0 + offset;
+      const { stats, view } = service(() => now);
+      for (let i = 0; i < 10; i++) {
+        stats.record('w', i < 4 ? 'block' : 'allow', i < 4 ? 'bloctel' : 'not_listed');
+        now += 1_000;
+      }
+      now += 20_000;
+      expect((await view.view()).windows['1m'], `offset ${offset}`).toMatchObject({ checks: 10, blocked: 4 });
+    }
   });
 });
 
