@@ -28,7 +28,7 @@ import type { Logger } from './logger.js';
 import { NORMALISER_VERSION } from './normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
 import type { GenerationMarker } from './redis-keys.js';
-import { incompatibility, stateFromMarker, takeOver } from './redis-load.js';
+import { incompatibility, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import type { RedisStore } from './redis-store.js';
 
 export function redisConfirmer(store: RedisStore): RemoteConfirmer {
@@ -162,7 +162,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     },
   };
 
-  const refresher = new ListRefresher({ registry, alerts, sink, logger });
+  const refresher = new ListRefresher({ registry, alerts, sink, logger, installed: markerBaseline(store) });
 
   /** Start-up of one configured list. */
   async function startList(spec: ListSpec): Promise<void> {
