@@ -29,7 +29,7 @@ import type { Logger } from './logger.js';
 import { NORMALISER_VERSION } from './normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
 import type { GenerationMarker } from './redis-keys.js';
-import { incompatibility, stateFromMarker, takeOver } from './redis-load.js';
+import { incompatibility, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import type { RedisRisk, RedisStore } from './redis-store.js';
 
 /** lastError() of a list withdrawn for a newer stored format. */
@@ -168,7 +168,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     },
   };
 
-  const refresher = new ListRefresher({ registry, alerts, sink, logger });
+  const refresher = new ListRefresher({ registry, alerts, sink, logger, installed: markerBaseline(store) });
 
   /**
    * Eviction seen or possible: the store answers every Redis hit and rules check 'unconfirmed' (misses still

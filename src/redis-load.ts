@@ -8,6 +8,7 @@ import { CallgateError, ErrorCode } from './errors.js';
 import { buildGeneration } from './list-build.js';
 import { type LoadReport, refuseEmpty, reportOf } from './list-load.js';
 import { fetchList } from './list-fetch.js';
+import type { InstalledLists } from './list-record.js';
 import { readsTerms, type ListSpec } from './list-spec.js';
 import type { ListState } from './list-state.js';
 import { NORMALISER_VERSION } from './normalise.js';
@@ -98,4 +99,20 @@ export function stateFromMarker(spec: ListSpec, marker: GenerationMarker, filter
     fingerprint: marker.fingerprint,
     normaliserVersion: marker.normaliserVersion,
   });
+}
+
+/**
+ * Redis mode's durable record of the last installed count: the current generation's marker, which
+ * outlives any sidecar. The shrink guard's baseline even when this sidecar could not take the
+ * generation over (e.g. written by another normaliser version). Redis wiped: no baseline.
+ */
+export function markerBaseline(store: RedisStore): InstalledLists {
+  return {
+    async baseline(list) {
+      const m = await store.readCurrent(list);
+      return m === null ? { kind: 'none' } : { kind: 'known', list: { count: m.count, fingerprint: m.fingerprint, forcedFingerprint: null, installedAt: '' } };
+    },
+    // The marker that publish writes is the record.
+    async remember() {},
+  };
 }

@@ -15,6 +15,8 @@ import { ErrorCode } from '../../src/errors.js';
 import { recordPathOf } from '../../src/list-record.js';
 import type { RefreshOutcome } from '../../src/refresh.js';
 import { CheckClient } from '../../src/ws-client.js';
+import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { startRedisMode } from '../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../helpers/service.js';
 import { spawnServe, waitFor, type SpawnedServer } from '../helpers/spawn-cli.js';
 
@@ -266,6 +268,37 @@ describe('the record of installed lists', () => {
       expect(await svc.backend.refresher.refresh('bloctel', { force: true, trigger: 'admin' })).toMatchObject({ status: 'loaded', unique: 100 });
     } finally {
       await svc.stop();
+    }
+  });
+});
+
+describe('Redis mode: the marker is the durable count', () => {
+  const prefix = uniquePrefix('intake');
+  afterAll(() => deletePrefix(SHARED_REDIS_URL, prefix));
+
+  it('a sidecar restarting while the file is 20% written keeps serving the whole generation from Redis', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'bloctel.txt');
+    writeOld(file, text(range(0, 1000)));
+    let svc = await startRedisMode(SHARED_REDIS_URL, prefix, ['--list', `bloctel=${file}`]);
+    expect(svc.registry.slot('bloctel')?.state?.count).toBe(1000);
+    await svc.stop();
+    await svc.store.close();
+
+    writeOld(file, text(range(0, 200)), DAY_MS - 1000);
+    svc = await startRedisMode(SHARED_REDIS_URL, prefix, ['--list', `bloctel=${file}`]);
+    try {
+      expect(svc.backend.refresher.last('bloctel').outcome).toMatchObject({ status: 'refused', code: 'shrunk' });
+      expect(svc.registry.slot('bloctel')?.state?.count).toBe(1000);
+      const client = await CheckClient.connect(svc.url);
+      try {
+        expect(await verdict(client, 900)).toBe('block/bloctel');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await svc.stop();
+      await svc.store.close();
     }
   });
 });
