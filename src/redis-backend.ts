@@ -18,7 +18,7 @@
 import { stat } from 'node:fs/promises';
 import type { AlertRegistry } from './alerts.js';
 import { NumberFilter } from './bloom.js';
-import { ErrorCode } from './errors.js';
+import { CallgateError, ErrorCode } from './errors.js';
 import type { Candidate, Membership, RemoteConfirmer } from './check.js';
 import { fingerprintFile } from './file-fingerprint.js';
 import type { ChangeOutcome, ListBackend } from './list-backend.js';
@@ -86,6 +86,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   const syncing = new Map<string, Promise<void>>();
 
   function install(state: ListState): void {
+    // A sync or start-up that read its marker before a newer format was met must not undo the withdrawal.
+    if (store.risk().format !== null) return;
     registry.install(state);
     errors.delete(state.spec.name);
     alerts.clear(`generation_unreadable:${state.spec.name}`);
@@ -146,6 +148,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       return { signal: lock.keepAlive((err) => logger.error({ list, err }, 'refresh lock lost')), release: () => lock.release() };
     },
     async publish({ spec, read, built, sourceDate, supersedesBefore, signal }) {
+      const format = store.risk().format;
+      if (format !== null) throw new CallgateError(ErrorCode.FORMAT, format);
       const marker = await store.writeGeneration({
         list: spec.name,
         kind: spec.kind,

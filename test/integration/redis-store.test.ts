@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/redis-store.js';
 import type { Confirmation, ConfirmItem } from '../../src/redis-store.js';
 import type { GenerationMarker } from '../../src/redis-keys.js';
-import { MAX_INTSET_ENTRIES, bucketPattern, markerKey } from '../../src/redis-keys.js';
+import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf, bucketKey, bucketPattern, markerKey } from '../../src/redis-keys.js';
 import { isCallgateError } from '../../src/errors.js';
 import { redisCli, startPrivateRedis } from '../helpers/redis-server.js';
 import type { PrivateRedis } from '../helpers/redis-server.js';
@@ -158,6 +158,44 @@ describe('RedisStore on the shared Redis', () => {
     expect(await confirmAll(store, second, nonMembers.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await store.readCurrent('main')).toBeNull();
     expect(await store.currentLists()).toEqual([]);
+  });
+
+  it('writes every bucket of each present part, an empty one as a placeholder, and reads a missing one as unconfirmed', async () => {
+    // 201 numbers of part 33 that all fall in bucket 0 of 2: bucket 1 would be empty; and one number of part 590.
+    const part33: number[] = [];
+    for (let k = 33_612_000_000; part33.length < 201; k++) if (bucketIndexOf(k % 1e9, 2) === 0) part33.push(k);
+    const lone = 590_690_123_456;
+    const marker = await store.writeGeneration({
+      list: 'parts',
+      kind: 'deny',
+      keys: Float64Array.from([...part33, lone]),
+      filter: Buffer.alloc(1),
+      normaliserVersion: 'v1',
+      hashId: 'h',
+      fingerprint: FINGERPRINT,
+    });
+    expect(marker.buckets).toEqual({ total: 3, parts: new Map([[33, 2], [590, 1]]) });
+    const bucket = (id: string): string => bucketKey(PREFIX, 'parts', marker.generation, id);
+    expect(await redisCli(URL, ['SMEMBERS', bucket('33.1')])).toBe(String(EMPTY_BUCKET_MEMBER));
+    let inEmpty = 33_612_000_000;
+    while (bucketIndexOf(inEmpty % 1e9, 2) !== 1) inEmpty++;
+    const item = (key: number): ConfirmItem => ({ list: 'parts', generation: marker.generation, buckets: marker.buckets, key });
+    // A part with no number has no bucket to read: absent, from the marker alone.
+    expect(await store.confirm([item(part33[5] as number), item(inEmpty), item(lone), item(590_690_123_457), item(1_212_555_1234)])).toEqual([
+      'member',
+      'absent',
+      'member',
+      'absent',
+      'absent',
+    ]);
+    await redisCli(URL, ['DEL', bucket('33.1'), bucket('590.0')]);
+    expect(await store.confirm([item(inEmpty), item(lone), item(590_690_123_457), item(part33[5] as number), item(1_212_555_1234)])).toEqual([
+      'unconfirmed',
+      'unconfirmed',
+      'unconfirmed',
+      'member',
+      'absent',
+    ]);
   });
 
   it('rejects unsorted keys and bad names', async () => {
