@@ -21,6 +21,8 @@ export const ALERT_KINDS = [
   'list_baseline_missing',
   'redis_eviction',
   'redis_format',
+  'unconfirmed_rate',
+  'audit_unavailable',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

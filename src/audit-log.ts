@@ -9,9 +9,12 @@
  * second (and on rotation and close): a process crash loses at most the last ~200 ms of records, a power
  * loss at most ~1.2 s, and fsync cost stays off the per-record budget.
  *
- * Disk failure: checks never wait for the disk. Unwritten lines stay buffered and are retried on the next
- * flush; the buffer is bounded (`maxPendingBytes`): past it the OLDEST lines are dropped, counted, and
- * logged at error level. `stats().dropped > 0` is the signal for the service to fail closed if it wants to.
+ * Disk failure: checks never wait for the disk. Unwritten lines stay buffered and are retried by the timer;
+ * the buffer (lines in flight included) is bounded by `maxPendingBytes`: a record that would go past it is
+ * refused — write() returns false — and counted in `stats().dropped`, logged at error level. Refusing the
+ * NEWEST record, not dropping the oldest, keeps the proof of decisions already answered; the caller can still
+ * refuse a decision whose record was not taken. `writable` is false from a failed write until the next
+ * successful one: one boolean read for the hot path to fail closed (policy `allowNeedsAudit`).
  *
  * Rotation: the first write of a new UTC day (writer's clock) goes to a new file; the previous file is then
  * gzipped as a stream to `….jsonl.gz` (temp name first, renamed, then the .jsonl removed). At open and once a
@@ -30,6 +33,8 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 import type { ConsentEvidence, Verdict } from './verdict.js';
 
 const DAY_MS = 86_400_000;
+/** 16 Mi chars of lines: ~64k records at ~250 bytes, a few seconds of saturation, tens of MB of heap at most. */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** `input` of an invalid number is kept short: it is what the dialer sent, possibly garbage. */
 export const AUDIT_INPUT_MAX_CHARS = 40;
 
@@ -108,7 +113,7 @@ export interface AuditLogOptions {
   readonly flushIntervalMs?: number;
   /** Buffered bytes that trigger a flush before the timer. @default 262144 (256 KiB) */
   readonly flushBytes?: number;
-  /** Bound of the buffer while the disk fails; oldest lines are dropped past it. @default 67108864 (64 MiB) */
+  /** Bound of the buffer (UTF-16 code units, lines being written included); records past it are refused and counted lost. @default 16777216 (16 MiB) */
   readonly maxPendingBytes?: number;
   /** At most one datasync per this period. @default 1000 */
   readonly syncIntervalMs?: number;
@@ -178,6 +183,8 @@ export class AuditLog {
   #dropped = 0;
   #droppedLogged = 0;
   #failing = false;
+  /** !failing && !closed, kept as one field: the hot path reads it per check. */
+  #writable = true;
   #file: OpenFile | null = null;
   /** Latest day a file was opened for: files only move forward, a compressed day is never reopened. */
   #lastDay = '';
@@ -202,7 +209,7 @@ export class AuditLog {
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger;
     this.#flushBytes = options.flushBytes ?? 256 * 1024;
-    this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.#syncIntervalMs = options.syncIntervalMs ?? 1000;
     this.#timer = setInterval(() => this.#tick(), options.flushIntervalMs ?? 200);
     // The owner must close(); the timer alone must not keep a finished process alive.
@@ -225,27 +232,42 @@ export class AuditLog {
     return log;
   }
 
-  /** Synchronous and cheap: serialise once, buffer. Never throws for I/O reasons, never waits. */
-  write(event: AuditEvent): void {
+  /**
+   * False from a failed write until the next successful one, and after close: records are then only
+   * buffered (or refused), not written. A field read, for the hot path.
+   */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /**
+   * Synchronous and cheap: serialise once, buffer. Never throws for I/O reasons, never waits. Returns false when
+   * the record was refused (closed, or the buffer is at its bound): it is then counted lost.
+   */
+  write(event: AuditEvent): boolean {
     if (this.#closed) {
       this.#drop(1, 'write after close');
-      return;
+      return false;
     }
     let e = event;
     if (e.type === 'check' && e.input !== undefined && e.input.length > AUDIT_INPUT_MAX_CHARS) e = { ...e, input: e.input.slice(0, AUDIT_INPUT_MAX_CHARS) };
-    this.writeJson(JSON.stringify(e));
+    return this.writeJson(JSON.stringify(e));
   }
 
   /**
    * The hot path's variant of write(): `json` is one event already serialised as a JSON object
    * (the caller builds it from cached fragments, which costs a fraction of JSON.stringify on an object).
    */
-  writeJson(json: string): void {
+  writeJson(json: string): boolean {
     if (this.#closed) {
       this.#drop(1, 'write after close');
-      return;
+      return false;
     }
     const line = json.slice(0, -1) + this.#tail;
+    if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
+      this.#drop(1, 'buffer full while the disk is failing or slow');
+      return false;
+    }
     const t = this.#now();
     let seg = this.#segments[this.#segments.length - 1];
     if (seg === undefined || t >= this.#dayEnd) {
@@ -259,8 +281,9 @@ export class AuditLog {
     seg.lines.push(line);
     seg.bytes += line.length;
     this.#pendingBytes += line.length;
-    if (this.#pendingBytes > this.#maxPendingBytes) this.#trimOldest();
-    else if (this.#pendingBytes >= this.#flushBytes && this.#queuedFlush === null) void this.flush();
+    // While failing, the timer retries: a flush per record would only hammer a dead disk.
+    if (this.#pendingBytes >= this.#flushBytes && this.#queuedFlush === null && !this.#failing) void this.flush();
+    return true;
   }
 
   /** Writes everything buffered so far. Never rejects: failures are logged and show in stats(). */
@@ -287,6 +310,7 @@ export class AuditLog {
       await this.flush();
     } while (this.#pendingBytes > 0 && !this.#failing);
     this.#closed = true;
+    this.#writable = false;
     await this.#enqueue(async () => {
       if (this.#file !== null) await this.#closeFile(this.#file);
       this.#file = null;
@@ -335,19 +359,21 @@ export class AuditLog {
     const segments = this.#segments;
     if (segments.length === 0) return;
     this.#segments = [];
-    this.#pendingBytes = 0;
+    // #pendingBytes keeps counting the lines in flight until they are written: the bound covers them too.
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i] as Segment;
+      const bytes = seg.bytes;
       try {
         await this.#appendSegment(seg);
+        this.#pendingBytes -= bytes;
       } catch (err) {
+        this.#pendingBytes -= bytes - seg.bytes;
         // Put back what was not written, in front of anything buffered meanwhile (order kept).
         const rest = segments.slice(i).filter((s) => s.lines.length > 0);
         this.#segments = rest.concat(this.#segments);
-        this.#pendingBytes += rest.reduce((n, s) => n + s.bytes, 0);
         if (!this.#failing) this.#logger.error({ err, dir: this.#dir, pendingBytes: this.#pendingBytes }, 'audit trail: write failed; records kept in memory and retried');
         this.#failing = true;
-        if (this.#pendingBytes > this.#maxPendingBytes) this.#trimOldest();
+        this.#writable = false;
         // The handle itself may be dead (EIO, a remount): the retry reopens the file.
         const file = this.#file;
         this.#file = null;
@@ -357,6 +383,7 @@ export class AuditLog {
     }
     if (this.#failing) {
       this.#failing = false;
+      this.#writable = !this.#closed;
       this.#logger.warn({ dir: this.#dir, dropped: this.#dropped }, 'audit trail: writing again');
     }
     if (performance.now() - this.#lastSync >= this.#syncIntervalMs) await this.#sync();
@@ -449,24 +476,6 @@ export class AuditLog {
     } catch (err) {
       this.#logger.error({ err, file: file.path }, 'audit trail: datasync failed');
     }
-  }
-
-  /** Over the bound: drop the oldest lines down to 90% of it, in one go (failure path only). */
-  #trimOldest(): void {
-    const target = this.#maxPendingBytes * 0.9;
-    let n = 0;
-    while (this.#pendingBytes > target && this.#segments.length > 0) {
-      const seg = this.#segments[0] as Segment;
-      let k = 0;
-      let bytes = 0;
-      while (k < seg.lines.length && this.#pendingBytes - bytes > target) bytes += (seg.lines[k++] as string).length;
-      seg.lines = seg.lines.slice(k);
-      seg.bytes -= bytes;
-      this.#pendingBytes -= bytes;
-      n += k;
-      if (seg.lines.length === 0) this.#segments.shift();
-    }
-    this.#drop(n, 'buffer full while the disk is failing or slow');
   }
 
   #drop(n: number, why: string): void {

@@ -9,10 +9,12 @@ import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_PENDING_BYTES } from './audit-log.js';
 import { CallgateError, ErrorCode } from './errors.js';
 import { parseRulesConfig, type RulesConfig } from './rules-config.js';
 import { DEFAULT_READ_LIMITS } from './list-read.js';
 import { DEFAULT_SETTLE_MS } from './list-source.js';
+import { DEFAULT_ALERT_RULES } from './stats-service.js';
 import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
 
 type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -67,6 +69,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'foreignTimezone', flag: 'foreign-timezone', env: 'CALLGATE_FOREIGN_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone used for the calling hours of numbers outside France.' },
   { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
+  { key: 'auditMaxPendingBytes', flag: 'audit-max-pending-bytes', env: 'CALLGATE_AUDIT_MAX_PENDING_BYTES', type: 'int', default: DEFAULT_MAX_PENDING_BYTES, min: 64 * 1024, doc: 'Bound of the audit records waiting for the disk; records past it are lost (counted, alerted) and allows that need their record block as audit_unavailable.' },
+  { key: 'unconfirmedAlertRatio', flag: 'unconfirmed-alert-ratio', env: 'CALLGATE_UNCONFIRMED_ALERT_RATIO', type: 'number', default: DEFAULT_ALERT_RULES.unconfirmedRatio, min: 0, max: 1, doc: 'An unconfirmed_rate alert is raised when more than this share of a list\'s Redis confirmations (or of the fleet\'s checks) answered unconfirmed over the window.' },
+  { key: 'unconfirmedAlertWindowMs', flag: 'unconfirmed-alert-window-ms', env: 'CALLGATE_UNCONFIRMED_ALERT_WINDOW_MS', type: 'int', default: DEFAULT_ALERT_RULES.unconfirmedWindowMs, min: 60_000, max: 86_400_000, doc: 'Window of the unconfirmed_rate alert.' },
+  { key: 'unconfirmedAlertMinCount', flag: 'unconfirmed-alert-min-count', env: 'CALLGATE_UNCONFIRMED_ALERT_MIN_COUNT', type: 'int', default: DEFAULT_ALERT_RULES.unconfirmedMinCount, min: 1, doc: 'Unconfirmed answers needed in the window before the unconfirmed_rate alert is raised (one timeout at low traffic is no trend).' },
   { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
   { key: 'clockDriftAlertMs', flag: 'clock-drift-alert-ms', env: 'CALLGATE_CLOCK_DRIFT_ALERT_MS', type: 'int', default: 2000, min: 0, doc: 'Redis mode: alert (clock_drift) when this host\'s clock and Redis\'s TIME differ by more (ms), checked every 30 s; 0 = off.' },
 ];
@@ -107,6 +113,11 @@ export interface ServeConfig {
   /** null: no audit trail. */
   readonly auditDir: string | null;
   readonly auditRetentionDays: number;
+  readonly auditMaxPendingBytes: number;
+  /** The unconfirmed_rate alert: share over which it is raised, its window, the least unconfirmed count. */
+  readonly unconfirmedAlertRatio: number;
+  readonly unconfirmedAlertWindowMs: number;
+  readonly unconfirmedAlertMinCount: number;
   /** Applied to lists discovered in Redis (no configuration entry of their own). */
   readonly listDefaults: ListDefaults;
   /** Redis mode: clock drift (ms) that raises the clock_drift alert; 0 = off. */
@@ -334,6 +345,15 @@ function redisConfigFrom(o: Raw): RedisConfig | null {
   });
 }
 
+/** A policy in use whose allows need their audit record cannot run with the audit trail off: refuse to start. */
+function withAuditIfNeeded(rules: RulesConfig, audit: boolean): RulesConfig {
+  if (audit) return rules;
+  for (const p of [rules.defaultPolicy, ...[...rules.campaigns.values()].map((c) => c.policy)]) {
+    if (p.allowNeedsAudit) throw configError(`--audit-dir off: policy ${p.name} allows a call only with its audit record (allowNeedsAudit); enable the audit trail or configure a variant with "allowNeedsAudit": false`);
+  }
+  return rules;
+}
+
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
@@ -370,9 +390,13 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     blockList: (o['blockList'] as string | null) ?? null,
     statsToken: (o['statsToken'] as string | null) ?? null,
     stats: o['stats'] as boolean,
-    rules: parseRulesConfig(rulesRaw, lists, redis !== null),
+    rules: withAuditIfNeeded(parseRulesConfig(rulesRaw, lists, redis !== null), o['auditDir'] !== 'off'),
     auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
     auditRetentionDays: o['auditRetentionDays'] as number,
+    auditMaxPendingBytes: o['auditMaxPendingBytes'] as number,
+    unconfirmedAlertRatio: o['unconfirmedAlertRatio'] as number,
+    unconfirmedAlertWindowMs: o['unconfirmedAlertWindowMs'] as number,
+    unconfirmedAlertMinCount: o['unconfirmedAlertMinCount'] as number,
     listDefaults: defaults,
     clockDriftAlertMs: o['clockDriftAlertMs'] as number,
   });

@@ -5,6 +5,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AlertRegistry } from './alerts.js';
+import type { AuditLogStats } from './audit-log.js';
+import type { ConfirmStats } from './confirm-stats.js';
 import { type CheckStats, LATENCY_BOUNDS_US, parseTallyKey } from './check-stats.js';
 import type { ListRegistry } from './list-state.js';
 import type { RefreshOutcome } from './refresh.js';
@@ -17,6 +19,10 @@ export interface MetricsSources {
   /** null in embedded mode. */
   readonly redisUp: (() => boolean) | null;
   readonly lastRefresh: (list: string) => { outcome: RefreshOutcome | null; lastSuccess: number | null };
+  /** Redis's answers per list (Redis mode); null or absent: not exported. */
+  readonly confirms?: ConfirmStats | null;
+  /** The audit trail's counters; null or absent: no audit trail. */
+  readonly audit?: (() => AuditLogStats) | null;
 }
 
 /** Prometheus histogram buckets (seconds), a subset of the tally's finer bounds. */
@@ -197,5 +203,67 @@ export function createMetrics(sources: MetricsSources): Registry {
       }
     },
   });
+  if (sources.confirms != null) {
+    const confirms = sources.confirms;
+    const done = new Map<string, number>();
+    new Counter({
+      name: 'callgate_confirmations_total',
+      help: 'Bloom hits Redis was asked to confirm, by list and answer (member, absent, unconfirmed; allow-lists also revoked, expired).',
+      labelNames: ['list', 'answer'],
+      registers: [registry],
+      collect() {
+        for (const [list, byAnswer] of confirms.totals()) {
+          for (const [answer, n] of byAnswer) {
+            const key = `${list}\t${answer}`;
+            const delta = n - (done.get(key) ?? 0);
+            if (delta <= 0) continue;
+            this.labels(list, answer).inc(delta);
+            done.set(key, n);
+          }
+        }
+      },
+    });
+  }
+  if (sources.audit != null) {
+    const audit = sources.audit;
+    let written = 0;
+    let lost = 0;
+    new Counter({
+      name: 'callgate_audit_records_written_total',
+      help: 'Audit records handed to the file system.',
+      registers: [registry],
+      collect() {
+        const n = audit().written;
+        if (n > written) this.inc(n - written);
+        written = n;
+      },
+    });
+    new Counter({
+      name: 'callgate_audit_records_lost_total',
+      help: 'Audit records lost: refused because the buffer was at its bound while the disk failed or lagged, or still unwritten at shutdown.',
+      registers: [registry],
+      collect() {
+        const n = audit().dropped;
+        if (n > lost) this.inc(n - lost);
+        lost = n;
+      },
+    });
+    new Gauge({
+      name: 'callgate_audit_pending_bytes',
+      help: 'Audit records waiting for the disk (UTF-16 code units), bounded by auditMaxPendingBytes.',
+      registers: [registry],
+      collect() {
+        this.set(audit().pendingBytes);
+      },
+    });
+    new Gauge({
+      name: 'callgate_audit_writable',
+      help: '1 while the audit trail is being written, 0 from a failed write until the next successful one.',
+      registers: [registry],
+      collect() {
+        this.set(audit().failing ? 0 : 1);
+      },
+    });
+  }
   return registry;
 }

@@ -52,6 +52,13 @@ export interface PolicyConfig {
    * an internal opt-out is the consumer's own "do not call me", which no contract overrides.
    */
   readonly contractExceptionLists: readonly string[];
+  /**
+   * An allow is answered only once its audit record is queued for a disk that takes writes: while the
+   * audit trail cannot be written (disk full, failing, buffer at its cap) such checks block as
+   * `audit_unavailable` (loi 2025-594 art. 13 puts the proof on the caller). @default true for the French
+   * policies, false for deny-lists.
+   */
+  readonly allowNeedsAudit: boolean;
 }
 
 /** Sectors banned from phone canvassing (loi 2020-901 art. 7; loi 2022-1587 for CPF). */
@@ -69,6 +76,7 @@ export const DENY_LISTS_POLICY: PolicyConfig = Object.freeze({
   refusalDays: null,
   bannedSectors: Object.freeze([]),
   contractExceptionLists: Object.freeze([]),
+  allowNeedsAudit: false,
 });
 
 /**
@@ -83,6 +91,7 @@ export const FR_OPTOUT_POLICY: PolicyConfig = Object.freeze({
   refusalDays: FR_REFUSAL_DAYS,
   bannedSectors: DEFAULT_BANNED_SECTORS,
   contractExceptionLists: Object.freeze([]),
+  allowNeedsAudit: true,
 });
 
 /** France from 11 August 2026 (loi 2025-594 art. 13): consent or contract, plus everything above. */
@@ -98,6 +107,11 @@ function configError(what: string, got: unknown): CallgateError {
 
 function positiveInt(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw configError(what, value);
+  return value;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') throw configError(what, value);
   return value;
 }
 
@@ -127,6 +141,7 @@ export function definePolicy(base: string, overrides: Partial<PolicyConfig> = {}
     refusalDays: p.refusalDays === null ? null : positiveInt(p.refusalDays, 'refusalDays: an integer ≥ 1'),
     bannedSectors: names(p.bannedSectors, 'bannedSectors: an array of non-empty strings'),
     contractExceptionLists: names(p.contractExceptionLists, 'contractExceptionLists: an array of list names'),
+    allowNeedsAudit: bool(p.allowNeedsAudit, 'allowNeedsAudit: true or false'),
   });
 }
 

@@ -15,13 +15,21 @@ import { encodeBatchReply, encodeCheckReply, encodeErrorReply, encodeOutcomeRepl
 import type { RedisStore } from './redis-store.js';
 import type { RulesChecker } from './rules-check.js';
 import type { CampaignConfig, RulesConfig } from './rules-config.js';
-import type { CheckResult } from './verdict.js';
+import { type CheckResult, Reason } from './verdict.js';
 
 /** Where decisions are recorded (the audit log); null: not recorded. */
 export interface AuditSink {
-  write(event: AuditEvent): void;
-  /** One event already serialised as a JSON object. */
-  writeJson(json: string): void;
+  /** False while records cannot be written (disk failing): policies with allowNeedsAudit then block. */
+  readonly writable: boolean;
+  /** False when the record was refused (buffer at its bound, closed): it is lost, and counted so. */
+  write(event: AuditEvent): boolean;
+  /** One event already serialised as a JSON object; false as for write(). */
+  writeJson(json: string): boolean;
+}
+
+/** An allow turned into a block because its audit record cannot be kept (the consent consulted stays on record). */
+function auditUnavailable(r: CheckResult): CheckResult {
+  return r.consent === undefined ? { verdict: 'block', reason: Reason.AUDIT_UNAVAILABLE, number: r.number } : { verdict: 'block', reason: Reason.AUDIT_UNAVAILABLE, number: r.number, consent: r.consent };
 }
 
 export interface RequestHandlerDeps {
@@ -78,13 +86,22 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
    * ISO date or a cached JSON string, except the campaign and an invalid input (JSON-escaped). The
    * same fields as AuditCheck (audit-log.ts), which the reader parses.
    */
-  const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, r: CheckResult): void => {
+  const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, decided: CheckResult): CheckResult => {
+    let r = decided;
+    // An allow that needs its record: refused while records cannot be written (one boolean read), and
+    // refused if its record is not taken (buffer at its bound); that block's own record is the one lost.
+    if (r.verdict === 'allow' && policy.allowNeedsAudit && (audit === null || !audit.writable)) r = auditUnavailable(r);
+    if (audit !== null && !writeCheckRecord(raw, campaign, policy, dial, r) && r.verdict === 'allow' && policy.allowNeedsAudit) r = auditUnavailable(r);
     if (stats !== null) {
       stats.recordCheck(stats.campaignLabel(campaign), r.verdict, r.reason, (performance.now() - started) * 1000);
     }
-    if (audit === null) return;
+    return r;
+  };
+
+  const writeCheckRecord = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, r: CheckResult): boolean => {
+    if (audit === null) return false;
     generations();
-    audit.writeJson(
+    return audit.writeJson(
       `{"type":"check","at":"${at()}","number":${r.number === null ? `null,"input":${JSON.stringify(raw.slice(0, AUDIT_INPUT_MAX_CHARS))}` : `"${r.number}"`}` +
         `,"campaign":${campaign === null ? 'null' : JSON.stringify(campaign)},"policy":"${policy.name}","verdict":"${r.verdict}","reason":"${r.reason}"` +
         `${r.basis === undefined ? '' : `,"basis":"${r.basis}"`}${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}${dial ? ',"dial":true' : ''}` +
@@ -97,10 +114,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     const started = performance.now();
     const campaign = campaignOf(request.campaign);
     const policy = campaign.policy;
-    const done = (r: CheckResult): string => {
-      recordCheck(request.number, request.campaign, policy, request.dial, started, r);
-      return encodeCheckReply(request.id, r);
-    };
+    const done = (r: CheckResult): string => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
     if (isDenyListsOnly(policy)) {
       const r = checker.check(request.number);
       return 'then' in r ? r.then(done) : done(r);
@@ -121,13 +135,15 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
         results.push(...(await Promise.all(slice.map((raw) => deps.rulesChecker.check({ raw, campaign, dial: false })))));
       }
     }
+    // The batch's record is its summary: under allowNeedsAudit its allows stand only if the summary is taken.
+    const needsAudit = campaign.policy.allowNeedsAudit;
+    if (needsAudit && (audit === null || !audit.writable)) results = results.map((r) => (r.verdict === 'allow' ? auditUnavailable(r) : r));
     const blockedByReason: Record<string, number> = {};
+    for (const r of results) if (r.verdict === 'block') blockedByReason[r.reason] = (blockedByReason[r.reason] ?? 0) + 1;
+    const taken = audit?.write({ type: 'batch', at: at(), campaign: request.campaign, policy: campaign.policy.name, count: results.length, blockedByReason, generations: generations() }) ?? false;
+    if (needsAudit && !taken) results = results.map((r) => (r.verdict === 'allow' ? auditUnavailable(r) : r));
     const label = stats?.campaignLabel(request.campaign);
-    for (const r of results) {
-      if (label !== undefined) stats?.record(label, r.verdict, r.reason);
-      if (r.verdict === 'block') blockedByReason[r.reason] = (blockedByReason[r.reason] ?? 0) + 1;
-    }
-    audit?.write({ type: 'batch', at: at(), campaign: request.campaign, policy: campaign.policy.name, count: results.length, blockedByReason, generations: generations() });
+    if (label !== undefined) for (const r of results) stats?.record(label, r.verdict, r.reason);
     return encodeBatchReply(request.id, results);
   };
 

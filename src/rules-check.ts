@@ -15,6 +15,7 @@ import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
 import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
 import type { CampaignConfig } from './rules-config.js';
+import type { ConfirmStats } from './confirm-stats.js';
 import { type CheckResult, type ConsentEvidence, Reason } from './verdict.js';
 
 const DAY_MS = 86_400_000;
@@ -62,8 +63,11 @@ export class RulesChecker {
   readonly #store: RedisStore | null;
   readonly #foreignTimezone: string;
   readonly #now: () => number;
+  /** Redis's answers per list, for the unconfirmed_rate alert; null: not counted. */
+  readonly #confirms: ConfirmStats | null;
 
-  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number }) {
+  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number; confirms?: ConfirmStats | null }) {
+    this.#confirms = options.confirms ?? null;
     this.#registry = options.registry;
     this.#store = options.store;
     this.#foreignTimezone = options.foreignTimezone;
@@ -117,6 +121,7 @@ export class RulesChecker {
         windowMs: (policy.frequencyCap?.windowDays ?? 30) * DAY_MS,
         refusals: policy.refusalDays !== null,
       });
+      if (this.#confirms !== null) for (let i = 0; i < items.length; i++) this.#confirms.record((items[i] as DecideItem).list, facts.memberships[i] ?? 'unconfirmed');
     }
     // Without an answer from Redis, nothing it keeps (lists, refusals, attempts) is known: block.
     if (!facts.answered) return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };

@@ -21,6 +21,7 @@ import { createRequestHandler } from './request-handler.js';
 import { RulesChecker } from './rules-check.js';
 import { startFreshnessMonitor, startRefreshSchedules } from './refresh-scheduler.js';
 import { CheckStats } from './check-stats.js';
+import { ConfirmStats, countingConfirmer } from './confirm-stats.js';
 import { FleetStats } from './fleet-stats.js';
 import { createMetrics } from './metrics.js';
 import type { RedisStore } from './redis-store.js';
@@ -59,13 +60,16 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const registry = new ListRegistry(config.lists);
   const alerts = new AlertRegistry({ logger: logger.child({ component: 'alerts' }), now });
   const backend = makeBackend({ registry, alerts });
-  const checker = new Checker(registry, backend.remote, now);
+  // Redis's answers per list, for the unconfirmed_rate alert (only Bloom hits are counted, so even with stats off).
+  const confirms = backend.mode === 'redis' ? new ConfirmStats({ keepMs: config.unconfirmedAlertWindowMs, now }) : null;
+  const checker = new Checker(registry, backend.remote !== null && confirms !== null ? countingConfirmer(backend.remote, confirms) : backend.remote, now);
   const stats = new CheckStats({ now });
   const store = options.store ?? null;
 
   const counted = config.stats;
-  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now });
-  const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, now, logger: logger.child({ component: 'audit' }) });
+  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now, confirms });
+  const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, maxPendingBytes: config.auditMaxPendingBytes, now, logger: logger.child({ component: 'audit' }) });
+  const auditStats = audit === null ? null : () => audit.stats();
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
   const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, store, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
 
@@ -97,9 +101,12 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     nextRefresh: () => schedules?.next() ?? {},
     logger: logger.child({ component: 'stats' }),
     now,
+    rules: { unconfirmedRatio: config.unconfirmedAlertRatio, unconfirmedWindowMs: config.unconfirmedAlertWindowMs, unconfirmedMinCount: config.unconfirmedAlertMinCount },
+    confirms,
+    audit: auditStats,
   });
   const metrics = counted
-    ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list) })
+    ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list), confirms, audit: auditStats })
     : null;
   const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
   const routes = new Map<string, RouteHandler>([

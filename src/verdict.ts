@@ -10,6 +10,8 @@ export const Reason = {
   NOT_READY: 'not_ready',
   UNCONFIRMED: 'unconfirmed',
   STALE_LIST: 'stale_list',
+  /** The policy needs the allow's audit record and the audit trail cannot be written now. */
+  AUDIT_UNAVAILABLE: 'audit_unavailable',
 } as const;
 
 export type FixedReason = (typeof Reason)[keyof typeof Reason];

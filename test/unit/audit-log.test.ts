@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -187,25 +187,56 @@ describe('AuditLog', () => {
     expect(JSON.parse(lines[1] as string)).toMatchObject({ number: '+33612340007' });
   });
 
-  it('keeps records in a bounded buffer while the disk fails, drops the oldest loudly, then recovers', async () => {
+  it('keeps records in a bounded buffer while the disk fails, refuses the newest past it loudly, then recovers', async () => {
     const d = dir();
     const path = join(d, auditFileName('h', '2026-11-30'));
     mkdirSync(path); // open() of the file fails (EISDIR), as a broken disk would
     const { logger, lines } = capture();
     const one = JSON.stringify({ ...check(0, DAY1), instance: 'h' }).length + 1;
     const log = await AuditLog.open({ dir: d, instanceId: 'h', now: () => DAY1, logger, maxPendingBytes: one * 10, flushIntervalMs: 60_000 });
+    expect(log.writable).toBe(true);
     for (let i = 0; i < 5; i++) log.write(check(i, DAY1));
     await log.flush();
     expect(log.stats()).toMatchObject({ written: 0, dropped: 0, pendingBytes: one * 5, failing: true });
+    expect(log.writable).toBe(false);
     expect(lines.filter((l) => l.level === 'error' && l.msg.includes('write failed'))).toHaveLength(1);
-    for (let i = 5; i < 20; i++) log.write(check(i, DAY1));
-    // Each time it goes over 10 records it is trimmed to 90% (9 records), oldest first: 5 trims of 2.
+    const taken = Array.from({ length: 15 }, (_, i) => log.write(check(i + 5, DAY1)));
+    // Records 5–9 fill the buffer; 10–19 are refused (write() says so) and counted lost: the oldest are kept.
+    expect(taken).toEqual([...Array<boolean>(5).fill(true), ...Array<boolean>(10).fill(false)]);
     expect(log.stats()).toMatchObject({ dropped: 10, pendingBytes: one * 10 });
     expect(lines.some((l) => l.level === 'error' && l.msg.includes('RECORDS LOST'))).toBe(true);
     rmdirSync(path);
+    await log.flush();
+    expect(log.writable).toBe(true);
     await log.close();
+    expect(log.writable).toBe(false);
     expect(log.stats()).toMatchObject({ written: 10, dropped: 10, pendingBytes: 0, failing: false });
-    expect(readLines(path).map((r) => (r as { number: string }).number)).toEqual(Array.from({ length: 10 }, (_, i) => `+336123400${i + 10}`));
+    expect(readLines(path).map((r) => (r as { number: string }).number)).toEqual(Array.from({ length: 10 }, (_, i) => `+336123400${String(i).padStart(2, '0')}`));
+  });
+
+  it('on a full disk (the day file is /dev/full: ENOSPC) counts lines in flight against the bound and never exceeds it', async () => {
+    const d = dir();
+    const path = join(d, auditFileName('h', '2026-11-30'));
+    symlinkSync('/dev/full', path);
+    const one = JSON.stringify({ ...check(0, DAY1), instance: 'h' }).length + 1;
+    const log = await AuditLog.open({ dir: d, instanceId: 'h', now: () => DAY1, logger: silentLogger(), maxPendingBytes: one * 8, flushIntervalMs: 60_000 });
+    let lost = 0;
+    for (let round = 0; round < 5; round++) {
+      // Writes made while a flush is in flight must not get a second buffer's worth of room.
+      const flushing = log.flush();
+      await new Promise((r) => setImmediate(r)); // the flush has taken the buffer and waits on the file system
+      for (let i = 0; i < 6; i++) if (!log.write(check(round * 6 + i, DAY1))) lost++;
+      await flushing;
+      expect(log.stats().pendingBytes).toBeLessThanOrEqual(one * 8);
+    }
+    expect(log.stats()).toMatchObject({ failing: true, dropped: lost, pendingBytes: one * 8 });
+    expect(log.writable).toBe(false);
+    unlinkSync(path); // the disk frees up: the next flush opens a real file
+    await log.flush();
+    expect(log.stats()).toMatchObject({ failing: false, written: 8 });
+    expect(log.writable).toBe(true);
+    await log.close();
+    expect(readLines(path)).toHaveLength(8);
   });
 
   it('sanitises the instance id for the file name and keeps it as-is in records', async () => {

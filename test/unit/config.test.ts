@@ -83,3 +83,22 @@ describe('serve configuration', () => {
     expect(parseServeConfig(['--redis', 'redis://h:1'], {}).lists).toEqual([]);
   });
 });
+
+describe('audit and unconfirmed-rate options', () => {
+  it('refuses the audit trail off while a policy in use needs the audit record of its allows', () => {
+    const redis = { CALLGATE_REDIS_URL: 'redis://127.0.0.1:6379' };
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--default-policy', 'fr-optout', '--audit-dir', 'off'], redis))).toBe(ErrorCode.CONFIG);
+    expect(parseServeConfig(['--list', 'a=/a', '--audit-dir', 'off'], redis).auditDir).toBeNull();
+    const file = join(tempDir(), 'callgate.json');
+    writeFileSync(file, JSON.stringify({ lists: [{ name: 'a', kind: 'deny', source: '/a' }], policies: { lax: { base: 'fr-optout', allowNeedsAudit: false } }, defaultPolicy: 'lax', auditDir: 'off' }));
+    expect(parseServeConfig(['--config', file], redis).rules.defaultPolicy.allowNeedsAudit).toBe(false);
+  });
+
+  it('has documented defaults and validates them', () => {
+    const c = parseServeConfig(['--list', 'a=/a'], {});
+    expect(c).toMatchObject({ auditMaxPendingBytes: 16 * 1024 * 1024, unconfirmedAlertRatio: 0.01, unconfirmedAlertWindowMs: 300_000, unconfirmedAlertMinCount: 10 });
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unconfirmed-alert-ratio', '2'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unconfirmed-alert-window-ms', '1000'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--audit-max-pending-bytes', '10'], {}))).toBe(ErrorCode.CONFIG);
+  });
+});

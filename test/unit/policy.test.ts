@@ -69,6 +69,16 @@ describe('built-in policies', () => {
     expect(DENY_LISTS_POLICY).toMatchObject({ requireConsent: false, hours: false, frequencyCap: null, refusalDays: null, bannedSectors: [] });
   });
 
+  it('need the audit record of an allow under the French policies and their variants, not under deny-lists unless configured', () => {
+    expect(FR_OPTOUT_POLICY.allowNeedsAudit).toBe(true);
+    expect(FR_OPTIN_POLICY.allowNeedsAudit).toBe(true);
+    expect(definePolicy('fr-optin', { name: 'acme' }).allowNeedsAudit).toBe(true);
+    expect(DENY_LISTS_POLICY.allowNeedsAudit).toBe(false);
+    expect(definePolicy('deny-lists', { name: 'proven', allowNeedsAudit: true }).allowNeedsAudit).toBe(true);
+    expect(definePolicy('fr-optout', { name: 'lax', allowNeedsAudit: false }).allowNeedsAudit).toBe(false);
+    expect(codeOf(() => definePolicy('fr-optout', { allowNeedsAudit: 'yes' as unknown as boolean }))).toBe(ErrorCode.CONFIG);
+  });
+
   it('definePolicy overrides and validates', () => {
     const p = definePolicy('fr-optout', { name: 'acme', contractExceptionLists: ['bloctel'] });
     expect(p).toMatchObject({ name: 'acme', requireConsent: false, hours: true, contractExceptionLists: ['bloctel'] });
