@@ -83,8 +83,11 @@ describe('intraday opt-outs in embedded mode (spawned CLI)', () => {
     // An addition to the sourced list blocks at once, with that list as reason.
     expect(await change('list', 'add', 'bloctel', fr(200))).toMatch(/^bloctel: add 1/);
     expect(await verdict(s.client, 200)).toBe('block/bloctel');
-    // Removing a number the FILE lists changes nothing: intraday removals only undo intraday additions.
-    await change('list', 'remove', 'bloctel', fr(1));
+    // Removing a number the FILE lists changes nothing: intraday removals only undo intraday additions,
+    // and the CLI says so (exit 1) instead of reporting a removal.
+    const kept = await runCli(['list', 'remove', 'bloctel', fr(1), '--url', s.url, '--who', 'agent-7']);
+    expect(kept.code).toBe(1);
+    expect(kept.stdout).toMatch(/^bloctel: 1 number\(s\) still listed by file generation \S+, not removed: /);
     expect(await verdict(s.client, 1)).toBe('block/bloctel');
 
     // Bad input: nothing changed, exit 1.
