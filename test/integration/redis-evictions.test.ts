@@ -2,10 +2,12 @@
  * Issue 11, items 3 and 4: keys lost behind the sidecar's back (a bucket deleted, evictions after the policy
  * changed at run time) never turn a listed number into an allow, in the deny-lists path (check) and the rules
  * path (check with a campaign: one DECIDE script); an eviction raises an alert and blocks checks that need Redis
- * until accepted. Each case runs on its own private redis-server (CONFIG SET is never sent to the shared one).
+ * until accepted (callgate accept-evictions, spawned: run `npm run build` first). Each case runs on its own private redis-server (CONFIG SET is never sent to the shared one).
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { e164ToKey } from '../../src/number-key.js';
 import { bucketPattern, filterKey, memberOf } from '../../src/redis-keys.js';
@@ -13,7 +15,9 @@ import { CheckClient } from '../../src/ws-client.js';
 import { redisCli, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { startRedisMode } from '../helpers/redis-service.js';
 import { tempDir } from '../helpers/service.js';
-import { waitFor } from '../helpers/spawn-cli.js';
+import { CLI, waitFor } from '../helpers/spawn-cli.js';
+
+const run = promisify(execFile);
 
 const PREFIX = 'cg:';
 /** 6,000 French mobiles (part 33: 30 buckets) and 3 UK mobiles (part 447: a bucket of its own). */
@@ -136,7 +140,9 @@ describe('keys lost behind the sidecar (private redis-server)', () => {
     expect(svc.store.risk().eviction).toMatch(/evicted/);
     expect(await client.request({ op: 'check', number: FRENCH[0] as string })).toMatchObject({ verdict: 'block', reason: 'unconfirmed' });
     // ...until an operator accepts them (callgate accept-evictions); lost buckets still read unconfirmed.
-    await svc.store.acceptEvictions();
+    const { stdout } = await run(process.execPath, [CLI, 'accept-evictions', '--redis', redis.url, '--redis-prefix', PREFIX], { env: { PATH: process.env['PATH'] ?? '' } });
+    expect(stdout).toMatch(/^accepted \d+ evicted keys of Redis server \w+/);
+    await svc.store.watchNow();
     expect(svc.store.risk()).toEqual({ eviction: null, format: null });
     expect(svc.alerts.active().map((a) => a.id)).not.toContain('redis_eviction');
     for (const campaign of [null, 'legacy']) expect((await checkAll(client, LISTED, campaign)).allow).toEqual([]);

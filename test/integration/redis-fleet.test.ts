@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/redis-store.js';
 import type { ConfirmItem, Lock } from '../../src/redis-store.js';
 import type { Change, GenerationMarker, SwitchEvent } from '../../src/redis-keys.js';
-import { addedKey, bucketPattern, changesKey, gensKey, markerKey } from '../../src/redis-keys.js';
+import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, addedKey, bucketPattern, changesKey, gensKey, markerKey } from '../../src/redis-keys.js';
 import { isCallgateError } from '../../src/errors.js';
 import { redisCli, startPrivateRedis } from '../helpers/redis-server.js';
 import type { PrivateRedis } from '../helpers/redis-server.js';
@@ -251,7 +251,7 @@ describe('fleet primitives on the shared Redis', () => {
     expect(at).toBeGreaterThanOrEqual(before);
     // The stream entry carries the same instant as the ZSET score, in ISO.
     const fields = (await redisCli(URL, ['XRANGE', changesKey(PREFIX), id, id])).split('\n');
-    expect(fields).toEqual([id, 'list', 'seed', 'op', 'add', 'keys', '33612345678,590690123456', 'who', 'api:jane', 'at', new Date(at).toISOString()]);
+    expect(fields).toEqual([id, 'list', 'seed', 'op', 'add', 'keys', '33612345678,590690123456', 'who', 'api:jane', 'at', new Date(at).toISOString(), CHANGE_FORMAT_FIELD, String(FORMAT_VERSION)]);
     // Many keys: chunked into several entries.
     const many = Array.from({ length: 2500 }, (_, i) => 33_800_000_000 + i);
     await a.addIntraday('seed', many, { who: 'bulk' });
