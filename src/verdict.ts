@@ -10,6 +10,8 @@ export const Reason = {
   NOT_READY: 'not_ready',
   UNCONFIRMED: 'unconfirmed',
   STALE_LIST: 'stale_list',
+  /** The check named a campaign that is not configured (rules-config.ts `unknownCampaign`). */
+  UNKNOWN_CAMPAIGN: 'unknown_campaign',
 } as const;
 
 export type FixedReason = (typeof Reason)[keyof typeof Reason];
