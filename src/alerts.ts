@@ -23,6 +23,8 @@ export const ALERT_KINDS = [
   'redis_format',
   'unconfirmed_rate',
   'audit_unavailable',
+  'list_not_loaded',
+  'list_registry',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -65,15 +65,16 @@ export class Checker {
   #start(raw: string, snap: GateSnapshot): CheckResult | Pending {
     const e164 = normalise(raw);
     if (e164 === null) return INVALID;
-    if (!snap.ready) return block(Reason.NOT_READY, e164);
+    // Only the deny-lists are consulted here: an allow-list not loaded or stale does not block.
+    if (!snap.scopes.deny.ready) return block(Reason.NOT_READY, e164);
     // A stale copy of a list cannot say whether any number is on it (each list's staleAt is
     // maxAgeDays after its source's own date).
-    if (snap.staleAt <= this.#now()) return block(Reason.STALE_LIST, e164);
+    if (snap.scopes.deny.staleAt <= this.#now()) return block(Reason.STALE_LIST, e164);
     const key = e164ToKey(e164);
     let hits: ListSlot[] | null = null;
     for (const slot of snap.slots) {
+      if (slot.spec.kind !== 'deny') continue;
       const state = slot.state as ListState;
-      if (state.spec.kind !== 'deny') continue;
       // Intraday additions are not in the filter (it cannot grow): they are a hit of their own.
       if (state.filter.has(key) || slot.intraday.has(key)) (hits ??= []).push(slot);
     }

@@ -15,6 +15,7 @@ import { parseRulesConfig, type RulesConfig } from './rules-config.js';
 import { DEFAULT_READ_LIMITS } from './list-read.js';
 import { DEFAULT_SETTLE_MS } from './list-source.js';
 import { DEFAULT_ALERT_RULES } from './stats-service.js';
+import { validateSchedule } from './schedule.js';
 import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
 
 type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -56,6 +57,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'refreshTimezone', flag: 'refresh-timezone', env: 'CALLGATE_REFRESH_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone of the refresh schedule.' },
   { key: 'maxAgeDays', flag: 'max-age-days', env: 'CALLGATE_MAX_AGE_DAYS', type: 'number', default: 30, min: 0.001, doc: 'Default maximum age of a list, from its source\'s own date; past it checks answer stale_list (30: the French re-scrub period; 31 for the US registry).' },
   { key: 'ageWarnDays', flag: 'age-warn-days', env: 'CALLGATE_AGE_WARN_DAYS', type: 'number', default: 5, min: 0, doc: 'Days before a list goes stale that an ageing alert is raised.' },
+  { key: 'loadRetryMinMs', flag: 'load-retry-min-ms', env: 'CALLGATE_LOAD_RETRY_MIN_MS', type: 'int', default: 30_000, min: 1, doc: 'A list that is not loaded (refused or failed at start-up) is retried after this, the delay doubling each time.' },
+  { key: 'loadRetryMaxMs', flag: 'load-retry-max-ms', env: 'CALLGATE_LOAD_RETRY_MAX_MS', type: 'int', default: 900_000, min: 1, doc: 'Longest delay between two retries of a list that is not loaded.' },
   { key: 'maxShrinkRatio', flag: 'max-shrink-ratio', env: 'CALLGATE_MAX_SHRINK_RATIO', type: 'number', default: 0.2, min: 0, max: 1, doc: 'A refresh whose list shrinks by more than this is refused (unless forced).' },
   { key: 'maxBadLineRatio', flag: 'max-bad-line-ratio', env: 'CALLGATE_MAX_BAD_LINE_RATIO', type: 'number', default: 0.01, min: 0, max: 1, doc: 'A refresh with more bad lines than this ratio is refused (unless forced).' },
   { key: 'listSettleMs', flag: 'list-settle-ms', env: 'CALLGATE_LIST_SETTLE_MS', type: 'int', default: DEFAULT_SETTLE_MS, min: 0, doc: 'A list file is read only once it has not changed (size, mtime, inode) for this long; one being written is never installed.' },
@@ -66,6 +69,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },
   { key: 'stats', flag: 'stats', env: 'CALLGATE_STATS', type: 'boolean', default: true, doc: 'Count checks for /metrics, the stats view and fleet figures (off only to measure its cost).' },
   { key: 'defaultPolicy', flag: 'default-policy', env: 'CALLGATE_DEFAULT_POLICY', type: 'string', default: 'deny-lists', doc: 'Policy of checks without a campaign (or with an unconfigured one): deny-lists, fr-optout, fr-optin or a configured policy.' },
+  { key: 'unknownCampaign', flag: 'unknown-campaign', env: 'CALLGATE_UNKNOWN_CAMPAIGN', type: 'string', default: 'block', doc: 'A check naming a campaign that is not configured, when some are: "block" answers block / unknown_campaign; "default" uses defaultPolicy (the old behaviour).' },
   { key: 'foreignTimezone', flag: 'foreign-timezone', env: 'CALLGATE_FOREIGN_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone used for the calling hours of numbers outside France.' },
   { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
@@ -122,6 +126,8 @@ export interface ServeConfig {
   readonly listDefaults: ListDefaults;
   /** Redis mode: clock drift (ms) that raises the clock_drift alert; 0 = off. */
   readonly clockDriftAlertMs: number;
+  /** Backoff of the retries of a list that is not loaded. */
+  readonly loadRetry: { readonly minMs: number; readonly maxMs: number };
 }
 
 type Raw = Record<string, string | number | boolean | null>;
@@ -277,7 +283,7 @@ export interface ResolvedOptions {
   readonly positionals: string[];
   readonly flags: Record<string, string | boolean | string[] | undefined>;
   readonly defaults: ListDefaults;
-  readonly rulesRaw: { policies: unknown; campaigns: unknown; defaultPolicy: unknown; foreignTimezone: unknown };
+  readonly rulesRaw: { policies: unknown; campaigns: unknown; defaultPolicy: unknown; foreignTimezone: unknown; unknownCampaign: unknown };
 }
 
 /** Resolves the shared options and list specs for a command from flags, environment and config file. */
@@ -322,7 +328,7 @@ export function resolveOptions(
     if (seen.has(l.name)) throw configError(`list ${JSON.stringify(l.name)} is configured twice`);
     seen.add(l.name);
   }
-  const rulesRaw = { policies: file?.raw['policies'], campaigns: file?.raw['campaigns'], defaultPolicy: options['defaultPolicy'], foreignTimezone: options['foreignTimezone'] };
+  const rulesRaw = { policies: file?.raw['policies'], campaigns: file?.raw['campaigns'], defaultPolicy: options['defaultPolicy'], foreignTimezone: options['foreignTimezone'], unknownCampaign: options['unknownCampaign'] };
   return { options, lists, positionals, flags: values, defaults, rulesRaw };
 }
 
@@ -368,6 +374,19 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     );
   }
   if (!LOG_LEVELS.has(o['logLevel'] as string)) throw configError(`--log-level: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(o['logLevel'])}`);
+  // Every schedule is checked here, before any list is read: a bad cron or time zone found only when the
+  // schedules start (after the lists loaded) crashed a sidecar that had already spent minutes loading.
+  validateSchedule(defaults.refresh.cron, defaults.refresh.timezone);
+  for (const l of lists) {
+    try {
+      validateSchedule(l.refresh.cron, l.refresh.timezone);
+    } catch (err) {
+      throw configError(`list ${l.name}: ${(err as Error).message}`);
+    }
+  }
+  const rules = parseRulesConfig(rulesRaw, lists, redis !== null);
+  const loadRetry = Object.freeze({ minMs: o['loadRetryMinMs'] as number, maxMs: o['loadRetryMaxMs'] as number });
+  if (loadRetry.maxMs < loadRetry.minMs) throw configError(`--load-retry-max-ms: expected at least --load-retry-min-ms (${loadRetry.minMs}), got ${loadRetry.maxMs}`);
   return Object.freeze({
     host: o['host'] as string,
     port: o['port'] as number,
@@ -390,7 +409,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     blockList: (o['blockList'] as string | null) ?? null,
     statsToken: (o['statsToken'] as string | null) ?? null,
     stats: o['stats'] as boolean,
-    rules: withAuditIfNeeded(parseRulesConfig(rulesRaw, lists, redis !== null), o['auditDir'] !== 'off'),
+    rules: withAuditIfNeeded(rules, o['auditDir'] !== 'off'),
     auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
     auditRetentionDays: o['auditRetentionDays'] as number,
     auditMaxPendingBytes: o['auditMaxPendingBytes'] as number,
@@ -399,6 +418,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     unconfirmedAlertMinCount: o['unconfirmedAlertMinCount'] as number,
     listDefaults: defaults,
     clockDriftAlertMs: o['clockDriftAlertMs'] as number,
+    loadRetry,
   });
 }
 
@@ -412,8 +432,15 @@ export interface LoadConfig {
 
 /** `callgate load --redis URL NAME=PATH…`: positionals are list shorthands. */
 export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadConfig {
-  const { options: o, lists, positionals, defaults, flags } = resolveOptions(argv, env, { force: { type: 'boolean' } });
-  const all = [...lists, ...positionals.map((p) => parseListShorthand(p, defaults))];
+  const { options: o, lists, positionals, defaults, flags } = resolveOptions(argv, env, { force: { type: 'boolean' }, kind: { type: 'string' }, role: { type: 'string' } });
+  // NAME=PATH lists are deny-lists unless --kind (and --role) say otherwise: a consent list loaded as a
+  // deny-list would be refused by the sidecars that serve it (or, before, taken over as one).
+  const kind = (flags['kind'] as string | undefined) ?? 'deny';
+  if (kind !== 'deny' && kind !== 'allow') throw configError(`--kind: expected deny or allow, got ${JSON.stringify(kind)}`);
+  const role = (flags['role'] as string | undefined) ?? (kind === 'allow' ? 'consent' : null);
+  if (kind === 'allow' && role !== 'consent' && role !== 'contract') throw configError(`--role: an allow-list is consent or contract, got ${JSON.stringify(role)}`);
+  if (kind === 'deny' && role !== null) throw configError('--role: only allow-lists (--kind allow) have a role');
+  const all = [...lists, ...positionals.map((p): ListSpec => ({ ...parseListShorthand(p, defaults), kind, role: role as ListSpec['role'] }))];
   const redis = redisConfigFrom(o);
   if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
   if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');

@@ -35,6 +35,7 @@ export const ErrorCode = {
   LIST_RECORD: 'CALLGATE_ERR_LIST_RECORD',
   /** A stored record (marker, stream entry, fleet key) of a newer format than this build reads. */
   FORMAT: 'CALLGATE_ERR_FORMAT',
+  LIST_KIND: 'CALLGATE_ERR_LIST_KIND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

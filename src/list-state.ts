@@ -43,12 +43,29 @@ export interface ListSlot {
   readonly staleAt: number;
 }
 
+/** The lists a check may consult: deny-lists, or allow-lists by role (a policy reads only some of them). */
+export type ListScope = 'deny' | 'consent' | 'contract';
+
+export interface ScopeState {
+  /** Every list of this scope is loaded (and nothing holds the whole gate). */
+  readonly ready: boolean;
+  /** The earliest staleAt of the lists of this scope. */
+  readonly staleAt: number;
+}
+
 export interface GateSnapshot {
   readonly slots: readonly ListSlot[];
-  /** Every configured list has a loaded generation. */
+  /** Every configured list has a loaded generation, and nothing holds the gate. */
   readonly ready: boolean;
   /** The earliest staleAt of any list. */
   readonly staleAt: number;
+  /**
+   * Readiness and staleness per scope, so that a check blocks only for the lists it consults: a stale
+   * consent list must not block deny-list campaigns that never read it.
+   */
+  readonly scopes: Readonly<Record<ListScope, ScopeState>>;
+  /** Gate-wide reasons to block every check (e.g. an unreadable name in Redis's list registry), by id. */
+  readonly holds: ReadonlyMap<string, string>;
 }
 
 const DAY_MS = 86_400_000;
@@ -63,10 +80,28 @@ export function staleAtOf(spec: ListSpec, state: ListState | null): number {
   return state.sourceDate.getTime() + spec.refresh.maxAgeDays * DAY_MS;
 }
 
-function snapshotOf(slots: readonly ListSlot[]): GateSnapshot {
-  let staleAt = Number.POSITIVE_INFINITY;
-  for (const s of slots) staleAt = Math.min(staleAt, s.staleAt);
-  return Object.freeze({ slots: Object.freeze(slots), ready: slots.length > 0 && slots.every((s) => s.state !== null), staleAt });
+export function scopeOf(spec: ListSpec): ListScope {
+  return spec.kind === 'deny' ? 'deny' : (spec.role ?? 'consent');
+}
+
+const NO_HOLDS: ReadonlyMap<string, string> = new Map();
+
+function snapshotOf(slots: readonly ListSlot[], holds: ReadonlyMap<string, string>): GateSnapshot {
+  // An empty gate (Redis mode before any list is known) is never ready: it would allow every call.
+  const open = slots.length > 0 && holds.size === 0;
+  const scope = (which: ListScope | null): ScopeState => {
+    let staleAt = Number.POSITIVE_INFINITY;
+    let ready = open;
+    for (const s of slots) {
+      if (which !== null && scopeOf(s.spec) !== which) continue;
+      staleAt = Math.min(staleAt, s.staleAt);
+      if (s.state === null) ready = false;
+    }
+    return Object.freeze({ ready, staleAt });
+  };
+  const all = scope(null);
+  const scopes = Object.freeze({ deny: scope('deny'), consent: scope('consent'), contract: scope('contract') });
+  return Object.freeze({ slots: Object.freeze(slots), ready: all.ready, staleAt: all.staleAt, scopes, holds });
 }
 
 function slotOf(spec: ListSpec, state: ListState | null, intraday: IntradayAdditions): ListSlot {
@@ -76,9 +111,39 @@ function slotOf(spec: ListSpec, state: ListState | null, intraday: IntradayAddit
 /** Holds the current snapshot; the only mutable reference on the check path. */
 export class ListRegistry {
   #current: GateSnapshot;
+  readonly #listeners = new Set<() => void>();
 
   constructor(specs: readonly ListSpec[]) {
-    this.#current = snapshotOf(specs.map((spec) => slotOf(spec, null, new IntradayAdditions(spec.kind === 'allow'))));
+    this.#current = snapshotOf(
+      specs.map((spec) => slotOf(spec, null, new IntradayAdditions(spec.kind === 'allow'))),
+      NO_HOLDS,
+    );
+  }
+
+  /** Called after every swap of the snapshot (a list installed, a hold set or lifted). */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #swap(next: GateSnapshot): void {
+    this.#current = next;
+    for (const l of this.#listeners) l();
+  }
+
+  /** Blocks every check (not_ready) until released; `why` is what /readyz says. */
+  hold(id: string, why: string): void {
+    const holds = this.#current.holds;
+    if (holds.get(id) === why) return;
+    this.#swap(snapshotOf(this.#current.slots, new Map([...holds, [id, why]])));
+  }
+
+  release(id: string): void {
+    const holds = this.#current.holds;
+    if (!holds.has(id)) return;
+    const next = new Map(holds);
+    next.delete(id);
+    this.#swap(snapshotOf(this.#current.slots, next));
   }
 
   get current(): GateSnapshot {
@@ -97,7 +162,7 @@ export class ListRegistry {
       i === -1
         ? [...slots, slotOf(state.spec, state, new IntradayAdditions(state.spec.kind === 'allow'))]
         : slots.map((s, j) => (j === i ? slotOf(s.spec, state, s.intraday) : s));
-    this.#current = snapshotOf(next);
+    this.#swap(snapshotOf(next, this.#current.holds));
   }
 
   /**
@@ -108,7 +173,7 @@ export class ListRegistry {
   withdraw(name: string): void {
     const slots = this.#current.slots;
     if (!slots.some((s) => s.spec.name === name && s.state !== null)) return;
-    this.#current = snapshotOf(slots.map((s) => (s.spec.name === name ? slotOf(s.spec, null, s.intraday) : s)));
+    this.#swap(snapshotOf(slots.map((s) => (s.spec.name === name ? slotOf(s.spec, null, s.intraday) : s)), this.#current.holds));
   }
 
   /** Names of configured lists with no generation loaded yet (for /readyz). */

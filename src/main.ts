@@ -5,6 +5,7 @@
 import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
 import { createEmbeddedBackend } from './embedded-backend.js';
 import { CallgateError, ErrorCode } from './errors.js';
+import { isCallgateError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedisBackend } from './redis-backend.js';
 import { loadListIntoRedis } from './redis-load.js';
@@ -155,7 +156,7 @@ export async function runLoadCommand(argv: readonly string[], env: Env): Promise
         );
       } catch (err) {
         failed = true;
-        process.stdout.write(`${spec.name}: refused: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.stdout.write(`${spec.name}: refused: ${err instanceof Error ? err.message : String(err)}${isCallgateError(err) ? ` [${err.code}]` : ''}\n`);
       }
     }
   } finally {

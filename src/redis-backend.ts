@@ -28,8 +28,8 @@ import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
 import { NORMALISER_VERSION } from './normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
-import type { GenerationMarker } from './redis-keys.js';
-import { incompatibility, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
+import { isListName, type GenerationMarker } from './redis-keys.js';
+import { incompatibility, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import type { RedisRisk, RedisStore } from './redis-store.js';
 
 /** lastError() of a list withdrawn for a newer stored format. */
@@ -91,6 +91,27 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     registry.install(state);
     errors.delete(state.spec.name);
     alerts.clear(`generation_unreadable:${state.spec.name}`);
+    alerts.clear(`generation_kind:${state.spec.name}`);
+  }
+
+  /**
+   * A generation stored as another kind or role than this sidecar's list (`callgate load NAME=PATH` of a
+   * consent list made a deny-list) is never taken over: its members would mean something else here.
+   */
+  function refuseKind(spec: ListSpec, marker: GenerationMarker, why: string): void {
+    const message = `${why} [${ErrorCode.LIST_KIND}]`;
+    // The poll meets it again every few seconds: one log line, the alert stays raised.
+    const repeat = errors.get(spec.name) === message;
+    errors.set(spec.name, message);
+    alerts.raise({
+      id: `generation_kind:${spec.name}`,
+      kind: 'refresh_failed',
+      severity: 'critical',
+      list: spec.name,
+      message: `generation ${marker.generation} of ${spec.name} is not taken over: ${why}. Load it with its kind (callgate load --kind …, or --config).`,
+      details: { code: ErrorCode.LIST_KIND, generation: marker.generation, storedKind: marker.kind, storedRole: marker.role ?? null },
+    });
+    if (!repeat) logger.error({ list: spec.name, generation: marker.generation, code: ErrorCode.LIST_KIND, reason: why }, 'generation of another kind or role; not taken over');
   }
 
   /** Re-reads a list's intraday additions from Redis (after a switch dropped some, or a stream gap). */
@@ -126,7 +147,9 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const marker = await store.readCurrent(name);
       const slot = registry.slot(name);
       if (marker === null || slot?.state?.generation === marker.generation) return;
-      const listSpec: ListSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, role: marker.kind === 'allow' ? 'consent' : null, source: null, ...options.defaults };
+      const listSpec: ListSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, role: marker.kind === 'allow' ? (marker.role ?? 'consent') : null, source: null, ...options.defaults };
+      const wrongKind = kindMismatch(listSpec, marker);
+      if (wrongKind !== null) return refuseKind(listSpec, marker, wrongKind);
       const why = incompatibility(marker);
       if (why !== null) return unreadable(listSpec, marker, why);
       const state = await takeOver(store, listSpec, marker);
@@ -147,12 +170,14 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       await syncList(list).catch((err: unknown) => logger.warn({ list, err }, 'sync before refresh failed'));
       return { signal: lock.keepAlive((err) => logger.error({ list, err }, 'refresh lock lost')), release: () => lock.release() };
     },
+    lockExpiresInMs: (list) => store.lockTtlMs(`refresh:${list}`),
     async publish({ spec, read, built, sourceDate, supersedesBefore, signal }) {
       const format = store.risk().format;
       if (format !== null) throw new CallgateError(ErrorCode.FORMAT, format);
       const marker = await store.writeGeneration({
         list: spec.name,
         kind: spec.kind,
+        role: spec.role,
         keys: built.set.keys() as Float64Array,
         filter: built.filterBinary ?? built.filter.toBinary(),
         normaliserVersion: NORMALISER_VERSION,
@@ -210,7 +235,12 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const filter = NumberFilter.create(1, spec.falsePositiveRate);
       current = (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
     }
-    if (current !== null) {
+    const wrongKind = current === null ? null : kindMismatch(spec, current);
+    if (current !== null && wrongKind !== null) {
+      refuseKind(spec, current, wrongKind);
+      // With a source, the file below makes a generation of the right kind; without one, the list stays not loaded.
+      if (spec.source === null) throw new CallgateError(ErrorCode.LIST_KIND, `list ${spec.name}: ${wrongKind}`);
+    } else if (current !== null) {
       const why = incompatibility(current);
       if (why === null) {
         const state = await takeOver(store, spec, current);
@@ -269,6 +299,44 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     timers.push(t);
   }
 
+  /** Names of Redis's list registry that this sidecar could not read (each holds the whole gate). */
+  const unreadableNames = new Set<string>();
+
+  /**
+   * Discovery mode: switches to every list in Redis's registry. A name that cannot be read (an invalid
+   * name, a broken marker, an unreadable generation) may be a real list whose numbers would then be
+   * allowed: it blocks every check (a registry hold), alerts, and is tried again at each poll.
+   */
+  async function discover(): Promise<void> {
+    const bad = new Map<string, string>();
+    for (const name of await store.listNames()) {
+      if (!isListName(name)) {
+        bad.set(name, 'not a valid list name');
+        continue;
+      }
+      try {
+        await syncList(name);
+        if (registry.slot(name) === undefined && errors.has(name)) bad.set(name, errors.get(name) as string);
+      } catch (err) {
+        bad.set(name, err instanceof Error ? err.message : String(err));
+      }
+    }
+    for (const name of [...unreadableNames]) {
+      if (bad.has(name)) continue;
+      unreadableNames.delete(name);
+      registry.release(`list_registry:${name}`);
+      alerts.clear(`list_registry:${name}`);
+      logger.info({ name }, 'list registry entry readable again (or gone)');
+    }
+    for (const [name, why] of bad) {
+      const message = `Redis's list registry names ${JSON.stringify(name)}, which this sidecar cannot read (${why}): every check is blocked (not_ready), since it may be a real list; fix or remove it`;
+      registry.hold(`list_registry:${name}`, message);
+      if (!unreadableNames.has(name)) logger.error({ name, reason: why }, 'unreadable entry in the list registry; blocking every check');
+      unreadableNames.add(name);
+      alerts.raise({ id: `list_registry:${name}`, kind: 'list_registry', severity: 'critical', message, details: { reason: why } });
+    }
+  }
+
   function listNames(): string[] {
     return registry.current.slots.map((s) => s.spec.name);
   }
@@ -289,6 +357,11 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
         onGap: () => {
           logger.warn('intraday changes were trimmed before this sidecar read them; reseeding from Redis');
           for (const name of listNames()) void seedIntraday(name).catch((err: unknown) => logger.error({ err }, 'reseeding intraday additions failed'));
+        },
+        // An entry we cannot read is a change we do not know: read every list's additions again, never skip it.
+        onMalformed: (id, err) => {
+          logger.error({ id, err }, 'an intraday change cannot be decoded; reseeding from Redis');
+          for (const name of listNames()) void seedIntraday(name).catch((e: unknown) => logger.error({ err: e }, 'reseeding intraday additions failed'));
         },
       },
     );
@@ -317,7 +390,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
         return;
       }
       if (discoverAll) {
-        for (const marker of await store.currentLists()) await syncList(marker.list);
+        await discover().catch((err: unknown) => logger.error({ err }, 'discovering the lists in Redis failed; the poll retries'));
       } else {
         for (const slot of registry.current.slots) {
           try {
@@ -331,8 +404,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       if (closed) return;
       await followIntraday();
       every(timings.pollMs, 'polling current generations', async () => {
-        const names = discoverAll ? (await store.currentLists()).map((m) => m.list) : listNames();
-        for (const name of names) await syncList(name);
+        if (discoverAll) return discover();
+        for (const name of listNames()) await syncList(name);
       });
       every(timings.heartbeatMs, 'heartbeat', async () => {
         const inUse = registry.current.slots.flatMap((s) => (s.state === null ? [] : [{ list: s.spec.name, generation: s.state.generation }]));

@@ -44,6 +44,7 @@
  */
 import { CallgateError, ErrorCode } from './errors.js';
 import type { NumberKey } from './number-key.js';
+import type { AllowRole } from './list-spec.js';
 
 export const DEFAULT_PREFIX = 'callgate:';
 
@@ -110,6 +111,8 @@ export function decodeFormat(raw: string | null | undefined, what: string): numb
 export interface GenerationMarker {
   readonly list: string;
   readonly kind: ListKind;
+  /** Allow-lists: what they prove. Absent in markers written before it was recorded (then unknown). */
+  readonly role?: AllowRole | undefined;
   readonly generation: string;
   /** Number of keys. */
   readonly count: number;
@@ -408,6 +411,7 @@ export function encodeMarker(marker: GenerationMarker): Record<string, string> {
   if (marker.format > 1) fields['format'] = String(marker.format);
   if (typeof plan !== 'number') fields['parts'] = [...plan.parts].sort((a, b) => a[0] - b[0]).map(([h, b]) => `${h}:${b}`).join(',');
   if (marker.sourceDate !== undefined) fields['sourceDate'] = marker.sourceDate;
+  if (marker.role !== undefined) fields['role'] = marker.role;
   return fields;
 }
 
@@ -484,9 +488,12 @@ export function decodeMarker(fields: Readonly<Record<string, string>>, expected?
   if (!ISO_DATE.test(createdAt)) throw bad(`createdAt ${JSON.stringify(createdAt)}`);
   const sourceDate = fields['sourceDate'];
   if (sourceDate !== undefined && !ISO_DATE.test(sourceDate)) throw bad(`sourceDate ${JSON.stringify(sourceDate)}`);
+  const role = fields['role'];
+  if (role !== undefined && (kind !== 'allow' || (role !== 'consent' && role !== 'contract'))) throw bad(`role ${JSON.stringify(role)} for a ${kind}-list`);
   return {
     list,
     kind,
+    ...(role === undefined ? {} : { role }),
     generation,
     count,
     normaliserVersion: str('normaliserVersion'),

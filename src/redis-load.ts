@@ -47,12 +47,16 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
   const current = await store.readCurrent(spec.name);
+  // Replacing a consent list by a deny-list (or the reverse) is a mistake sidecars would refuse to take over.
+  const wrongKind = current === null ? null : kindMismatch(spec, current);
+  if (wrongKind !== null && !force) throw new CallgateError(ErrorCode.LIST_KIND, `${spec.name}: the current generation ${wrongKind}; give its kind (--kind, --role) or --force to change it`);
   const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, current === null ? null : { count: current.count }, force);
   if (!judgement.ok) throw new CallgateError(ErrorCode.LIST_REFUSED, `${judgement.message} (${judgement.code}; --force overrides)`);
   const writeStarted = performance.now();
   const marker = await store.writeGeneration({
     list: spec.name,
     kind: spec.kind,
+    role: spec.role,
     keys: built.set.keys() as Float64Array,
     filter: built.filter.toBinary(),
     normaliserVersion: NORMALISER_VERSION,
@@ -71,6 +75,13 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
     redisWriteMs: Math.round(redisWriteMs),
   };
   return { state: stateFromMarker(spec, marker, built.filter), report };
+}
+
+/** Why a stored generation must not serve as this list (another kind, or another role when the marker says), else null. */
+export function kindMismatch(spec: ListSpec, marker: GenerationMarker): string | null {
+  if (marker.kind !== spec.kind) return `it is stored as a ${marker.kind}-list, not a ${spec.kind}-list`;
+  if (spec.kind === 'allow' && marker.role !== undefined && marker.role !== spec.role) return `it is stored as a ${marker.role} list, not a ${spec.role ?? 'consent'} list`;
+  return null;
 }
 
 /** Why a stored generation cannot be read by this build, or null when it can. */

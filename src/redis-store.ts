@@ -20,7 +20,7 @@
  * refusal): decide() confirms the Bloom hits, reads the consumer's refusal and attempts, and counts a dial attempt
  * in ONE script, so racing dialers never exceed the cap.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { AllowAnswer } from './consent-terms.js';
@@ -79,6 +79,7 @@ import {
   termsKey,
 } from './redis-keys.js';
 import type { BucketPlan, Change, PartBuckets, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './redis-keys.js';
+import type { AllowRole } from './list-spec.js';
 
 export type Confirmation = 'member' | 'absent' | 'unconfirmed';
 
@@ -182,6 +183,8 @@ export interface AttemptsRecord {
 export interface WriteGenerationInput {
   readonly list: string;
   readonly kind: ListKind;
+  /** Allow-lists: consent or contract, recorded so a sidecar never takes over a list of another role. */
+  readonly role?: AllowRole | null | undefined;
   /** Sorted, unique keys. */
   readonly keys: Float64Array;
   /** The Bloom filter's binary form, stored opaque. */
@@ -247,6 +250,11 @@ export interface FollowOptions {
    * @default reports a CallgateError CALLGATE_ERR_REDIS through onError
    */
   readonly onGap?: ((lastId: string, firstHeldId: string) => void) | undefined;
+  /**
+   * An entry that cannot be decoded (written by a newer build, or damaged): its change is unknown, so the
+   * overlay must be seeded again; following goes on after it. @default reported through onError
+   */
+  readonly onMalformed?: ((id: string, err: Error) => void) | undefined;
 }
 
 /** A held fleet lock. Only the holder's random token can renew or release it. */
@@ -633,6 +641,10 @@ if not v or (n and n < tonumber(ARGV[1])) then
 end
 return {v, redis.call('GET', KEYS[2]) or ''}
 `;
+/** sha1 of each script, as Redis's script cache names it (for tests that look at the cache). */
+export function scriptDigests(): Record<string, string> {
+  return Object.fromEntries(SCRIPTS.map(([name, lua]) => [name, createHash('sha1').update(lua).digest('hex')]));
+}
 
 const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]> = [
   ['cgConfirm', CONFIRM_LUA, undefined],
@@ -1151,6 +1163,7 @@ export class RedisStore {
     const marker: GenerationMarker = {
       list,
       kind: input.kind,
+      ...(input.kind === 'allow' && input.role != null ? { role: input.role } : {}),
       generation,
       count: keys.length,
       normaliserVersion: input.normaliserVersion,
@@ -1380,6 +1393,15 @@ export class RedisStore {
     } catch (err) {
       this.#noteFormat(err);
       throw redisError(`reading the current generation of ${list}`, err);
+    }
+  }
+
+  /** Every name in the list registry as stored, sorted, valid list name or not (a discovering sidecar judges). */
+  async listNames(): Promise<string[]> {
+    try {
+      return (await this.#bulk.smembers(listsKey(this.prefix))).sort();
+    } catch (err) {
+      throw redisError('reading the list names', err);
     }
   }
 
@@ -1623,6 +1645,33 @@ export class RedisStore {
   }
 
   /**
+   * Loads every script into Redis (SCRIPT LOAD) and runs the rules script once on a key no consumer has,
+   * read-only: cold scripts and connections made the first checks after a start miss their budget and
+   * answer 'unconfirmed'. True when Redis answered within the budget.
+   */
+  async warmUp(): Promise<boolean> {
+    try {
+      for (const [, lua] of SCRIPTS) await this.#fast.script('LOAD', lua);
+    } catch {
+      return false;
+    }
+    const facts = await this.decide({ key: 1, items: [], dial: false, requireConsent: false, jsBlocked: true, cap: null, windowMs: DAY_MS, refusals: false });
+    return facts.answered;
+  }
+
+  /** Milliseconds until the fleet lock `name` expires; null when nobody holds it (or it has no expiry). */
+  async lockTtlMs(name: string): Promise<number | null> {
+    assertLockName(name);
+    let ttl: number;
+    try {
+      ttl = await this.#bulk.pttl(lockKey(this.prefix, name));
+    } catch (err) {
+      throw redisError(`reading the expiry of lock ${name}`, err);
+    }
+    return ttl >= 0 ? ttl : null;
+  }
+
+  /**
    * Calls onEvent for every switch notice on `{p}events` (any store of the fleet), through a dedicated
    * subscriber connection that resubscribes after a reconnection. Notices are a hint: one published while
    * disconnected is lost, so a sidecar still polls readCurrent. Resolves once subscribed; returns the
@@ -1839,8 +1888,15 @@ export class RedisStore {
           backoff = 0;
           for (const [id, fields] of streamEntries(reply)) {
             if (stopped) break;
+            let change: Change | null = null;
             try {
-              onChange(decodeChange(id, fields));
+              change = decodeChange(id, fields);
+            } catch (err) {
+              if (options.onMalformed === undefined) report(err);
+              else options.onMalformed(id, err instanceof Error ? err : new Error(String(err)));
+            }
+            try {
+              if (change !== null) onChange(change);
             } catch (err) {
               // An entry of a newer format is not skipped silently: every check that needs Redis blocks.
               this.#noteFormat(err);

@@ -18,7 +18,7 @@ import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
 import { judgeForList, type RefusalCode } from './refresh-guards.js';
 
-export type RefreshTrigger = 'startup' | 'schedule' | 'admin';
+export type RefreshTrigger = 'startup' | 'schedule' | 'admin' | 'retry';
 export type RefreshStatus = 'loaded' | 'unchanged' | 'refused' | 'failed' | 'busy';
 
 export interface RefreshOutcome {
@@ -39,6 +39,8 @@ export interface RefreshOutcome {
   /** Why it was refused, failed or busy (stable code: a guard code or a CALLGATE_ERR_* code). */
   readonly code?: string;
   readonly message?: string;
+  /** busy: when the holder's refresh lock expires (ms from now), if known; a dead holder never releases it. */
+  readonly retryInMs?: number;
   readonly durationMs: number;
 }
 
@@ -52,6 +54,8 @@ export interface RefreshLock {
 export interface GenerationSink {
   /** Takes the refresh lock of a list; null when another sidecar holds it. */
   lock(list: string): Promise<RefreshLock | null>;
+  /** How long until the lock of a list expires (ms), null when nobody holds it or it cannot be read. */
+  lockExpiresInMs?(list: string): Promise<number | null>;
   /** Publishes a built generation and returns the state to install. */
   publish(input: PublishInput): Promise<ListState>;
   /**
@@ -152,8 +156,15 @@ export class ListRefresher {
     }
     const lock = await this.#o.sink.lock(name);
     if (lock === null) {
-      log.info('refresh skipped: another sidecar holds the refresh lock of this list');
-      return done({ status: 'busy', generation: slot.state?.generation ?? null, code: 'busy', message: 'another sidecar is refreshing this list; it will switch to the result' });
+      const retryInMs = (await this.#o.sink.lockExpiresInMs?.(name).catch(() => null)) ?? null;
+      log.info({ retryInMs }, 'refresh skipped: another sidecar holds the refresh lock of this list');
+      return done({
+        status: 'busy',
+        generation: slot.state?.generation ?? null,
+        code: 'busy',
+        message: `another process holds the refresh lock of this list${retryInMs === null ? '' : ` (it expires in ${retryInMs} ms)`}; its result is switched to when it is done`,
+        ...(retryInMs === null ? {} : { retryInMs }),
+      });
     }
     try {
       const current = slot.state;

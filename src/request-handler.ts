@@ -14,7 +14,7 @@ import { FR_REFUSAL_DAYS, type PolicyConfig } from './policy.js';
 import { encodeBatchReply, encodeCheckReply, encodeErrorReply, encodeOutcomeReply, type CallOutcome, type Request } from './protocol.js';
 import type { RedisStore } from './redis-store.js';
 import type { RulesChecker } from './rules-check.js';
-import type { CampaignConfig, RulesConfig } from './rules-config.js';
+import { resolveCampaign, type CampaignConfig, type RulesConfig } from './rules-config.js';
 import { type CheckResult, Reason } from './verdict.js';
 
 /** Where decisions are recorded (the audit log); null: not recorded. */
@@ -54,7 +54,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
   const { checker, stats, audit } = deps;
   const now = deps.now ?? Date.now;
   const fallback: CampaignConfig = { policy: deps.rules.defaultPolicy, sector: null };
-  const campaignOf = (name: string | null): CampaignConfig => (name === null ? fallback : (deps.rules.campaigns.get(name) ?? fallback));
+  // Outcomes are recorded whatever the campaign (a refusal protects the consumer under every policy).
+  const campaignOf = (name: string | null): CampaignConfig => resolveCampaign(deps.rules, fallback, name) ?? fallback;
+  // Checks under an unknown campaign block: the campaign's policy, which may require consent, is unknown.
+  const unknownCampaign = (raw: string): CheckResult => ({ verdict: 'block', reason: Reason.UNKNOWN_CAMPAIGN, number: normalise(raw) });
 
   // The generations a decision consulted, computed once per snapshot (object and JSON).
   let genSnap: GateSnapshot | null = null;
@@ -112,9 +115,10 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
 
   const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
     const started = performance.now();
-    const campaign = campaignOf(request.campaign);
-    const policy = campaign.policy;
+    const campaign = resolveCampaign(deps.rules, fallback, request.campaign);
+    const policy = campaign?.policy ?? fallback.policy;
     const done = (r: CheckResult): string => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
+    if (campaign === null) return done(unknownCampaign(request.number));
     if (isDenyListsOnly(policy)) {
       const r = checker.check(request.number);
       return 'then' in r ? r.then(done) : done(r);
@@ -123,9 +127,12 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
   };
 
   const batch = async (request: Extract<Request, { op: 'batch' }>): Promise<string> => {
-    const campaign = campaignOf(request.campaign);
+    const known = resolveCampaign(deps.rules, fallback, request.campaign);
+    const campaign = known ?? fallback;
     let results: CheckResult[];
-    if (isDenyListsOnly(campaign.policy)) {
+    if (known === null) {
+      results = request.numbers.map(unknownCampaign);
+    } else if (isDenyListsOnly(campaign.policy)) {
       results = await checker.checkBatch(request.numbers, deps.batchSliceSize);
     } else {
       // A scrub under a rules policy: each number under every rule, never counted as an attempt.

@@ -9,7 +9,7 @@
 import { decodeTerms, judgeAllowEntry, type AllowAnswer } from './consent-terms.js';
 import { zoneOf } from './consumer-zone.js';
 import { evaluateHours } from './calling-hours.js';
-import type { ListSlot, ListRegistry, ListState } from './list-state.js';
+import type { GateSnapshot, ListSlot, ListRegistry, ListState } from './list-state.js';
 import { normalise } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
@@ -58,6 +58,21 @@ function factsInMemory(items: readonly { slot: ListSlot; key: NumberKey }[], now
   };
 }
 
+/**
+ * Ready, not_ready or stale_list, judged on the lists this policy consults: every deny-list; consent
+ * lists when consent is required; contract lists when a contract can lift something (consent, a
+ * sector ban, a deny-list named in contractExceptionLists).
+ */
+export function listStatusFor(snap: GateSnapshot, policy: PolicyConfig, now: number): ListStatus {
+  const { deny, consent, contract } = snap.scopes;
+  const usesContract = policy.requireConsent || policy.bannedSectors.length > 0 || policy.contractExceptionLists.length > 0;
+  if (!deny.ready || (policy.requireConsent && !consent.ready) || (usesContract && !contract.ready)) return Reason.NOT_READY;
+  let staleAt = deny.staleAt;
+  if (policy.requireConsent) staleAt = Math.min(staleAt, consent.staleAt);
+  if (usesContract) staleAt = Math.min(staleAt, contract.staleAt);
+  return staleAt <= now ? Reason.STALE_LIST : 'ready';
+}
+
 export class RulesChecker {
   readonly #registry: ListRegistry;
   readonly #store: RedisStore | null;
@@ -79,7 +94,7 @@ export class RulesChecker {
     const now = this.#now();
     const e164 = normalise(raw);
     const snap = this.#registry.current;
-    const lists: ListStatus = !snap.ready ? Reason.NOT_READY : snap.staleAt <= now ? Reason.STALE_LIST : 'ready';
+    const lists = listStatusFor(snap, policy, now);
     const zone = e164 === null ? null : zoneOf(e164, this.#foreignTimezone);
     if (e164 === null || lists !== 'ready') {
       // Decided before any list is read: the policy gives the reason (invalid_number, not_ready, stale_list).
@@ -90,7 +105,9 @@ export class RulesChecker {
     const key = e164ToKey(e164);
     const hits: { slot: ListSlot; key: NumberKey; role: DecideRole }[] = [];
     for (const slot of snap.slots) {
-      const state = slot.state as ListState;
+      // A list this policy does not consult may be missing (listStatusFor let it pass).
+      const state = slot.state;
+      if (state === null) continue;
       if (state.filter.has(key) || slot.intraday.has(key)) hits.push({ slot, key, role: roleOf(slot, policy) });
     }
     // Rules decided without Redis tell the script not to count: hours, and a sector ban that no

@@ -19,6 +19,21 @@ export interface RulesConfig {
   readonly defaultPolicy: PolicyConfig;
   /** Zone for the hours of numbers outside France (IANA name). */
   readonly foreignTimezone: string;
+  /**
+   * A check naming a campaign that is not configured (while some are): 'block' refuses it
+   * (`unknown_campaign`), 'default' gives it defaultPolicy. A misspelt opt-in campaign must not
+   * fall back to an opt-out policy and call without consent.
+   */
+  readonly unknownCampaign: 'block' | 'default';
+}
+
+/** The campaign a check runs under; null when it names an unknown campaign that must be refused. */
+export function resolveCampaign(rules: RulesConfig, fallback: CampaignConfig, name: string | null): CampaignConfig | null {
+  if (name === null) return fallback;
+  const c = rules.campaigns.get(name);
+  if (c !== undefined) return c;
+  // With no campaign configured, campaign names are only labels (counts, audit): nothing to misspell.
+  return rules.unknownCampaign === 'block' && rules.campaigns.size > 0 ? null : fallback;
 }
 
 function err(message: string): CallgateError {
@@ -35,7 +50,7 @@ export function needsRedis(p: PolicyConfig): boolean {
 }
 
 export function parseRulesConfig(
-  raw: { policies?: unknown; campaigns?: unknown; defaultPolicy?: unknown; foreignTimezone?: unknown },
+  raw: { policies?: unknown; campaigns?: unknown; defaultPolicy?: unknown; foreignTimezone?: unknown; unknownCampaign?: unknown },
   lists: readonly ListSpec[],
   redis: boolean,
 ): RulesConfig {
@@ -84,5 +99,7 @@ export function parseRulesConfig(
   } catch {
     throw err(`foreignTimezone: unknown time zone ${JSON.stringify(foreignTimezone)}`);
   }
-  return Object.freeze({ policies, campaigns, defaultPolicy, foreignTimezone });
+  const unknownCampaign = raw.unknownCampaign ?? 'block';
+  if (unknownCampaign !== 'block' && unknownCampaign !== 'default') throw err(`unknownCampaign: expected "block" or "default", got ${JSON.stringify(unknownCampaign)}`);
+  return Object.freeze({ policies, campaigns, defaultPolicy, foreignTimezone, unknownCampaign });
 }

@@ -1,7 +1,7 @@
 /**
  * Wires one running callgate: list registry + backend (embedded or Redis) → checker → check socket
- * and HTTP routes on one port. The server listens at once; until every list is loaded, /readyz
- * says 503 and checks answer `block` / `not_ready`.
+ * and HTTP routes on one port. The server listens at once; until every list is loaded (and, in Redis
+ * mode, the scripts are warm), /readyz says 503 with the reasons, and checks answer `block` / `not_ready`.
  */
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -19,7 +19,7 @@ import type { Logger } from './logger.js';
 import { AuditLog } from './audit-log.js';
 import { createRequestHandler } from './request-handler.js';
 import { RulesChecker } from './rules-check.js';
-import { startFreshnessMonitor, startRefreshSchedules } from './refresh-scheduler.js';
+import { startFreshnessMonitor, startLoadRetries, startRefreshSchedules, type LoadRetries } from './refresh-scheduler.js';
 import { CheckStats } from './check-stats.js';
 import { ConfirmStats, countingConfirmer } from './confirm-stats.js';
 import { FleetStats } from './fleet-stats.js';
@@ -87,6 +87,9 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   let freshness: { check(): void; stop(): void } | null = null;
   let clockDrift: ClockDriftMonitor | null = null;
   let schedules: { next(): Record<string, string | null>; stop(): void } | null = null;
+  let retries: LoadRetries | null = null;
+  // Redis mode: not ready until the scripts are loaded and one check script answered (warmUp below).
+  let warm = store === null;
   const blockList = config.blockList ?? config.lists.find((l) => l.kind === 'deny' && l.source === null)?.name ?? null;
   const redisUp = store === null ? null : (): boolean => store.isUp();
   const fleet = store !== null && counted ? new FleetStats({ store, stats, instanceId: config.instanceId, logger: logger.child({ component: 'fleet-stats' }), now }) : null;
@@ -111,7 +114,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
-    ['GET /readyz', (): HttpReply => readiness(registry, backend, alerts, schedules?.next() ?? {})],
+    ['GET /readyz', (): HttpReply => readiness({ registry, backend, alerts, nextRefresh: schedules?.next() ?? {}, retries, warm, now: now() })],
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
     ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
@@ -140,10 +143,21 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     .catch((err: unknown) => {
       logger.error({ err }, 'initial list load failed');
     })
-    .then(() => {
+    .then(async () => {
+      if (store !== null) await warmUp(store, () => stopping !== null, logger);
+      warm = true;
       // A stop during the initial load must not be followed by timers it can no longer clear: they
       // would keep the process alive after 'stopped' (seen with SIGTERM just after a load finished).
       if (stopping !== null) return;
+      retries = startLoadRetries({
+        registry,
+        refresher: backend.refresher,
+        alerts,
+        logger: logger.child({ component: 'retry' }),
+        timings: config.loadRetry,
+        lastError: (list) => backend.lastError(list),
+        now,
+      });
       fleet?.start();
       statsService.start(redisUp, 5000);
       freshness = startFreshnessMonitor(registry, alerts, now);
@@ -158,6 +172,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       logger.info({ connections: sockets.connectionCount }, 'stopping: draining connections');
       http.close();
       schedules?.stop();
+      retries?.stop();
       freshness?.stop();
       clockDrift?.stop();
       statsService.stop();
@@ -175,25 +190,74 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   return { port, registry, alerts, backend, stats: statsService, checkConnections: () => sockets.connections(), loaded, stop };
 }
 
-function readiness(registry: ListRegistry, backend: ListBackend, alerts: AlertRegistry, nextRefresh: Record<string, string | null>): HttpReply {
+/** One reason /readyz gives for 503: a gate-side reason for checks to block. */
+interface NotReadyReason {
+  readonly code: string;
+  readonly list?: string;
+  readonly message: string;
+  readonly nextRetryAt?: string;
+}
+
+/**
+ * Loads the scripts and runs one check script before /readyz says ready. Retried until Redis answers
+ * (a stop ends it): the connection is up by then, so this takes one round trip unless the machine is busy.
+ */
+async function warmUp(store: RedisStore, stopped: () => boolean, logger: Logger): Promise<void> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    if (await store.warmUp()) return;
+    logger.warn({ attempt }, 'warming up Redis scripts: no answer within the budget; retrying');
+    await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1000)));
+  }
+}
+
+interface ReadinessInput {
+  readonly registry: ListRegistry;
+  readonly backend: ListBackend;
+  readonly alerts: AlertRegistry;
+  readonly nextRefresh: Record<string, string | null>;
+  readonly retries: LoadRetries | null;
+  readonly warm: boolean;
+  readonly now: number;
+}
+
+function readiness({ registry, backend, alerts, nextRefresh, retries, warm, now }: ReadinessInput): HttpReply {
   const snap = registry.current;
-  const lists = snap.slots.map((s) => ({
-    name: s.spec.name,
-    kind: s.spec.kind,
-    loaded: s.state !== null,
-    generation: s.state?.generation ?? null,
-    count: s.state?.count ?? null,
-    loadedAt: s.state?.loadedAt.toISOString() ?? null,
-    sourceDate: s.state?.sourceDate?.toISOString() ?? null,
-    lastError: backend.lastError(s.spec.name),
-    intradayAdditions: s.intraday.size,
-    nextRefresh: nextRefresh[s.spec.name] ?? null,
-  }));
+  const reasons: NotReadyReason[] = [];
+  const lists = snap.slots.map((s) => {
+    const name = s.spec.name;
+    let reason: NotReadyReason | null = null;
+    if (s.state === null) {
+      const retry = retries?.status(name) ?? null;
+      const lastError = backend.lastError(name);
+      reason =
+        retry !== null
+          ? { code: retry.code, list: name, message: `list ${name} is not loaded: ${retry.message}`, nextRetryAt: retry.nextRetryAt }
+          : { code: 'not_loaded', list: name, message: `list ${name} is not loaded${lastError === null ? '' : `: ${lastError}`}` };
+    } else if (s.staleAt <= now) {
+      reason = { code: 'stale_list', list: name, message: `list ${name} is stale since ${new Date(s.staleAt).toISOString()}: checks that consult it answer stale_list` };
+    }
+    if (reason !== null) reasons.push(reason);
+    return {
+      name,
+      kind: s.spec.kind,
+      loaded: s.state !== null,
+      generation: s.state?.generation ?? null,
+      count: s.state?.count ?? null,
+      loadedAt: s.state?.loadedAt.toISOString() ?? null,
+      sourceDate: s.state?.sourceDate?.toISOString() ?? null,
+      lastError: backend.lastError(name),
+      intradayAdditions: s.intraday.size,
+      nextRefresh: nextRefresh[name] ?? null,
+      reason,
+    };
+  });
   const missing = registry.missing();
-  const reasons: string[] = [];
-  if (lists.length === 0) reasons.push('no list is current (Redis has none yet)');
-  for (const name of missing) reasons.push(`list ${name} is not loaded`);
+  if (lists.length === 0) reasons.push({ code: 'no_lists', message: 'no list is current (Redis has none yet)' });
+  // Hold ids are `<code>:<subject>`, like alert ids.
+  for (const [id, why] of snap.holds) reasons.push({ code: id.split(':')[0] ?? id, message: why });
+  if (!warm) reasons.push({ code: 'warming_up', message: 'loading the Redis scripts and running a first check' });
   // Redis being down does not make the sidecar unready: misses still answer, hits block as
   // `unconfirmed`; taking every sidecar out of rotation during a Redis blip would help nobody.
-  return { status: snap.ready ? 200 : 503, body: { ready: snap.ready, mode: backend.mode, ...backend.describe(), lists, missing, reasons, alerts: alerts.active() } };
+  const ready = reasons.length === 0;
+  return { status: ready ? 200 : 503, body: { ready, mode: backend.mode, ...backend.describe(), lists, missing, reasons, alerts: alerts.active() } };
 }

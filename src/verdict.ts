@@ -12,6 +12,8 @@ export const Reason = {
   STALE_LIST: 'stale_list',
   /** The policy needs the allow's audit record and the audit trail cannot be written now. */
   AUDIT_UNAVAILABLE: 'audit_unavailable',
+  /** The check named a campaign that is not configured (rules-config.ts `unknownCampaign`). */
+  UNKNOWN_CAMPAIGN: 'unknown_campaign',
 } as const;
 
 export type FixedReason = (typeof Reason)[keyof typeof Reason];

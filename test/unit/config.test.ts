@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseServeConfig } from '../../src/config.js';
+import { parseLoadConfig, parseServeConfig } from '../../src/config.js';
 import { ErrorCode } from '../../src/errors.js';
 import { tempDir } from '../helpers/service.js';
 
@@ -100,5 +100,33 @@ describe('audit and unconfirmed-rate options', () => {
     expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unconfirmed-alert-ratio', '2'], {}))).toBe(ErrorCode.CONFIG);
     expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unconfirmed-alert-window-ms', '1000'], {}))).toBe(ErrorCode.CONFIG);
     expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--audit-max-pending-bytes', '10'], {}))).toBe(ErrorCode.CONFIG);
+  });
+});
+
+describe('start-up traps in the configuration (#12 item 5)', () => {
+  it('checks every schedule before anything is loaded', () => {
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--refresh-cron', '61 2 * * *'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--refresh-timezone', 'Mars/Olympus'], {}))).toBe(ErrorCode.CONFIG);
+    const file = join(tempDir(), 'c.json');
+    writeFileSync(file, JSON.stringify({ lists: [{ name: 'a', source: '/a', cron: 'every night' }] }));
+    expect(codeOf(() => parseServeConfig(['--config', file], {}))).toBe(ErrorCode.CONFIG);
+  });
+
+  it('reads the retry backoff and the unknown-campaign choice', () => {
+    const c = parseServeConfig(['--list', 'a=/a'], {});
+    expect(c.loadRetry).toEqual({ minMs: 30_000, maxMs: 900_000 });
+    expect(c.rules.unknownCampaign).toBe('block');
+    expect(parseServeConfig(['--list', 'a=/a', '--unknown-campaign', 'default'], {}).rules.unknownCampaign).toBe('default');
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unknown-campaign', 'allow'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--load-retry-min-ms', '5000', '--load-retry-max-ms', '1000'], {}))).toBe(ErrorCode.CONFIG);
+  });
+
+  it('lets `load` state the kind of NAME=PATH lists', () => {
+    const env = { CALLGATE_REDIS_URL: 'redis://h:1' };
+    expect(parseLoadConfig(['a=/a'], env).lists[0]).toMatchObject({ kind: 'deny', role: null });
+    expect(parseLoadConfig(['--kind', 'allow', 'a=/a'], env).lists[0]).toMatchObject({ kind: 'allow', role: 'consent' });
+    expect(parseLoadConfig(['--kind', 'allow', '--role', 'contract', 'a=/a'], env).lists[0]).toMatchObject({ kind: 'allow', role: 'contract' });
+    expect(codeOf(() => parseLoadConfig(['--kind', 'consent', 'a=/a'], env))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseLoadConfig(['--role', 'consent', 'a=/a'], env))).toBe(ErrorCode.CONFIG);
   });
 });
