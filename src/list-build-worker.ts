@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buildGeneration } from './list-build.js';
 import { readListStream } from './list-read.js';
 import { openSource, type SourceValidators } from './list-source.js';
+import type { ListKind } from './list-spec.js';
 
 export interface BuildRequest {
   readonly source: string;
@@ -15,6 +16,8 @@ export interface BuildRequest {
   readonly expectedNumbers?: number | undefined;
   /** A consent list: read the consent terms after each number. */
   readonly terms?: boolean | undefined;
+  /** The list's kind: what a line with two readings means (list-parse.ts). */
+  readonly kind: ListKind;
 }
 
 export type BuildResponse =
@@ -40,7 +43,7 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
   const opened = await openSource(req.source, req.previous);
   if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
   const fetchedAt = Date.now();
-  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers, terms: req.terms });
+  const read = await readListStream(opened.stream, { gzip: opened.gzip, label: opened.label, expectedNumbers: req.expectedNumbers, terms: req.terms, kind: req.kind });
   const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
   // The sorted keys are sent as a view of their own buffer, transferred without a copy.
   const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);

@@ -14,6 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
 import { ListAccumulator, LineSplitter } from './list-parse.js';
 import type { ListParseResult, Normaliser } from './list-parse.js';
+import type { ListKind } from './list-spec.js';
 import { normalise as defaultNormalise } from './normalise.js';
 
 export interface ListReadOptions {
@@ -25,6 +26,8 @@ export interface ListReadOptions {
   readonly label?: string;
   /** Read consent terms after the number (consent lists). @default false */
   readonly terms?: boolean | undefined;
+  /** The list's kind: what a line with two readings means (list-parse.ts AccumulatorOptions). @default 'deny' */
+  readonly kind?: ListKind | undefined;
 }
 
 export interface ListFileOptions extends ListReadOptions {
@@ -77,7 +80,7 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   const label = opts.label ?? 'stream';
   const hash = createHash('sha256');
   let bytes = 0;
-  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms });
+  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms, kind: opts.kind });
   const splitter = new LineSplitter((line) => acc.addLine(line));
   const text = new TextSniffer();
 

@@ -39,7 +39,7 @@ export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, optio
 
 async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const source = spec.source as string;
-  const read = await readListFile(source, { terms: readsTerms(spec) });
+  const read = await readListFile(source, { terms: readsTerms(spec), kind: spec.kind });
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
   const current = await store.readCurrent(spec.name);

@@ -151,7 +151,7 @@ export class ListRefresher {
       // Without a current generation, read the source even if it looks unchanged.
       const previous = current === null ? null : (this.#validators.get(name) ?? null);
       // Reading, parsing, sorting and filter building run in a worker thread: checks never stall.
-      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count, terms: readsTerms(spec) });
+      const loaded = await this.#build({ source: spec.source, previous, falsePositiveRate: spec.falsePositiveRate, expectedNumbers: current?.count, terms: readsTerms(spec), kind: spec.kind });
       if (loaded.kind === 'unchanged') {
         this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);
