@@ -317,3 +317,13 @@ export function readingsFull(raw: string): string[] {
   const plus = normaliseFull(`+${shape.digits}`);
   return plus === null || plus === primary ? [primary] : [primary, plus];
 }
+
+/**
+ * The reading the previous normaliser (n1, before rule 9) missed when it read `e164` from 9 bare
+ * digits: the '+' reading of those digits, or null. Stored deny-list entries are keys, not the text
+ * they came from, so an upgrade lists this reading too (wrongly blocking at worst; never allowing).
+ */
+export function missedReading(e164: string): string | null {
+  const nsn = e164.slice(-9);
+  return normalise(nsn) === e164 ? otherReading(nsn) : null;
+}

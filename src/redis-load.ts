@@ -76,6 +76,16 @@ export function incompatibility(marker: GenerationMarker): string | null {
   return null;
 }
 
+/**
+ * True when the generation differs from this build only by an OLDER normaliser revision (the 'nN' of
+ * NORMALISER_VERSION) and has no members: a list without a source, which this build may migrate
+ * (redis-backend.ts). A newer revision is never rewritten by an older build: that one fails closed.
+ */
+export function isOlderNormaliserOnly(marker: GenerationMarker): boolean {
+  const revision = (v: string): number => Number(/^n(\d+)\//.exec(v)?.[1] ?? Number.NaN);
+  return marker.count === 0 && marker.hashId === FILTER_HASH_ID && revision(marker.normaliserVersion) < revision(NORMALISER_VERSION);
+}
+
 /** Takes over a stored generation: its filter from Redis, members left in Redis. Null when the filter is gone. */
 export async function takeOver(store: RedisStore, spec: ListSpec, marker: GenerationMarker): Promise<ListState | null> {
   const buf = await store.readFilter(marker);
