@@ -9,7 +9,7 @@ import { listedByGeneration } from './file-listed.js';
 import type { ListBackend } from './list-backend.js';
 import type { ListRegistry } from './list-state.js';
 import type { Logger } from './logger.js';
-import { normalise } from './normalise.js';
+import { readingsOf } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import type { RefreshOutcome } from './refresh.js';
 
@@ -70,15 +70,24 @@ export function adminRoutes(deps: AdminDeps): Map<string, RouteHandler> {
       throw new HttpError(400, 'bad_request', `"numbers" must be an array of 1 to ${MAX_CHANGE_NUMBERS} strings`);
     }
     const who = typeof body['who'] === 'string' && body['who'].length > 0 && body['who'].length <= 128 ? body['who'] : 'admin-api';
+    // An input with two readings (normalise.ts rule 9) is applied to both when that can only block
+    // more (a deny-list addition, an allow-list revocation), and refused when it could allow a number
+    // it may not mean (a deny-list removal, an allow-list grant).
+    const blocksMore = (slot.spec.kind === 'deny') === (op === 'add');
     const keys: NumberKey[] = [];
     const invalid: number[] = [];
+    const ambiguous: number[] = [];
     (numbers as string[]).forEach((raw, i) => {
-      const e164 = normalise(raw);
-      if (e164 === null) invalid.push(i);
-      else keys.push(e164ToKey(e164));
+      const readings = readingsOf(raw);
+      if (readings.length === 0) invalid.push(i);
+      else if (readings.length > 1 && !blocksMore) ambiguous.push(i);
+      else for (const e164 of readings) keys.push(e164ToKey(e164));
     });
     // All or nothing: a half-applied opt-out batch is hard to reason about.
     if (invalid.length > 0) throw new HttpError(400, 'invalid_number', `invalid numbers at positions ${invalid.slice(0, 20).join(', ')}; nothing was changed`);
+    if (ambiguous.length > 0) {
+      throw new HttpError(400, 'ambiguous_number', `numbers with two readings (9 digits without + or 0) at positions ${ambiguous.slice(0, 20).join(', ')}: write them with + or their 0; nothing was changed`);
+    }
     const outcome = await backend.change(op, list, keys, who);
     if (!outcome.ok) throw new HttpError(400, outcome.code, outcome.message);
     const still = op === 'remove' ? await listedByGeneration(registry.slot(list) ?? slot, keys, backend.remote) : null;

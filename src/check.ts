@@ -3,8 +3,10 @@
  * confirmation of the hits → verdict. A Bloom miss on every list answers synchronously; only hits
  * are confirmed, in memory (synchronously) or in Redis (one round trip for all hits).
  * Fail closed: anything that cannot be decided is a block with a reason saying why.
+ * An input with two readings (normalise.ts rule 9) is allowed only if both are; the reply names the
+ * reading that blocked.
  */
-import { normalise } from './normalise.js';
+import { normalise, otherReading } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import type { GateSnapshot, ListRegistry, ListSlot, ListState } from './list-state.js';
 import { type CheckResult, Reason } from './verdict.js';
@@ -39,6 +41,21 @@ interface Pending {
   readonly known: readonly (Membership | null)[];
 }
 
+/** The readings of one input still waiting for Redis (one or two), and the number an allow reports. */
+interface PendingInput {
+  readonly primary: string;
+  readonly readings: readonly Pending[];
+}
+
+/** Rule 9: the first reading that blocks decides; all allow → allow, reported under the primary reading. */
+function combine(input: PendingInput, results: readonly (CheckResult | undefined)[]): CheckResult {
+  for (const r of results) {
+    if (r === undefined) return block(Reason.UNCONFIRMED, input.primary);
+    if (r.verdict === 'block') return r;
+  }
+  return allow(input.primary);
+}
+
 function decide(e164: string, hits: readonly ListState[], memberships: readonly (Membership | null)[]): CheckResult {
   // Configured order decides the reason: the first list that has the number, unless an earlier
   // list could not say (then `unconfirmed`: we cannot claim which list, but we block).
@@ -61,10 +78,25 @@ export class Checker {
     this.#now = now;
   }
 
-  /** A synchronous result, or the hits that still need Redis. */
-  #start(raw: string, snap: GateSnapshot): CheckResult | Pending {
+  /** A synchronous result, or the readings that still need Redis. */
+  #start(raw: string, snap: GateSnapshot): CheckResult | PendingInput {
     const e164 = normalise(raw);
     if (e164 === null) return INVALID;
+    const first = this.#startReading(e164, snap);
+    const other = otherReading(raw); // null at once for all but 9 bare digits
+    if (other === null) return 'verdict' in first ? first : { primary: e164, readings: [first] };
+    // Two readings: allow only if both allow; a block of either decides (the primary's first).
+    if ('verdict' in first && first.verdict === 'block') return first;
+    const second = this.#startReading(other, snap);
+    if ('verdict' in second) {
+      if (second.verdict === 'block') return second;
+      return 'verdict' in first ? first : { primary: e164, readings: [first] };
+    }
+    return { primary: e164, readings: 'verdict' in first ? [second] : [first, second] };
+  }
+
+  /** One reading: a synchronous result, or the hits that still need Redis. */
+  #startReading(e164: string, snap: GateSnapshot): CheckResult | Pending {
     // Only the deny-lists are consulted here: an allow-list not loaded or stale does not block.
     if (!snap.scopes.deny.ready) return block(Reason.NOT_READY, e164);
     // A stale copy of a list cannot say whether any number is on it (each list's staleAt is
@@ -117,7 +149,7 @@ export class Checker {
   check(raw: string): CheckResult | Promise<CheckResult> {
     const r = this.#start(raw, this.#registry.current);
     if ('verdict' in r) return r;
-    return this.#finish([r]).then((results) => results[0] ?? block(Reason.UNCONFIRMED, r.e164));
+    return this.#finish(r.readings).then((results) => combine(r, results));
   }
 
   /**
@@ -131,20 +163,24 @@ export class Checker {
       if (start > 0) await yieldToEventLoop();
       const end = Math.min(raws.length, start + sliceSize);
       const snap = this.#registry.current;
+      const inputs: PendingInput[] = [];
+      const inputAt: number[] = [];
       const pending: Pending[] = [];
-      const pendingAt: number[] = [];
       for (let i = start; i < end; i++) {
         const r = this.#start(raws[i] as string, snap);
         if ('verdict' in r) out[i] = r;
         else {
-          pending.push(r);
-          pendingAt.push(i);
+          inputs.push(r);
+          inputAt.push(i);
+          pending.push(...r.readings);
         }
       }
       if (pending.length > 0) {
         const results = await this.#finish(pending);
-        results.forEach((r, j) => {
-          out[pendingAt[j] as number] = r;
+        let next = 0;
+        inputs.forEach((input, j) => {
+          out[inputAt[j] as number] = combine(input, results.slice(next, next + input.readings.length));
+          next += input.readings.length;
         });
       }
     }

@@ -14,7 +14,8 @@ import { ListRecordFile, recordPathOf, type InstalledLists } from './list-record
 import type { ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
-import { NORMALISER_VERSION } from './normalise.js';
+import { missedReading, NORMALISER_VERSION } from './normalise.js';
+import { e164ToKey, keyToE164, type NumberKey } from './number-key.js';
 import { ListRefresher, noLock, type GenerationSink } from './refresh.js';
 
 export interface EmbeddedBackendOptions {
@@ -41,6 +42,16 @@ export function emptyState(spec: ListSpec, now: Date): ListState {
     fingerprint: 'none',
     normaliserVersion: NORMALISER_VERSION,
   });
+}
+
+/** Keys plus the readings an older normaliser missed (normalise.ts missedReading). */
+function withMissedReadings(keys: readonly NumberKey[]): readonly NumberKey[] {
+  let out: NumberKey[] | null = null;
+  for (const key of keys) {
+    const m = missedReading(keyToE164(key));
+    if (m !== null) (out ??= [...keys]).push(e164ToKey(m));
+  }
+  return out ?? keys;
 }
 
 export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBackend {
@@ -103,7 +114,10 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
         let replayed = 0;
         for (const slot of registry.current.slots) {
           for (const change of journal.changes(slot.spec.name)) {
-            slot.intraday.apply(change.op, change.keys, change.at);
+            // The journal keeps keys without the normaliser version that read them: a deny-list's
+            // additions also list what the previous version missed (never allows; may block more).
+            const keys = slot.spec.kind === 'deny' && change.op === 'add' ? withMissedReadings(change.keys) : change.keys;
+            slot.intraday.apply(change.op, keys, change.at);
             replayed++;
           }
         }

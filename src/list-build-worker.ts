@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buildGeneration } from './list-build.js';
 import { fetchList } from './list-fetch.js';
 import type { SourceValidators } from './list-source.js';
+import type { ListKind } from './list-spec.js';
 
 export interface BuildRequest {
   readonly source: string;
@@ -19,6 +20,8 @@ export interface BuildRequest {
   readonly settleMs?: number | undefined;
   readonly maxListBytes?: number | undefined;
   readonly maxLineChars?: number | undefined;
+  /** The list's kind: what a line with two readings means (list-parse.ts). */
+  readonly kind: ListKind;
 }
 
 export type BuildResponse =

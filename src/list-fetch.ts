@@ -6,6 +6,7 @@
  */
 import { readListStream, type ListReadResult } from './list-read.js';
 import { openSource, type SourceValidators } from './list-source.js';
+import type { ListKind } from './list-spec.js';
 
 export interface ListFetchOptions {
   readonly settleMs?: number | undefined;
@@ -13,6 +14,8 @@ export interface ListFetchOptions {
   readonly maxLineChars?: number | undefined;
   readonly expectedNumbers?: number | undefined;
   readonly terms?: boolean | undefined;
+  /** What a line with two readings means (list-parse.ts). @default 'deny' */
+  readonly kind?: ListKind | undefined;
 }
 
 export type ListFetch =
@@ -35,6 +38,7 @@ export async function fetchList(source: string, previous: SourceValidators | nul
     label: opened.label,
     expectedNumbers: opts.expectedNumbers,
     terms: opts.terms,
+    kind: opts.kind,
     maxListBytes: opts.maxListBytes,
     maxLineChars: opts.maxLineChars,
   });

@@ -8,6 +8,7 @@
  */
 import { encodeTerms, parseTerms } from './consent-terms.js';
 import { CallgateError, ErrorCode } from './errors.js';
+import { otherReading } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 
 /** Same contract as `normalise` in normalise.ts: E.164 (`+digits`) or null when invalid. */
@@ -173,7 +174,10 @@ export interface ListCounts {
 }
 
 export interface ListParseResult extends ListCounts {
-  /** One key per `numbers`, in file order, duplicates kept: the exact-set builder sorts and dedups. */
+  /**
+   * Every reading of every number line, in file order, duplicates kept: the exact-set builder sorts
+   * and dedups. One key per line, except a deny-list line with two readings (normalise.ts rule 9): two.
+   */
   readonly keys: Float64Array;
   /** Consent lists: the stored terms (consent-terms.ts) of each number that has some; null for other lists. */
   readonly terms: ReadonlyMap<NumberKey, string> | null;
@@ -182,6 +186,13 @@ export interface ListParseResult extends ListCounts {
 export interface AccumulatorOptions {
   /** Read consent terms from the columns after the number (consent lists). @default false */
   readonly terms?: boolean | undefined;
+  /**
+   * The list's kind, which decides what a line with two readings (normalise.ts rule 9, e.g.
+   * '687751234': +33687751234 or New Caledonia's +687751234) means. deny: both are listed (a wrong
+   * block costs one call). allow: the line grants nothing and is a bad line (a consent or a contract
+   * must never reach a number it may not mean). @default 'deny', and 'allow' whenever `terms` is set
+   */
+  readonly kind?: 'deny' | 'allow' | undefined;
 }
 
 /**
@@ -200,11 +211,15 @@ export class ListAccumulator {
   #badLines = 0;
   readonly #badLineNumbers: number[] = [];
   readonly #terms: Map<NumberKey, { at: number; encoded: string }> | null;
+  /** Keys written (numbers plus the second readings of deny-list lines). */
+  #keyCount = 0;
+  readonly #allowList: boolean;
 
   constructor(normalise: Normaliser, initialCapacity = 1 << 16, options: AccumulatorOptions = {}) {
     this.#normalise = normalise;
     this.#keys = new Float64Array(Math.max(16, initialCapacity));
     this.#terms = options.terms === true ? new Map() : null;
+    this.#allowList = options.kind === 'allow' || options.terms === true;
   }
 
   /** Adds the next line (terminator already removed). */
@@ -218,13 +233,20 @@ export class ListAccumulator {
           this.#bad(lineNo);
           return;
         }
+        // Rule 9: null at once for all but 9 bare digits.
+        const other = otherReading(r.raw);
+        if (other !== null && this.#allowList) {
+          this.#bad(lineNo);
+          return;
+        }
         const key = e164ToKey(e164);
         if (this.#terms !== null && !this.#readTerms(line, key)) {
           this.#bad(lineNo);
           return;
         }
-        if (this.#numbers === this.#keys.length) this.#grow();
-        this.#keys[this.#numbers++] = key;
+        this.#numbers++;
+        this.#push(key);
+        if (other !== null) this.#push(e164ToKey(other));
         return;
       }
       case 'blank':
@@ -266,15 +288,20 @@ export class ListAccumulator {
     if (this.#badLineNumbers.length < MAX_BAD_LINE_NUMBERS) this.#badLineNumbers.push(lineNo);
   }
 
+  #push(key: NumberKey): void {
+    if (this.#keyCount === this.#keys.length) this.#grow();
+    this.#keys[this.#keyCount++] = key;
+  }
+
   #grow(): void {
     const next = new Float64Array(this.#keys.length * 2);
     next.set(this.#keys);
     this.#keys = next;
   }
 
-  /** The tally so far; `keys` is a copy trimmed to `numbers` (or the buffer itself when exactly full). */
+  /** The tally so far; `keys` is a copy trimmed to the keys written (or the buffer itself when exactly full). */
   result(): ListParseResult {
-    const keys = this.#numbers === this.#keys.length ? this.#keys : this.#keys.slice(0, this.#numbers);
+    const keys = this.#keyCount === this.#keys.length ? this.#keys : this.#keys.slice(0, this.#keyCount);
     return {
       lines: this.#lines,
       numbers: this.#numbers,

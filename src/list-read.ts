@@ -16,6 +16,7 @@ import { createGunzip } from 'node:zlib';
 import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
 import { ListAccumulator, LineSplitter } from './list-parse.js';
 import type { ListParseResult, Normaliser } from './list-parse.js';
+import type { ListKind } from './list-spec.js';
 import { normalise as defaultNormalise } from './normalise.js';
 
 export interface ListReadOptions {
@@ -31,6 +32,8 @@ export interface ListReadOptions {
   readonly maxListBytes?: number | undefined;
   /** Longest line, in characters. @default DEFAULT_READ_LIMITS.maxLineChars */
   readonly maxLineChars?: number | undefined;
+  /** The list's kind: what a line with two readings means (list-parse.ts AccumulatorOptions). @default 'deny' */
+  readonly kind?: ListKind | undefined;
 }
 
 /** The caps' defaults (config.ts's options table says the same numbers through these constants). */
@@ -93,7 +96,7 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
   const label = opts.label ?? 'stream';
   const hash = createHash('sha256');
   let bytes = 0;
-  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms });
+  const acc = new ListAccumulator(opts.normalise ?? defaultNormalise, opts.expectedNumbers, { terms: opts.terms, kind: opts.kind });
   const splitter = new LineSplitter((line) => acc.addLine(line), { maxLineChars: opts.maxLineChars ?? DEFAULT_READ_LIMITS.maxLineChars });
   const text = new TextSniffer();
   const maxListBytes = opts.maxListBytes ?? DEFAULT_READ_LIMITS.maxListBytes;

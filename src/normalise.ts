@@ -24,6 +24,18 @@
  *    +33596757617 valid. A trunk 0 written after a French country code (+33, +262, +590, +594,
  *    +596, with '+', '00' or bare) is dropped: '+33 0612345678', '262 0692123456'.
  * 8. Everything else → null: foreign numbers are accepted only written internationally.
+ * 9. Readings (DOMAIN.md: "an input with two plausible readings must be checked under both"). The
+ *    readings of an input are: none when rules 1–8 give null; else the rules' answer (its primary
+ *    reading), plus, when the input is written without '+' or '00' and its digits do not start with
+ *    0, the same digits read with a '+' in front (rules 3 and 7) if that is a valid number and
+ *    differs. Only 9 digits can give a second reading (a bare 10-digit input starts with 0; bare
+ *    11–13 digits are accepted only as a French code, which reads the same with '+'): '508 41 12 34'
+ *    is +33508411234 (rule 5) and +508411234 (Saint-Pierre-et-Miquelon); '687 75 12 34' is also New
+ *    Caledonia, '681 72 12 34' Wallis-et-Futuna. A check allows such an input only if every reading
+ *    allows; a deny-list line lists every reading; an allow-list line with two readings grants
+ *    nothing (list-parse.ts). `normalise` gives the primary reading, `otherReading` the second one
+ *    (a cheap test that returns null at once for anything but 9 bare digits), `readingsFull` is the
+ *    reference that test/unit/normalise-readings.test.ts checks both against, over every calling code.
  *
  * Every accepted French shape is first rewritten to one canonical '+CC' + 9 digits and only that
  * string is parsed, so all written forms of a line give the same answer by construction.
@@ -33,10 +45,12 @@
  * (phone-metadata.ts); anything else falls back to `normaliseFull`. A property test
  * (test/unit/normalise-fast.test.ts, ~200k inputs) checks that the two agree.
  */
-import { compileNineDigitValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
+import { compileNationalValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
 
 /** Bump the 'n' revision whenever a rule above changes; lists normalised by another version are rebuilt. */
-export const NORMALISER_VERSION = `n1/lpn-${LIBPHONENUMBER_VERSION}`;
+// n2: rule 9 (a deny-list line written as 9 bare digits also lists its '+' reading; such an
+// allow-list line grants nothing).
+export const NORMALISER_VERSION = `n2/lpn-${LIBPHONENUMBER_VERSION}`;
 
 const MAX_RAW_LENGTH = 40;
 
@@ -158,7 +172,7 @@ function resolveFrenchNsn(nsn: string): string {
 /** Validators for '+CC' + 9 digits, compiled once; a calling code missing here goes to the full path. */
 const nineDigitValidators = new Map<number, (nsn: string) => boolean>();
 for (const cc of FRENCH_CALLING_CODES) {
-  const validate = compileNineDigitValidator(cc);
+  const validate = compileNationalValidator(cc);
   if (validate !== null) nineDigitValidators.set(Number(cc), validate);
 }
 
@@ -217,4 +231,99 @@ export function normalise(raw: string): string | null {
   if (validate === undefined) return normaliseFull(raw);
   const nsnText = String(nsn);
   return validate(nsnText) ? `+${cc}${nsnText}` : null;
+}
+
+// --------------------------------------------------------------------------------------------
+// Readings (rule 9)
+// --------------------------------------------------------------------------------------------
+
+/** The digits of 9 bare digits after each calling code they can start with: validator, compiled on first use. */
+const bareValidators = new Map<string, ((nsn: string) => boolean) | null>();
+
+function bareValidator(cc: string): ((nsn: string) => boolean) | null {
+  let v = bareValidators.get(cc);
+  if (v === undefined) {
+    v = compileNationalValidator(cc, 9 - cc.length);
+    bareValidators.set(cc, v);
+  }
+  return v;
+}
+
+/** 9 digits, first one non-zero, read as '+digits': E.164 when valid (rules 3 and 7 leave it as is). */
+function readWithPlus(digits: string): string | null {
+  // Calling codes are prefix-free (ITU-T E.164): at most one of the first 1–3 digits is one.
+  for (let k = 1; k <= 3; k++) {
+    const cc = digits.slice(0, k);
+    if (!isCallingCode(cc)) continue;
+    const nsn = digits.slice(k);
+    const validate = nsn.charCodeAt(0) === 48 ? null : bareValidator(cc);
+    if (validate === null) return parseInternationalValid(`+${digits}`);
+    return validate(nsn) ? `+${digits}` : null;
+  }
+  return null;
+}
+
+/**
+ * The second reading of an input that `normalise` accepts (rule 9), or null when it has only one.
+ * Costs one pass over the characters for anything but 9 bare digits.
+ */
+export function otherReading(raw: string): string | null {
+  const n = raw.length;
+  if (n < 9 || n > MAX_RAW_LENGTH) return null;
+  let count = 0;
+  let first = -1;
+  let plain = true; // only digits and the fast path's separators
+  for (let i = 0; i < n; i++) {
+    const c = raw.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++count > 9) return null;
+      if (first < 0) first = c - 48;
+    } else if (c === 43 /* + */) {
+      return null;
+    } else if (c !== 32 && c !== 45 && c !== 46 && c !== 47 && c !== 0xa0) {
+      plain = false;
+    }
+  }
+  if (count !== 9 || first === 0) return null;
+  let digits: string;
+  if (plain) {
+    digits = '';
+    for (let i = 0; i < n; i++) {
+      const c = raw.charCodeAt(i);
+      if (c >= 48 && c <= 57) digits += raw.charAt(i);
+    }
+  } else {
+    const shape = readShape(raw);
+    if (shape === null || shape.international) return null;
+    digits = shape.digits;
+  }
+  return readWithPlus(digits);
+}
+
+/** Every reading of an input, primary first: [] when invalid, one or two E.164 numbers (rule 9). */
+export function readingsOf(raw: string): string[] {
+  const primary = normalise(raw);
+  if (primary === null) return [];
+  const other = otherReading(raw);
+  return other === null || other === primary ? [primary] : [primary, other];
+}
+
+/** The reference for rule 9, straight from its words (slow; tests compare the functions above with it). */
+export function readingsFull(raw: string): string[] {
+  const primary = normaliseFull(raw);
+  if (primary === null) return [];
+  const shape = readShape(raw);
+  if (shape === null || shape.international || shape.digits.startsWith('0')) return [primary];
+  const plus = normaliseFull(`+${shape.digits}`);
+  return plus === null || plus === primary ? [primary] : [primary, plus];
+}
+
+/**
+ * The reading the previous normaliser (n1, before rule 9) missed when it read `e164` from 9 bare
+ * digits: the '+' reading of those digits, or null. Stored deny-list entries are keys, not the text
+ * they came from, so an upgrade lists this reading too (wrongly blocking at worst; never allowing).
+ */
+export function missedReading(e164: string): string | null {
+  const nsn = e164.slice(-9);
+  return normalise(nsn) === e164 ? otherReading(nsn) : null;
 }

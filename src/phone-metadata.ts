@@ -29,6 +29,13 @@ export function parseInternationalValid(plusDigits: string): string | null {
 
 const metadata = new Metadata();
 
+/** Every country calling code the metadata knows (geographic and non-geographic), ascending. */
+export function callingCodes(): string[] {
+  const codes = (metadata as unknown as { metadata?: { country_calling_codes?: Record<string, unknown> } }).metadata?.country_calling_codes;
+  if (codes === undefined) throw new Error('libphonenumber-js metadata has no country_calling_codes');
+  return Object.keys(codes).sort((a, b) => Number(a) - Number(b));
+}
+
 /** True when `digits` is a country calling code (geographic or not) known to the metadata. */
 export function isCallingCode(digits: string): boolean {
   return digits.length >= 1 && digits.length <= 3 && (metadata as unknown as RuntimeMetadata).hasCallingCode(digits) === true;
@@ -67,27 +74,27 @@ interface CompiledPlan {
   readonly leading: RegExp | null;
   readonly nationalNumber: RegExp;
   readonly hasTypes: boolean;
-  /** Union of the type patterns applicable to a 9-digit number; null when none applies. */
+  /** Union of the type patterns applicable to a number of the compiled length; null when none applies. */
   readonly anyType: RegExp | null;
 }
 
 /**
  * Compiles, for one calling code, `isValid()` of `parse('+' + callingCode + nsn)` restricted to
- * 9-digit national numbers that do not start with 0. It mirrors, in the library's own order:
+ * national numbers of `nsnLength` digits (9 by default) that do not start with 0. It mirrors, in the library's own order:
  * national-prefix stripping (must be a no-op: checked once here), the country choice among the
  * countries sharing the code (helpers/getCountryByNationalNumber.js: leading digits, else "has a
  * type"), then isValid (helpers/getNumberType.js: national pattern, then any type pattern whose
  * possible lengths include 9). Returns null when the metadata does not have the shape this relies
  * on; callers then use the reference parse.
  */
-export function compileNineDigitValidator(callingCode: string): ((nsn: string) => boolean) | null {
+export function compileNationalValidator(callingCode: string, nsnLength = 9): ((nsn: string) => boolean) | null {
   const meta = new Metadata() as unknown as RuntimeMetadata;
   const countries = meta.getCountryCodesForCallingCode(callingCode);
   if (typeof meta.selectNumberingPlan !== 'function' || countries === undefined || countries.length === 0) return null;
   const plans: CompiledPlan[] = [];
   for (const country of countries) {
     meta.selectNumberingPlan(country);
-    const plan = compilePlan(meta.numberingPlan);
+    const plan = compilePlan(meta.numberingPlan, nsnLength);
     if (plan === null) return null;
     plans.push(plan);
   }
@@ -120,7 +127,7 @@ export function compileNineDigitValidator(callingCode: string): ((nsn: string) =
   };
 }
 
-function compilePlan(plan: RuntimePlan | undefined): CompiledPlan | null {
+function compilePlan(plan: RuntimePlan | undefined, nsnLength: number): CompiledPlan | null {
   if (plan === undefined) return null;
   for (const method of ['leadingDigits', 'nationalNumberPattern', 'nationalPrefixForParsing', 'nationalPrefixTransformRule', 'hasTypes', 'type'] as const) {
     if (typeof plan[method] !== 'function') return null;
@@ -136,7 +143,7 @@ function compilePlan(plan: RuntimePlan | undefined): CompiledPlan | null {
       const pattern = type?.pattern();
       if (type === undefined || !pattern) continue;
       const lengths = type.possibleLengths();
-      if (lengths !== undefined && !lengths.includes(9)) continue;
+      if (lengths !== undefined && !lengths.includes(nsnLength)) continue;
       alternatives.push(`(?:${pattern})`);
     }
   }
@@ -147,4 +154,27 @@ function compilePlan(plan: RuntimePlan | undefined): CompiledPlan | null {
     hasTypes,
     anyType: alternatives.length > 0 ? new RegExp(`^(?:${alternatives.join('|')})$`) : null,
   };
+}
+
+/**
+ * The number-type patterns (national significant numbers) of every country sharing a calling code,
+ * as the metadata writes them: lets tests generate valid numbers for any calling code.
+ */
+export function typePatterns(callingCode: string): string[] {
+  const meta = new Metadata() as unknown as RuntimeMetadata;
+  const out: string[] = [];
+  for (const country of meta.getCountryCodesForCallingCode(callingCode) ?? []) {
+    meta.selectNumberingPlan(country);
+    const plan = meta.numberingPlan;
+    if (plan === undefined) continue;
+    if (!plan.hasTypes()) {
+      out.push(plan.nationalNumberPattern());
+      continue;
+    }
+    for (const name of TYPE_NAMES) {
+      const pattern = plan.type(name)?.pattern();
+      if (pattern) out.push(pattern);
+    }
+  }
+  return out;
 }

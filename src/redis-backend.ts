@@ -26,10 +26,11 @@ import { isUrlSource } from './list-source.js';
 import type { ListDefaults, ListSpec } from './list-spec.js';
 import type { ListRegistry, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
-import { NORMALISER_VERSION } from './normalise.js';
+import { missedReading, NORMALISER_VERSION } from './normalise.js';
+import { e164ToKey, keyToE164, type NumberKey } from './number-key.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
 import { isListName, type GenerationMarker } from './redis-keys.js';
-import { incompatibility, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
+import { incompatibility, isOlderNormaliserOnly, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import type { RedisRisk, RedisStore } from './redis-store.js';
 
 /** lastError() of a list withdrawn for a newer stored format. */
@@ -236,6 +237,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       current = (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
     }
     const wrongKind = current === null ? null : kindMismatch(spec, current);
+    if (current !== null && wrongKind === null && spec.source === null && isOlderNormaliserOnly(current)) current = await migrateSourceless(spec, current);
     if (current !== null && wrongKind !== null) {
       refuseKind(spec, current, wrongKind);
       // With a source, the file below makes a generation of the right kind; without one, the list stays not loaded.
@@ -264,6 +266,32 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       return;
     }
     if (outcome.status !== 'loaded' && outcome.status !== 'unchanged') throw new Error(outcome.message ?? outcome.status);
+  }
+
+  /**
+   * A list without a source keeps its numbers as intraday entries over an empty generation: a new
+   * normaliser version (normalise.ts) gets a new empty generation of its own, the entries are kept,
+   * and a deny-list lists the readings the old version missed (missedReading) before the switch.
+   * A list with a source is simply read again from it by the refresh that follows.
+   */
+  async function migrateSourceless(spec: ListSpec, old: GenerationMarker): Promise<GenerationMarker> {
+    const filter = NumberFilter.create(1, spec.falsePositiveRate);
+    const marker = await store.writeGeneration({ list: spec.name, kind: spec.kind, keys: new Float64Array(0), filter: filter.toBinary(), normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, fingerprint: old.fingerprint });
+    let added = 0;
+    if (spec.kind === 'deny') {
+      const entries = await store.readIntraday(spec.name);
+      const present = new Set(entries.map((e) => e.key));
+      const missed = new Set<NumberKey>();
+      for (const { key } of entries) {
+        const m = missedReading(keyToE164(key));
+        if (m !== null && !present.has(e164ToKey(m))) missed.add(e164ToKey(m));
+      }
+      if (missed.size > 0) await store.addIntraday(spec.name, [...missed], { who: 'normaliser-migration', revocable: false });
+      added = missed.size;
+    }
+    await store.switchCurrent(spec.name, marker.generation);
+    logger.warn({ list: spec.name, from: old.normaliserVersion, to: NORMALISER_VERSION, generation: marker.generation, added }, 'list without a source migrated to this normaliser version');
+    return marker;
   }
 
   /** Whether a configured source should replace the current generation: different bytes, not older. */

@@ -41,7 +41,7 @@ export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, optio
 async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const source = spec.source as string;
   // The refresh's own read path: settled, whole, matching its manifest (issue 11).
-  const fetched = await fetchList(source, null, { terms: readsTerms(spec), settleMs: spec.refresh.settleMs, maxListBytes: spec.refresh.maxListBytes, maxLineChars: spec.refresh.maxLineChars });
+  const fetched = await fetchList(source, null, { terms: readsTerms(spec), settleMs: spec.refresh.settleMs, maxListBytes: spec.refresh.maxListBytes, maxLineChars: spec.refresh.maxLineChars, kind: spec.kind });
   if (fetched.kind !== 'changed') throw new CallgateError(ErrorCode.LIST_READ, `cannot read list ${source}`);
   const read = { ...fetched.read, sourceDate: fetched.sourceDate ?? undefined };
   refuseEmpty(spec, read);
@@ -89,6 +89,16 @@ export function incompatibility(marker: GenerationMarker): string | null {
   if (marker.normaliserVersion !== NORMALISER_VERSION) return `normaliser ${marker.normaliserVersion} differs from ours (${NORMALISER_VERSION})`;
   if (marker.hashId !== FILTER_HASH_ID) return `filter hash ${marker.hashId} differs from ours (${FILTER_HASH_ID})`;
   return null;
+}
+
+/**
+ * True when the generation differs from this build only by an OLDER normaliser revision (the 'nN' of
+ * NORMALISER_VERSION) and has no members: a list without a source, which this build may migrate
+ * (redis-backend.ts). A newer revision is never rewritten by an older build: that one fails closed.
+ */
+export function isOlderNormaliserOnly(marker: GenerationMarker): boolean {
+  const revision = (v: string): number => Number(/^n(\d+)\//.exec(v)?.[1] ?? Number.NaN);
+  return marker.count === 0 && marker.hashId === FILTER_HASH_ID && revision(marker.normaliserVersion) < revision(NORMALISER_VERSION);
 }
 
 /** Takes over a stored generation: its filter from Redis, members left in Redis. Null when the filter is gone. */

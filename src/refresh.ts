@@ -177,6 +177,7 @@ export class ListRefresher {
         falsePositiveRate: spec.falsePositiveRate,
         expectedNumbers: current?.count,
         terms: readsTerms(spec),
+        kind: spec.kind,
         settleMs: spec.refresh.settleMs,
         maxListBytes: spec.refresh.maxListBytes,
         maxLineChars: spec.refresh.maxLineChars,

@@ -8,7 +8,7 @@ import { AUDIT_INPUT_MAX_CHARS, type AuditEvent } from './audit-log.js';
 import type { Checker } from './check.js';
 import type { CheckStats } from './check-stats.js';
 import type { GateSnapshot, ListRegistry } from './list-state.js';
-import { normalise } from './normalise.js';
+import { normalise, readingsOf } from './normalise.js';
 import { e164ToKey } from './number-key.js';
 import { FR_REFUSAL_DAYS, type PolicyConfig } from './policy.js';
 import { encodeBatchReply, encodeCheckReply, encodeErrorReply, encodeOutcomeReply, type CallOutcome, type Request } from './protocol.js';
@@ -155,14 +155,19 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
   };
 
   const outcome = async (request: Extract<Request, { op: 'outcome' }>): Promise<string> => {
-    const e164 = normalise(request.number);
-    if (e164 === null) return encodeErrorReply(request.id, 'bad_request', `"number" ${JSON.stringify(request.number.slice(0, 40))} is not a valid number`);
+    // Under every reading (normalise.ts rule 9): the call reached one of them, we cannot say which,
+    // so a refusal (and an attempt) counts for each.
+    const readings = readingsOf(request.number);
+    const e164 = readings[0];
+    if (e164 === undefined) return encodeErrorReply(request.id, 'bad_request', `"number" ${JSON.stringify(request.number.slice(0, 40))} is not a valid number`);
     const policy = campaignOf(request.campaign).policy;
-    // A refusal is recorded whatever this campaign's policy: the policies that apply refusals read it.
-    if (deps.store !== null) {
-      await deps.store.recordOutcome(e164ToKey(e164), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
+    for (const number of readings) {
+      // A refusal is recorded whatever this campaign's policy: the policies that apply refusals read it.
+      if (deps.store !== null) {
+        await deps.store.recordOutcome(e164ToKey(number), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
+      }
+      audit?.write({ type: 'outcome', at: at(), number, campaign: request.campaign, outcome: request.outcome });
     }
-    audit?.write({ type: 'outcome', at: at(), number: e164, campaign: request.campaign, outcome: request.outcome });
     return encodeOutcomeReply(request.id, e164, request.outcome);
   };
 

@@ -5,12 +5,14 @@
  * allow-list hits, the last refusal, the attempts of the last 30 days) comes back from ONE script
  * call, which also counts the attempt when the caller dials and the call is allowed; then the pure
  * policy (policy.ts) decides, in its fixed rule order.
+ * An input with two readings (normalise.ts rule 9) is checked under each, with each reading's lists,
+ * zone and hours, and is allowed only if both are; the reply is the first reading's block.
  */
 import { decodeTerms, judgeAllowEntry, type AllowAnswer } from './consent-terms.js';
 import { zoneOf } from './consumer-zone.js';
 import { evaluateHours } from './calling-hours.js';
 import type { GateSnapshot, ListSlot, ListRegistry, ListState } from './list-state.js';
-import { normalise } from './normalise.js';
+import { normalise, otherReading } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
 import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
@@ -90,10 +92,26 @@ export class RulesChecker {
   }
 
   async check({ raw, campaign, dial }: RulesCheckInput): Promise<CheckResult> {
-    const policy = campaign.policy;
     const now = this.#now();
     const e164 = normalise(raw);
     const snap = this.#registry.current;
+    const other = e164 === null ? null : otherReading(raw); // null at once for all but 9 bare digits
+    if (other === null) return this.#checkReading(e164, campaign, dial, now, snap);
+    // Two readings: each is judged without counting an attempt; only when both allow are they
+    // dialled (an attempt counted under each: the dialer may reach either number). A block of
+    // either, or one that appears between the two steps, decides; an attempt then counted for
+    // nothing costs quota, never a wrongly allowed call.
+    const readings = [e164 as string, other];
+    const judged = await Promise.all(readings.map((n) => this.#checkReading(n, campaign, false, now, snap)));
+    const blocked = judged.find((r) => r.verdict === 'block');
+    if (blocked !== undefined || !dial) return blocked ?? (judged[0] as CheckResult);
+    const dialled = await Promise.all(readings.map((n) => this.#checkReading(n, campaign, true, now, snap)));
+    return dialled.find((r) => r.verdict === 'block') ?? (dialled[0] as CheckResult);
+  }
+
+  /** One reading of the input (null: none, invalid_number). */
+  async #checkReading(e164: string | null, campaign: CampaignConfig, dial: boolean, now: number, snap: GateSnapshot): Promise<CheckResult> {
+    const policy = campaign.policy;
     const lists = listStatusFor(snap, policy, now);
     const zone = e164 === null ? null : zoneOf(e164, this.#foreignTimezone);
     if (e164 === null || lists !== 'ready') {

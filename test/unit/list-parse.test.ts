@@ -8,6 +8,7 @@ import {
   MAX_BAD_LINE_NUMBERS,
 } from '../../src/list-parse.js';
 import type { LineResult, Normaliser } from '../../src/list-parse.js';
+import { normalise } from '../../src/normalise.js';
 
 /** A stand-in normaliser so these tests pin the parsing rules, not the numbering plan. */
 const tenDigits: Normaliser = (raw) => {
@@ -176,5 +177,41 @@ describe('ListAccumulator', () => {
     const r = accumulate([]);
     expect(r).toMatchObject({ lines: 0, numbers: 0, blank: 0, comments: 0, header: false, badLines: 0, badLineNumbers: [] });
     expect(r.keys.length).toBe(0);
+  });
+});
+
+describe('ListAccumulator: a line with two readings (normalise.ts rule 9)', () => {
+  // '687751234' is +33687751234 (a French mobile missing its 0) or New Caledonia's +687751234.
+  const lines = ['687751234', '+33612345678', '508 41 12 34,extra'];
+
+  it('a deny-list lists every reading, counting each line once', () => {
+    const acc = new ListAccumulator(normalise, 16, { kind: 'deny' });
+    for (const l of lines) acc.addLine(l);
+    const r = acc.result();
+    expect(r).toMatchObject({ lines: 3, numbers: 3, badLines: 0 });
+    expect([...r.keys]).toEqual([33687751234, 687751234, 33612345678, 33508411234, 508411234]);
+  });
+
+  it('is the default (no kind given): the safe reading of a deny-list', () => {
+    const acc = new ListAccumulator(normalise, 16);
+    acc.addLine('687751234');
+    expect([...acc.result().keys]).toEqual([33687751234, 687751234]);
+  });
+
+  it('an allow-list line with two readings grants nothing: a bad line', () => {
+    const acc = new ListAccumulator(normalise, 16, { kind: 'allow' });
+    for (const l of lines) acc.addLine(l);
+    const r = acc.result();
+    expect(r).toMatchObject({ lines: 3, numbers: 1, badLines: 2, badLineNumbers: [1, 3] });
+    expect([...r.keys]).toEqual([33612345678]);
+  });
+
+  it('a consent list (terms) is an allow-list whatever kind says', () => {
+    const acc = new ListAccumulator(normalise, 16, { terms: true });
+    acc.addLine('687751234,2026-01-01');
+    acc.addLine('0687751234,2026-01-01');
+    const r = acc.result();
+    expect(r).toMatchObject({ numbers: 1, badLines: 1, badLineNumbers: [1] });
+    expect([...r.keys]).toEqual([33687751234]);
   });
 });

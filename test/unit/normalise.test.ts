@@ -129,7 +129,7 @@ describe('normalise: library facts the rules rely on (libphonenumber-js max)', (
 describe('NORMALISER_VERSION', () => {
   it('names the normaliser revision and the installed libphonenumber-js version', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../node_modules/libphonenumber-js/package.json', import.meta.url), 'utf8')) as { version: string };
-    expect(NORMALISER_VERSION).toBe(`n1/lpn-${pkg.version}`);
+    expect(NORMALISER_VERSION).toBe(`n2/lpn-${pkg.version}`);
   });
 });
 
