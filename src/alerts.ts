@@ -9,7 +9,7 @@
  */
 import type { Logger } from './logger.js';
 
-export const ALERT_KINDS = ['refresh_refused', 'refresh_failed', 'list_ageing', 'list_stale', 'redis_unreachable', 'block_rate', 'latency'] as const;
+export const ALERT_KINDS = ['refresh_refused', 'refresh_failed', 'list_ageing', 'list_stale', 'redis_unreachable', 'block_rate', 'latency', 'redis_wiped'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 export type AlertSeverity = 'warning' | 'critical';

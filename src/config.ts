@@ -58,7 +58,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'foreignTimezone', flag: 'foreign-timezone', env: 'CALLGATE_FOREIGN_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone used for the calling hours of numbers outside France.' },
   { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
   { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
-  { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'Embedded mode: file where intraday list changes are journaled so they survive a restart.' },
+  { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'File where intraday list changes are journaled so they survive a restart (embedded mode), or where a Redis-mode sidecar keeps its copy of the fleet\'s changes, refusals and attempts so they survive a Redis that loses its data. One per process.' },
 ];
 
 export interface RedisConfig {

@@ -17,6 +17,7 @@ export const ErrorCode = {
   NEEDS_REDIS: 'CALLGATE_ERR_NEEDS_REDIS',
   LOCK_LOST: 'CALLGATE_ERR_LOCK_LOST',
   DASHBOARD_ASSETS: 'CALLGATE_ERR_DASHBOARD_ASSETS',
+  JOURNAL_FORMAT: 'CALLGATE_ERR_JOURNAL_FORMAT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

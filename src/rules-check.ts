@@ -14,6 +14,7 @@ import { normalise } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
 import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
+import type { LocalRuleFacts } from './fleet-copy.js';
 import type { CampaignConfig } from './rules-config.js';
 import { type CheckResult, type ConsentEvidence, Reason } from './verdict.js';
 
@@ -62,10 +63,12 @@ export class RulesChecker {
   readonly #store: RedisStore | null;
   readonly #foreignTimezone: string;
   readonly #now: () => number;
+  readonly #local: LocalRuleFacts | null;
 
-  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number }) {
+  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number; local?: LocalRuleFacts | null }) {
     this.#registry = options.registry;
     this.#store = options.store;
+    this.#local = options.local ?? null;
     this.#foreignTimezone = options.foreignTimezone;
     this.#now = options.now ?? Date.now;
   }
@@ -120,6 +123,7 @@ export class RulesChecker {
     }
     // Without an answer from Redis, nothing it keeps (lists, refusals, attempts) is known: block.
     if (!facts.answered) return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
+    if (this.#store !== null) facts = withLocalCopy(facts, key, hits, this.#local, (policy.frequencyCap?.windowDays ?? 30) * DAY_MS);
 
     let denyHit: string | null = null;
     let firstLiftable: string | null = null;
@@ -176,6 +180,42 @@ export class RulesChecker {
     }
     return toResult(decision, e164, evidence);
   }
+}
+
+/**
+ * Redis's facts with this sidecar's own copy on top (fleet-copy.ts), the blocking side winning: Redis may have
+ * lost its data. A day's addition held here is a member of a deny-list; a revocation held here revokes unless a
+ * consent dated after it lifts it; a refusal recorded here runs; attempts take the larger count.
+ */
+function withLocalCopy(facts: DecideFacts, key: NumberKey, hits: readonly { slot: ListSlot; key: NumberKey }[], local: LocalRuleFacts | null, windowMs: number): DecideFacts {
+  let memberships = facts.memberships;
+  hits.forEach((h, i) => {
+    const m = memberships[i];
+    let next = m;
+    if (h.slot.spec.kind === 'deny') {
+      if (m === 'absent' && h.slot.intraday.has(h.key)) next = 'member';
+    } else if (m === 'member') {
+      const revokedAt = h.slot.intraday.revokedAt(h.key);
+      if (revokedAt !== null) next = judgeAllowEntry(true, facts.terms[i] ?? null, revokedAt, facts.now);
+    }
+    if (next !== undefined && next !== m) {
+      if (memberships === facts.memberships) memberships = [...memberships];
+      memberships[i] = next;
+    }
+  });
+  const refusal = local?.refusal(key, facts.now) ?? null;
+  const attempts = local?.attempts(key, facts.now - windowMs) ?? { count: 0, oldest: null };
+  const refused = refusal !== null && (facts.refusedUntil === null || refusal.until > facts.refusedUntil);
+  // The attempt this very check counted is in the copy already; facts.attempts are those before it.
+  const held = attempts.count - (facts.counted ? 1 : 0);
+  const more = held > facts.attempts;
+  if (memberships === facts.memberships && !refused && !more) return facts;
+  return {
+    ...facts,
+    memberships,
+    ...(refused ? { refusedUntil: refusal.until, refusedAt: refusal.at } : {}),
+    ...(more ? { attempts: held, oldestAttemptAt: attempts.oldest } : {}),
+  };
 }
 
 function evidenceOf(list: string, answer: 'member' | 'expired' | 'revoked', stored: string | null): ConsentEvidence {

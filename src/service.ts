@@ -61,7 +61,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const store = options.store ?? null;
 
   const counted = config.stats;
-  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now });
+  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now, local: backend.local ?? null });
   const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, now, logger: logger.child({ component: 'audit' }) });
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
   const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, store, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
