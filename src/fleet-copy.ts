@@ -9,7 +9,7 @@
  * copies disagree: a revocation or refusal known here is kept, attempt counts take the larger.
  */
 import { CallgateError, ErrorCode } from './errors.js';
-import type { IntradayAdditions } from './intraday.js';
+import { IntradayAdditions } from './intraday.js';
 import { IntradayJournal, type JournalEntry } from './journal.js';
 import type { NumberKey } from './number-key.js';
 
@@ -213,8 +213,15 @@ export class FleetCopy implements LocalRuleFacts {
     if (this.#journal === null) return;
     const out: JournalEntry[] = [];
     if (this.#epoch !== null) out.push({ op: 'epoch', epoch: this.#epoch, prefix: this.#prefix, at: now });
-    for (const held of this.#lists.values()) out.push(...held);
-    for (const [list, overlay] of this.#overlays) {
+    // Lists this sidecar does not serve are folded too (as revocable: a removal kept as a revocation is harmless
+    // on a deny-list, whose removals only withdraw additions), so the file stays bounded by what is held.
+    const folded = new Map(this.#overlays);
+    for (const [list, held] of this.#lists) {
+      const overlay = new IntradayAdditions(true);
+      for (const e of held) applyTo(overlay, e);
+      folded.set(list, overlay);
+    }
+    for (const [list, overlay] of folded) {
       const folded: JournalEntry[] = [];
       for (const [key, at] of overlay.entries()) folded.push({ op: 'add', list, keys: [key], who: 'copy', at });
       for (const [key, at] of overlay.revocations()) folded.push({ op: 'remove', list, keys: [key], who: 'copy', at });
