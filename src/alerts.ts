@@ -25,6 +25,7 @@ export const ALERT_KINDS = [
   'audit_unavailable',
   'list_not_loaded',
   'list_registry',
+  'redis_wiped',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -121,6 +121,10 @@ export class Checker {
         known[i] = m;
         // Earlier lists decided and this one has it: no need to ask anyone else.
         if (m === 'member' && !remote) return block(slot.spec.name, e164);
+      } else if (slot.intraday.has(key)) {
+        // This sidecar's copy of the day's additions counts on its own: Redis may have lost it (a wipe).
+        known[i] = 'member';
+        if (!remote) return block(slot.spec.name, e164);
       } else {
         known[i] = null;
         remote = true;

@@ -36,6 +36,7 @@ export const ErrorCode = {
   /** A stored record (marker, stream entry, fleet key) of a newer format than this build reads. */
   FORMAT: 'CALLGATE_ERR_FORMAT',
   LIST_KIND: 'CALLGATE_ERR_LIST_KIND',
+  JOURNAL_FORMAT: 'CALLGATE_ERR_JOURNAL_FORMAT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

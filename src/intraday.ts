@@ -34,7 +34,18 @@ export class IntradayAdditions {
   add(key: NumberKey, atMs: number): void {
     const previous = this.#added.get(key);
     if (previous === undefined || atMs > previous) this.#added.set(key, atMs);
-    if (this.revocable) this.#revoked.delete(key);
+    // A grant lifts a revocation made before it, never a later one (copies merged after a Redis wipe).
+    if (this.revocable && atMs >= (this.#revoked.get(key) ?? atMs)) this.#revoked.delete(key);
+  }
+
+  /** Records a revocation known elsewhere (another copy), keeping the latest time; the number's addition goes. */
+  revoke(key: NumberKey, atMs: number): void {
+    if (!this.revocable) return;
+    const granted = this.#added.get(key);
+    if (granted !== undefined && granted > atMs) return; // lifted by a later grant
+    const previous = this.#revoked.get(key);
+    if (previous === undefined || atMs > previous) this.#revoked.set(key, atMs);
+    this.#added.delete(key);
   }
 
   remove(key: NumberKey, atMs: number = Date.now()): boolean {
@@ -85,5 +96,10 @@ export class IntradayAdditions {
 
   entries(): IterableIterator<[NumberKey, number]> {
     return this.#added.entries();
+  }
+
+  /** Allow-lists: key → when it was revoked. */
+  revocations(): IterableIterator<[NumberKey, number]> {
+    return this.#revoked.entries();
   }
 }

@@ -3,6 +3,7 @@
  * (embedded) or in Redis shared by a fleet. The service only knows this interface.
  */
 import type { RemoteConfirmer } from './check.js';
+import type { LocalRuleFacts } from './fleet-copy.js';
 import type { NumberKey } from './number-key.js';
 import type { ListRefresher } from './refresh.js';
 
@@ -14,6 +15,8 @@ export interface ListBackend {
   readonly mode: 'embedded' | 'redis';
   /** Confirms Bloom hits outside the process; null when members are in memory. */
   readonly remote: RemoteConfirmer | null;
+  /** Redis mode: refusals and attempts this sidecar recorded (its durable copy), counted on top of Redis's. */
+  readonly local?: LocalRuleFacts;
   readonly refresher: ListRefresher;
   /** Loads (or takes over) every configured list and installs each in the registry as it is ready. */
   start(): Promise<void>;

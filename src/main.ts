@@ -34,7 +34,7 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
     const connected = await connectRedis(config.redis, logger.child({ component: 'redis' }), lifecycle);
     store = connected;
     makeBackend = ({ registry, alerts }) =>
-      createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId });
+      createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId, journalPath: config.journalPath });
   }
   const service = await startService(config, logger, makeBackend, { store });
   logger.info({ signal: await signal }, 'signal received');

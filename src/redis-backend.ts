@@ -14,6 +14,11 @@
  *   the stream from its last entry, replaying after a reconnect.
  * - Heartbeats say which generations this sidecar reads; old generations are collected only when no
  *   live sidecar reads them.
+ * - Redis losing its data (a wipe): every sidecar keeps a durable copy of the change stream and of the
+ *   refusals and attempts it recorded (fleet-copy.ts), which counts as listed on its own. A wipe is seen
+ *   as the fleet epoch gone or changed, or a generation's marker vanishing under this sidecar; it raises a
+ *   critical alert, re-creates the lists this sidecar is configured with (source-less ones from its copy,
+ *   never empty-and-forgotten), re-publishes the copy, and only then answers rules checks again.
  */
 import { stat } from 'node:fs/promises';
 import type { AlertRegistry } from './alerts.js';
@@ -24,14 +29,15 @@ import { fingerprintFile } from './file-fingerprint.js';
 import type { ChangeOutcome, ListBackend } from './list-backend.js';
 import { isUrlSource } from './list-source.js';
 import type { ListDefaults, ListSpec } from './list-spec.js';
-import type { ListRegistry, ListState } from './list-state.js';
+import type { ListRegistry, ListSlot, ListState } from './list-state.js';
 import type { Logger } from './logger.js';
 import { missedReading, NORMALISER_VERSION } from './normalise.js';
 import { e164ToKey, keyToE164, type NumberKey } from './number-key.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from './refresh.js';
-import { isListName, type GenerationMarker } from './redis-keys.js';
-import { incompatibility, isOlderNormaliserOnly, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
-import type { RedisRisk, RedisStore } from './redis-store.js';
+import { compareStreamIds, isListName, type GenerationMarker } from './redis-keys.js';
+import { incompatibility, isOlderNormaliserOnly, kindMismatch, loadListIntoRedis, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
+import { DEFAULT_ATTEMPT_WINDOW_MS, type RedisRisk, type RedisStore } from './redis-store.js';
+import { FleetCopy } from './fleet-copy.js';
 
 /** lastError() of a list withdrawn for a newer stored format. */
 const FORMAT_PREFIX = `${ErrorCode.FORMAT}: `;
@@ -62,9 +68,18 @@ export interface FleetTimings {
   readonly gcGraceMs: number;
   /** Refresh lock expiry; renewed every third of it while the load runs. @default 30000 */
   readonly lockTtlMs: number;
+  /**
+   * After a wipe, how long this sidecar waits, once it has re-published its copy, before answering rules checks
+   * again: time for the other live sidecars (which see the wipe within pollMs) to re-publish theirs.
+   * @default 3 × pollMs
+   */
+  readonly wipeHoldMs: number;
 }
 
-export const DEFAULT_FLEET_TIMINGS: FleetTimings = Object.freeze({ pollMs: 2000, heartbeatMs: 5000, gcEveryMs: 60_000, gcGraceMs: 600_000, lockTtlMs: 30_000 });
+export const DEFAULT_FLEET_TIMINGS: FleetTimings = Object.freeze({ pollMs: 2000, heartbeatMs: 5000, gcEveryMs: 60_000, gcGraceMs: 600_000, lockTtlMs: 30_000, wipeHoldMs: 6000 });
+
+/** `who` of the changes a sidecar re-publishes from its copy after a wipe. */
+export const RESTORE_WHO = 'callgate:restore';
 
 export interface RedisBackendOptions {
   readonly registry: ListRegistry;
@@ -74,11 +89,15 @@ export interface RedisBackendOptions {
   readonly defaults: ListDefaults;
   readonly instanceId: string;
   readonly timings?: Partial<FleetTimings>;
+  /** This sidecar's durable copy (journal.ts format); null keeps it in memory only (lost on restart). @default null */
+  readonly journalPath?: string | null;
+  /** Attempts kept in the copy this long (the longest frequency window of any policy). @default 30 days */
+  readonly keepAttemptsMs?: number;
 }
 
 export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   const { registry, store, alerts, logger } = options;
-  const timings: FleetTimings = { ...DEFAULT_FLEET_TIMINGS, ...options.timings };
+  const timings: FleetTimings = { ...DEFAULT_FLEET_TIMINGS, wipeHoldMs: 3 * (options.timings?.pollMs ?? DEFAULT_FLEET_TIMINGS.pollMs), ...options.timings };
   const errors = new Map<string, string>();
   const timers: NodeJS.Timeout[] = [];
   const stoppers: (() => Promise<void>)[] = [];
@@ -93,6 +112,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     errors.delete(state.spec.name);
     alerts.clear(`generation_unreadable:${state.spec.name}`);
     alerts.clear(`generation_kind:${state.spec.name}`);
+    alerts.clear(`redis_wiped:${state.spec.name}`);
   }
 
   /**
@@ -115,14 +135,61 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     if (!repeat) logger.error({ list: spec.name, generation: marker.generation, code: ErrorCode.LIST_KIND, reason: why }, 'generation of another kind or role; not taken over');
   }
 
-  /** Re-reads a list's intraday additions from Redis (after a switch dropped some, or a stream gap). */
-  async function seedIntraday(list: string): Promise<void> {
+  /** Set by start(): the durable copy (memory only until then). */
+  let copy: FleetCopy | null = null;
+  /** The stream id of the last change this sidecar applied. */
+  let lastAppliedId = '0-0';
+  let recovering: Promise<void> | null = null;
+
+  /** The list's slot, its overlay holding this sidecar's copy of the list. */
+  function overlayOf(list: string): ListSlot | undefined {
     const slot = registry.slot(list);
+    if (slot !== undefined) copy?.replayInto(list, slot.intraday);
+    return slot;
+  }
+
+  /** Before this (ms, Redis clock), a list's additions are superseded by its current file generation; -Infinity: none are. */
+  async function supersededBefore(list: string, state: ListState | null): Promise<number> {
+    if (state === null || state.sourceDate === null) return Number.NEGATIVE_INFINITY;
+    const registered = await store.generationStartedAt(list, state.generation);
+    return Math.min(registered ?? Number.POSITIVE_INFINITY, state.sourceDate.getTime());
+  }
+
+  /**
+   * Merges Redis's intraday state of a list with this sidecar's copy (after a switch, a stream gap, a wipe):
+   * what either holds is kept (the blocking side wins), except additions that the current file generation
+   * supersedes (made before it, the rule switchCurrent applies in Redis). What the copy holds and Redis lacks
+   * is re-published: deny-list additions and allow-list revocations (intraday grants are not: they allow).
+   * Without `force`, only when this copy has read the stream up to now, so that a removal it has not read yet
+   * is not undone.
+   */
+  async function seedIntraday(list: string, force = false): Promise<void> {
+    const slot = overlayOf(list);
     if (slot === undefined) return;
+    const upTo = await store.lastChangeId();
     const entries = await store.readIntraday(list);
-    const keep = new Set(entries.map((e) => e.key));
-    for (const [key] of [...slot.intraday.entries()]) if (!keep.has(key)) slot.intraday.forget(key);
+    const revocable = slot.spec.kind === 'allow';
+    const revoked = revocable ? await store.revocations(list) : new Map<number, number>();
+    const inRedis = new Set(entries.map((e) => e.key));
+    const cutoff = await supersededBefore(list, slot.state);
+    let superseded = 0;
+    const missing: number[] = [];
+    for (const [key, at] of [...slot.intraday.entries()]) {
+      if (inRedis.has(key)) continue;
+      if (at < cutoff) {
+        slot.intraday.forget(key);
+        superseded++;
+      } else if (!revocable) missing.push(key);
+    }
+    if (superseded > 0) await copy?.supersede(list, cutoff);
     for (const e of entries) slot.intraday.add(e.key, e.at);
+    for (const [key, at] of revoked) slot.intraday.revoke(key, at);
+    const missingRevocations = revocable ? [...slot.intraday.revocations()].filter(([key, at]) => (revoked.get(key) ?? -1) < at).map(([key]) => key) : [];
+    if (missing.length + missingRevocations.length === 0) return;
+    if (!force && compareStreamIds(lastAppliedId, upTo) < 0) return;
+    if (missing.length > 0) await store.addIntraday(list, missing, { who: RESTORE_WHO });
+    if (missingRevocations.length > 0) await store.removeIntraday(list, missingRevocations, { who: RESTORE_WHO, revocable: true });
+    logger.warn({ list, additions: missing.length, revocations: missingRevocations.length }, 're-published intraday changes that Redis had lost, from this sidecar\'s copy');
   }
 
   function unreadable(spec: ListSpec, marker: GenerationMarker, why: string): void {
@@ -147,6 +214,23 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       if (store.risk().format !== null) return;
       const marker = await store.readCurrent(name);
       const slot = registry.slot(name);
+      if (marker === null && slot?.state != null) {
+        // The generation this sidecar reads vanished under it: a wipe (then the epoch went too, and the epoch
+        // check recovers), or keys evicted or deleted by hand (checks of its hits block as unconfirmed meanwhile).
+        if (!alerts.active().some((a) => a.id === `redis_wiped:${name}`)) {
+          alerts.raise({
+            id: `redis_wiped:${name}`,
+            kind: 'redis_wiped',
+            severity: 'critical',
+            list: name,
+            message: `the current generation of ${name} vanished from Redis under this sidecar; its hits answer unconfirmed until a generation is loaded again`,
+            details: { generation: slot.state.generation },
+          });
+        }
+        // Not awaited: a recovery it starts syncs this list again (awaiting here would wait on itself).
+        void checkEpoch().catch((err: unknown) => logger.warn({ err }, 'checking the fleet epoch failed'));
+        return;
+      }
       if (marker === null || slot?.state?.generation === marker.generation) return;
       const listSpec: ListSpec = slot?.spec ?? spec ?? { name, kind: marker.kind, role: marker.kind === 'allow' ? (marker.role ?? 'consent') : null, source: null, ...options.defaults };
       const wrongKind = kindMismatch(listSpec, marker);
@@ -228,13 +312,89 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     }
   }
 
+  /** A source-less list's generation: an empty one, its members being its intraday additions. */
+  async function ensureSourceless(spec: ListSpec): Promise<GenerationMarker> {
+    const filter = NumberFilter.create(1, spec.falsePositiveRate);
+    return (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
+  }
+
+  function raiseWipe(reason: string, details: Record<string, unknown>): void {
+    alerts.raise({
+      id: 'redis_wiped',
+      kind: 'redis_wiped',
+      severity: 'critical',
+      message: `Redis lost its data (${reason}). This sidecar re-creates its lists and re-publishes its copy of opt-outs, revocations, refusals and attempts; opt-outs known only to sidecars that are down come back when they start. See the README, "Redis losing its data".`,
+      details,
+    });
+    logger.error({ reason, ...details }, 'Redis lost its data: recovering from this sidecar\'s copy');
+  }
+
+  /**
+   * After a wipe: rules checks stay blocked (the store expects the old epoch) while this sidecar re-creates its
+   * configured lists (file sources reloaded, source-less ones from its copy), re-publishes its copy, and waits
+   * wipeHoldMs for the other sidecars to re-publish theirs; then it adopts the fleet's new epoch.
+   */
+  function recover(reason: string): Promise<void> {
+    recovering ??= (async () => {
+      raiseWipe(reason, { detectedAt: new Date().toISOString() });
+      if (!discoverAll) {
+        for (const slot of registry.current.slots) {
+          if (closed) return;
+          const spec = slot.spec;
+          if ((await store.readCurrent(spec.name)) !== null) continue;
+          try {
+            if (spec.source === null) await ensureSourceless(spec);
+            else if (!isUrlSource(spec.source)) await loadListIntoRedis(store, spec, { lockTtlMs: timings.lockTtlMs });
+          } catch (err) {
+            // Another sidecar may be re-loading it (its lock): its generation reaches us through the sync.
+            logger.warn({ list: spec.name, err }, 're-creating a list after a wipe failed; the next poll retries');
+          }
+        }
+      }
+      for (const name of listNames()) {
+        await syncList(name);
+        await seedIntraday(name, true);
+      }
+      const now = await store.now();
+      for (const [key, r] of copy?.runningRefusals(now) ?? []) await store.restoreRefusal(key, r.at, r.until);
+      for (const [key, attempts] of copy?.recentAttempts(now) ?? []) await store.restoreAttempts(key, attempts);
+      await pause(timings.wipeHoldMs);
+      if (closed) return;
+      await adoptEpoch(await store.ensureEpoch());
+      logger.warn({ reason }, 'recovered from the wipe: lists re-created and this sidecar\'s copy re-published');
+    })().finally(() => {
+      recovering = null;
+    });
+    return recovering;
+  }
+
+  async function adoptEpoch(epoch: string): Promise<void> {
+    await copy?.setEpoch(epoch, Date.now());
+    store.expectEpoch(epoch);
+  }
+
+  /** Compares Redis's epoch with the one this sidecar knows; a loss or a change is a wipe. */
+  async function checkEpoch(): Promise<void> {
+    if (recovering !== null) return;
+    const seen = await store.readEpoch();
+    const known = copy?.epoch ?? null;
+    if (known === null) {
+      // Nothing known yet: take the fleet's, or write it if lists exist (a fleet from before epochs).
+      if (seen !== null) await adoptEpoch(seen);
+      else if (registry.current.slots.some((s) => s.state !== null)) await adoptEpoch(await store.ensureEpoch());
+      return;
+    }
+    if (seen === known) return;
+    await recover(seen === null ? 'the fleet epoch is gone' : 'the fleet epoch changed');
+  }
+
   /** Start-up of one configured list. */
   async function startList(spec: ListSpec): Promise<void> {
     const started = performance.now();
     let current = await store.readCurrent(spec.name);
     if (spec.source === null && current === null) {
-      const filter = NumberFilter.create(1, spec.falsePositiveRate);
-      current = (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
+      // On a wiped Redis this is re-created from this sidecar's copy: seedIntraday re-publishes the additions.
+      current = await ensureSourceless(spec);
     }
     const wrongKind = current === null ? null : kindMismatch(spec, current);
     if (current !== null && wrongKind === null && spec.source === null && isOlderNormaliserOnly(current)) current = await migrateSourceless(spec, current);
@@ -310,6 +470,8 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   // Set by close(): a start() still running (SIGTERM during the initial load) must not open followers or
   // timers after it, which nothing would stop.
   let closed = false;
+  /** No list configured: the sidecar serves every list current in Redis. */
+  let discoverAll = false;
 
   function every(ms: number, what: string, fn: () => Promise<void>): void {
     if (closed) return;
@@ -371,14 +533,18 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
 
   async function followIntraday(): Promise<void> {
     const fromId = await store.lastChangeId();
+    lastAppliedId = fromId;
     for (const name of listNames()) await seedIntraday(name);
     if (closed) return;
     const stop = store.followChanges(
       fromId,
       (change) => {
-        const slot = registry.slot(change.list);
-        if (slot === undefined) return;
-        slot.intraday.apply(change.op, change.keys, Date.parse(change.at));
+        lastAppliedId = change.id;
+        const at = Date.parse(change.at);
+        // Every list's changes go to the copy, served here or not: a wipe must not lose any of them.
+        overlayOf(change.list);
+        copy?.change(change.op, change.list, change.keys, change.who, at).catch((err: unknown) => logger.error({ err }, 'writing a change to this sidecar\'s copy failed'));
+        registry.slot(change.list)?.intraday.apply(change.op, change.keys, at);
       },
       {
         onError: (err) => logger.warn({ err }, 'following intraday changes: retrying'),
@@ -399,13 +565,31 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   return {
     mode: 'redis',
     remote: redisConfirmer(store),
+    local: {
+      refusal: (key, now) => copy?.refusal(key, now) ?? null,
+      attempts: (key, since) => copy?.attempts(key, since) ?? { count: 0, oldest: null },
+    },
     refresher,
     async start() {
       const stopRisk = store.watchRisk(applyRisk);
       stoppers.push(async () => stopRisk());
       applyRisk(store.risk());
       clockOffsetMs = (await store.now()) - Date.now();
-      const discoverAll = registry.current.slots.length === 0;
+      discoverAll = registry.current.slots.length === 0;
+      const opened = await FleetCopy.open(options.journalPath ?? null, {
+        prefix: store.prefix,
+        keepAttemptsMs: options.keepAttemptsMs ?? DEFAULT_ATTEMPT_WINDOW_MS,
+        now: Date.now() + clockOffsetMs,
+        onError: (err) => logger.error({ err }, 'writing to this sidecar\'s copy failed'),
+      });
+      copy = opened.copy;
+      if (options.journalPath) logger.info({ path: options.journalPath, skipped: opened.skipped, epoch: copy.epoch }, 'copy of the fleet\'s changes opened');
+      const held = copy;
+      store.expectEpoch(held.epoch);
+      store.observeRuleWrites({ refusal: (key, at, until) => held.refusalRecorded(key, at, until), attempt: (key, at, member) => held.attemptRecorded(key, at, member) });
+      // A copy that saw an epoch meeting none (or another): Redis lost its data since this sidecar last ran.
+      const epochAtStart = await store.readEpoch();
+      const wipedBeforeStart = held.epoch !== null && epochAtStart !== held.epoch;
       if (closed) return;
       const unsubscribe = await store.subscribe((event) => {
         // Only lists this sidecar serves (all of Redis's when none is configured).
@@ -431,9 +615,18 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       }
       if (closed) return;
       await followIntraday();
+      if (wipedBeforeStart) {
+        void recover(epochAtStart === null ? 'the fleet epoch is gone (found at start)' : 'the fleet epoch changed (found at start)').catch((err: unknown) =>
+          logger.error({ err }, 'recovery after a wipe failed; retried at the next poll'),
+        );
+      } else {
+        await checkEpoch();
+      }
       every(timings.pollMs, 'polling current generations', async () => {
-        if (discoverAll) return discover();
-        for (const name of listNames()) await syncList(name);
+        await checkEpoch();
+        if (discoverAll) await discover();
+        else for (const name of listNames()) await syncList(name);
+        await copy?.maybeCompact(Date.now() + clockOffsetMs);
       });
       every(timings.heartbeatMs, 'heartbeat', async () => {
         const inUse = registry.current.slots.flatMap((s) => (s.state === null ? [] : [{ list: s.spec.name, generation: s.state.generation }]));
@@ -453,7 +646,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const revocable = slot.spec.kind === 'allow';
       const id = op === 'add' ? await store.addIntraday(list, keys, { who, revocable }) : await store.removeIntraday(list, keys, { who, revocable });
       const at = Date.now() + clockOffsetMs;
+      overlayOf(list);
       slot.intraday.apply(op, keys, at);
+      // This sidecar's copy too, before the acknowledgement: Redis may lose the change before others read it.
+      await copy?.change(op, list, keys, who, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
     lastError: (list) => errors.get(list) ?? null,
@@ -462,7 +658,13 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       closed = true;
       for (const t of timers) clearInterval(t);
       for (const stop of stoppers) await stop().catch(() => undefined);
+      store.observeRuleWrites(null);
       await store.close();
+      await copy?.close();
     },
   };
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -625,3 +625,12 @@ export function decodeChange(id: string, flat: readonly string[]): Change {
   if (at === undefined || !ISO_DATE.test(at)) throw bad('at');
   return { id, list, op, keys, who, at };
 }
+
+/**
+ * The fleet epoch: a random id written (SET NX) with the first generation under this prefix. A sidecar
+ * remembers it on disk; finding it gone or changed means Redis lost its data (restart without persistence,
+ * FLUSHALL), and the fleet's opt-outs must be re-published from the sidecars' copies.
+ */
+export function epochKey(prefix: string): string {
+  return `${prefix}epoch`;
+}

@@ -55,6 +55,7 @@ import {
   decodeFormat,
   decodeMarker,
   encodeInUse,
+  epochKey,
   encodeMarker,
   encodeSwitchEvent,
   eventsChannel,
@@ -146,6 +147,13 @@ export interface DecideFacts {
   readonly now: number;
   /** False on timeout, disconnection or error: memberships are all 'unconfirmed' and the other facts unknown. */
   readonly answered: boolean;
+}
+
+/** Told of every refusal and counted attempt this store records (the sidecar keeps a durable copy of them). */
+export interface RuleWriteObserver {
+  refusal(key: NumberKey, at: number, until: number): void;
+  /** member: the attempt's member in the attempts set, re-published as is after a wipe. */
+  attempt(key: NumberKey, at: number, member: string): void;
 }
 
 export type CallOutcome = 'no_answer' | 'answered' | 'refused';
@@ -342,6 +350,7 @@ interface Scripts {
   cgOutcome(...args: Args): Promise<unknown>;
   cgAttempts(...args: Args): Promise<unknown>;
   cgFormat(...args: Args): Promise<unknown>;
+  cgRestoreRefusal(...args: Args): Promise<unknown>;
 }
 type Client = Redis & Scripts;
 
@@ -516,6 +525,9 @@ return 0
 // terms or ''. Counts (ZADD) only when nothing blocks, in policy.ts's order: deny, JS rules, refusal, consent, cap.
 // One script: racing dialers are serialised here.
 const DECIDE_LUA = `${NOW_LUA}${MARKER_PRESENT_LUA}
+-- Last KEYS / ARGV: the fleet epoch key and the epoch this sidecar expects ('' = none). A wiped Redis lost
+-- refusals and attempts: no answer (the caller blocks) until this sidecar has re-published its copy.
+if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return {} end
 local t = now_ms()
 local n = tonumber(ARGV[8])
 local out = {t, -1, -1, 0, -1, 0}
@@ -645,6 +657,15 @@ return {v, redis.call('GET', KEYS[2]) or ''}
 export function scriptDigests(): Record<string, string> {
   return Object.fromEntries(SCRIPTS.map(([name, lua]) => [name, createHash('sha1').update(lua).digest('hex')]));
 }
+// KEYS: refused. ARGV: refusedAt, until (ms). Re-publishes a refusal kept by a sidecar (after a wipe): only while it
+// runs, never shortening a longer period already recorded. Returns 1 when written.
+const RESTORE_REFUSAL_LUA = `${NOW_LUA}
+local t = now_ms()
+local ttl = tonumber(ARGV[2]) - t
+if ttl <= 0 or redis.call('PTTL', KEYS[1]) >= ttl then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 1
+`;
 
 const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]> = [
   ['cgConfirm', CONFIRM_LUA, undefined],
@@ -661,6 +682,7 @@ const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined
   ['cgOutcome', OUTCOME_LUA, 1],
   ['cgAttempts', ATTEMPTS_LUA, 1],
   ['cgFormat', FORMAT_LUA, 2],
+  ['cgRestoreRefusal', RESTORE_REFUSAL_LUA, 1],
 ];
 
 const DAY_MS = 86_400_000;
@@ -728,6 +750,9 @@ export class RedisStore {
   #watching: Promise<void> | null = null;
   #watchAgain = false;
   #watchTimer: NodeJS.Timeout | undefined;
+  /** The fleet epoch decide() requires ('' = none required). */
+  #expectedEpoch = '';
+  #ruleWrites: RuleWriteObserver | null = null;
 
   private constructor(fast: Client, bulk: Client, prefix: string, options: RedisStoreOptions, dial: Dial) {
     this.#fast = fast;
@@ -1074,6 +1099,7 @@ export class RedisStore {
       n,
       refusalTtlMs(DEFAULT_REFUSAL_DAYS),
     ];
+    const suffix = args[6] as string;
     for (let i = 0; i < n; i++) {
       const item = items[i] as DecideItem;
       const role = ROLE_CODES[item.role] as string | undefined;
@@ -1087,7 +1113,19 @@ export class RedisStore {
       keys.push(k.marker, buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`, k.added, k.revoked, k.terms);
       args.push(member, String(item.key), role, bucketMode(item.buckets, buckets));
     }
-    return this.#bounded((fast) => fast.cgDecide(keys.length, ...keys, ...args), (reply) => parseDecideReply(reply, n) ?? failed(), failed);
+    keys.push(epochKey(this.prefix));
+    args.push(this.#expectedEpoch);
+    const observer = this.#ruleWrites;
+    return this.#bounded(
+      (fast) => fast.cgDecide(keys.length, ...keys, ...args),
+      (reply) => {
+        const facts = parseDecideReply(reply, n);
+        if (facts === null) return failed();
+        if (facts.counted) observer?.attempt(key, facts.now, `${facts.now}-${suffix}`);
+        return facts;
+      },
+      failed,
+    );
   }
 
   /** The per-generation keys of a confirm() or decide() item, built once per generation rather than on every check. */
@@ -1128,7 +1166,9 @@ export class RedisStore {
     } catch (err) {
       throw redisError(`recording a call outcome (${outcome})`, err);
     }
-    return Number(reply);
+    const at = Number(reply);
+    if (outcome === 'refused') this.#ruleWrites?.refusal(key, at, at + ttl);
+    return at;
   }
 
   /** The consumer's attempts within the window (Redis clock), for tests and the audit trail. Throws CALLGATE_ERR_REDIS. */
@@ -1179,6 +1219,8 @@ export class RedisStore {
     // Validates the marker before any write, with the same rules readers apply.
     decodeMarker(encodeMarker(marker));
     let written: unknown;
+    // The fleet's epoch comes with its first generation (a sidecar that saw it learns a wipe from its loss).
+    await this.ensureEpoch();
     try {
       await this.#bulk.cgRegister(gensKey(this.prefix, list), generation);
       await this.#writeMembers(list, generation, keys, buckets);
@@ -1802,6 +1844,62 @@ export class RedisStore {
       throw redisError(`recording intraday ${op} on ${list}`, err);
     }
     return id;
+  }
+
+  /** The fleet epoch (see epochKey), or null when Redis holds none. Throws CALLGATE_ERR_REDIS. */
+  async readEpoch(): Promise<string | null> {
+    try {
+      return await this.#bulk.get(epochKey(this.prefix));
+    } catch (err) {
+      throw redisError('reading the fleet epoch', err);
+    }
+  }
+
+  /** The fleet epoch, written first (a new random one) when Redis holds none. Throws CALLGATE_ERR_REDIS. */
+  async ensureEpoch(): Promise<string> {
+    const key = epochKey(this.prefix);
+    try {
+      await this.#bulk.set(key, randomBytes(8).toString('hex'), 'NX');
+      const epoch = await this.#bulk.get(key);
+      if (epoch !== null) return epoch;
+    } catch (err) {
+      throw redisError('writing the fleet epoch', err);
+    }
+    return this.ensureEpoch();
+  }
+
+  /**
+   * The epoch decide() requires; null requires none. While Redis holds another (or none), decide() answers
+   * nothing (the check blocks): set by a sidecar that knows the fleet's epoch, until it has re-published its copy.
+   */
+  expectEpoch(epoch: string | null): void {
+    this.#expectedEpoch = epoch ?? '';
+  }
+
+  /** Who is told of refusals and counted attempts (one observer; null: nobody). */
+  observeRuleWrites(observer: RuleWriteObserver | null): void {
+    this.#ruleWrites = observer;
+  }
+
+  /** Re-publishes a refusal (after a wipe) unless a longer one runs; false when it has ended or one runs. Throws CALLGATE_ERR_REDIS. */
+  async restoreRefusal(key: NumberKey, at: number, until: number): Promise<boolean> {
+    try {
+      return (await this.#bulk.cgRestoreRefusal(refusedKey(this.prefix, key), String(Math.floor(at)), Math.floor(until))) === 1;
+    } catch (err) {
+      throw redisError('restoring a refusal', err);
+    }
+  }
+
+  /** Re-publishes attempts (after a wipe) under their own members, so that re-publishing twice counts once. Throws CALLGATE_ERR_REDIS. */
+  async restoreAttempts(key: NumberKey, attempts: ReadonlyArray<{ readonly at: number; readonly member: string }>, windowMs: number = DEFAULT_ATTEMPT_WINDOW_MS): Promise<void> {
+    if (attempts.length === 0) return;
+    const k = attemptsKey(this.prefix, key);
+    try {
+      await this.#bulk.zadd(k, ...attempts.flatMap((a) => [a.at, a.member]));
+      await this.#bulk.pexpire(k, windowMs);
+    } catch (err) {
+      throw redisError('restoring attempts', err);
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import { normalise, otherReading } from './normalise.js';
 import { e164ToKey, type NumberKey } from './number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
 import type { DecideFacts, DecideItem, DecideRole, RedisStore } from './redis-store.js';
+import type { LocalRuleFacts } from './fleet-copy.js';
 import type { CampaignConfig } from './rules-config.js';
 import type { ConfirmStats } from './confirm-stats.js';
 import { type CheckResult, type ConsentEvidence, Reason } from './verdict.js';
@@ -82,11 +83,13 @@ export class RulesChecker {
   readonly #now: () => number;
   /** Redis's answers per list, for the unconfirmed_rate alert; null: not counted. */
   readonly #confirms: ConfirmStats | null;
+  readonly #local: LocalRuleFacts | null;
 
-  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number; confirms?: ConfirmStats | null }) {
+  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number; confirms?: ConfirmStats | null; local?: LocalRuleFacts | null }) {
     this.#confirms = options.confirms ?? null;
     this.#registry = options.registry;
     this.#store = options.store;
+    this.#local = options.local ?? null;
     this.#foreignTimezone = options.foreignTimezone;
     this.#now = options.now ?? Date.now;
   }
@@ -160,6 +163,7 @@ export class RulesChecker {
     }
     // Without an answer from Redis, nothing it keeps (lists, refusals, attempts) is known: block.
     if (!facts.answered) return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
+    if (this.#store !== null) facts = withLocalCopy(facts, key, hits, this.#local, (policy.frequencyCap?.windowDays ?? 30) * DAY_MS);
 
     let denyHit: string | null = null;
     let firstLiftable: string | null = null;
@@ -216,6 +220,42 @@ export class RulesChecker {
     }
     return toResult(decision, e164, evidence);
   }
+}
+
+/**
+ * Redis's facts with this sidecar's own copy on top (fleet-copy.ts), the blocking side winning: Redis may have
+ * lost its data. A day's addition held here is a member of a deny-list; a revocation held here revokes unless a
+ * consent dated after it lifts it; a refusal recorded here runs; attempts take the larger count.
+ */
+function withLocalCopy(facts: DecideFacts, key: NumberKey, hits: readonly { slot: ListSlot; key: NumberKey }[], local: LocalRuleFacts | null, windowMs: number): DecideFacts {
+  let memberships = facts.memberships;
+  hits.forEach((h, i) => {
+    const m = memberships[i];
+    let next = m;
+    if (h.slot.spec.kind === 'deny') {
+      if (m === 'absent' && h.slot.intraday.has(h.key)) next = 'member';
+    } else if (m === 'member') {
+      const revokedAt = h.slot.intraday.revokedAt(h.key);
+      if (revokedAt !== null) next = judgeAllowEntry(true, facts.terms[i] ?? null, revokedAt, facts.now);
+    }
+    if (next !== undefined && next !== m) {
+      if (memberships === facts.memberships) memberships = [...memberships];
+      memberships[i] = next;
+    }
+  });
+  const refusal = local?.refusal(key, facts.now) ?? null;
+  const attempts = local?.attempts(key, facts.now - windowMs) ?? { count: 0, oldest: null };
+  const refused = refusal !== null && (facts.refusedUntil === null || refusal.until > facts.refusedUntil);
+  // The attempt this very check counted is in the copy already; facts.attempts are those before it.
+  const held = attempts.count - (facts.counted ? 1 : 0);
+  const more = held > facts.attempts;
+  if (memberships === facts.memberships && !refused && !more) return facts;
+  return {
+    ...facts,
+    memberships,
+    ...(refused ? { refusedUntil: refusal.until, refusedAt: refusal.at } : {}),
+    ...(more ? { attempts: held, oldestAttemptAt: attempts.oldest } : {}),
+  };
 }
 
 function evidenceOf(list: string, answer: 'member' | 'expired' | 'revoked', stored: string | null): ConsentEvidence {

@@ -67,7 +67,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const store = options.store ?? null;
 
   const counted = config.stats;
-  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now, confirms });
+  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now, confirms, local: backend.local ?? null });
   const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, maxPendingBytes: config.auditMaxPendingBytes, now, logger: logger.child({ component: 'audit' }) });
   const auditStats = audit === null ? null : () => audit.stats();
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.

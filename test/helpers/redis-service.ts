@@ -1,7 +1,7 @@
 import { parseServeConfig } from '../../src/config.js';
 import { createRedisBackend, type FleetTimings } from '../../src/redis-backend.js';
 import { RedisStore } from '../../src/redis-store.js';
-import { silentLogger } from '../../src/logger.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { tempDir } from './service.js';
 
@@ -10,7 +10,7 @@ export async function startRedisMode(
   url: string,
   prefix: string,
   args: readonly string[],
-  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number } = {},
+  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number; journalPath?: string | null } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
   const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
@@ -19,12 +19,13 @@ export async function startRedisMode(
     // (fault tests pass a short one on purpose).
     confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });
   await store.checkEvictionPolicy();
-  const logger = silentLogger();
+  // CALLGATE_TEST_LOG=debug|info|…: the sidecars' logs on stderr, to debug a fault test.
+  const logger = process.env['CALLGATE_TEST_LOG'] ? createLogger({ level: process.env['CALLGATE_TEST_LOG'], instanceId: options.instanceId ?? config.instanceId, destination: process.stderr }) : silentLogger();
   const service = await startService(
     config,
     logger,
     ({ registry, alerts }) =>
-      createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings } }),
+      createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings }, journalPath: options.journalPath ?? null }),
     { schedules: false, store, ...(options.now ? { now: options.now } : {}) },
   );
   await service.loaded;

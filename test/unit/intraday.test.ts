@@ -48,3 +48,19 @@ describe('IntradayAdditions', () => {
     expect(a.has(1)).toBe(true);
   });
 });
+
+describe('IntradayAdditions merged from another copy (after a Redis wipe)', () => {
+  it('a grant lifts only an earlier revocation; a revocation keeps the latest time and yields to a later grant', () => {
+    const a = new IntradayAdditions(true);
+    a.remove(33600000001, 200);
+    a.add(33600000001, 100); // an older grant merged in: the revocation stands
+    expect(a.revokedAt(33600000001)).toBe(200);
+    a.add(33600000001, 300);
+    expect(a.revokedAt(33600000001)).toBeNull();
+    a.revoke(33600000001, 250); // older than the grant: ignored
+    expect(a.has(33600000001)).toBe(true);
+    a.revoke(33600000001, 400);
+    expect(a.has(33600000001)).toBe(false);
+    expect(a.revokedAt(33600000001)).toBe(400);
+  });
+});

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IntradayJournal } from '../../src/journal.js';
+import { IntradayJournal, JOURNAL_VERSION } from '../../src/journal.js';
 import { tempDir } from '../helpers/service.js';
 
 function path(): string {
@@ -16,7 +16,8 @@ describe('IntradayJournal', () => {
     expect(skipped).toBe(0);
     expect(journal.lastFingerprint('bloctel')).toBeNull();
     await journal.close();
-    expect(readFileSync(p, 'utf8')).toBe('');
+    // A new journal starts with its format version.
+    expect(readFileSync(p, 'utf8')).toBe(`{"op":"version","v":${JOURNAL_VERSION}}\n`);
   });
 
   it('appends changes that a reopened journal replays, per list, in order', async () => {
@@ -107,9 +108,35 @@ describe('IntradayJournal', () => {
     await Promise.all(writes);
     await journal.close();
     const lines = readFileSync(p, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(51);
+    expect(lines).toHaveLength(52); // version, 50 additions, generation
     const reopened = await IntradayJournal.open(p);
     expect(reopened.journal.changes('internal').flatMap((c) => c.keys)).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i));
+    await reopened.journal.close();
+  });
+
+  it('reads a version-1 file (no version record), and refuses a newer version rather than misreading it', async () => {
+    const old = path();
+    writeFileSync(old, `${JSON.stringify({ op: 'add', list: 'internal', keys: [33612345678], who: 'a', at: 1 })}\n`);
+    const opened = await IntradayJournal.open(old);
+    expect(opened.journal.changes('internal')).toHaveLength(1);
+    await opened.journal.close();
+    const newer = path();
+    writeFileSync(newer, `${JSON.stringify({ op: 'version', v: JOURNAL_VERSION + 1 })}\n${JSON.stringify({ op: 'add', list: 'internal', keys: [33612345678], who: 'a', at: 1 })}\n`);
+    await expect(IntradayJournal.open(newer)).rejects.toMatchObject({ code: 'CALLGATE_ERR_JOURNAL_FORMAT' });
+    expect(readFileSync(newer, 'utf8')).toContain(`"v":${JOURNAL_VERSION + 1}`);
+  });
+
+  it('keeps refusal, attempt and epoch records across a reopen and a rewrite', async () => {
+    const p = path();
+    const { journal } = await IntradayJournal.open(p);
+    await journal.append({ op: 'refusal', key: 33612345678, at: 10, until: 20 });
+    await journal.append({ op: 'attempt', key: 33612345678, at: 11, member: '11-x.1' });
+    await journal.append({ op: 'epoch', epoch: 'e1', prefix: 'callgate:', at: 12 });
+    await journal.rewrite(journal.entries());
+    await journal.close();
+    const reopened = await IntradayJournal.open(p);
+    expect(reopened.skipped).toBe(0);
+    expect(reopened.entries.map((e) => e.op)).toEqual(['refusal', 'attempt', 'epoch']);
     await reopened.journal.close();
   });
 });
