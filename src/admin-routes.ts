@@ -26,7 +26,16 @@ export interface AdminDeps {
 
 const MAX_CHANGE_NUMBERS = 10_000;
 
+/**
+ * A JSON content type is required: a browser page may POST `text/plain` cross-site without a
+ * preflight, never `application/json` (issue 12 item 4).
+ */
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/json\s*(;|$)/i.test(contentType.trim());
+}
+
 function guard(req: IncomingMessage, token: string | null): void {
+  if (!isJson(req.headers['content-type'])) throw new HttpError(415, 'unsupported_media_type', 'admin requests need Content-Type: application/json');
   const d = authoriseAdmin(req, token);
   if (!d.ok) throw new HttpError(d.status, d.status === 401 ? 'unauthorized' : 'forbidden', d.message);
 }

@@ -26,6 +26,7 @@ import { FleetStats } from './fleet-stats.js';
 import { createMetrics } from './metrics.js';
 import type { RedisStore } from './redis-store.js';
 import { StatsService } from './stats-service.js';
+import { createSiteGuard } from './site-guard.js';
 import { statsRoutes, statsUpgrade } from './stats-routes.js';
 import { CheckSocketServer, StatsSocketServer, type ConnectionCounters } from './ws-server.js';
 
@@ -125,7 +126,8 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['/', (req: IncomingMessage, socket: Duplex, head: Buffer) => sockets.handleUpgrade(req, socket, head)],
     ['/stats', statsUpgrade(config.statsToken, config.adminToken, (req, socket, head) => statsSockets.handleUpgrade(req, socket, head))],
   ]);
-  const http = createHttpServer({ routes, upgrades }, logger.child({ component: 'http' }));
+  const guard = createSiteGuard({ listenHost: config.host, allowedHosts: config.allowedHosts });
+  const http = createHttpServer({ routes, upgrades, guard }, logger.child({ component: 'http' }));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

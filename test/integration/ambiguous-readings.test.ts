@@ -58,7 +58,7 @@ type Post = (path: string, body: unknown) => Promise<{ status: number; body: Rec
 
 function poster(port: number): Post {
   return async (path, body) => {
-    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   };
 }

@@ -65,7 +65,7 @@ type Post = (path: string, body: unknown) => Promise<Record<string, unknown>>;
 
 function poster(port: number): Post {
   return async (path, body) => {
-    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return (await r.json()) as Record<string, unknown>;
   };
 }

@@ -38,7 +38,7 @@ describe('dashboard in headless Chromium', () => {
 
         // A refused refresh (the new file is empty) raises an alert on the wall.
         writeFileSync(list, '');
-        const refused = await fetch(`${base}/admin/refresh`, { method: 'POST' });
+        const refused = await fetch(`${base}/admin/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' } });
         expect(refused.status).toBe(409);
         await page.locator('#alerts li[data-alert-id="refresh_refused:bloctel"]').waitFor({ timeout: 10_000 });
         expect(await page.locator('#alerts li[data-alert-id="refresh_refused:bloctel"]').getAttribute('data-severity')).toBe('critical');

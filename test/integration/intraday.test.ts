@@ -168,10 +168,10 @@ describe('the admin token', () => {
     const s = await serve(['--config', config, '--admin-token', 'T0ken']);
 
     for (const path of ['/admin/refresh', '/admin/block', '/admin/lists/add']) {
-      const res = await fetch(`${s.url}${path}`, { method: 'POST', body: JSON.stringify({ list: 'internal', numbers: [fr(100)] }) });
+      const res = await fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ list: 'internal', numbers: [fr(100)] }) });
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
-      const wrong = await fetch(`${s.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: JSON.stringify({ list: 'internal', numbers: [fr(100)] }) });
+      const wrong = await fetch(`${s.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: JSON.stringify({ list: 'internal', numbers: [fr(100)] }) });
       expect(wrong.status).toBe(401);
     }
     const noToken = await runCli(['block', fr(100), '--url', s.url]);
@@ -186,7 +186,7 @@ describe('the admin token', () => {
     expect(await verdict(s.client, 100)).toBe('block/internal');
     const fromEnv = await runCli(['refresh', '--url', s.url], { CALLGATE_ADMIN_TOKEN: 'T0ken' });
     expect(fromEnv.code).toBe(0);
-    const res = await fetch(`${s.url}/admin/unblock`, { method: 'POST', headers: { authorization: 'Bearer T0ken' }, body: JSON.stringify({ numbers: [fr(100)] }) });
+    const res = await fetch(`${s.url}/admin/unblock`, { method: 'POST', headers: { authorization: 'Bearer T0ken', 'content-type': 'application/json' }, body: JSON.stringify({ numbers: [fr(100)] }) });
     expect(res.status).toBe(200);
     expect(await verdict(s.client, 100)).toBe('allow/not_listed');
     await stop(s);

@@ -57,7 +57,7 @@ async function readyz(port: number): Promise<{ status: number; ready: boolean; c
 }
 
 async function adminRefresh(port: number, query = ''): Promise<RefreshOutcome> {
-  const res = await fetch(`http://127.0.0.1:${port}/admin/refresh?list=bloctel${query}`, { method: 'POST' });
+  const res = await fetch(`http://127.0.0.1:${port}/admin/refresh?list=bloctel${query}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
   const outcome = ((await res.json()) as { outcomes: RefreshOutcome[] }).outcomes[0];
   if (outcome === undefined) throw new Error('no outcome');
   return outcome;

@@ -158,7 +158,7 @@ describe('Redis fault suite (seeded, private redis-server)', () => {
       Promise.all(clients.map((c) => c.request(request))).then((replies) => replies.every((r) => r['verdict'] === 'block'));
     const post = async (path: string, body: unknown): Promise<boolean> => {
       const s = pick(sidecars).s;
-      return fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', body: JSON.stringify(body) }).then(
+      return fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(
         (r) => r.ok,
         () => false,
       );

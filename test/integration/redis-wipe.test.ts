@@ -50,7 +50,7 @@ function setup(dir: string): string {
 }
 
 async function post(s: Sidecar, path: string, body: unknown): Promise<number> {
-  return (await fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', body: JSON.stringify(body) })).status;
+  return (await fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status;
 }
 
 /** `callgate load` of every list with a source (the documented recovery), as the CLI runs it. */

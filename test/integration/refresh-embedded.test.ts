@@ -34,7 +34,7 @@ function writeNumbers(path: string, indexes: readonly number[], extra: readonly 
 }
 
 async function adminRefresh(port: number, query = ''): Promise<{ status: number; outcomes: RefreshOutcome[] }> {
-  const res = await fetch(`http://127.0.0.1:${port}/admin/refresh${query}`, { method: 'POST' });
+  const res = await fetch(`http://127.0.0.1:${port}/admin/refresh${query}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
   const body = (await res.json()) as { outcomes: RefreshOutcome[] };
   return { status: res.status, outcomes: body.outcomes };
 }

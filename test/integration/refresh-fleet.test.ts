@@ -62,7 +62,7 @@ function writeBuilt(store: RedisStore, list: string, indexes: readonly number[])
 }
 
 async function adminPost(s: Sidecar, path: string, body: unknown = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const res = await fetch(`http://127.0.0.1:${s.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 

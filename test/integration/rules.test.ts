@@ -73,7 +73,7 @@ describe('French rules in Redis mode', () => {
       expect(await check('0612000099', null)).toMatchObject({ verdict: 'allow', reason: 'not_listed' });
       expect(await check('not a number', 'winter')).toMatchObject({ verdict: 'block', reason: 'invalid_number' });
       // An intraday opt-out on the internal list beats consent at once.
-      const added = await fetch(`http://127.0.0.1:${svc.port}/admin/lists/add`, { method: 'POST', body: JSON.stringify({ list: 'internal', numbers: ['0612000010'], who: 'agent-1' }) });
+      const added = await fetch(`http://127.0.0.1:${svc.port}/admin/lists/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ list: 'internal', numbers: ['0612000010'], who: 'agent-1' }) });
       expect(added.status).toBe(200);
       expect(await check('0612000010', 'winter')).toMatchObject({ verdict: 'block', reason: 'internal' });
 

@@ -1,0 +1,62 @@
+/**
+ * Refuses HTTP requests a web page could make from a browser on the sidecar's host (issue 12 item
+ * 4): a cross-site page (`Origin` of another origin, `Sec-Fetch-Site: cross-site`), and a DNS
+ * rebinding page — its own name resolved to 127.0.0.1, so it is same-origin in the browser's eyes
+ * but its `Host` header names it. Accepted hosts: loopback names, IP literals (a page served from an
+ * IP is served by the sidecar itself), the listen host, this machine's name and a configured list.
+ * Clients that are not browsers send no Origin and a Host they chose: the admin CLI and probes pass.
+ */
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { HttpError, type RequestGuard } from './http-server.js';
+
+export interface SiteGuardOptions {
+  /** The configured listen address (`--host`). */
+  readonly listenHost: string;
+  /** Extra accepted host names (`--allowed-hosts`), lower case. */
+  readonly allowedHosts: readonly string[];
+}
+
+/** Probes need no guard: they hold no data and change nothing. */
+const UNGUARDED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/** The host name of a Host header value, lower case, without port or trailing dot; null if malformed. */
+export function hostName(header: string): string | null {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? null : h.slice(1, end);
+  }
+  const colon = h.lastIndexOf(':');
+  const name = colon < 0 ? h : h.slice(0, colon);
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+export function createSiteGuard(options: SiteGuardOptions): RequestGuard {
+  const names = new Set<string>([options.listenHost.toLowerCase(), hostname().toLowerCase(), ...options.allowedHosts]);
+  const hostAllowed = (host: string): boolean => {
+    const name = hostName(host);
+    if (name === null) return false;
+    return name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0 || names.has(name);
+  };
+  return (req: IncomingMessage, url: URL, upgrade: boolean): HttpError | null => {
+    if (UNGUARDED_PATHS.has(url.pathname)) return null;
+    const origin = req.headers.origin;
+    // The check socket serves dialers, which are not browsers: guarded only when a browser opens it.
+    if (upgrade && url.pathname === '/' && origin === undefined) return null;
+    const host = req.headers.host;
+    if (host !== undefined && !hostAllowed(host)) {
+      return new HttpError(403, 'forbidden_host', `Host ${JSON.stringify(host.slice(0, 100))} is not accepted: use a loopback name, an IP address, the listen host or one of --allowed-hosts`);
+    }
+    if (req.headers['sec-fetch-site'] === 'cross-site') return new HttpError(403, 'cross_site', 'cross-site requests are refused');
+    if (origin !== undefined && !sameOrigin(origin, host)) return new HttpError(403, 'cross_site', `requests from origin ${JSON.stringify(origin.slice(0, 100))} are refused`);
+    return null;
+  };
+}
+
+/** Whether `Origin` names the origin the request was sent to (scheme aside: TLS ends before us). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || !URL.canParse(origin)) return false;
+  return new URL(origin).host === host.trim().toLowerCase();
+}
