@@ -4,7 +4,7 @@
  *   npx tsx bench/normalise.ts            (BENCH_N=numbers per round, default 200000; BENCH_ROUNDS=5)
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { normalise, normaliseFull, NORMALISER_VERSION } from '../src/normalise.js';
+import { normalise, normaliseFull, NORMALISER_VERSION, otherReading } from '../src/normalise.js';
 import { mulberry32 } from './synthetic-numbers.js';
 
 const N = Number(process.env['BENCH_N'] ?? 200_000);
@@ -53,6 +53,7 @@ function sample(r: number = rand()): string {
 const mixes: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['realistic mix (70% metro, 15% overseas, 8% foreign, 7% invalid)', Array.from({ length: N }, () => sample())],
   ['French shapes only (rules 4-7)', Array.from({ length: N }, () => sample(rand() * 0.85))],
+  ['9 bare digits only (rule 9, worst case)', Array.from({ length: N }, () => pick(METRO) + digits(8))],
 ];
 
 function libraryRaw(raw: string): string | null {
@@ -73,6 +74,11 @@ const contenders: ReadonlyArray<readonly [string, (raw: string) => string | null
   ['libphonenumber-js/max parse+isValid (raw baseline)', libraryRaw],
   ['normaliseFull (reference path)', normaliseFull],
   ['normalise (fast path + fallback)', normalise],
+  // What a check pays since rule 9: the primary reading, then the cheap test for a second one.
+  ['normalise + otherReading (every reading)', (raw) => {
+    const primary = normalise(raw);
+    return primary === null || otherReading(raw) === null ? primary : primary;
+  }],
 ];
 
 console.log(`normaliser ${NORMALISER_VERSION}, node ${process.version}, ${N} numbers per mix, best of ${ROUNDS} rounds`);
