@@ -1990,13 +1990,16 @@ export class RedisStore {
             try {
               change = decodeChange(id, fields);
             } catch (err) {
-              if (options.onMalformed === undefined) report(err);
+              if (isCallgateError(err, ErrorCode.FORMAT)) {
+                // An entry of a newer format is not skipped silently: every check that needs Redis blocks.
+                this.#noteFormat(err);
+                report(err);
+              } else if (options.onMalformed === undefined) report(err);
               else options.onMalformed(id, err instanceof Error ? err : new Error(String(err)));
             }
             try {
               if (change !== null) onChange(change);
             } catch (err) {
-              // An entry of a newer format is not skipped silently: every check that needs Redis blocks.
               this.#noteFormat(err);
               report(err);
             }

@@ -81,6 +81,20 @@ const FAULTS: readonly FaultAction[] = [
     },
   },
   {
+    // An eviction is possible while the policy is not noeviction: Redis-dependent checks block as
+    // unconfirmed; back to noeviction with nothing evicted, the sidecars recover by themselves.
+    name: 'switch maxmemory-policy to allkeys-lru, then back to noeviction',
+    wiped: false,
+    async inject({ redis, traffic }) {
+      await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+      try {
+        await traffic(3);
+      } finally {
+        await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      }
+    },
+  },
+  {
     name: 'FLUSHALL',
     wiped: true,
     async inject({ redis }) {

@@ -333,6 +333,12 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       const g3 = await write(20);
       const g4 = await write(30);
       await waitFor(() => generationOf(sidecar, 'gc') === g4, 'the sidecar on g4', 10_000);
+      // Its heartbeat (every 200 ms) names what it reads: wait until it no longer names g2 or g3.
+      await waitFor(
+        async () => (await store.liveSidecars()).some((r) => r.id === 'gc-reader' && r.inUse.every((u) => u.list !== 'gc' || u.generation === g4)),
+        'the heartbeat of the sidecar naming g4 only',
+        10_000,
+      );
       // A sidecar that still reads g1 (slow to switch): its heartbeat protects g1 for 1.5 s.
       await store.heartbeat('slow-reader', [{ list: 'gc', generation: g1 }], 1500);
       const { deleted } = await store.collectGarbage('gc', { graceMs: 0 });
