@@ -12,8 +12,8 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AuditLog, compressFile, type AuditEvent } from '../src/audit-log.js';
-import { silentLogger } from '../src/logger.js';
+import { AuditLog, compressFile, type AuditEvent } from '../src/audit/log.js';
+import { silentLogger } from '../src/core/logger.js';
 import { mulberry32 } from './synthetic-numbers.js';
 
 const N = Number(process.env['AUDIT_N'] ?? 300_000);

@@ -4,7 +4,7 @@
  *   npx tsx bench/normalise.ts            (BENCH_N=numbers per round, default 200000; BENCH_ROUNDS=5)
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { normalise, normaliseFull, NORMALISER_VERSION, otherReading } from '../src/normalise.js';
+import { normalise, normaliseFull, NORMALISER_VERSION, otherReading } from '../src/numbers/normalise.js';
 import { mulberry32 } from './synthetic-numbers.js';
 
 const N = Number(process.env['BENCH_N'] ?? 200_000);

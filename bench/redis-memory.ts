@@ -4,13 +4,13 @@
  *
  *   node --import tsx bench/redis-memory.ts [--size 1000000] [--baseline-size 1000000]
  *
- * The baseline is loaded with `redis-cli --pipe` (the house rule keeps ioredis inside src/redis-store.ts),
+ * The baseline is loaded with `redis-cli --pipe` (the house rule keeps ioredis inside src/redis/store.ts),
  * so compare its bytes, not its load time.
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { RedisStore } from '../src/redis-store.js';
-import { MAX_INTSET_ENTRIES } from '../src/redis-keys.js';
+import { RedisStore } from '../src/redis/store.js';
+import { MAX_INTSET_ENTRIES } from '../src/redis/keys.js';
 import { startPrivateRedis } from '../test/helpers/redis-server.js';
 import type { PrivateRedis } from '../test/helpers/redis-server.js';
 

@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import pkg from 'bloom-filters';
-import { NumberFilter } from '../src/bloom.js';
-import { ExactSet } from '../src/exact-set.js';
+import { NumberFilter } from '../src/lists/bloom.js';
+import { ExactSet } from '../src/lists/exact-set.js';
 
 const { values } = parseArgs({
   options: {

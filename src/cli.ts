@@ -4,9 +4,9 @@
  * (the composition root) and the command modules.
  */
 import { readFileSync } from 'node:fs';
-import { CallgateError, ErrorCode, isCallgateError } from './errors.js';
-import { runChangeCommand, runRefreshCommand } from './admin-client.js';
-import { runAuditCommand } from './audit-command.js';
+import { CallgateError, ErrorCode, isCallgateError } from './core/errors.js';
+import { runChangeCommand, runRefreshCommand } from './admin/client.js';
+import { runAuditCommand } from './audit/command.js';
 import { runAcceptEvictionsCommand, runCheckCommand, runLoadCommand, runServe } from './main.js';
 
 /** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */

@@ -2,16 +2,16 @@
  * Composition root: configuration → logger → backend → service, and the process-level behaviour
  * (signals, exit codes). Everything else receives its dependencies from here.
  */
-import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config.js';
-import { createEmbeddedBackend } from './embedded-backend.js';
-import { CallgateError, ErrorCode } from './errors.js';
-import { isCallgateError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
-import { createRedisBackend } from './redis-backend.js';
-import { loadListIntoRedis } from './redis-load.js';
-import { RedisStore } from './redis-store.js';
+import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config/config.js';
+import { createEmbeddedBackend } from './backends/embedded.js';
+import { CallgateError, ErrorCode } from './core/errors.js';
+import { isCallgateError } from './core/errors.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { createRedisBackend } from './backends/redis.js';
+import { loadListIntoRedis } from './backends/redis-load.js';
+import { RedisStore } from './redis/store.js';
 import { startService, type BackendFactory } from './service.js';
-import { CheckClient } from './ws-client.js';
+import { CheckClient } from './server/ws-client.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

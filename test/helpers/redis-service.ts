@@ -1,7 +1,7 @@
-import { parseServeConfig } from '../../src/config.js';
-import { createRedisBackend, type FleetTimings } from '../../src/redis-backend.js';
-import { RedisStore } from '../../src/redis-store.js';
-import { createLogger, silentLogger } from '../../src/logger.js';
+import { parseServeConfig } from '../../src/config/config.js';
+import { createRedisBackend, type FleetTimings } from '../../src/backends/redis.js';
+import { RedisStore } from '../../src/redis/store.js';
+import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { tempDir } from './service.js';
 

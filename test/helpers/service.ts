@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseServeConfig } from '../../src/config.js';
-import { createEmbeddedBackend } from '../../src/embedded-backend.js';
-import { silentLogger } from '../../src/logger.js';
+import { parseServeConfig } from '../../src/config/config.js';
+import { createEmbeddedBackend } from '../../src/backends/embedded.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
 
 export function tempDir(prefix = 'callgate-test-'): string {

@@ -1,0 +1,136 @@
+/**
+ * The client side of the admin API, for `callgate refresh`, `callgate list add|remove` and
+ * `callgate block|unblock`: one HTTP request to a running sidecar, a line of output per result.
+ */
+import { hostname, userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { CallgateError, ErrorCode } from '../core/errors.js';
+import type { RefreshOutcome } from '../refresh/refresh.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface AdminTarget {
+  readonly url: string;
+  readonly token: string | null;
+}
+
+function target(values: { url?: string | undefined; token?: string | undefined }, env: Env): AdminTarget {
+  const url = values.url ?? env['CALLGATE_ADMIN_URL'] ?? 'http://127.0.0.1:8080';
+  if (!/^https?:\/\//.test(url)) throw new CallgateError(ErrorCode.CONFIG, `--url: expected http:// or https://, got ${JSON.stringify(url)}`);
+  return { url: url.replace(/\/+$/, ''), token: values.token ?? env['CALLGATE_ADMIN_TOKEN'] ?? null };
+}
+
+function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(argv: readonly string[], options: T): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (err) {
+    throw new CallgateError(ErrorCode.CONFIG, (err as Error).message);
+  }
+}
+
+async function post(t: AdminTarget, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  let res: Response;
+  try {
+    res = await fetch(`${t.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(t.token === null ? {} : { authorization: `Bearer ${t.token}` }) },
+      body: JSON.stringify(body ?? {}),
+    });
+  } catch (err) {
+    throw new CallgateError(ErrorCode.UNREACHABLE, `cannot reach ${t.url}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { error: { code: 'http', message: text.slice(0, 200) } };
+  }
+  return { status: res.status, json };
+}
+
+function describeOutcome(o: RefreshOutcome): string {
+  const secs = `${(o.durationMs / 1000).toFixed(1)} s`;
+  switch (o.status) {
+    case 'loaded': {
+      const bad = o.badLines ? `, ${o.badLines} bad lines (first: ${(o.badLineNumbers ?? []).join(', ')})` : '';
+      const forced = o.overridden?.length ? ` [forced over: ${o.overridden.join(', ')}]` : '';
+      return `${o.list}: loaded generation ${o.generation}: ${o.unique} numbers (${o.duplicates ?? 0} duplicates${bad}) in ${secs}${forced}`;
+    }
+    case 'unchanged':
+      return `${o.list}: unchanged (generation ${o.generation ?? '-'}) in ${secs}`;
+    case 'refused':
+      return `${o.list}: refused (${o.code}): ${o.message}`;
+    case 'busy':
+      return `${o.list}: busy: ${o.message}`;
+    case 'failed':
+      return `${o.list}: failed (${o.code}): ${o.message}`;
+    default: {
+      const never: never = o.status;
+      return `${o.list}: ${String(never)}`;
+    }
+  }
+}
+
+function printError(json: Record<string, unknown>, status: number): number {
+  const e = json['error'] as { code?: string; message?: string } | undefined;
+  process.stderr.write(`callgate: ${e?.message ?? `HTTP ${status}`} [${e?.code ?? status}]\n`);
+  return 1;
+}
+
+/** `callgate refresh [--url U] [--token T] [--list NAME] [--force]`: 0 when every list loaded or was unchanged. */
+export async function runRefreshCommand(argv: readonly string[], env: Env): Promise<number> {
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, list: { type: 'string' }, force: { type: 'boolean' } });
+  if (positionals.length > 0) throw new CallgateError(ErrorCode.CONFIG, `refresh takes no positional arguments, got ${JSON.stringify(positionals)}`);
+  const t = target(values as { url?: string; token?: string }, env);
+  const q = new URLSearchParams();
+  if (typeof values['list'] === 'string') q.set('list', values['list']);
+  if (values['force'] === true) q.set('force', 'true');
+  const { status, json } = await post(t, `/admin/refresh${q.size > 0 ? `?${q.toString()}` : ''}`, {});
+  const outcomes = json['outcomes'] as RefreshOutcome[] | undefined;
+  if (outcomes === undefined) return printError(json, status);
+  for (const o of outcomes) process.stdout.write(`${describeOutcome(o)}\n`);
+  return outcomes.every((o) => o.status === 'loaded' || o.status === 'unchanged') ? 0 : 1;
+}
+
+function defaultWho(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `cli@${hostname()}`;
+  }
+}
+
+/** `callgate list add|remove NAME NUMBER…` and `callgate block|unblock NUMBER…`. */
+export async function runChangeCommand(kind: 'list' | 'block' | 'unblock', argv: readonly string[], env: Env): Promise<number> {
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, who: { type: 'string' } });
+  const t = target(values as { url?: string; token?: string }, env);
+  const who = (values['who'] as string | undefined) ?? defaultWho();
+  let path: string;
+  let body: Record<string, unknown>;
+  if (kind === 'list') {
+    const [op, list, ...numbers] = positionals;
+    if ((op !== 'add' && op !== 'remove') || list === undefined || numbers.length === 0) {
+      throw new CallgateError(ErrorCode.CONFIG, 'usage: callgate list add|remove NAME NUMBER…');
+    }
+    path = `/admin/lists/${op}`;
+    body = { list, numbers, who };
+  } else {
+    if (positionals.length === 0) throw new CallgateError(ErrorCode.CONFIG, `usage: callgate ${kind} NUMBER…`);
+    path = `/admin/${kind}`;
+    body = { numbers: positionals, who };
+  }
+  const { status, json } = await post(t, path, body);
+  if (status !== 200) return printError(json, status);
+  const still = json['stillListed'] as { generation?: unknown; numbers?: unknown } | undefined;
+  const kept = Array.isArray(still?.numbers) ? still.numbers.map(String) : [];
+  const changed = Number(json['count']) - kept.length;
+  if (changed > 0 || kept.length === 0) {
+    process.stdout.write(`${String(json['list'])}: ${String(json['op'])} ${changed} number(s) at ${String(json['at'])} by ${who}\n`);
+  }
+  if (kept.length === 0) return 0;
+  // A remove withdraws intraday additions only: the file's numbers stay listed until a file without them is loaded.
+  process.stdout.write(`${String(json['list'])}: ${kept.length} number(s) still listed by file generation ${String(still?.generation)}, not removed: ${kept.join(', ')}\n`);
+  return 1;
+}

@@ -1,0 +1,30 @@
+/**
+ * Where a list's generations come from and where their exact members live: in this process
+ * (embedded) or in Redis shared by a fleet. The service only knows this interface.
+ */
+import type { RemoteConfirmer } from '../check/deny-lists.js';
+import type { LocalRuleFacts } from './fleet-copy.js';
+import type { NumberKey } from '../numbers/number-key.js';
+import type { ListRefresher } from '../refresh/refresh.js';
+
+export type ChangeOutcome =
+  | { readonly ok: true; readonly list: string; readonly op: 'add' | 'remove'; readonly count: number; readonly at: string; readonly id?: string }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+export interface ListBackend {
+  readonly mode: 'embedded' | 'redis';
+  /** Confirms Bloom hits outside the process; null when members are in memory. */
+  readonly remote: RemoteConfirmer | null;
+  /** Redis mode: refusals and attempts this sidecar recorded (its durable copy), counted on top of Redis's. */
+  readonly local?: LocalRuleFacts;
+  readonly refresher: ListRefresher;
+  /** Loads (or takes over) every configured list and installs each in the registry as it is ready. */
+  start(): Promise<void>;
+  /** An intraday change (an opt-out recorded now, or its withdrawal), durable before it resolves. */
+  change(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string): Promise<ChangeOutcome>;
+  /** The last load error of a list, for /readyz; null when none. */
+  lastError(list: string): string | null;
+  /** Backend health for /readyz (e.g. whether Redis is reachable). */
+  describe(): Record<string, unknown>;
+  close(): Promise<void>;
+}

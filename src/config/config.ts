@@ -1,0 +1,481 @@
+/**
+ * The only reader of argv and `process.env` (passed in). Every option: a flag, a `CALLGATE_*` variable
+ * (never generic names like REDIS_URL, so a test harness's variables never change callgate's mode),
+ * a config-file key, a default. Precedence: flag > environment > config file > default.
+ * The result is validated once and frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_PENDING_BYTES } from '../audit/log.js';
+import { CallgateError, ErrorCode } from '../core/errors.js';
+import { parseRulesConfig, type RulesConfig } from './rules-config.js';
+import { DEFAULT_READ_LIMITS } from '../refresh/read.js';
+import { DEFAULT_SETTLE_MS } from '../refresh/source.js';
+import { DEFAULT_ALERT_RULES } from '../supervision/stats-service.js';
+import { validateSchedule } from '../refresh/cron.js';
+import { type ListDefaults, type ListKind, type ListSpec, type RefreshPolicy, parseListShorthand, validateListName } from './list-spec.js';
+
+type OptionType = 'string' | 'int' | 'number' | 'boolean';
+
+interface OptionDef {
+  readonly key: string;
+  readonly flag: string;
+  readonly env: string;
+  readonly type: OptionType;
+  readonly default: string | number | boolean | null;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** Options shared by `serve` and `load`; the README's configuration table mirrors this list. */
+export const OPTIONS: readonly OptionDef[] = [
+  { key: 'host', flag: 'host', env: 'CALLGATE_HOST', type: 'string', default: '127.0.0.1', doc: 'Address to listen on (loopback by default).' },
+  { key: 'port', flag: 'port', env: 'CALLGATE_PORT', type: 'int', default: 8080, min: 0, max: 65535, doc: 'TCP port for WebSocket and HTTP (0 = any free port).' },
+  { key: 'falsePositiveRate', flag: 'false-positive-rate', env: 'CALLGATE_FALSE_POSITIVE_RATE', type: 'number', default: 0.001, min: 1e-9, max: 0.5, doc: 'Bloom filter false-positive rate per list.' },
+  { key: 'maxPayloadBytes', flag: 'max-payload-bytes', env: 'CALLGATE_MAX_PAYLOAD_BYTES', type: 'int', default: 1024 * 1024, min: 1024, doc: 'Largest accepted frame; larger closes the socket with 1009.' },
+  { key: 'maxInFlight', flag: 'max-in-flight', env: 'CALLGATE_MAX_IN_FLIGHT', type: 'int', default: 1024, min: 1, doc: 'Requests in flight per connection before callgate stops reading from it (backpressure).' },
+  { key: 'maxInFlightBytes', flag: 'max-in-flight-bytes', env: 'CALLGATE_MAX_IN_FLIGHT_BYTES', type: 'int', default: 4 * 1024 * 1024, min: 1024, doc: 'Bytes of request frames in flight per connection before callgate stops reading from it (backpressure).' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'CALLGATE_MAX_CONNECTIONS', type: 'int', default: 256, min: 1, doc: 'Open check sockets at most (and as many /stats sockets); further upgrades get a 503.' },
+  { key: 'pingIntervalMs', flag: 'ping-interval-ms', env: 'CALLGATE_PING_INTERVAL_MS', type: 'int', default: 30_000, min: 0, doc: 'Idle WebSocket ping period; a socket that answers nothing for two periods is dropped (0 = never ping).' },
+  { key: 'allowedHosts', flag: 'allowed-hosts', env: 'CALLGATE_ALLOWED_HOSTS', type: 'string', default: null, doc: 'Comma-separated host names accepted in the Host header of HTTP routes besides loopback names, IP addresses, the listen host and this machine\'s name (DNS-rebinding guard).' },
+  { key: 'maxBatchSize', flag: 'max-batch-size', env: 'CALLGATE_MAX_BATCH_SIZE', type: 'int', default: 10_000, min: 1, max: 100_000, doc: 'Most numbers in one batch request.' },
+  { key: 'batchSliceSize', flag: 'batch-slice-size', env: 'CALLGATE_BATCH_SLICE_SIZE', type: 'int', default: 256, min: 1, doc: 'Numbers checked between yields to the event loop, so a big batch never stalls other connections.' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace-ms', env: 'CALLGATE_SHUTDOWN_GRACE_MS', type: 'int', default: 10_000, min: 0, doc: 'On SIGTERM, how long to wait for in-flight replies before closing.' },
+  { key: 'logLevel', flag: 'log-level', env: 'CALLGATE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  { key: 'instanceId', flag: 'instance-id', env: 'CALLGATE_INSTANCE_ID', type: 'string', default: null, doc: 'This process\'s id in logs and Redis (default: host-pid-random).' },
+  { key: 'redisUrl', flag: 'redis', env: 'CALLGATE_REDIS_URL', type: 'string', default: null, doc: 'Redis mode: redis:// or rediss:// URL (password in the URL). Unset = embedded mode.' },
+  { key: 'redisPrefix', flag: 'redis-prefix', env: 'CALLGATE_REDIS_PREFIX', type: 'string', default: 'callgate:', doc: 'Key namespace in Redis.' },
+  { key: 'redisConfirmTimeoutMs', flag: 'redis-confirm-timeout-ms', env: 'CALLGATE_REDIS_CONFIRM_TIMEOUT_MS', type: 'int', default: 50, min: 1, doc: 'A Bloom hit not confirmed in Redis within this time is blocked as `unconfirmed`.' },
+  { key: 'redisAllowEviction', flag: 'redis-allow-eviction', env: 'CALLGATE_REDIS_ALLOW_EVICTION', type: 'boolean', default: false, doc: 'Start even when Redis\'s maxmemory-policy can evict callgate\'s keys (not recommended).' },
+  { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the URL then supplies password/TLS/db only.' },
+  { key: 'redisSentinelName', flag: 'redis-sentinel-name', env: 'CALLGATE_REDIS_SENTINEL_NAME', type: 'string', default: 'mymaster', doc: 'Sentinel master group name.' },
+  { key: 'refreshCron', flag: 'refresh-cron', env: 'CALLGATE_REFRESH_CRON', type: 'string', default: '30 2 * * *', doc: 'Default refresh schedule of lists with a source (cron, 5 fields).' },
+  { key: 'refreshTimezone', flag: 'refresh-timezone', env: 'CALLGATE_REFRESH_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone of the refresh schedule.' },
+  { key: 'maxAgeDays', flag: 'max-age-days', env: 'CALLGATE_MAX_AGE_DAYS', type: 'number', default: 30, min: 0.001, doc: 'Default maximum age of a list, from its source\'s own date; past it checks answer stale_list (30: the French re-scrub period; 31 for the US registry).' },
+  { key: 'ageWarnDays', flag: 'age-warn-days', env: 'CALLGATE_AGE_WARN_DAYS', type: 'number', default: 5, min: 0, doc: 'Days before a list goes stale that an ageing alert is raised.' },
+  { key: 'loadRetryMinMs', flag: 'load-retry-min-ms', env: 'CALLGATE_LOAD_RETRY_MIN_MS', type: 'int', default: 30_000, min: 1, doc: 'A list that is not loaded (refused or failed at start-up) is retried after this, the delay doubling each time.' },
+  { key: 'loadRetryMaxMs', flag: 'load-retry-max-ms', env: 'CALLGATE_LOAD_RETRY_MAX_MS', type: 'int', default: 900_000, min: 1, doc: 'Longest delay between two retries of a list that is not loaded.' },
+  { key: 'maxShrinkRatio', flag: 'max-shrink-ratio', env: 'CALLGATE_MAX_SHRINK_RATIO', type: 'number', default: 0.2, min: 0, max: 1, doc: 'A refresh whose list shrinks by more than this is refused (unless forced).' },
+  { key: 'maxBadLineRatio', flag: 'max-bad-line-ratio', env: 'CALLGATE_MAX_BAD_LINE_RATIO', type: 'number', default: 0.01, min: 0, max: 1, doc: 'A refresh with more bad lines than this ratio is refused (unless forced).' },
+  { key: 'listSettleMs', flag: 'list-settle-ms', env: 'CALLGATE_LIST_SETTLE_MS', type: 'int', default: DEFAULT_SETTLE_MS, min: 0, doc: 'A list file is read only once it has not changed (size, mtime, inode) for this long; one being written is never installed.' },
+  { key: 'maxListBytes', flag: 'max-list-bytes', env: 'CALLGATE_MAX_LIST_BYTES', type: 'int', default: DEFAULT_READ_LIMITS.maxListBytes, min: 1, doc: 'A list source larger than this as text (after gunzip) is refused (a gzip bomb stops there).' },
+  { key: 'maxListLineChars', flag: 'max-list-line-chars', env: 'CALLGATE_MAX_LIST_LINE_CHARS', type: 'int', default: DEFAULT_READ_LIMITS.maxLineChars, min: 64, doc: 'A list source with a longer line (in characters) is refused.' },
+  { key: 'adminToken', flag: 'admin-token', env: 'CALLGATE_ADMIN_TOKEN', type: 'string', default: null, doc: 'Bearer token for admin operations (refresh, list add/remove); unset = loopback clients only.' },
+  { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
+  { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },
+  { key: 'stats', flag: 'stats', env: 'CALLGATE_STATS', type: 'boolean', default: true, doc: 'Count checks for /metrics, the stats view and fleet figures (off only to measure its cost).' },
+  { key: 'defaultPolicy', flag: 'default-policy', env: 'CALLGATE_DEFAULT_POLICY', type: 'string', default: 'deny-lists', doc: 'Policy of checks without a campaign (or with an unconfigured one): deny-lists, fr-optout, fr-optin or a configured policy.' },
+  { key: 'unknownCampaign', flag: 'unknown-campaign', env: 'CALLGATE_UNKNOWN_CAMPAIGN', type: 'string', default: 'block', doc: 'A check naming a campaign that is not configured, when some are: "block" answers block / unknown_campaign; "default" uses defaultPolicy (the old behaviour).' },
+  { key: 'foreignTimezone', flag: 'foreign-timezone', env: 'CALLGATE_FOREIGN_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone used for the calling hours of numbers outside France.' },
+  { key: 'auditDir', flag: 'audit-dir', env: 'CALLGATE_AUDIT_DIR', type: 'string', default: 'callgate-audit', doc: 'Folder of the audit trail (JSON lines, rotated daily, gzipped); "off" disables it.' },
+  { key: 'auditRetentionDays', flag: 'audit-retention-days', env: 'CALLGATE_AUDIT_RETENTION_DAYS', type: 'int', default: 1095, min: 1, doc: 'Audit files older than this are deleted (default 3 years).' },
+  { key: 'auditMaxPendingBytes', flag: 'audit-max-pending-bytes', env: 'CALLGATE_AUDIT_MAX_PENDING_BYTES', type: 'int', default: DEFAULT_MAX_PENDING_BYTES, min: 64 * 1024, doc: 'Bound of the audit records waiting for the disk; records past it are lost (counted, alerted) and allows that need their record block as audit_unavailable.' },
+  { key: 'unconfirmedAlertRatio', flag: 'unconfirmed-alert-ratio', env: 'CALLGATE_UNCONFIRMED_ALERT_RATIO', type: 'number', default: DEFAULT_ALERT_RULES.unconfirmedRatio, min: 0, max: 1, doc: 'An unconfirmed_rate alert is raised when more than this share of a list\'s Redis confirmations (or of the fleet\'s checks) answered unconfirmed over the window.' },
+  { key: 'unconfirmedAlertWindowMs', flag: 'unconfirmed-alert-window-ms', env: 'CALLGATE_UNCONFIRMED_ALERT_WINDOW_MS', type: 'int', default: DEFAULT_ALERT_RULES.unconfirmedWindowMs, min: 60_000, max: 86_400_000, doc: 'Window of the unconfirmed_rate alert.' },
+  { key: 'unconfirmedAlertMinCount', flag: 'unconfirmed-alert-min-count', env: 'CALLGATE_UNCONFIRMED_ALERT_MIN_COUNT', type: 'int', default: DEFAULT_ALERT_RULES.unconfirmedMinCount, min: 1, doc: 'Unconfirmed answers needed in the window before the unconfirmed_rate alert is raised (one timeout at low traffic is no trend).' },
+  { key: 'journalPath', flag: 'journal', env: 'CALLGATE_JOURNAL', type: 'string', default: 'callgate-journal.jsonl', doc: 'File where intraday list changes are journaled so they survive a restart (embedded mode), or where a Redis-mode sidecar keeps its copy of the fleet\'s changes, refusals and attempts so they survive a Redis that loses its data. One per process.' },
+  { key: 'clockDriftAlertMs', flag: 'clock-drift-alert-ms', env: 'CALLGATE_CLOCK_DRIFT_ALERT_MS', type: 'int', default: 2000, min: 0, doc: 'Redis mode: alert (clock_drift) when this host\'s clock and Redis\'s TIME differ by more (ms), checked every 30 s; 0 = off.' },
+];
+
+export interface RedisConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly confirmTimeoutMs: number;
+  readonly allowEviction: boolean;
+  readonly sentinels: readonly { host: string; port: number }[] | null;
+  readonly sentinelName: string;
+}
+
+export interface ServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly lists: readonly ListSpec[];
+  readonly falsePositiveRate: number;
+  readonly maxPayloadBytes: number;
+  readonly maxInFlight: number;
+  readonly maxInFlightBytes: number;
+  readonly maxConnections: number;
+  readonly pingIntervalMs: number;
+  /** Extra host names accepted in the Host header (lower case, without port). */
+  readonly allowedHosts: readonly string[];
+  readonly maxBatchSize: number;
+  readonly batchSliceSize: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+  readonly instanceId: string;
+  readonly redis: RedisConfig | null;
+  readonly adminToken: string | null;
+  readonly journalPath: string;
+  readonly blockList: string | null;
+  readonly statsToken: string | null;
+  readonly stats: boolean;
+  readonly rules: RulesConfig;
+  /** null: no audit trail. */
+  readonly auditDir: string | null;
+  readonly auditRetentionDays: number;
+  readonly auditMaxPendingBytes: number;
+  /** The unconfirmed_rate alert: share over which it is raised, its window, the least unconfirmed count. */
+  readonly unconfirmedAlertRatio: number;
+  readonly unconfirmedAlertWindowMs: number;
+  readonly unconfirmedAlertMinCount: number;
+  /** Applied to lists discovered in Redis (no configuration entry of their own). */
+  readonly listDefaults: ListDefaults;
+  /** Redis mode: clock drift (ms) that raises the clock_drift alert; 0 = off. */
+  readonly clockDriftAlertMs: number;
+  /** Backoff of the retries of a list that is not loaded. */
+  readonly loadRetry: { readonly minMs: number; readonly maxMs: number };
+}
+
+type Raw = Record<string, string | number | boolean | null>;
+
+function configError(message: string): CallgateError {
+  return new CallgateError(ErrorCode.CONFIG, message);
+}
+
+function coerce(def: OptionDef, value: unknown, origin: string): string | number | boolean {
+  switch (def.type) {
+    case 'string':
+      if (typeof value !== 'string' || value === '') throw configError(`${origin}: expected a non-empty string, got ${JSON.stringify(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      throw configError(`${origin}: expected true or false, got ${JSON.stringify(value)}`);
+    case 'int':
+    case 'number': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n) || (def.type === 'int' && !Number.isInteger(n))) {
+        throw configError(`${origin}: expected ${def.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(value)}`);
+      }
+      if (def.min !== undefined && n < def.min) throw configError(`${origin}: expected at least ${def.min}, got ${n}`);
+      if (def.max !== undefined && n > def.max) throw configError(`${origin}: expected at most ${def.max}, got ${n}`);
+      return n;
+    }
+    default: {
+      const never: never = def.type;
+      throw configError(`unknown option type ${String(never)}`);
+    }
+  }
+}
+
+interface ParsedCommandLine {
+  readonly values: Record<string, string | boolean | string[] | undefined>;
+  readonly positionals: string[];
+}
+
+function parseCommandLine(argv: readonly string[], extra: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>): ParsedCommandLine {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { ...extra };
+  for (const def of OPTIONS) options[def.flag] = { type: def.type === 'boolean' ? 'boolean' : 'string' };
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: values as ParsedCommandLine['values'], positionals };
+  } catch (err) {
+    throw configError((err as Error).message);
+  }
+}
+
+function readConfigFile(path: string): { raw: Record<string, unknown>; dir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw configError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw configError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw configError(`config file ${path}: expected a JSON object at the top level`);
+  }
+  return { raw: parsed as Record<string, unknown>, dir: dirname(resolve(path)) };
+}
+
+/** Per-list keys of the config file that override the global defaults. */
+const LIST_OPTION_KEYS = ['falsePositiveRate', 'maxAgeDays', 'maxShrinkRatio', 'maxBadLineRatio'] as const;
+const LIST_KEYS = new Set(['name', 'kind', 'role', 'source', 'cron', 'timezone', 'warnDays', ...LIST_OPTION_KEYS]);
+
+function optionDef(key: string): OptionDef {
+  const def = OPTIONS.find((d) => d.key === key);
+  if (def === undefined) throw new Error(`no option ${key}`);
+  return def;
+}
+
+function parseListEntry(entry: unknown, index: number, dir: string, defaults: ListDefaults): ListSpec {
+  const where = `config lists[${index}]`;
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw configError(`${where}: expected an object { name, kind, source }`);
+  const e = entry as Record<string, unknown>;
+  for (const k of Object.keys(e)) if (!LIST_KEYS.has(k)) throw configError(`${where}: unknown key ${JSON.stringify(k)} (expected ${[...LIST_KEYS].join(', ')})`);
+  if (typeof e['name'] !== 'string') throw configError(`${where}.name: expected a string, got ${JSON.stringify(e['name'])}`);
+  const name = validateListName(e['name']);
+  const kind = e['kind'] ?? 'deny';
+  if (kind !== 'deny' && kind !== 'allow') throw configError(`${where}.kind: expected "deny" or "allow", got ${JSON.stringify(kind)}`);
+  const role = e['role'] ?? (kind === 'allow' ? 'consent' : null);
+  if (kind === 'allow' && role !== 'consent' && role !== 'contract') throw configError(`${where}.role: an allow-list is "consent" or "contract", got ${JSON.stringify(role)}`);
+  if (kind === 'deny' && role !== null) throw configError(`${where}.role: only allow-lists have a role`);
+  const source = e['source'] ?? null;
+  if (source !== null && (typeof source !== 'string' || source === '')) throw configError(`${where}.source: expected a path, got ${JSON.stringify(source)}`);
+  const num = (key: string, fileKey: string, fallback: number): number =>
+    e[fileKey] === undefined ? fallback : (coerce(optionDef(key), e[fileKey], `${where}.${fileKey}`) as number);
+  const str = (key: string, fileKey: string, fallback: string): string =>
+    e[fileKey] === undefined ? fallback : (coerce(optionDef(key), e[fileKey], `${where}.${fileKey}`) as string);
+  return {
+    name,
+    kind: kind as ListKind,
+    role: role as ListSpec['role'],
+    // Relative paths are relative to the config file, so a config works from any working directory.
+    source: source === null || /^https?:\/\//.test(source) ? source : resolve(dir, source),
+    falsePositiveRate: num('falsePositiveRate', 'falsePositiveRate', defaults.falsePositiveRate),
+    refresh: {
+      cron: str('refreshCron', 'cron', defaults.refresh.cron),
+      timezone: str('refreshTimezone', 'timezone', defaults.refresh.timezone),
+      maxAgeDays: num('maxAgeDays', 'maxAgeDays', defaults.refresh.maxAgeDays),
+      warnDays: num('ageWarnDays', 'warnDays', defaults.refresh.warnDays),
+      maxShrinkRatio: num('maxShrinkRatio', 'maxShrinkRatio', defaults.refresh.maxShrinkRatio),
+      maxBadLineRatio: num('maxBadLineRatio', 'maxBadLineRatio', defaults.refresh.maxBadLineRatio),
+      ...readLimitsOf(defaults.refresh),
+    },
+  };
+}
+
+/** The source read settings, global only (not per list). */
+function readLimitsOf(r: RefreshPolicy): Pick<RefreshPolicy, 'settleMs' | 'maxListBytes' | 'maxLineChars'> {
+  return {
+    ...(r.settleMs === undefined ? {} : { settleMs: r.settleMs }),
+    ...(r.maxListBytes === undefined ? {} : { maxListBytes: r.maxListBytes }),
+    ...(r.maxLineChars === undefined ? {} : { maxLineChars: r.maxLineChars }),
+  };
+}
+
+function listDefaultsFrom(o: Raw): ListDefaults {
+  const refresh: RefreshPolicy = {
+    cron: o['refreshCron'] as string,
+    timezone: o['refreshTimezone'] as string,
+    maxAgeDays: o['maxAgeDays'] as number,
+    warnDays: o['ageWarnDays'] as number,
+    maxShrinkRatio: o['maxShrinkRatio'] as number,
+    maxBadLineRatio: o['maxBadLineRatio'] as number,
+    settleMs: o['listSettleMs'] as number,
+    maxListBytes: o['maxListBytes'] as number,
+    maxLineChars: o['maxListLineChars'] as number,
+  };
+  return { falsePositiveRate: o['falsePositiveRate'] as number, refresh };
+}
+
+function parseSentinels(value: string): { host: string; port: number }[] {
+  return value.split(',').map((part) => {
+    const m = /^\s*([^:\s]+):(\d{1,5})\s*$/.exec(part);
+    if (!m || m[1] === undefined || m[2] === undefined) throw configError(`--redis-sentinels: expected host:port[,host:port…], got ${JSON.stringify(value)}`);
+    return { host: m[1], port: Number(m[2]) };
+  });
+}
+
+export interface ResolvedOptions {
+  readonly options: Raw;
+  readonly lists: ListSpec[];
+  readonly positionals: string[];
+  readonly flags: Record<string, string | boolean | string[] | undefined>;
+  readonly defaults: ListDefaults;
+  readonly rulesRaw: { policies: unknown; campaigns: unknown; defaultPolicy: unknown; foreignTimezone: unknown; unknownCampaign: unknown };
+}
+
+/** Resolves the shared options and list specs for a command from flags, environment and config file. */
+export function resolveOptions(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  extra: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {},
+): ResolvedOptions {
+  const { values, positionals } = parseCommandLine(argv, {
+    config: { type: 'string' },
+    list: { type: 'string', multiple: true },
+    ...extra,
+  });
+  const configPath = (values['config'] as string | undefined) ?? env['CALLGATE_CONFIG'];
+  const file = configPath ? readConfigFile(configPath) : null;
+  const known = new Set([...OPTIONS.map((d) => d.key), 'lists', 'policies', 'campaigns']);
+  if (file) for (const k of Object.keys(file.raw)) if (!known.has(k)) throw configError(`config file: unknown key ${JSON.stringify(k)}`);
+
+  const options: Raw = {};
+  for (const def of OPTIONS) {
+    const flag = values[def.flag];
+    const envValue = env[def.env];
+    const fileValue = file?.raw[def.key];
+    let value: string | number | boolean | null = def.default;
+    if (flag !== undefined) value = coerce(def, flag, `--${def.flag}`);
+    else if (envValue !== undefined && envValue !== '') value = coerce(def, envValue, def.env);
+    else if (fileValue !== undefined && fileValue !== null) value = coerce(def, fileValue, `config file ${def.key}`);
+    options[def.key] = value;
+  }
+
+  const defaults = listDefaultsFrom(options);
+  const lists: ListSpec[] = [];
+  if (file && file.raw['lists'] !== undefined) {
+    const entries = file.raw['lists'];
+    if (!Array.isArray(entries)) throw configError('config file lists: expected an array');
+    entries.forEach((entry, i) => lists.push(parseListEntry(entry, i, file.dir, defaults)));
+  }
+  const shorthands = (values['list'] as string[] | undefined) ?? (env['CALLGATE_LISTS'] ? env['CALLGATE_LISTS'].split(',') : []);
+  for (const s of shorthands) lists.push(parseListShorthand(s.trim(), defaults));
+  const seen = new Set<string>();
+  for (const l of lists) {
+    if (seen.has(l.name)) throw configError(`list ${JSON.stringify(l.name)} is configured twice`);
+    seen.add(l.name);
+  }
+  const rulesRaw = { policies: file?.raw['policies'], campaigns: file?.raw['campaigns'], defaultPolicy: options['defaultPolicy'], foreignTimezone: options['foreignTimezone'], unknownCampaign: options['unknownCampaign'] };
+  return { options, lists, positionals, flags: values, defaults, rulesRaw };
+}
+
+export function defaultInstanceId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+function redisConfigFrom(o: Raw): RedisConfig | null {
+  const url = o['redisUrl'];
+  if (typeof url !== 'string') return null;
+  if (!/^rediss?:\/\//.test(url)) throw configError(`--redis / CALLGATE_REDIS_URL: expected redis:// or rediss://, got ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//***@'))}`);
+  const sentinels = typeof o['redisSentinels'] === 'string' ? parseSentinels(o['redisSentinels']) : null;
+  return Object.freeze({
+    url,
+    prefix: o['redisPrefix'] as string,
+    confirmTimeoutMs: o['redisConfirmTimeoutMs'] as number,
+    allowEviction: o['redisAllowEviction'] as boolean,
+    sentinels,
+    sentinelName: o['redisSentinelName'] as string,
+  });
+}
+
+/** A policy in use whose allows need their audit record cannot run with the audit trail off: refuse to start. */
+function withAuditIfNeeded(rules: RulesConfig, audit: boolean): RulesConfig {
+  if (audit) return rules;
+  for (const p of [rules.defaultPolicy, ...[...rules.campaigns.values()].map((c) => c.policy)]) {
+    if (p.allowNeedsAudit) throw configError(`--audit-dir off: policy ${p.name} allows a call only with its audit record (allowNeedsAudit); enable the audit trail or configure a variant with "allowNeedsAudit": false`);
+  }
+  return rules;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function parseServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
+  const { options: o, lists, positionals, defaults, rulesRaw } = resolveOptions(argv, env);
+  if (positionals.length > 0) throw configError(`serve takes no positional arguments, got ${JSON.stringify(positionals)}`);
+  const redis = redisConfigFrom(o);
+  // A sidecar in Redis mode may serve the lists already current in Redis; embedded mode needs files.
+  if (lists.length === 0 && redis === null) {
+    throw new CallgateError(
+      ErrorCode.NO_LISTS,
+      'no lists configured: give --list NAME=PATH (or CALLGATE_LISTS, or "lists" in --config FILE); refusing to start, since a gate with no list would allow every call',
+    );
+  }
+  if (!LOG_LEVELS.has(o['logLevel'] as string)) throw configError(`--log-level: expected one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(o['logLevel'])}`);
+  // Every schedule is checked here, before any list is read: a bad cron or time zone found only when the
+  // schedules start (after the lists loaded) crashed a sidecar that had already spent minutes loading.
+  validateSchedule(defaults.refresh.cron, defaults.refresh.timezone);
+  for (const l of lists) {
+    try {
+      validateSchedule(l.refresh.cron, l.refresh.timezone);
+    } catch (err) {
+      throw configError(`list ${l.name}: ${(err as Error).message}`);
+    }
+  }
+  const rules = parseRulesConfig(rulesRaw, lists, redis !== null);
+  const loadRetry = Object.freeze({ minMs: o['loadRetryMinMs'] as number, maxMs: o['loadRetryMaxMs'] as number });
+  if (loadRetry.maxMs < loadRetry.minMs) throw configError(`--load-retry-max-ms: expected at least --load-retry-min-ms (${loadRetry.minMs}), got ${loadRetry.maxMs}`);
+  return Object.freeze({
+    host: o['host'] as string,
+    port: o['port'] as number,
+    lists: Object.freeze(lists),
+    falsePositiveRate: o['falsePositiveRate'] as number,
+    maxPayloadBytes: o['maxPayloadBytes'] as number,
+    maxInFlight: o['maxInFlight'] as number,
+    maxInFlightBytes: o['maxInFlightBytes'] as number,
+    maxConnections: o['maxConnections'] as number,
+    pingIntervalMs: o['pingIntervalMs'] as number,
+    allowedHosts: Object.freeze(((o['allowedHosts'] as string | null) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
+    maxBatchSize: o['maxBatchSize'] as number,
+    batchSliceSize: o['batchSliceSize'] as number,
+    shutdownGraceMs: o['shutdownGraceMs'] as number,
+    logLevel: o['logLevel'] as string,
+    instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId(),
+    redis,
+    adminToken: (o['adminToken'] as string | null) ?? null,
+    journalPath: o['journalPath'] as string,
+    blockList: (o['blockList'] as string | null) ?? null,
+    statsToken: (o['statsToken'] as string | null) ?? null,
+    stats: o['stats'] as boolean,
+    rules: withAuditIfNeeded(rules, o['auditDir'] !== 'off'),
+    auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
+    auditRetentionDays: o['auditRetentionDays'] as number,
+    auditMaxPendingBytes: o['auditMaxPendingBytes'] as number,
+    unconfirmedAlertRatio: o['unconfirmedAlertRatio'] as number,
+    unconfirmedAlertWindowMs: o['unconfirmedAlertWindowMs'] as number,
+    unconfirmedAlertMinCount: o['unconfirmedAlertMinCount'] as number,
+    listDefaults: defaults,
+    clockDriftAlertMs: o['clockDriftAlertMs'] as number,
+    loadRetry,
+  });
+}
+
+export interface LoadConfig {
+  readonly force: boolean;
+  readonly redis: RedisConfig;
+  readonly lists: readonly ListSpec[];
+  readonly logLevel: string;
+  readonly instanceId: string;
+}
+
+/** `callgate load --redis URL NAME=PATH…`: positionals are list shorthands. */
+export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadConfig {
+  const { options: o, lists, positionals, defaults, flags } = resolveOptions(argv, env, { force: { type: 'boolean' }, kind: { type: 'string' }, role: { type: 'string' } });
+  // NAME=PATH lists are deny-lists unless --kind (and --role) say otherwise: a consent list loaded as a
+  // deny-list would be refused by the sidecars that serve it (or, before, taken over as one).
+  const kind = (flags['kind'] as string | undefined) ?? 'deny';
+  if (kind !== 'deny' && kind !== 'allow') throw configError(`--kind: expected deny or allow, got ${JSON.stringify(kind)}`);
+  const role = (flags['role'] as string | undefined) ?? (kind === 'allow' ? 'consent' : null);
+  if (kind === 'allow' && role !== 'consent' && role !== 'contract') throw configError(`--role: an allow-list is consent or contract, got ${JSON.stringify(role)}`);
+  if (kind === 'deny' && role !== null) throw configError('--role: only allow-lists (--kind allow) have a role');
+  const all = [...lists, ...positionals.map((p): ListSpec => ({ ...parseListShorthand(p, defaults), kind, role: role as ListSpec['role'] }))];
+  const redis = redisConfigFrom(o);
+  if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');
+  for (const l of all) if (l.source === null) throw configError(`load: list ${l.name} has no source file`);
+  return Object.freeze({ force: flags['force'] === true, redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
+}
+
+/** `callgate accept-evictions`: Redis options only. */
+export function parseAcceptEvictionsConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { readonly redis: RedisConfig; readonly logLevel: string; readonly instanceId: string } {
+  const { options: o, positionals } = resolveOptions(argv, env);
+  if (positionals.length > 0) throw configError(`accept-evictions takes no positional arguments, got ${JSON.stringify(positionals)}`);
+  const redis = redisConfigFrom(o);
+  if (redis === null) throw configError('accept-evictions needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  return Object.freeze({ redis, logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
+}
+
+export interface CheckCommandConfig {
+  readonly url: string;
+  readonly numbers: readonly string[];
+  readonly campaign: string | null;
+  /** The replies as one JSON array instead of lines. */
+  readonly json: boolean;
+  /** Exit 1 when any number is blocked (0 all allowed, 2 an error). */
+  readonly exitCode: boolean;
+}
+
+export function parseCheckCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CheckCommandConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: { url: { type: 'string' }, campaign: { type: 'string' }, json: { type: 'boolean' }, 'exit-code': { type: 'boolean' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw configError((err as Error).message);
+  }
+  const url = parsed.values.url ?? env['CALLGATE_URL'] ?? 'ws://127.0.0.1:8080';
+  if (!/^wss?:\/\//.test(url)) throw configError(`--url: expected ws:// or wss://, got ${JSON.stringify(url)}`);
+  if (parsed.positionals.length === 0) throw configError('check: expected at least one NUMBER');
+  return Object.freeze({ url, numbers: parsed.positionals, campaign: parsed.values.campaign ?? null, json: parsed.values.json === true, exitCode: parsed.values['exit-code'] === true });
+}

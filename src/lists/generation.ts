@@ -1,0 +1,32 @@
+/**
+ * From the numbers of a list to a generation: exact members (sorted, deduplicated) and the Bloom
+ * filter built over them. Shared by embedded loads and Redis loads.
+ */
+import { randomBytes } from 'node:crypto';
+import { NumberFilter } from './bloom.js';
+import { ExactSet } from './exact-set.js';
+import { newGenerationId as generationIdOf } from '../redis/keys.js';
+
+export interface BuiltGeneration {
+  readonly set: ExactSet;
+  readonly filter: NumberFilter;
+  readonly duplicates: number;
+  readonly buildMs: number;
+  /** The filter's binary form when it already exists (built in a worker), so it is not made again. */
+  readonly filterBinary?: Buffer;
+}
+
+export function buildGeneration(keys: Float64Array, falsePositiveRate: number): BuiltGeneration {
+  const started = performance.now();
+  const { set, duplicates } = ExactSet.build(keys);
+  // Sized for at least one item: an empty filter is never installed, but sizing must not divide by 0.
+  const filter = NumberFilter.create(Math.max(1, set.size), falsePositiveRate);
+  const members = set.keys();
+  for (let i = 0; i < members.length; i++) filter.add(members[i] as number);
+  return { set, filter, duplicates, buildMs: performance.now() - started };
+}
+
+/** Time-sortable, unique across a fleet; the same id format in both modes (redis/keys.ts defines it). */
+export function newGenerationId(now: Date = new Date()): string {
+  return generationIdOf(now.getTime(), randomBytes(4));
+}

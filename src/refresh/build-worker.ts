@@ -1,0 +1,83 @@
+/**
+ * Worker thread: opens a list's source, parses it, sorts it and builds its Bloom filter — seconds of
+ * CPU for 12 million lines — so that the main thread keeps answering checks while a list loads.
+ * Results travel back as transferred buffers (no copy): the sorted keys and the filter's binary form.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildGeneration } from '../lists/generation.js';
+import { fetchList } from './fetch.js';
+import type { SourceValidators } from './source.js';
+import type { ListKind } from '../config/list-spec.js';
+
+export interface BuildRequest {
+  readonly source: string;
+  readonly previous: SourceValidators | null;
+  readonly falsePositiveRate: number;
+  readonly expectedNumbers?: number | undefined;
+  /** A consent list: read the consent terms after each number. */
+  readonly terms?: boolean | undefined;
+  /** Source read settings (refresh/fetch.ts); each defaults when absent. */
+  readonly settleMs?: number | undefined;
+  readonly maxListBytes?: number | undefined;
+  readonly maxLineChars?: number | undefined;
+  /** The list's kind: what a line with two readings means (refresh/parse.ts). */
+  readonly kind: ListKind;
+}
+
+export type BuildResponse =
+  | { readonly kind: 'unchanged'; readonly validators: SourceValidators }
+  | {
+      readonly kind: 'changed';
+      readonly validators: SourceValidators;
+      readonly label: string;
+      readonly sourceDate: number | null;
+      readonly fetchedAt: number;
+      readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; textBytes: number; durationMs: number };
+      readonly fingerprint: string;
+      readonly keys: Float64Array;
+      /** Consent lists: number key → stored terms (structured-cloned; consent lists are small beside Bloctel). */
+      readonly terms: ReadonlyMap<number, string> | null;
+      readonly filter: Uint8Array;
+      readonly duplicates: number;
+      readonly buildMs: number;
+    }
+  | { readonly kind: 'error'; readonly code: string | null; readonly message: string };
+
+async function run(req: BuildRequest): Promise<{ response: BuildResponse; transfer: ArrayBuffer[] }> {
+  const opened = await fetchList(req.source, req.previous, req);
+  if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
+  const { read, fetchedAt } = opened;
+  const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
+  // The sorted keys are sent as a view of their own buffer, transferred without a copy.
+  const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);
+  const filterBuf = built === null ? Buffer.alloc(0) : built.filter.toBinary();
+  // A standalone copy of the filter's bytes, so its buffer can be transferred whole.
+  const filter = new Uint8Array(filterBuf.length);
+  filter.set(filterBuf);
+  const { keys: _raw, terms, fingerprint, sourceDate, ...counts } = read;
+  return {
+    response: {
+      kind: 'changed',
+      validators: opened.validators,
+      label: opened.label,
+      sourceDate: opened.sourceDate?.getTime() ?? null,
+      fetchedAt,
+      counts: { ...counts, badLineNumbers: [...counts.badLineNumbers] },
+      fingerprint,
+      keys,
+      terms,
+      filter,
+      duplicates: built?.duplicates ?? 0,
+      buildMs: built?.buildMs ?? 0,
+    },
+    transfer: [keys.buffer as ArrayBuffer, filter.buffer as ArrayBuffer],
+  };
+}
+
+if (parentPort !== null) {
+  const port = parentPort;
+  run(workerData as BuildRequest).then(
+    ({ response, transfer }) => port.postMessage(response, transfer),
+    (err: unknown) => port.postMessage({ kind: 'error', code: (err as { code?: string }).code ?? null, message: err instanceof Error ? err.message : String(err) } satisfies BuildResponse),
+  );
+}

@@ -1,0 +1,166 @@
+/**
+ * HTTP on the same port as the check socket: a small route table for plain requests, and upgrades
+ * routed by path to the WebSocket endpoints.
+ */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../core/logger.js';
+
+export interface HttpReply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly contentType?: string;
+  /** Extra headers (cache validators, security policy); `cache-control` here overrides the default no-store. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type RouteHandler = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
+/** `url` is the request target already parsed (never throws): handlers need not parse it again. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+
+/**
+ * Runs before every route and upgrade (server/site-guard.ts: Host, Origin, Sec-Fetch-Site): an HttpError
+ * refuses the request with its status and code.
+ */
+export type RequestGuard = (req: IncomingMessage, url: URL, upgrade: boolean) => HttpError | null;
+
+export interface HttpRoutes {
+  /** Keyed by "METHOD /path". */
+  readonly routes: ReadonlyMap<string, RouteHandler>;
+  /** Keyed by path. */
+  readonly upgrades: ReadonlyMap<string, UpgradeHandler>;
+  readonly guard?: RequestGuard;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Reads a JSON request body of at most `limitBytes`; an empty body is `{}`. */
+export async function readJsonBody(req: IncomingMessage, limitBytes = 1024 * 1024): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw new HttpError(413, 'bad_request', `request body over ${limitBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'bad_request', 'request body is not valid JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'bad_request', 'request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * The request target as a URL, or null when the URL parser refuses it (`//[/`, an absolute form with
+ * a bad port): `new URL` throws on those, and one such request used to kill the process (issue 12).
+ */
+export function parseTarget(target: string | undefined): URL | null {
+  // canParse first: a refused target is common under a scanner, and a throw costs a stack trace.
+  const t = target ?? '/';
+  return URL.canParse(t, 'http://localhost') ? new URL(t, 'http://localhost') : null;
+}
+
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`;
+}
+
+/** Refuses an upgrade on the raw socket (no HTTP response object exists for an upgrade). */
+export function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`${statusLine(status)}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function write(res: ServerResponse, reply: HttpReply): void {
+  const body = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': reply.contentType ?? 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    ...reply.headers,
+  });
+  // 304 Not Modified carries no body.
+  res.end(reply.status === 304 ? undefined : body);
+}
+
+export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {
+  const server = createServer((req, res) => {
+    const url = parseTarget(req.url);
+    if (url === null) {
+      write(res, { status: 400, body: { error: { code: 'bad_request', message: 'request target is not a valid URL' } } });
+      return;
+    }
+    const refused = routes.guard?.(req, url, false) ?? null;
+    if (refused !== null) {
+      write(res, { status: refused.status, body: { error: { code: refused.code, message: refused.message } } });
+      return;
+    }
+    const handler = routes.routes.get(`${req.method ?? 'GET'} ${url.pathname}`);
+    if (handler === undefined) {
+      write(res, { status: 404, body: { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}` } } });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(req, url))
+      .then(
+        (reply) => write(res, reply),
+        (err: unknown) => {
+          if (err instanceof HttpError) {
+            write(res, { status: err.status, body: { error: { code: err.code, message: err.message } } });
+            return;
+          }
+          logger.error({ err, path: url.pathname }, 'http handler failed');
+          if (!res.headersSent) write(res, { status: 500, body: { error: { code: 'internal', message: 'internal error' } } });
+          else res.destroy();
+        },
+      );
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Until `ws` takes the socket over, nothing else listens for its errors: a peer reset here
+    // would otherwise be an uncaught 'error' event.
+    const onError = (err: Error): void => {
+      logger.debug({ err }, 'upgrade socket error');
+      socket.destroy();
+    };
+    socket.on('error', onError);
+    const url = parseTarget(req.url);
+    if (url === null) {
+      refuseUpgrade(socket, 400, 'bad_request', 'request target is not a valid URL');
+      return;
+    }
+    const handler = routes.upgrades.get(url.pathname);
+    if (handler === undefined) {
+      refuseUpgrade(socket, 404, 'not_found', `no WebSocket endpoint ${url.pathname}`);
+      return;
+    }
+    const refused = routes.guard?.(req, url, true) ?? null;
+    if (refused !== null) {
+      refuseUpgrade(socket, refused.status, refused.code, refused.message);
+      return;
+    }
+    try {
+      handler(req, socket, head, url);
+    } catch (err) {
+      logger.error({ err, path: url.pathname }, 'upgrade handler failed');
+      socket.destroy();
+    }
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    logger.debug({ err }, 'http client error');
+    // A request the HTTP parser refuses gets a 400 when the socket can still carry one (Node's advice).
+    if (err.code !== 'ECONNRESET' && socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
