@@ -31,8 +31,8 @@ import type { Logger } from '../core/logger.js';
 import type { Basis } from '../rules/policy.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../core/private-files.js';
 import type { ConsentEvidence, Verdict } from '../check/verdict.js';
+import { DAY_MS } from '../core/time.js';
 
-const DAY_MS = 86_400_000;
 /** 16 Mi chars of lines: ~64k records at ~250 bytes, a few seconds of saturation, tens of MB of heap at most. */
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** `input` of an invalid number is kept short: it is what the dialer sent, possibly garbage. */

@@ -15,8 +15,8 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parseAuditFileName, utcDay, type AuditRecord } from './log.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
+import { DAY_MS } from '../core/time.js';
 
-const DAY_MS = 86_400_000;
 const E164_RE = /^\+[1-9]\d{1,14}$/;
 
 export interface AuditQueryOptions {

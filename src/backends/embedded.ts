@@ -33,7 +33,7 @@ export interface EmbeddedBackendOptions {
 export function emptyState(spec: ListSpec, now: Date): ListState {
   return Object.freeze({
     spec,
-    generation: newGenerationId(now),
+    generation: newGenerationId(now.getTime()),
     filter: NumberFilter.create(1, spec.falsePositiveRate),
     members: Object.freeze({ where: 'memory' as const, set: ExactSet.EMPTY, terms: null }),
     count: 0,
@@ -67,7 +67,7 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
     async publish({ spec, read, built, sourceDate }) {
       return Object.freeze({
         spec,
-        generation: newGenerationId(new Date(now())),
+        generation: newGenerationId(now()),
         filter: built.filter,
         members: Object.freeze({ where: 'memory' as const, set: built.set, terms: read.terms }),
         count: built.set.size,

@@ -9,9 +9,9 @@
 import { normalise, otherReading } from '../numbers/normalise.js';
 import { e164ToKey, type NumberKey } from '../numbers/number-key.js';
 import type { GateSnapshot, ListRegistry, ListSlot, ListState } from '../lists/registry.js';
-import { type CheckResult, Reason } from './verdict.js';
+import { type CheckResult, type Membership, Reason } from './verdict.js';
+import { yieldToEventLoop } from '../core/time.js';
 
-export type Membership = 'member' | 'absent' | 'unconfirmed';
 
 export interface Candidate {
   readonly state: ListState;
@@ -192,6 +192,3 @@ export class Checker {
   }
 }
 
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

@@ -4,6 +4,12 @@
  */
 export type Verdict = 'allow' | 'block';
 
+/**
+ * What an exact confirmation says of one number in one list: listed, not listed, or unknown (Redis
+ * unreachable, a generation's marker or bucket gone). 'unconfirmed' always blocks.
+ */
+export type Membership = 'member' | 'absent' | 'unconfirmed';
+
 export const Reason = {
   NOT_LISTED: 'not_listed',
   INVALID_NUMBER: 'invalid_number',

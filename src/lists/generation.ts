@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { NumberFilter } from './bloom.js';
 import { ExactSet } from './exact-set.js';
-import { newGenerationId as generationIdOf } from '../redis/keys.js';
 
 export interface BuiltGeneration {
   readonly set: ExactSet;
@@ -26,7 +25,11 @@ export function buildGeneration(keys: Float64Array, falsePositiveRate: number): 
   return { set, filter, duplicates, buildMs: performance.now() - started };
 }
 
-/** Time-sortable, unique across a fleet; the same id format in both modes (redis/keys.ts defines it). */
-export function newGenerationId(now: Date = new Date()): string {
-  return generationIdOf(now.getTime(), randomBytes(4));
+/**
+ * A generation id, the same format in both modes: base36 milliseconds (fixed width, so string order is
+ * time order) plus random hex, so two writers in the same millisecond never collide.
+ */
+export function newGenerationId(nowMs: number = Date.now(), random: Uint8Array = randomBytes(4)): string {
+  const hex = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${Math.floor(nowMs).toString(36).padStart(9, '0')}-${hex}`;
 }

@@ -10,6 +10,7 @@ import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from '../config/list-spec.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { BucketPlan } from '../redis/keys.js';
+import { DAY_MS } from '../core/time.js';
 
 /** Where the exact members of a generation live. */
 export type Members =
@@ -68,7 +69,6 @@ export interface GateSnapshot {
   readonly holds: ReadonlyMap<string, string>;
 }
 
-const DAY_MS = 86_400_000;
 
 /**
  * A list with a source goes stale maxAgeDays after the source's own date (Bloctel: re-scrub at

@@ -44,7 +44,8 @@
  */
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { NumberKey } from '../numbers/number-key.js';
-import type { AllowRole } from '../config/list-spec.js';
+import type { AllowRole, ListKind } from '../config/list-spec.js';
+import { DAY_MS, HOUR_MS } from '../core/time.js';
 
 export const DEFAULT_PREFIX = 'callgate:';
 
@@ -79,7 +80,6 @@ const MAX_WHO_LENGTH = 200;
 /** sha256 of zero bytes: the fingerprint of a generation that has no source file. */
 export const EMPTY_FINGERPRINT = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-export type ListKind = 'deny' | 'allow';
 
 /** Layout 2: bucket counts per part (floor(key / 1e9)); a part not in `parts` has no number in the generation. */
 export interface PartBuckets {
@@ -161,15 +161,6 @@ export function assertPrefix(prefix: string): void {
       `Redis key prefix must be 1-100 characters without whitespace, got ${JSON.stringify(prefix)}`,
     );
   }
-}
-
-/**
- * A time-sortable generation id: base36 milliseconds (fixed width, so string order is time order)
- * plus random hex so two writers in the same millisecond never collide.
- */
-export function newGenerationId(nowMs: number, random: Uint8Array): string {
-  const hex = Array.from(random, (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${Math.floor(nowMs).toString(36).padStart(9, '0')}-${hex}`;
 }
 
 /** lowbias32 (C. Wellons, "Prospecting for hash functions"): a good 32-bit integer mix. */
@@ -325,8 +316,6 @@ export function assertConsumerKey(key: number): void {
   }
 }
 
-const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 
 /**
  * How long a refusal key lives: (refusalDays + 1) days + 1 hour. The policy ends the no-call period at the start

@@ -69,7 +69,6 @@ import {
   lockKey,
   markerKey,
   memberOf,
-  newGenerationId,
   planBuckets,
   pointerKey,
   refusalTtlMs,
@@ -79,10 +78,12 @@ import {
   sidecarsKey,
   termsKey,
 } from './keys.js';
-import type { BucketPlan, Change, PartBuckets, ChangeOp, GenerationMarker, InUse, ListKind, SwitchEvent } from './keys.js';
-import type { AllowRole } from '../config/list-spec.js';
-
-export type Confirmation = 'member' | 'absent' | 'unconfirmed';
+import type { BucketPlan, Change, PartBuckets, ChangeOp, GenerationMarker, InUse, SwitchEvent } from './keys.js';
+import type { AllowRole, ListKind } from '../config/list-spec.js';
+import type { CallOutcome } from '../check/protocol.js';
+import type { Membership } from '../check/verdict.js';
+import { DAY_MS, yieldToEventLoop } from '../core/time.js';
+import { newGenerationId } from '../lists/generation.js';
 
 export interface ConfirmItem {
   readonly list: string;
@@ -155,8 +156,6 @@ export interface RuleWriteObserver {
   /** member: the attempt's member in the attempts set, re-published as is after a wipe. */
   attempt(key: NumberKey, at: number, member: string): void;
 }
-
-export type CallOutcome = 'no_answer' | 'answered' | 'refused';
 
 interface DecideKeys {
   readonly marker: string;
@@ -685,7 +684,6 @@ const SCRIPTS: ReadonlyArray<readonly [keyof Scripts, string, number | undefined
   ['cgRestoreRefusal', RESTORE_REFUSAL_LUA, 1],
 ];
 
-const DAY_MS = 86_400_000;
 /** Décret 2022-1313: at most 4 calls or attempts per consumer per 30 days. */
 export const DEFAULT_ATTEMPT_CAP = 4;
 export const DEFAULT_ATTEMPT_WINDOW_MS = 30 * DAY_MS;
@@ -700,9 +698,6 @@ const COMMANDS_PER_FLUSH = 32;
 /** Keys bucketed between two yields to the event loop during a load. */
 const YIELD_EVERY = 65_536;
 
-function yieldToChecks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 const FILTER_CHUNK_BYTES = 1 << 20;
 const UNLINK_BATCH = 500;
 /** Keys per intraday script call: one stream entry each, and Lua's argument limits stay far away. */
@@ -979,10 +974,10 @@ export class RedisStore {
    * list's intraday additions; 'absent' only when Redis answered with the generation's marker present;
    * timeout, disconnection, any error or a vanished marker read 'unconfirmed'.
    */
-  confirm(items: readonly ConfirmItem[]): Promise<Confirmation[]> {
+  confirm(items: readonly ConfirmItem[]): Promise<Membership[]> {
     const n = items.length;
     if (n === 0) return Promise.resolve([]);
-    const unconfirmed = (): Confirmation[] => new Array<Confirmation>(n).fill('unconfirmed');
+    const unconfirmed = (): Membership[] => new Array<Membership>(n).fill('unconfirmed');
     if (this.#closed || this.#fast.status !== 'ready' || this.#inFlight >= this.#maxInFlight) {
       return Promise.resolve(unconfirmed());
     }
@@ -1196,7 +1191,7 @@ export class RedisStore {
    */
   async writeGeneration(input: WriteGenerationInput): Promise<GenerationMarker> {
     assertListName(input.list);
-    const generation = input.generation ?? newGenerationId(Date.now(), randomBytes(4));
+    const generation = input.generation ?? newGenerationId();
     assertGenerationId(generation);
     const { keys, list } = input;
     const buckets = planBuckets(keys);
@@ -1282,7 +1277,7 @@ export class RedisStore {
         index[i] = b;
         (counts[b + 1] as number)++;
         // A sidecar loading 12 million numbers keeps answering checks: yield every so often.
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToChecks();
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       }
       for (let b = 1; b <= buckets; b++) counts[b] = (counts[b] as number) + (counts[b - 1] as number);
       const sorted = new Uint32Array(runLength);
@@ -1290,7 +1285,7 @@ export class RedisStore {
       for (let i = 0; i < runLength; i++) {
         const b = index[i] as number;
         sorted[(cursor[b] as number)++] = memberOf(keys[start + i] as number);
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToChecks();
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       }
       for (let b = 0; b < buckets; b++) {
         const from = counts[b] as number;
@@ -2295,8 +2290,8 @@ function bucketMode(plan: BucketPlan, buckets: number): string {
   return buckets === 0 ? 'n' : typeof plan === 'number' ? 'o' : 'e';
 }
 
-function parseConfirmReply(reply: unknown, n: number): Confirmation[] {
-  const out = new Array<Confirmation>(n).fill('unconfirmed');
+function parseConfirmReply(reply: unknown, n: number): Membership[] {
+  const out = new Array<Membership>(n).fill('unconfirmed');
   if (!Array.isArray(reply) || reply.length !== n) return out;
   for (let i = 0; i < n; i++) {
     const v: unknown = reply[i];

@@ -3,6 +3,7 @@
  * how old is the list being served. No I/O, no clock: the caller passes `now`.
  */
 import { CallgateError, ErrorCode } from '../core/errors.js';
+import { DAY_MS } from '../core/time.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Candidate checks
@@ -142,7 +143,6 @@ function formatPercent(x: number): string {
 // Staleness
 // ---------------------------------------------------------------------------------------------------
 
-export const DAY_MS = 86_400_000;
 
 export interface FreshnessLimits {
   /**

@@ -9,6 +9,7 @@ import type { ConsumerZone } from './consumer-zone.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { isPublicHoliday } from './holidays.js';
 import { addDays, formatLocalIso, isoWeekday, localTime, wallTimeToInstant } from './zoned-time.js';
+import { MINUTE_MS } from '../core/time.js';
 
 export interface CallingRange {
   /** Start, minutes after local midnight, inclusive. */
@@ -40,7 +41,6 @@ export type HoursResult =
     };
 
 const OK: HoursResult = Object.freeze({ ok: true });
-const MINUTE_MS = 60_000;
 /** No sane window set leaves a year without an allowed minute; past that the windows are broken. */
 const MAX_SEARCH_DAYS = 366;
 

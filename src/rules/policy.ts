@@ -24,8 +24,8 @@ import { addDays, formatLocalIso, localDateOf, wallTimeToInstant } from './zoned
 import type { ConsumerZone } from './consumer-zone.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { Reason } from '../check/verdict.js';
+import { DAY_MS } from '../core/time.js';
 
-const DAY_MS = 86_400_000;
 
 export interface FrequencyCap {
   /** Calls or attempts (unanswered dials count) allowed per window. */

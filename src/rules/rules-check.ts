@@ -20,8 +20,8 @@ import type { LocalRuleFacts } from '../backends/fleet-copy.js';
 import type { CampaignConfig } from '../config/rules-config.js';
 import type { ConfirmStats } from '../supervision/confirm-stats.js';
 import { type CheckResult, type ConsentEvidence, Reason } from '../check/verdict.js';
+import { DAY_MS } from '../core/time.js';
 
-const DAY_MS = 86_400_000;
 
 export interface RulesCheckInput {
   readonly raw: string;

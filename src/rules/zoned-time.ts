@@ -4,8 +4,7 @@
  * zone's own. No holiday or rule data here, so that the list parser (in a worker) can read dates
  * without loading the calling rules.
  */
-const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
+import { DAY_MS, MINUTE_MS } from '../core/time.js';
 
 /** A wall-clock reading in some zone. */
 export interface LocalTime {

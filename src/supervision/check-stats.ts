@@ -7,10 +7,10 @@
  * Campaign names are bounded: past `maxCampaigns` distinct names, new ones count as "other".
  * No phone number is ever recorded.
  */
+import { MINUTE_MS } from '../core/time.js';
 
 export const NO_CAMPAIGN = '(none)';
 export const OTHER_CAMPAIGN = 'other';
-const MINUTE_MS = 60_000;
 /** The last minute's window is built from slots this long: "the last minute" is exact to within one slot. */
 export const SLOT_MS = 10_000;
 /** Slots kept: a full minute, the slot in progress and one more for a flush that runs late. */

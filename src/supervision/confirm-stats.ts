@@ -6,8 +6,8 @@
  * so the cost is a couple of Map operations per confirmed item, none per Bloom miss. Never a phone number.
  */
 import type { Candidate, RemoteConfirmer } from '../check/deny-lists.js';
+import { MINUTE_MS } from '../core/time.js';
 
-const MINUTE_MS = 60_000;
 
 export interface ListConfirmFigures {
   readonly list: string;

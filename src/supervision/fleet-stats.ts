@@ -11,8 +11,8 @@ import type { Logger } from '../core/logger.js';
 import { statsKey, statsSlotKey } from '../redis/keys.js';
 import type { RedisStore } from '../redis/store.js';
 import { lastMinuteFigures, type MinuteCounts, type SlotCounts } from './stats-view.js';
+import { MINUTE_MS } from '../core/time.js';
 
-const MINUTE_MS = 60_000;
 const P99_FIELD = '_p99us';
 /** Slot hashes outlive the 1-minute window they serve by a margin for late readers. */
 const SLOT_TTL_MS = 3 * MINUTE_MS;

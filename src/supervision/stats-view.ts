@@ -8,6 +8,7 @@
  * campaign, verdict and reason only.
  */
 import { parseTallyKey, SLOT_MS, type TallyParts } from './check-stats.js';
+import { MINUTE_MS } from '../core/time.js';
 
 export interface MinuteCounts {
   /** Minute start, ms since epoch. */
@@ -72,7 +73,6 @@ export interface StatsView {
   readonly alerts: readonly unknown[];
 }
 
-const MINUTE_MS = 60_000;
 export const WINDOWS_MS = { '1m': MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': 60 * MINUTE_MS, '1d': 1440 * MINUTE_MS } as const;
 
 /** How much of a period (a minute, a slot) lies inside [now − windowMs, now]: the oldest counts in part, so windows slide smoothly. */

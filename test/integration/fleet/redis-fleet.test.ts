@@ -12,6 +12,7 @@ import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, addedKey, bucketPattern, changesKe
 import { isCallgateError } from '../../../src/core/errors.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import type { PrivateRedis } from '../../helpers/redis-server.js';
+import { rejectionCodeOf } from '../../helpers/errors.js';
 
 const URL = process.env['CALLGATE_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const PREFIX = `cgtest:${randomBytes(6).toString('hex')}:`;
@@ -27,12 +28,6 @@ async function until(what: string, deadlineMs: number, test: () => boolean | Pro
   }
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => 'resolved',
-    (e: unknown) => (isCallgateError(e) ? e.code : e),
-  );
-}
 
 function sortedKeys(n: number, base = 33_600_000_000): Float64Array {
   return Float64Array.from({ length: n }, (_, i) => base + i * 7);
@@ -97,8 +92,8 @@ describe('fleet primitives on the shared Redis', () => {
     expect(await redisCli(URL, ['ZRANGE', `${PREFIX}sidecars`, '0', '-1'])).toBe('pod-1');
     await a.heartbeat('pod-1', [{ list: 'bloctel', generation: 'g2' }], 60_000);
     expect((await b.liveSidecars())[0]?.inUse).toEqual([{ list: 'bloctel', generation: 'g2' }]);
-    expect(await codeOf(a.heartbeat('bad id', [], 1000))).toBe('CALLGATE_ERR_CONFIG');
-    expect(await codeOf(a.heartbeat('pod-1', [], 0))).toBe('CALLGATE_ERR_CONFIG');
+    expect(await rejectionCodeOf(a.heartbeat('bad id', [], 1000))).toBe('CALLGATE_ERR_CONFIG');
+    expect(await rejectionCodeOf(a.heartbeat('pod-1', [], 0))).toBe('CALLGATE_ERR_CONFIG');
     await redisCli(URL, ['DEL', `${PREFIX}sidecar:pod-1`]);
   });
 
@@ -134,12 +129,12 @@ describe('fleet primitives on the shared Redis', () => {
     expect(await a.readCurrent('gc')).toEqual(current);
     expect(await a.confirm([item(current, keys[999] as number)])).toEqual(['member']);
     expect(await a.generations('gc')).toEqual([{ generation: current.generation, startedAt: await a.generationStartedAt('gc', current.generation) }]);
-    expect(await codeOf(a.collectGarbage('gc', { graceMs: -1 }))).toBe('CALLGATE_ERR_CONFIG');
+    expect(await rejectionCodeOf(a.collectGarbage('gc', { graceMs: -1 }))).toBe('CALLGATE_ERR_CONFIG');
   });
 
   it('a load collected while being written never gets a marker and cleans up', async () => {
     const keys = sortedKeys(300_000);
-    const writing = codeOf(write(a, 'slow', keys));
+    const writing = rejectionCodeOf(write(a, 'slow', keys));
     await until('registration', 5000, async () => (await a.generations('slow')).length === 1);
     const { deleted } = await b.collectGarbage('slow', { graceMs: 0, now: (await b.now()) + 60_000 });
     expect(deleted.length).toBe(1);
@@ -154,7 +149,7 @@ describe('fleet primitives on the shared Redis', () => {
     const g1 = await write(a, 'del', sortedKeys(10));
     const g2 = await write(a, 'del', sortedKeys(10));
     await a.switchCurrent('del', g2.generation);
-    expect(await codeOf(a.deleteGeneration('del', g2.generation))).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
+    expect(await rejectionCodeOf(a.deleteGeneration('del', g2.generation))).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
     expect(await a.deleteGeneration('del', g1.generation)).toBe(3); // marker, one bucket, filter
     expect((await a.generations('del')).map((g) => g.generation)).toEqual([g2.generation]);
   });
@@ -190,8 +185,8 @@ describe('fleet primitives on the shared Redis', () => {
       const other = await b.acquireLock('renewed', 300);
       expect(other).not.toBeNull();
       await other?.release();
-      expect(await codeOf(a.acquireLock('bad name', 100))).toBe('CALLGATE_ERR_CONFIG');
-      expect(await codeOf(a.acquireLock('ok', 0))).toBe('CALLGATE_ERR_CONFIG');
+      expect(await rejectionCodeOf(a.acquireLock('bad name', 100))).toBe('CALLGATE_ERR_CONFIG');
+      expect(await rejectionCodeOf(a.acquireLock('ok', 0))).toBe('CALLGATE_ERR_CONFIG');
     });
 
     it('reports a lost lock through the signal and the callback', async () => {
@@ -256,9 +251,9 @@ describe('fleet primitives on the shared Redis', () => {
     const many = Array.from({ length: 2500 }, (_, i) => 33_800_000_000 + i);
     await a.addIntraday('seed', many, { who: 'bulk' });
     expect((await a.readIntraday('seed')).length).toBe(2502);
-    expect(await codeOf(a.addIntraday('seed', [], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
-    expect(await codeOf(a.addIntraday('seed', [1.5], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
-    expect(await codeOf(a.addIntraday('seed', [1], { who: '' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(await rejectionCodeOf(a.addIntraday('seed', [], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(await rejectionCodeOf(a.addIntraday('seed', [1.5], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
+    expect(await rejectionCodeOf(a.addIntraday('seed', [1], { who: '' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
     expect(await a.clearIntradayBefore('seed', (await a.now()) + 1)).toBe(2502);
     expect(await a.readIntraday('seed')).toEqual([]);
   });
@@ -318,7 +313,7 @@ describe('fleet primitives on the shared Redis', () => {
     const g2 = await write(a, 'nightly', sortedKeys(100, 33_650_000_000));
     await a.addIntraday('nightly', [late], { who: 'x' }); // recorded during the load
     expect(await a.confirm([item(g1, early), item(g1, late)])).toEqual(['member', 'member']);
-    expect(await codeOf(a.switchCurrent('nightly', g2.generation, { clearIntradayBefore: Number.NaN }))).toBe('CALLGATE_ERR_CONFIG');
+    expect(await rejectionCodeOf(a.switchCurrent('nightly', g2.generation, { clearIntradayBefore: Number.NaN }))).toBe('CALLGATE_ERR_CONFIG');
     expect(await a.switchCurrent('nightly', g2.generation, { clearIntradayBefore: g2Started })).toBe(g1.generation);
     expect((await a.readIntraday('nightly')).map((e) => e.key)).toEqual([late]);
     expect(await a.confirm([item(g2, early), item(g2, late)])).toEqual(['absent', 'member']);

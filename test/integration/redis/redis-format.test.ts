@@ -24,9 +24,9 @@ import {
   listsKey,
   markerKey,
   memberOf,
-  newGenerationId,
   pointerKey,
 } from '../../../src/redis/keys.js';
+import { newGenerationId } from '../../../src/lists/generation.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { redisCli } from '../../helpers/redis-server.js';

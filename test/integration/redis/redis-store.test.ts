@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { Confirmation, ConfirmItem } from '../../../src/redis/store.js';
+import type { ConfirmItem } from '../../../src/redis/store.js';
+import type { Membership } from '../../../src/check/verdict.js';
 import type { GenerationMarker } from '../../../src/redis/keys.js';
 import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf, bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';
@@ -26,8 +27,8 @@ function randomKeys(n: number, not: ReadonlySet<number> = new Set()): Float64Arr
   return Float64Array.from([...seen].sort((a, b) => a - b));
 }
 
-async function confirmAll(store: RedisStore, marker: GenerationMarker, keys: ArrayLike<number>): Promise<Map<Confirmation, number>> {
-  const tally = new Map<Confirmation, number>();
+async function confirmAll(store: RedisStore, marker: GenerationMarker, keys: ArrayLike<number>): Promise<Map<Membership, number>> {
+  const tally = new Map<Membership, number>();
   for (let i = 0; i < keys.length; i += 500) {
     const items: ConfirmItem[] = [];
     for (let j = i; j < Math.min(i + 500, keys.length); j++) {

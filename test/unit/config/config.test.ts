@@ -4,15 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseLoadConfig, parseServeConfig } from '../../../src/config/config.js';
 import { ErrorCode } from '../../../src/core/errors.js';
 import { tempDir } from '../../helpers/service.js';
+import { codeOf } from '../../helpers/errors.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('serve configuration', () => {
   it('refuses to start with no list', () => {

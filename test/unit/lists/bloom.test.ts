@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILTER_HASH_ID, NumberFilter } from '../../../src/lists/bloom.js';
-import { ErrorCode, isCallgateError } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/core/errors.js';
+import { codeOf } from '../../helpers/errors.js';
 
 // Deterministic pseudo-random French-looking keys (33 + 9 digits) without a dependency.
 function randomKeys(count: number, seed: number): Float64Array {
@@ -17,14 +18,6 @@ function randomKeys(count: number, seed: number): Float64Array {
   return keys;
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isCallgateError(err) ? err.code : `not a CallgateError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 const keyArb = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 

@@ -23,7 +23,6 @@ import {
   markerKey,
   memberOf,
   mix32,
-  newGenerationId,
   pointerKey,
   assertListName,
   assertGenerationId,
@@ -52,6 +51,7 @@ import {
   refusalTtlMs,
   refusedKey,
 } from '../../../src/redis/keys.js';
+import { newGenerationId } from '../../../src/lists/generation.js';
 import { refusalEndsAt } from '../../../src/rules/policy.js';
 import type { GenerationMarker } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';

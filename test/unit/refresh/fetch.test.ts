@@ -9,26 +9,19 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, isCallgateError } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/core/errors.js';
 import { fetchList } from '../../../src/refresh/fetch.js';
 import { checkManifest, parseManifest } from '../../../src/refresh/manifest.js';
 import { readListStream } from '../../../src/refresh/read.js';
 import { ListRecordFile, LIST_RECORD_VERSION } from '../../../src/refresh/install-record.js';
 import { tempDir } from '../../helpers/service.js';
+import { rejectionCodeOf } from '../../helpers/errors.js';
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return isCallgateError(err) ? err.code : `not a CallgateError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 describe('list-read framing and caps', () => {
   it('refuses a text whose last line has no newline (LIST_PARTIAL), also after gunzip', async () => {
-    expect(await codeOf(readListStream(Readable.from([Buffer.from('0612345678\n06123')]), { gzip: false }))).toBe(ErrorCode.LIST_PARTIAL);
-    expect(await codeOf(readListStream(Readable.from([gzipSync('0612345678\n0612345679')]), { gzip: true }))).toBe(ErrorCode.LIST_PARTIAL);
+    expect(await rejectionCodeOf(readListStream(Readable.from([Buffer.from('0612345678\n06123')]), { gzip: false }))).toBe(ErrorCode.LIST_PARTIAL);
+    expect(await rejectionCodeOf(readListStream(Readable.from([gzipSync('0612345678\n0612345679')]), { gzip: true }))).toBe(ErrorCode.LIST_PARTIAL);
     const ok = await readListStream(Readable.from([Buffer.from('0612345678\r\n')]), { gzip: false });
     expect(ok.numbers).toBe(1);
   });
@@ -42,7 +35,7 @@ describe('list-read framing and caps', () => {
         this.push(sent > 64 ? null : chunk);
       },
     });
-    expect(await codeOf(readListStream(endless, { gzip: false, maxLineChars: 4096 }))).toBe(ErrorCode.LIST_LINE_TOO_LONG);
+    expect(await rejectionCodeOf(readListStream(endless, { gzip: false, maxLineChars: 4096 }))).toBe(ErrorCode.LIST_LINE_TOO_LONG);
     // Stopped at the first chunk or two, not after reading all 64.
     expect(sent).toBeLessThan(8);
   });
@@ -50,7 +43,7 @@ describe('list-read framing and caps', () => {
   it('refuses a gzip bomb at the decompressed-size cap (LIST_TOO_LARGE)', async () => {
     const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x0a), { level: 9 });
     expect(bomb.length).toBeLessThan(1024 * 1024);
-    expect(await codeOf(readListStream(Readable.from([bomb]), { gzip: true, maxListBytes: 4 * 1024 * 1024 }))).toBe(ErrorCode.LIST_TOO_LARGE);
+    expect(await rejectionCodeOf(readListStream(Readable.from([bomb]), { gzip: true, maxListBytes: 4 * 1024 * 1024 }))).toBe(ErrorCode.LIST_TOO_LARGE);
   });
 });
 
@@ -84,7 +77,7 @@ describe('fetchList: files', () => {
     // Rewritten in place by another writer as soon as the read began.
     const reading = fetchList(path, null, { settleMs: 0 });
     writeFileSync(path, '0612345679\n');
-    const code = await codeOf(reading);
+    const code = await rejectionCodeOf(reading);
     // Depending on where the read was: refused as changed, or read whole before the rewrite (then it is the old file, whole).
     if (code !== undefined) expect([ErrorCode.LIST_PARTIAL, ErrorCode.LIST_UNSETTLED]).toContain(code);
   });
@@ -113,7 +106,7 @@ describe('fetchList: http', () => {
   });
 
   it('a body shorter than its Content-Length is never returned as a list', async () => {
-    const code = await codeOf(fetchList(`${base}/short.txt`, null));
+    const code = await rejectionCodeOf(fetchList(`${base}/short.txt`, null));
     expect([ErrorCode.LIST_PARTIAL, ErrorCode.LIST_READ]).toContain(code);
   });
 

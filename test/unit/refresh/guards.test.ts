@@ -1,24 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, isCallgateError } from '../../../src/core/errors.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { ErrorCode } from '../../../src/core/errors.js';
 import {
-  DAY_MS,
   DEFAULT_FRESHNESS_LIMITS,
   DEFAULT_GUARD_LIMITS,
   ageOf,
   freshness,
   judgeCandidate,
 } from '../../../src/refresh/guards.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const limits = DEFAULT_GUARD_LIMITS;
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isCallgateError(err) ? err.code : 'not a CallgateError';
-  }
-  return undefined;
-}
 
 describe('judgeCandidate', () => {
   it('accepts a clean first load', () => {

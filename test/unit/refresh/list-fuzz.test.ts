@@ -41,7 +41,7 @@ const sink: GenerationSink = {
   async publish({ spec, read, built, sourceDate }) {
     return Object.freeze({
       spec,
-      generation: newGenerationId(new Date()),
+      generation: newGenerationId(),
       filter: built.filter,
       members: Object.freeze({ where: 'memory' as const, set: built.set, terms: read.terms }),
       count: built.set.size,

@@ -12,6 +12,7 @@ import { ErrorCode, isCallgateError } from '../../../src/core/errors.js';
 import { openSource } from '../../../src/refresh/source.js';
 import type { SourceOpen, SourceValidators } from '../../../src/refresh/source.js';
 import { readListStream } from '../../../src/refresh/read.js';
+import { rejectionCodeOf } from '../../helpers/errors.js';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url);
 const LAST_MODIFIED = 'Sun, 01 Mar 2026 10:00:00 GMT';
@@ -69,14 +70,6 @@ async function numbersOf(open: SourceOpen): Promise<number> {
   return (await readListStream(open.stream, { gzip: open.gzip, label: open.label })).numbers;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    return isCallgateError(err) ? err.code : `not a CallgateError: ${String(err)}`;
-  }
-  return undefined;
-}
 
 let expectedNumbers: number;
 beforeAll(async () => {
@@ -150,11 +143,11 @@ describe('openSource: http', () => {
   });
 
   it('206 (a partial list) → CALLGATE_ERR_LIST_READ', async () => {
-    expect(await codeOf(openSource(`${base}/partial.txt`, null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource(`${base}/partial.txt`, null))).toBe(ErrorCode.LIST_READ);
   });
 
   it('304 without a previous copy → CALLGATE_ERR_LIST_READ', async () => {
-    expect(await codeOf(openSource(`${base}/unasked-304.txt`, null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource(`${base}/unasked-304.txt`, null))).toBe(ErrorCode.LIST_READ);
   });
 
   it('no headers within timeoutMs → CALLGATE_ERR_LIST_READ', async () => {
@@ -168,7 +161,7 @@ describe('openSource: http', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    expect(await codeOf(openSource(`http://127.0.0.1:${port}/x.txt`, null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource(`http://127.0.0.1:${port}/x.txt`, null))).toBe(ErrorCode.LIST_READ);
   });
 });
 
@@ -229,10 +222,10 @@ describe('openSource: local file', () => {
   });
 
   it('a missing file, a directory, an unsupported scheme → CALLGATE_ERR_LIST_READ', async () => {
-    expect(await codeOf(openSource(join(dir, 'nope.txt'), null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource(join(dir, 'nope.txt'), null))).toBe(ErrorCode.LIST_READ);
     const sub = join(dir, 'sub');
     await mkdir(sub);
-    expect(await codeOf(openSource(sub, null))).toBe(ErrorCode.LIST_READ);
-    expect(await codeOf(openSource('ftp://example.org/list.txt', null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource(sub, null))).toBe(ErrorCode.LIST_READ);
+    expect(await rejectionCodeOf(openSource('ftp://example.org/list.txt', null))).toBe(ErrorCode.LIST_READ);
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluateHours } from '../../../src/rules/calling-hours.js';
 import { type ConsumerZone, zoneOf } from '../../../src/rules/consumer-zone.js';
-import { ErrorCode, isCallgateError } from '../../../src/core/errors.js';
+import { ErrorCode } from '../../../src/core/errors.js';
 import {
   BUILTIN_POLICIES,
   DEFAULT_BANNED_SECTORS,
@@ -16,6 +16,7 @@ import {
   evaluatePolicy,
   refusalEndsAt,
 } from '../../../src/rules/policy.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const DAY = 86_400_000;
 const PARIS: ConsumerZone = { timezone: 'Europe/Paris', holidayRegion: 'FR' };
@@ -45,14 +46,6 @@ const allow = (basis: 'consent' | 'contract' | 'not_listed'): Decision => ({ ver
 const block = (reason: string, retryAt?: string): Decision =>
   retryAt === undefined ? { verdict: 'block', reason, countsAttempt: false } : { verdict: 'block', reason, retryAt, countsAttempt: false };
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isCallgateError(err) ? err.code : 'not a CallgateError';
-  }
-  return undefined;
-}
 
 describe('built-in policies', () => {
   it('are the three named ones with the French defaults', () => {
