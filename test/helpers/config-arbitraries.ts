@@ -5,7 +5,7 @@
  * are not what they should be.
  */
 import fc from 'fast-check';
-import { OPTIONS } from '../../src/config/config.js';
+import { OPTIONS } from '../../src/config/options.js';
 
 /** A configuration to try: argv after `serve`, the environment, and the config file's text (if any). */
 export interface ConfigCase {
