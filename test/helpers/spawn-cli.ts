@@ -25,14 +25,15 @@ export interface SpawnedServer {
 /**
  * Spawns the real CLI (`callgate serve …`) on port 0 and resolves once its `listening` log line
  * says which port it took. Only CALLGATE_* variables given here reach it (plus PATH/HOME).
+ * `cli`: another entry (the pack test's installed `node_modules/.bin/callgate`); this checkout's by default.
  */
-export function spawnServe(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<SpawnedServer> {
+export function spawnServe(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000, cli = CLI): Promise<SpawnedServer> {
   // Each process its own intraday journal, never the working directory's.
   const journal = args.includes('--journal') ? [] : ['--journal', join(mkdtempSync(join(tmpdir(), 'callgate-journal-')), 'journal.jsonl')];
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', mkdtempSync(join(tmpdir(), 'callgate-audit-'))];
   // Test files are written a moment before they are read: no settle wait unless a test asks for one.
   const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...journal, ...audit, ...settle, ...args], {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...journal, ...audit, ...settle, ...args], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -78,9 +79,9 @@ export interface CliResult {
 }
 
 /** Runs a short CLI command (`refresh`, `list add`, `load`…) to its end; never rejects on a non-zero exit. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000, cli = CLI): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [cli, ...args], {
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
