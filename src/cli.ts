@@ -12,14 +12,14 @@ import { runAcceptEvictionsCommand, runCheckCommand, runLoadCommand, runServe } 
 /** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */
 const COMMANDS: Readonly<Record<string, string>> = {
   serve: `callgate serve [--host 127.0.0.1] [--port 8080] [--config FILE] [--list NAME=PATH]… [--redis URL] …
-  Runs the sidecar. Every option is also a CALLGATE_* variable and a config-file key (README: Configuration).`,
+  Runs the sidecar. Every option is also a CALLGATE_* variable and a config-file key (docs/configuration.md).`,
   check: `callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] [--json] [--exit-code] NUMBER…
   One line per number: given, verdict, reason, E.164 (--json: one JSON array of the replies).
   --exit-code: 0 when every number is allowed, 1 when any is blocked, 2 on an error.`,
   load: `callgate load --redis URL [--redis-prefix P] [--force] [--kind deny|allow] [--role consent|contract] NAME=PATH…
   Writes a new generation of each list into Redis and switches the fleet to it.`,
   'accept-evictions': `callgate accept-evictions --redis URL [--redis-prefix P]
-  Clears the fleet's eviction flag once an operator has made Redis safe again (README: Evictions).`,
+  Clears the fleet's eviction flag once an operator has made Redis safe again (docs/redis-mode.md, "What Redis must guarantee").`,
   refresh: `callgate refresh [--url http://127.0.0.1:8080] [--token T] [--list NAME] [--force]
   Asks a running sidecar to refresh its lists now; 1 unless every list loaded or was unchanged.`,
   list: `callgate list add|remove NAME NUMBER… [--url U] [--token T] [--who W]
@@ -37,7 +37,7 @@ ${Object.values(COMMANDS)
   .map((u) => `  ${u.split('\n')[0] as string}`)
   .join('\n')}
   callgate --version
-"callgate COMMAND --help" explains one command. Every option also reads a CALLGATE_* environment variable; see the README.
+"callgate COMMAND --help" explains one command. Every option also reads a CALLGATE_* environment variable; see docs/configuration.md.
 Exit codes: 0 done, 1 a negative answer (a number blocked with --exit-code, a list refused, a change rejected), 2 an error.`;
 
 function version(): string {

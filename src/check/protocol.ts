@@ -1,6 +1,6 @@
 /**
  * The WebSocket wire protocol (JSON text frames), decoded and validated at the edge, encoded from
- * fragments. Pinned in the README; tests assert on it.
+ * fragments. Pinned in docs/protocol.md; tests assert on it.
  */
 import { duplicateKey, MAX_FRAME_KEYS, NOT_OBJECT, scanFrame, TOO_DEEP } from './frame-shape.js';
 import type { CheckResult } from './verdict.js';
