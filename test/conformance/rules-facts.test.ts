@@ -16,11 +16,15 @@ import type { AllowAnswer } from '../../src/rules/consent-terms.js';
 import { encodeTerms } from '../../src/rules/consent-terms.js';
 import { MemoryRulesFacts, type DecideFacts, type DecideRole, type FactsHit, type FactsQuery, type RulesFacts } from '../../src/rules/facts.js';
 import { RedisRulesFacts } from '../../src/rules/facts-redis.js';
+import { EmbeddedOutcomes, type OutcomeRecorder } from '../../src/backends/list-backend.js';
 import type { ListSpec, RefreshPolicy } from '../../src/config/list-spec.js';
 import { IntradayAdditions } from '../../src/lists/intraday.js';
 import { ExactSet } from '../../src/lists/exact-set.js';
 import { NumberFilter } from '../../src/lists/bloom.js';
-import type { ListSlot, ListState, Members } from '../../src/lists/registry.js';
+import { ListRegistry, type ListSlot, type ListState, type Members } from '../../src/lists/registry.js';
+import { RulesChecker } from '../../src/rules/rules-check.js';
+import { FR_OPTIN_POLICY } from '../../src/rules/policy.js';
+import type { CheckResult } from '../../src/check/verdict.js';
 import type { NumberKey } from '../../src/numbers/number-key.js';
 import { RedisStore } from '../../src/redis/store.js';
 import { DAY_MS } from '../../src/core/time.js';
@@ -45,6 +49,15 @@ const regranted = fresh();
 const bareConsent = fresh();
 const customer = fresh();
 const nobody = fresh();
+// Whole checks (RulesChecker over each implementation): French mobiles, and one input with two readings
+// (numbers/normalise.ts rule 9): 687751234 is +33687751234 (consented) and +687751234 (New Caledonia, deny-listed).
+const MOBILE_DENIED = 33_612_340_001;
+const MOBILE_CONSENTING = 33_612_340_002;
+const MOBILE_REVOKED = 33_612_340_003;
+const FRENCH_READING = 33_687_751_234;
+const CALEDONIAN_READING = 687_751_234;
+// Tuesday 1 December 2026, 11:00 in Paris: inside the calling hours.
+const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
 
 interface ListDef {
   readonly spec: ListSpec;
@@ -55,12 +68,14 @@ interface ListDef {
 const spec = (name: string, kind: 'deny' | 'allow', role: 'consent' | 'contract' | null = null): ListSpec => ({ name, kind, role, source: null, falsePositiveRate: 0.001, refresh: REFRESH });
 const NOW = Date.now();
 const LISTS: readonly ListDef[] = [
-  { spec: spec('optout', 'deny'), keys: [denied] },
-  { spec: spec('bloctel', 'deny'), keys: [bloctelCustomer] },
+  { spec: spec('optout', 'deny'), keys: [denied, MOBILE_DENIED] },
+  { spec: spec('bloctel', 'deny'), keys: [bloctelCustomer, CALEDONIAN_READING] },
   {
     spec: spec('consent', 'allow', 'consent'),
-    keys: [consenting, expiredConsent, revokedConsent, regranted, bareConsent],
+    keys: [consenting, expiredConsent, revokedConsent, regranted, bareConsent, MOBILE_DENIED, MOBILE_CONSENTING, MOBILE_REVOKED, FRENCH_READING],
     terms: new Map([
+      [MOBILE_CONSENTING, encodeTerms({ consentedAt: NOW - 30 * DAY_MS, source: 'web', proof: 'p-4', expiresAt: null })],
+      [MOBILE_REVOKED, encodeTerms({ consentedAt: NOW - 30 * DAY_MS, source: 'web', proof: 'p-5', expiresAt: null })],
       [consenting, encodeTerms({ consentedAt: NOW - 30 * DAY_MS, source: 'web:form-3', proof: 'p-1', expiresAt: NOW + 300 * DAY_MS })],
       [expiredConsent, encodeTerms({ consentedAt: NOW - 400 * DAY_MS, source: 'web', proof: '', expiresAt: NOW - 30 * DAY_MS })],
       [revokedConsent, encodeTerms({ consentedAt: NOW - 10 * DAY_MS, source: 'call', proof: 'p-2', expiresAt: null })],
@@ -74,9 +89,13 @@ const LISTS: readonly ListDef[] = [
 interface World {
   readonly name: 'memory' | 'redis';
   readonly facts: RulesFacts;
+  /** Where this mode keeps call outcomes (backends/list-backend.ts). */
+  readonly outcomes: OutcomeRecorder;
   /** Whether refusals and attempts are kept (Redis mode only). */
   readonly keepsConsumerState: boolean;
   slot(list: string): ListSlot;
+  /** The same lists as a registry, for whole checks. */
+  readonly registry: ListRegistry;
   /** A slot of `list` whose exact members can no longer be read (memory: not held here; Redis: its keys are gone). */
   goneSlot(list: string): ListSlot;
 }
@@ -172,20 +191,32 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
     // The day's changes, in Redis; the overlays (one per list, shared by both worlds as a sidecar's are) get the
     // same changes at Redis's own times.
     await store.addIntraday('optout', [intradayDenied], { who: 'test' });
-    await store.removeIntraday('consent', [revokedConsent, regranted], { who: 'test', revocable: true });
+    await store.removeIntraday('consent', [revokedConsent, regranted, MOBILE_REVOKED], { who: 'test', revocable: true });
     await store.addIntraday('consent', [regranted], { who: 'test', revocable: true });
     const overlays = new Map(LISTS.map((d) => [d.spec.name, new IntradayAdditions(d.spec.kind === 'allow')]));
     const redisNow = await store.now();
-    overlays.get('optout')?.add(intradayDenied, redisNow);
-    for (const [key, at] of await store.revocations('consent')) overlays.get('consent')?.remove(key, at);
-    overlays.get('consent')?.add(regranted, redisNow + 1);
+    const revocations = await store.revocations('consent');
+    const replay = (overlayOf: (list: string) => IntradayAdditions): void => {
+      overlayOf('optout').add(intradayDenied, redisNow);
+      for (const [key, at] of revocations) overlayOf('consent').remove(key, at);
+      overlayOf('consent').add(regranted, redisNow + 1);
+    };
+    replay((list) => overlays.get(list) as IntradayAdditions);
+    const registryOf = (states: ReadonlyMap<string, ListState>): ListRegistry => {
+      const registry = new ListRegistry(LISTS.map((d) => d.spec));
+      for (const def of LISTS) registry.install(states.get(def.spec.name) as ListState);
+      replay((list) => (registry.slot(list) as ListSlot).intraday);
+      return registry;
+    };
 
     const memoryStates = new Map(LISTS.map((d) => [d.spec.name, stateOf(d, { where: 'memory', set: ExactSet.build(Float64Array.from(d.keys)).set, terms: d.terms ?? null })]));
     const overlay = (list: string): IntradayAdditions => overlays.get(list) as IntradayAdditions;
     worlds.push({
       name: 'memory',
       facts: new MemoryRulesFacts(),
+      outcomes: new EmbeddedOutcomes(),
       keepsConsumerState: false,
+      registry: registryOf(memoryStates),
       slot: (list) => slotOf(defOf(list), memoryStates.get(list) as ListState, overlay(list)),
       // Memory holds every generation it serves: one whose members are not here is the unreadable kind.
       goneSlot: (list) => slotOf(defOf(list), redisStates.get(list) as ListState, overlay(list)),
@@ -193,7 +224,9 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
     worlds.push({
       name: 'redis',
       facts: new RedisRulesFacts({ script: store, confirms: { record: (list, answer) => counted.push([list, answer]) }, local: null }),
+      outcomes: store,
       keepsConsumerState: true,
+      registry: registryOf(redisStates),
       slot: (list) => slotOf(defOf(list), redisStates.get(list) as ListState, overlay(list)),
       goneSlot: (list) => slotOf(defOf(list), goneStates.get(list) as ListState, overlay(list)),
     });
@@ -273,10 +306,10 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
       }
     });
 
-    it('a refusal runs and stops counting; a deny-list member is never counted', async () => {
+    it('a refusal recorded through the mode\'s OutcomeRecorder runs and stops counting; a deny-list member is never counted', async () => {
       for (const w of worlds) {
         const key = fresh();
-        if (w.keepsConsumerState) await store.recordOutcome(key, 'refused', { refusalDays: 60 });
+        await w.outcomes.recordOutcome(key, 'refused', { refusalDays: 60 });
         const f = await capped(w, key);
         if (w.keepsConsumerState) {
           expect(f.refusedUntil).toBeGreaterThan(f.now);
@@ -297,6 +330,31 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
         expect({ world: w.name, counted: f.counted, memberships: f.memberships }).toEqual({ world: w.name, counted: false, memberships: ['absent'] });
       }
     });
+  });
+
+  describe('whole checks under fr-optin (RulesChecker over each implementation, the same snapshot of lists)', () => {
+    const CHECKS: ReadonlyArray<{ readonly title: string; readonly input: string; readonly verdict: 'allow' | 'block'; readonly reason: string }> = [
+      { title: 'consent valid', input: '0612340002', verdict: 'allow', reason: 'consent' },
+      { title: 'deny-listed though consenting', input: '0612340001', verdict: 'block', reason: 'optout' },
+      { title: 'consent revoked', input: '0612340003', verdict: 'block', reason: 'no_consent' },
+      { title: 'no consent', input: '0612340009', verdict: 'block', reason: 'no_consent' },
+      { title: 'two readings: the French one consented, the other deny-listed', input: '687751234', verdict: 'block', reason: 'bloctel' },
+    ];
+    const checkers = (): Array<{ world: string; checker: RulesChecker }> =>
+      worlds.map((w) => ({ world: w.name, checker: new RulesChecker({ registry: w.registry, facts: w.facts, foreignTimezone: 'Europe/Paris', now: () => TUESDAY_11H }) }));
+
+    for (const c of CHECKS) {
+      it(`${c.title}: ${c.input}`, async () => {
+        const results: CheckResult[] = [];
+        for (const { world, checker } of checkers()) {
+          const r = await checker.check({ raw: c.input, campaign: { policy: FR_OPTIN_POLICY, sector: null }, dial: false });
+          expect({ world, verdict: r.verdict, reason: r.reason }).toEqual({ world, verdict: c.verdict, reason: c.reason });
+          results.push(r);
+        }
+        // Everything else too (number, consent evidence): the same reply whichever mode answered.
+        expect(results[1]).toEqual(results[0]);
+      });
+    }
   });
 
   it('Redis answers are counted per list for the unconfirmed_rate alert', async () => {
