@@ -40,7 +40,6 @@ export interface ClockWatchDeps {
 }
 
 export interface GateMode {
-  readonly name: 'embedded' | 'redis';
   rulesFacts(deps: RulesFactsDeps): RulesFacts;
   readonly outcomes: OutcomeRecorder;
   statsFigures(deps: StatsFiguresDeps): StatsFigures;
@@ -60,7 +59,6 @@ export interface GateMode {
 /** Embedded mode: lists in memory, no per-consumer state, no other clock than this process's, nothing to warm. */
 export function embeddedMode(): GateMode {
   return {
-    name: 'embedded',
     rulesFacts: () => new MemoryRulesFacts(),
     outcomes: new EmbeddedOutcomes(),
     statsFigures: ({ stats, instanceId }) => new ProcessFigures({ stats, instanceId, mode: 'embedded' }),

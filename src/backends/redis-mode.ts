@@ -24,7 +24,6 @@ export interface RedisModeStore extends DecideScript, OutcomeRecorder, FleetStat
 export function redisMode(store: RedisModeStore): GateMode {
   let warm = false;
   return {
-    name: 'redis',
     rulesFacts: ({ confirms, local }) => new RedisRulesFacts({ script: store, confirms, local }),
     outcomes: store,
     statsFigures: ({ stats, counted, instanceId, logger, now }) =>
