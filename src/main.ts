@@ -1,5 +1,5 @@
 /**
- * Composition root: configuration → logger → backend → service, and the process-level behaviour
+ * Composition root: configuration → logger → backend and mode (backends/gate-mode.ts) → service, and the process-level behaviour
  * (signals, exit codes). Everything else receives its dependencies from here.
  */
 import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config/config.js';
@@ -7,7 +7,9 @@ import { createEmbeddedBackend } from './backends/embedded.js';
 import { CallgateError, ErrorCode } from './core/errors.js';
 import { isCallgateError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { embeddedMode, type GateMode } from './backends/gate-mode.js';
 import { createRedisBackend } from './backends/redis.js';
+import { redisMode } from './backends/redis-mode.js';
 import { loadListIntoRedis } from './backends/redis-load.js';
 import { RedisStore } from './redis/store.js';
 import { startService, type BackendFactory } from './service.js';
@@ -27,16 +29,17 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
   // Set once the stop begins: the connections closing then are the stop, not Redis going down.
   const lifecycle = { stopping: false };
   let makeBackend: BackendFactory;
-  let store: RedisStore | null = null;
+  let mode: GateMode;
   if (config.redis === null) {
+    mode = embeddedMode();
     makeBackend = ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger: logger.child({ component: 'lists' }), journalPath: config.journalPath });
   } else {
     const connected = await connectRedis(config.redis, logger.child({ component: 'redis' }), lifecycle);
-    store = connected;
+    mode = redisMode(connected);
     makeBackend = ({ registry, alerts }) =>
       createRedisBackend({ registry, store: connected, alerts, logger: logger.child({ component: 'lists' }), defaults: config.listDefaults, instanceId: config.instanceId, journalPath: config.journalPath });
   }
-  const service = await startService(config, logger, makeBackend, { store });
+  const service = await startService(config, logger, makeBackend, { mode });
   logger.info({ signal: await signal }, 'signal received');
   lifecycle.stopping = true;
   await service.stop();

@@ -2,6 +2,8 @@
  * Wires one running callgate: list registry + backend (embedded or Redis) → checker → check socket
  * and HTTP routes on one port. The server listens at once; until every list is loaded (and, in Redis
  * mode, the scripts are warm), /readyz says 503 with the reasons, and checks answer `block` / `not_ready`.
+ * What differs by mode beyond the lists comes as a GateMode (backends/gate-mode.ts): nothing here asks
+ * which mode it is in.
  */
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -10,9 +12,9 @@ import { adminRoutes } from './admin/routes.js';
 import { dashboardRoutes } from './supervision/dashboard-assets.js';
 import { AlertRegistry } from './supervision/alerts.js';
 import { Checker } from './check/deny-lists.js';
-import { type ClockDriftMonitor, startClockDriftMonitor } from './supervision/clock-drift.js';
 import type { ServeConfig } from './config/config.js';
 import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandler } from './server/http-server.js';
+import type { GateMode } from './backends/gate-mode.js';
 import type { ListBackend } from './backends/list-backend.js';
 import { ListRegistry } from './lists/registry.js';
 import type { Logger } from './core/logger.js';
@@ -22,9 +24,7 @@ import { RulesChecker } from './rules/rules-check.js';
 import { startFreshnessMonitor, startLoadRetries, startRefreshSchedules, type LoadRetries } from './refresh/scheduler.js';
 import { CheckStats } from './supervision/check-stats.js';
 import { ConfirmStats, countingConfirmer } from './supervision/confirm-stats.js';
-import { FleetStats } from './supervision/fleet-stats.js';
 import { createMetrics } from './supervision/metrics.js';
-import type { RedisStore } from './redis/store.js';
 import { StatsService } from './supervision/stats-service.js';
 import { createSiteGuard } from './server/site-guard.js';
 import { statsRoutes, statsUpgrade } from './supervision/routes.js';
@@ -50,13 +50,13 @@ export interface ServiceOptions {
   readonly now?: () => number;
   /** Run the cron refresh schedules. @default true */
   readonly schedules?: boolean;
-  /** Redis mode: the store, for fleet figures. */
-  readonly store?: RedisStore | null;
+  /** What differs by mode beyond the lists: rule facts, outcomes, stats figures, warm-up, Redis's health and clock. */
+  readonly mode: GateMode;
   /** Extra routes (the dashboard's assets). */
   readonly extraRoutes?: ReadonlyMap<string, RouteHandler>;
 }
 
-export async function startService(config: ServeConfig, logger: Logger, makeBackend: BackendFactory, options: ServiceOptions = {}): Promise<RunningService> {
+export async function startService(config: ServeConfig, logger: Logger, makeBackend: BackendFactory, options: ServiceOptions): Promise<RunningService> {
   const now = options.now ?? Date.now;
   const registry = new ListRegistry(config.lists);
   const alerts = new AlertRegistry({ logger: logger.child({ component: 'alerts' }), now });
@@ -65,14 +65,15 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const confirms = backend.mode === 'redis' ? new ConfirmStats({ keepMs: config.unconfirmedAlertWindowMs, now }) : null;
   const checker = new Checker(registry, backend.remote !== null && confirms !== null ? countingConfirmer(backend.remote, confirms) : backend.remote, now);
   const stats = new CheckStats({ now });
-  const store = options.store ?? null;
+  const { mode } = options;
 
   const counted = config.stats;
-  const rulesChecker = new RulesChecker({ registry, store, foreignTimezone: config.rules.foreignTimezone, now, confirms, local: backend.local ?? null });
+  const facts = mode.rulesFacts({ confirms, local: backend.local ?? null });
+  const rulesChecker = new RulesChecker({ registry, facts, foreignTimezone: config.rules.foreignTimezone, now });
   const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, maxPendingBytes: config.auditMaxPendingBytes, now, logger: logger.child({ component: 'audit' }) });
   const auditStats = audit === null ? null : () => audit.stats();
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
-  const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, store, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
+  const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, outcomes: mode.outcomes, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
 
   const sockets = new CheckSocketServer({
     maxPayloadBytes: config.maxPayloadBytes,
@@ -86,22 +87,18 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   });
 
   let freshness: { check(): void; stop(): void } | null = null;
-  let clockDrift: ClockDriftMonitor | null = null;
+  let clockDrift: { stop(): void } | null = null;
   let schedules: { next(): Record<string, string | null>; stop(): void } | null = null;
   let retries: LoadRetries | null = null;
-  // Redis mode: not ready until the scripts are loaded and one check script answered (warmUp below).
-  let warm = store === null;
   const blockList = config.blockList ?? config.lists.find((l) => l.kind === 'deny' && l.source === null)?.name ?? null;
-  const redisUp = store === null ? null : (): boolean => store.isUp();
-  const fleet = store !== null && counted ? new FleetStats({ store, stats, instanceId: config.instanceId, logger: logger.child({ component: 'fleet-stats' }), now }) : null;
+  const redisUp = mode.redisUp;
+  const figures = mode.statsFigures({ stats, counted, instanceId: config.instanceId, logger: logger.child({ component: 'fleet-stats' }), now });
   const statsService = new StatsService({
     stats,
     registry,
     alerts,
     instanceId: config.instanceId,
-    mode: backend.mode,
-    fleet,
-    store,
+    figures,
     nextRefresh: () => schedules?.next() ?? {},
     logger: logger.child({ component: 'stats' }),
     now,
@@ -115,7 +112,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
-    ['GET /readyz', (): HttpReply => readiness({ registry, backend, alerts, nextRefresh: schedules?.next() ?? {}, retries, warm, now: now() })],
+    ['GET /readyz', (): HttpReply => readiness({ registry, backend, alerts, nextRefresh: schedules?.next() ?? {}, retries, warm: mode.isWarm(), now: now() })],
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
     ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
@@ -146,8 +143,8 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       logger.error({ err }, 'initial list load failed');
     })
     .then(async () => {
-      if (store !== null) await warmUp(store, () => stopping !== null, logger);
-      warm = true;
+      // Redis mode: not ready until the scripts are loaded and one check script answered.
+      await mode.warmUp(() => stopping !== null, logger);
       // A stop during the initial load must not be followed by timers it can no longer clear: they
       // would keep the process alive after 'stopped' (seen with SIGTERM just after a load finished).
       if (stopping !== null) return;
@@ -160,12 +157,10 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
         lastError: (list) => backend.lastError(list),
         now,
       });
-      fleet?.start();
+      figures.start();
       statsService.start(redisUp, 5000);
       freshness = startFreshnessMonitor(registry, alerts, now);
-      if (store !== null && config.clockDriftAlertMs > 0) {
-        clockDrift = startClockDriftMonitor({ remoteNow: () => store.now(), alerts, thresholdMs: config.clockDriftAlertMs, logger: logger.child({ component: 'clock' }), now });
-      }
+      if (config.clockDriftAlertMs > 0) clockDrift = mode.watchClock({ alerts, thresholdMs: config.clockDriftAlertMs, logger: logger.child({ component: 'clock' }), now });
       if (options.schedules !== false) schedules = startRefreshSchedules(registry, backend.refresher, logger.child({ component: 'schedule' }));
     });
 
@@ -180,7 +175,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
       statsService.stop();
       statsSockets.close();
       await sockets.drain(config.shutdownGraceMs);
-      await fleet?.stop();
+      await figures.stop();
       await audit?.close();
       http.closeAllConnections();
       await backend.close();
@@ -198,18 +193,6 @@ interface NotReadyReason {
   readonly list?: string;
   readonly message: string;
   readonly nextRetryAt?: string;
-}
-
-/**
- * Loads the scripts and runs one check script before /readyz says ready. Retried until Redis answers
- * (a stop ends it): the connection is up by then, so this takes one round trip unless the machine is busy.
- */
-async function warmUp(store: RedisStore, stopped: () => boolean, logger: Logger): Promise<void> {
-  for (let attempt = 1; !stopped(); attempt++) {
-    if (await store.warmUp()) return;
-    logger.warn({ attempt }, 'warming up Redis scripts: no answer within the budget; retrying');
-    await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1000)));
-  }
 }
 
 interface ReadinessInput {

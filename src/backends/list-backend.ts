@@ -1,9 +1,11 @@
 /**
  * Where a list's generations come from and where their exact members live: in this process
- * (embedded) or in Redis shared by a fleet. The service only knows this interface.
+ * (embedded) or in Redis shared by a fleet. The service only knows this interface. Also the port
+ * through which call outcomes are kept (OutcomeRecorder), which differs by mode the same way.
  */
 import type { RemoteConfirmer } from '../check/deny-lists.js';
 import type { LocalRuleFacts } from './fleet-copy.js';
+import type { CallOutcome } from '../check/protocol.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { ListRefresher } from '../refresh/refresh.js';
 
@@ -27,4 +29,21 @@ export interface ListBackend {
   /** Backend health for /readyz (e.g. whether Redis is reachable). */
   describe(): Record<string, unknown>;
   close(): Promise<void>;
+}
+
+/**
+ * Where a call's outcome is kept for the rules that read it (a refusal starts a no-call period, décret 2022-1313).
+ * Redis mode: redis/store.ts recordOutcome (one script call; throws CALLGATE_ERR_REDIS when Redis fails).
+ * Embedded mode keeps none (EmbeddedOutcomes): no policy there reads refusals (rules-config.ts refuses one
+ * that would without Redis); the outcome is still on the audit trail.
+ */
+export interface OutcomeRecorder {
+  recordOutcome(key: NumberKey, outcome: CallOutcome, options: { readonly refusalDays: number }): Promise<unknown>;
+}
+
+/** Embedded mode's OutcomeRecorder: keeps nothing (see OutcomeRecorder). */
+export class EmbeddedOutcomes implements OutcomeRecorder {
+  recordOutcome(): Promise<void> {
+    return Promise.resolve();
+  }
 }

@@ -12,7 +12,7 @@ import { normalise, readingsOf } from '../numbers/normalise.js';
 import { e164ToKey } from '../numbers/number-key.js';
 import { FR_REFUSAL_DAYS, type PolicyConfig } from '../rules/policy.js';
 import { encodeBatchReply, encodeCheckReply, encodeErrorReply, encodeOutcomeReply, type CallOutcome, type Request } from './protocol.js';
-import type { RedisStore } from '../redis/store.js';
+import type { OutcomeRecorder } from '../backends/list-backend.js';
 import type { RulesChecker } from '../rules/rules-check.js';
 import { resolveCampaign, type CampaignConfig, type RulesConfig } from '../config/rules-config.js';
 import { type CheckResult, Reason } from './verdict.js';
@@ -37,7 +37,8 @@ export interface RequestHandlerDeps {
   readonly checker: Checker;
   readonly rules: RulesConfig;
   readonly rulesChecker: RulesChecker;
-  readonly store: RedisStore | null;
+  /** Where outcomes are kept (backends/list-backend.ts): Redis, or nowhere in embedded mode. */
+  readonly outcomes: OutcomeRecorder;
   /** null: counting off. */
   readonly stats: CheckStats | null;
   readonly audit: AuditSink | null;
@@ -163,9 +164,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     const policy = campaignOf(request.campaign).policy;
     for (const number of readings) {
       // A refusal is recorded whatever this campaign's policy: the policies that apply refusals read it.
-      if (deps.store !== null) {
-        await deps.store.recordOutcome(e164ToKey(number), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
-      }
+      await deps.outcomes.recordOutcome(e164ToKey(number), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
       audit?.write({ type: 'outcome', at: at(), number, campaign: request.campaign, outcome: request.outcome });
     }
     return encodeOutcomeReply(request.id, e164, request.outcome);

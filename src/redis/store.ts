@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { AllowAnswer } from '../rules/consent-terms.js';
+import type { DecideFacts, DecideInput, DecideItem, DecideRole } from '../rules/facts.js';
 import { CallgateError, ErrorCode, isCallgateError } from '../core/errors.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import {
@@ -91,63 +92,6 @@ export interface ConfirmItem {
   /** The generation marker's plan (GenerationMarker.buckets). */
   readonly buckets: BucketPlan;
   readonly key: NumberKey;
-}
-
-/**
- * What a confirmed item means to decide(): 'deny' blocks as 'member' or 'unconfirmed'; 'deny-contract' likewise,
- * except that a 'member' is lifted by a 'contract' item answering 'member' (policy contractExceptionLists);
- * 'consent' and 'contract' (allow-lists) satisfy requireConsent only as 'member'; 'allow' is answered, never used.
- */
-export type DecideRole = 'deny' | 'deny-contract' | 'consent' | 'contract' | 'allow';
-
-export interface DecideItem extends ConfirmItem {
-  readonly role: DecideRole;
-}
-
-export interface DecideInput {
-  /** The consumer: E.164 digits as an integer (the items' key, normally). */
-  readonly key: NumberKey;
-  /** Bloom hits to confirm, as confirm() does; their answers come back in this order. */
-  readonly items: readonly DecideItem[];
-  /** Count this check as a call attempt when everything allows it. */
-  readonly dial: boolean;
-  /**
-   * A 'consent' or 'contract' item must answer 'member'. Pass false when the caller already knows a consent or
-   * contract otherwise (or the policy does not require one).
-   */
-  readonly requireConsent: boolean;
-  /** Rules evaluated in JS (sector bans, hours, holidays, a deny hit known in memory) block: nothing is counted. */
-  readonly jsBlocked: boolean;
-  /** Attempts allowed within the window; null: no cap (attempts are still recorded). @default 4 */
-  readonly cap?: number | null | undefined;
-  /** Frequency window. @default 30 days */
-  readonly windowMs?: number | undefined;
-  /** A recorded refusal blocks counting until it ends. false: refusals are not applied. @default true */
-  readonly refusals?: boolean | undefined;
-}
-
-/**
- * The facts decide() read, all from one atomic script on Redis's clock. attempts and oldestAttemptAt are as
- * BEFORE this check's own attempt: what the policy's frequency rule compares with the cap.
- */
-export interface DecideFacts {
-  /** Per item; allow-list items may also answer 'revoked' or 'expired' (rules/consent-terms.ts judgeAllowEntry). */
-  readonly memberships: AllowAnswer[];
-  /** Per item: a consent item's stored terms (rules/consent-terms.ts), else null. */
-  readonly terms: (string | null)[];
-  /** End of the no-call period after the last refusal (ms) while one is recorded (its key expires then), else null. */
-  readonly refusedUntil: number | null;
-  /** When the last refusal was recorded (ms), for the audit trail. */
-  readonly refusedAt: number | null;
-  /** Attempts within the window, before this one. */
-  readonly attempts: number;
-  readonly oldestAttemptAt: number | null;
-  /** This check was recorded as an attempt: the caller may dial only when this is true. */
-  readonly counted: boolean;
-  /** Redis's clock (ms) when the script ran; the local clock when Redis did not answer. */
-  readonly now: number;
-  /** False on timeout, disconnection or error: memberships are all 'unconfirmed' and the other facts unknown. */
-  readonly answered: boolean;
 }
 
 /** Told of every refusal and counted attempt this store records (the sidecar keeps a durable copy of them). */

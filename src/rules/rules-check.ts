@@ -1,24 +1,23 @@
 /**
  * A check under a rules policy (fr-optout, fr-optin, or one configured from them): the facts that
  * need no I/O (number, lists ready and fresh, Bloom hits, the consumer's zone and hours, the
- * campaign's sector) are gathered here; everything kept in Redis (exact membership of deny- and
- * allow-list hits, the last refusal, the attempts of the last 30 days) comes back from ONE script
- * call, which also counts the attempt when the caller dials and the call is allowed; then the pure
- * policy (rules/policy.ts) decides, in its fixed rule order.
+ * campaign's sector) are gathered here; the rest (exact membership of deny- and allow-list hits, the
+ * last refusal, the attempts of the last 30 days) comes back from ONE question to a RulesFacts
+ * (rules/facts.ts: in memory, or one Redis script call), which also counts the attempt when the caller
+ * dials and the call is allowed; then the pure policy (rules/policy.ts) decides, in its fixed rule order.
+ * This file never asks which mode it runs in: the RulesFacts it is given is the mode.
  * An input with two readings (numbers/normalise.ts rule 9) is checked under each, with each reading's lists,
  * zone and hours, and is allowed only if both are; the reply is the first reading's block.
  */
-import { decodeTerms, judgeAllowEntry, type AllowAnswer } from './consent-terms.js';
+import { decodeTerms } from './consent-terms.js';
 import { zoneOf } from './consumer-zone.js';
 import { evaluateHours } from './calling-hours.js';
-import type { GateSnapshot, ListSlot, ListRegistry, ListState } from '../lists/registry.js';
+import type { GateSnapshot, ListSlot, ListRegistry } from '../lists/registry.js';
 import { normalise, otherReading } from '../numbers/normalise.js';
-import { e164ToKey, type NumberKey } from '../numbers/number-key.js';
+import { e164ToKey } from '../numbers/number-key.js';
 import { evaluatePolicy, type ListStatus, type PolicyConfig } from './policy.js';
-import type { DecideFacts, DecideItem, DecideRole, RedisStore } from '../redis/store.js';
-import type { LocalRuleFacts } from '../backends/fleet-copy.js';
+import type { DecideFacts, DecideRole, FactsHit, RulesFacts } from './facts.js';
 import type { CampaignConfig } from '../config/rules-config.js';
-import type { ConfirmStats } from '../supervision/confirm-stats.js';
 import { type CheckResult, type ConsentEvidence, Reason } from '../check/verdict.js';
 import { DAY_MS } from '../core/time.js';
 
@@ -32,33 +31,6 @@ export interface RulesCheckInput {
 function roleOf(slot: ListSlot, policy: PolicyConfig): DecideRole {
   if (slot.spec.kind === 'deny') return policy.contractExceptionLists.includes(slot.spec.name) ? 'deny-contract' : 'deny';
   return slot.spec.role ?? 'allow';
-}
-
-/** What memory says of one item: DECIDE_LUA's rule for the same keys (redis/store.ts). */
-function answerInMemory(slot: ListSlot, key: NumberKey, now: number): { answer: AllowAnswer; terms: string | null } {
-  const m = (slot.state as ListState).members;
-  if (m.where !== 'memory') return { answer: 'unconfirmed', terms: null };
-  if (slot.spec.kind === 'deny') return { answer: m.set.has(key) || slot.intraday.has(key) ? 'member' : 'absent', terms: null };
-  // Granted during the day: no terms, and the grant lifted any earlier revocation.
-  if (slot.intraday.has(key)) return { answer: 'member', terms: null };
-  const terms = m.terms?.get(key) ?? null;
-  return { answer: judgeAllowEntry(m.set.has(key), terms, slot.intraday.revokedAt(key), now), terms };
-}
-
-/** Memberships without Redis: every generation in memory (embedded mode, policies that keep no state). */
-function factsInMemory(items: readonly { slot: ListSlot; key: NumberKey }[], now: number): DecideFacts {
-  const answers = items.map(({ slot, key }) => answerInMemory(slot, key, now));
-  return {
-    memberships: answers.map((a) => a.answer),
-    terms: answers.map((a) => a.terms),
-    refusedUntil: null,
-    refusedAt: null,
-    attempts: 0,
-    oldestAttemptAt: null,
-    counted: false,
-    now,
-    answered: true,
-  };
 }
 
 /**
@@ -78,18 +50,13 @@ export function listStatusFor(snap: GateSnapshot, policy: PolicyConfig, now: num
 
 export class RulesChecker {
   readonly #registry: ListRegistry;
-  readonly #store: RedisStore | null;
+  readonly #facts: RulesFacts;
   readonly #foreignTimezone: string;
   readonly #now: () => number;
-  /** Redis's answers per list, for the unconfirmed_rate alert; null: not counted. */
-  readonly #confirms: ConfirmStats | null;
-  readonly #local: LocalRuleFacts | null;
 
-  constructor(options: { registry: ListRegistry; store: RedisStore | null; foreignTimezone: string; now?: () => number; confirms?: ConfirmStats | null; local?: LocalRuleFacts | null }) {
-    this.#confirms = options.confirms ?? null;
+  constructor(options: { registry: ListRegistry; facts: RulesFacts; foreignTimezone: string; now?: () => number }) {
     this.#registry = options.registry;
-    this.#store = options.store;
-    this.#local = options.local ?? null;
+    this.#facts = options.facts;
     this.#foreignTimezone = options.foreignTimezone;
     this.#now = options.now ?? Date.now;
   }
@@ -124,7 +91,7 @@ export class RulesChecker {
     }
 
     const key = e164ToKey(e164);
-    const hits: { slot: ListSlot; key: NumberKey; role: DecideRole }[] = [];
+    const hits: FactsHit[] = [];
     for (const slot of snap.slots) {
       // A list this policy does not consult may be missing (listStatusFor let it pass).
       const state = slot.state;
@@ -139,31 +106,19 @@ export class RulesChecker {
     const banned = campaign.sector !== null && policy.bannedSectors.includes(campaign.sector);
     const jsBlocked = !hours.ok || (policy.hours && zone === null) || (banned && !hits.some((h) => h.role === 'contract'));
 
-    let facts: DecideFacts;
-    if (this.#store === null) {
-      facts = factsInMemory(hits, now);
-    } else {
-      const items: DecideItem[] = hits.map(({ slot, key: k, role }) => {
-        const m = (slot.state as ListState).members;
-        return m.where === 'redis'
-          ? { list: slot.spec.name, generation: m.generation, buckets: m.buckets, key: k, role }
-          : { list: slot.spec.name, generation: 'none', buckets: 1, key: k, role };
-      });
-      facts = await this.#store.decide({
-        key,
-        items,
-        dial,
-        requireConsent: policy.requireConsent,
-        jsBlocked,
-        cap: policy.frequencyCap?.max ?? null,
-        windowMs: (policy.frequencyCap?.windowDays ?? 30) * DAY_MS,
-        refusals: policy.refusalDays !== null,
-      });
-      if (this.#confirms !== null) for (let i = 0; i < items.length; i++) this.#confirms.record((items[i] as DecideItem).list, facts.memberships[i] ?? 'unconfirmed');
-    }
+    const facts: DecideFacts = await this.#facts.decide({
+      key,
+      hits,
+      dial,
+      requireConsent: policy.requireConsent,
+      jsBlocked,
+      cap: policy.frequencyCap?.max ?? null,
+      windowMs: (policy.frequencyCap?.windowDays ?? 30) * DAY_MS,
+      refusals: policy.refusalDays !== null,
+      now,
+    });
     // Without an answer from Redis, nothing it keeps (lists, refusals, attempts) is known: block.
     if (!facts.answered) return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
-    if (this.#store !== null) facts = withLocalCopy(facts, key, hits, this.#local, (policy.frequencyCap?.windowDays ?? 30) * DAY_MS);
 
     let denyHit: string | null = null;
     let firstLiftable: string | null = null;
@@ -210,7 +165,8 @@ export class RulesChecker {
     });
     // A dial is allowed only if the attempt was counted; any disagreement between the script and
     // the policy fails closed.
-    if (decision.verdict === 'allow' && dial && this.#store !== null && policy.frequencyCap !== null && !facts.counted) {
+    // (A frequency cap exists only in Redis mode: rules-config.ts refuses it without Redis.)
+    if (decision.verdict === 'allow' && dial && policy.frequencyCap !== null && !facts.counted) {
       return { verdict: 'block', reason: Reason.UNCONFIRMED, number: e164 };
     }
     // Blocked for lack of what an unconfirmed allow-list hit might have given: say that it could not be
@@ -220,42 +176,6 @@ export class RulesChecker {
     }
     return toResult(decision, e164, evidence);
   }
-}
-
-/**
- * Redis's facts with this sidecar's own copy on top (backends/fleet-copy.ts), the blocking side winning: Redis may have
- * lost its data. A day's addition held here is a member of a deny-list; a revocation held here revokes unless a
- * consent dated after it lifts it; a refusal recorded here runs; attempts take the larger count.
- */
-function withLocalCopy(facts: DecideFacts, key: NumberKey, hits: readonly { slot: ListSlot; key: NumberKey }[], local: LocalRuleFacts | null, windowMs: number): DecideFacts {
-  let memberships = facts.memberships;
-  hits.forEach((h, i) => {
-    const m = memberships[i];
-    let next = m;
-    if (h.slot.spec.kind === 'deny') {
-      if (m === 'absent' && h.slot.intraday.has(h.key)) next = 'member';
-    } else if (m === 'member') {
-      const revokedAt = h.slot.intraday.revokedAt(h.key);
-      if (revokedAt !== null) next = judgeAllowEntry(true, facts.terms[i] ?? null, revokedAt, facts.now);
-    }
-    if (next !== undefined && next !== m) {
-      if (memberships === facts.memberships) memberships = [...memberships];
-      memberships[i] = next;
-    }
-  });
-  const refusal = local?.refusal(key, facts.now) ?? null;
-  const attempts = local?.attempts(key, facts.now - windowMs) ?? { count: 0, oldest: null };
-  const refused = refusal !== null && (facts.refusedUntil === null || refusal.until > facts.refusedUntil);
-  // The attempt this very check counted is in the copy already; facts.attempts are those before it.
-  const held = attempts.count - (facts.counted ? 1 : 0);
-  const more = held > facts.attempts;
-  if (memberships === facts.memberships && !refused && !more) return facts;
-  return {
-    ...facts,
-    memberships,
-    ...(refused ? { refusedUntil: refusal.until, refusedAt: refusal.at } : {}),
-    ...(more ? { attempts: held, oldestAttemptAt: attempts.oldest } : {}),
-  };
 }
 
 function evidenceOf(list: string, answer: 'member' | 'expired' | 'revoked', stored: string | null): ConsentEvidence {

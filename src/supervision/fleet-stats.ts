@@ -4,13 +4,14 @@
  * day and a bit), so any sidecar can answer for the whole fleet. Complete minutes never change
  * again once flushed, so readers cache them and fetch only the last two. The last minute's sliding
  * window reads 10-second slot hashes (per sidecar and fleet, expiring after a few minutes) instead,
- * so checks straddling a minute boundary count whole.
+ * so checks straddling a minute boundary count whole. FleetStats is the fleet's StatsFigures
+ * (supervision/stats-figures.ts), with the live sidecars' heartbeats for the sidecar table.
  */
 import { type CheckStats, SLOT_MS } from './check-stats.js';
 import type { Logger } from '../core/logger.js';
 import { statsKey, statsSlotKey } from '../redis/keys.js';
-import type { RedisStore } from '../redis/store.js';
-import { lastMinuteFigures, type MinuteCounts, type SlotCounts } from './stats-view.js';
+import type { StatsFigures } from './stats-figures.js';
+import { lastMinuteFigures, type MinuteCounts, type SidecarView, type SlotCounts } from './stats-view.js';
 import { MINUTE_MS } from '../core/time.js';
 
 const P99_FIELD = '_p99us';
@@ -19,8 +20,17 @@ const SLOT_TTL_MS = 3 * MINUTE_MS;
 /** Slots a reader fetches: the one in progress and the six before it cover the last 60 s. */
 const WINDOW_SLOTS = 7;
 
+/** What FleetStats needs of the Redis store (redis/store.ts RedisStore): its prefix, the stats hashes, the heartbeats. */
+export interface FleetStatsStore {
+  readonly prefix: string;
+  addStats(entries: ReadonlyArray<{ readonly key: string; readonly incr: Readonly<Record<string, number>>; readonly set?: Readonly<Record<string, string>> }>, ttlMs: number): Promise<void>;
+  readStats(keys: readonly string[]): Promise<Record<string, string>[]>;
+  /** The sidecars whose heartbeat is still kept (lastSeen: ms, Redis clock). */
+  liveSidecars(): Promise<ReadonlyArray<{ readonly id: string; readonly lastSeen: number }>>;
+}
+
 export interface FleetStatsOptions {
-  readonly store: RedisStore;
+  readonly store: FleetStatsStore;
   readonly stats: CheckStats;
   readonly instanceId: string;
   readonly logger: Logger;
@@ -31,7 +41,8 @@ export interface FleetStatsOptions {
   readonly now?: () => number;
 }
 
-export class FleetStats {
+export class FleetStats implements StatsFigures {
+  readonly scope = 'fleet';
   readonly #o: FleetStatsOptions;
   readonly #now: () => number;
   /** What was already flushed, per minute (the last two minutes only). */
@@ -147,6 +158,35 @@ export class FleetStats {
     });
     for (const t of this.#cache.keys()) if (t < sinceMs - MINUTE_MS) this.#cache.delete(t);
     return wanted.map((t) => fetched.get(t) ?? this.#cache.get(t) ?? { minute: t, counts: new Map() });
+  }
+
+  minutes(sinceMs: number): Promise<MinuteCounts[]> {
+    return this.fleetMinutes(sinceMs);
+  }
+
+  lastMinuteSlots(): Promise<readonly SlotCounts[]> {
+    return this.fleetSlots();
+  }
+
+  /** Every live sidecar, with its figures of the last minute. */
+  async sidecars(now: number): Promise<SidecarView[]> {
+    const live = await this.#o.store.liveSidecars();
+    const figures = await this.sidecarFigures(live.map((s) => s.id));
+    return live
+      .map((s) => {
+        const f = figures.get(s.id);
+        return {
+          id: s.id,
+          lastSeen: new Date(s.lastSeen).toISOString(),
+          // Heartbeats come every 5 s: 15 s without one is a sidecar in trouble.
+          up: now - s.lastSeen < 15_000,
+          mode: 'redis' as const,
+          checks1m: f?.checks ?? 0,
+          blocked1m: f?.blocked ?? 0,
+          p99Ms: f?.p99Us == null ? null : f.p99Us / 1000,
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   /** Each sidecar's checks over the last 60 s (its slot hashes) and its p99 of the last two minutes (for the sidecar table). */

@@ -1,19 +1,18 @@
 /**
- * The supervisor's data: the stats view of this process (embedded) or of the whole fleet (Redis),
- * computed at most once a second however many dashboards watch, and the supervision alert rules
- * evaluated on it: a campaign's block rate, the check p99, Redis reachability, the share of Redis answers
+ * The supervisor's data: the stats view of this process (embedded) or of the whole fleet (Redis), as its
+ * StatsFigures port gives them (supervision/stats-figures.ts), computed at most once a second however many
+ * dashboards watch, and the supervision alert rules evaluated on it: a campaign's block rate, the check p99, Redis reachability, the share of Redis answers
  * that were `unconfirmed` (per list and fleet-wide), and whether the audit trail is being written.
  */
 import type { AlertInput, AlertRegistry } from './alerts.js';
 import type { AuditLogStats } from '../audit/log.js';
-import { type CheckStats, SLOT_MS } from './check-stats.js';
+import type { CheckStats } from './check-stats.js';
 import type { ConfirmStats, ListConfirmFigures } from './confirm-stats.js';
-import type { FleetStats } from './fleet-stats.js';
+import type { StatsFigures } from './stats-figures.js';
 import type { ListRegistry } from '../lists/registry.js';
 import type { Logger } from '../core/logger.js';
 import { freshness } from '../refresh/guards.js';
-import type { RedisStore } from '../redis/store.js';
-import { buildStatsView, type CampaignFigures, lastMinuteFigures, type ListView, type MinuteCounts, type SidecarView, type SlotCounts, type StatsView, WINDOWS_MS, windowFigures } from './stats-view.js';
+import { buildStatsView, type CampaignFigures, type ListView, type MinuteCounts, type StatsView, WINDOWS_MS, windowFigures } from './stats-view.js';
 import { Reason } from '../check/verdict.js';
 
 export interface AlertRules {
@@ -87,10 +86,8 @@ export interface StatsServiceOptions {
   readonly registry: ListRegistry;
   readonly alerts: AlertRegistry;
   readonly instanceId: string;
-  readonly mode: 'embedded' | 'redis';
-  /** Fleet figures (Redis mode); null: this process only. */
-  readonly fleet: FleetStats | null;
-  readonly store: RedisStore | null;
+  /** The figures the view is computed from: the fleet's (Redis mode, stats on) or this process's (stats-figures.ts). */
+  readonly figures: StatsFigures;
   readonly nextRefresh: () => Record<string, string | null>;
   readonly logger: Logger;
   readonly rules?: Partial<AlertRules>;
@@ -130,40 +127,6 @@ export class StatsService {
     return view;
   }
 
-  async #minutes(now: number): Promise<MinuteCounts[]> {
-    const since = now - WINDOWS_MS['1d'] - 60_000;
-    if (this.#o.fleet !== null) return this.#o.fleet.fleetMinutes(since);
-    return [...this.#o.stats.minutesSince(since)];
-  }
-
-  async #sidecars(now: number): Promise<SidecarView[]> {
-    const { fleet, store } = this.#o;
-    if (fleet === null || store === null) {
-      const recent = this.#o.stats.minutesSince(now - (now % 60_000) - 60_000);
-      const w = lastMinuteFigures(this.#slots(now), now);
-      const last = recent[recent.length - 1];
-      const p99 = last?.latency.quantileUs(0.99) ?? null;
-      return [{ id: this.#o.instanceId, lastSeen: new Date(now).toISOString(), up: true, mode: this.#o.mode, checks1m: w.checks, blocked1m: w.blocked, p99Ms: p99 === null ? null : p99 / 1000 }];
-    }
-    const live = await store.liveSidecars();
-    const figures = await fleet.sidecarFigures(live.map((s) => s.id));
-    return live
-      .map((s) => {
-        const f = figures.get(s.id);
-        return {
-          id: s.id,
-          lastSeen: new Date(s.lastSeen).toISOString(),
-          // Heartbeats come every 5 s: 15 s without one is a sidecar in trouble.
-          up: now - s.lastSeen < 15_000,
-          mode: 'redis' as const,
-          checks1m: f?.checks ?? 0,
-          blocked1m: f?.blocked ?? 0,
-          p99Ms: f?.p99Us == null ? null : f.p99Us / 1000,
-        };
-      })
-      .sort((a, b) => a.id.localeCompare(b.id));
-  }
-
   #lists(now: number): ListView[] {
     const next = this.#o.nextRefresh();
     return this.#o.registry.current.slots.map((s) => {
@@ -190,15 +153,11 @@ export class StatsService {
     });
   }
 
-  /** This process's slots of the last minute's window (the slot in progress and the six before it). */
-  #slots(now: number): readonly SlotCounts[] {
-    return this.#o.stats.slotsSince(now - (now % SLOT_MS) - WINDOWS_MS['1m']);
-  }
-
   async #compute(now: number): Promise<StatsView> {
-    const [minutes, slots, sidecars] = await Promise.all([this.#minutes(now), this.#o.fleet === null ? this.#slots(now) : this.#o.fleet.fleetSlots(), this.#sidecars(now)]);
-    this.#lastMinutes = { scope: this.#o.fleet === null ? 'process' : 'fleet', minutes };
-    return buildStatsView({ scope: this.#o.fleet === null ? 'process' : 'fleet', now, minutes, slots, sidecars, lists: this.#lists(now), alerts: this.#o.alerts.active() });
+    const { figures } = this.#o;
+    const [minutes, slots, sidecars] = await Promise.all([figures.minutes(now - WINDOWS_MS['1d'] - 60_000), figures.lastMinuteSlots(now), figures.sidecars(now)]);
+    this.#lastMinutes = { scope: figures.scope, minutes };
+    return buildStatsView({ scope: figures.scope, now, minutes, slots, sidecars, lists: this.#lists(now), alerts: this.#o.alerts.active() });
   }
 
   /** Evaluates the supervision alert rules now. */

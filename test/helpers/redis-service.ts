@@ -1,5 +1,6 @@
 import { parseServeConfig } from '../../src/config/config.js';
 import { createRedisBackend, type FleetTimings } from '../../src/backends/redis.js';
+import { redisMode } from '../../src/backends/redis-mode.js';
 import { RedisStore } from '../../src/redis/store.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
@@ -26,7 +27,7 @@ export async function startRedisMode(
     logger,
     ({ registry, alerts }) =>
       createRedisBackend({ registry, store, alerts, logger, defaults: config.listDefaults, instanceId: options.instanceId ?? config.instanceId, timings: { pollMs: 500, ...options.timings }, journalPath: options.journalPath ?? null }),
-    { schedules: false, store, ...(options.now ? { now: options.now } : {}) },
+    { schedules: false, mode: redisMode(store), ...(options.now ? { now: options.now } : {}) },
   );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/`, store });

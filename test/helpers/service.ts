@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseServeConfig } from '../../src/config/config.js';
 import { createEmbeddedBackend } from '../../src/backends/embedded.js';
+import { embeddedMode } from '../../src/backends/gate-mode.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { startService, type RunningService } from '../../src/service.js';
 
@@ -32,7 +33,7 @@ export async function startEmbedded(
     config,
     logger,
     ({ registry, alerts }) => createEmbeddedBackend({ registry, alerts, logger, journalPath: options.journalPath ?? null, ...(options.now ? { now: options.now } : {}) }),
-    { ...(options.now ? { now: options.now } : {}), schedules: false },
+    { ...(options.now ? { now: options.now } : {}), schedules: false, mode: embeddedMode() },
   );
   await service.loaded;
   return Object.assign(service, { url: `ws://127.0.0.1:${service.port}/` });

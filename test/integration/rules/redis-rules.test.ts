@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { ConfirmItem, DecideInput, DecideItem, DecideRole } from '../../../src/redis/store.js';
+import type { ConfirmItem } from '../../../src/redis/store.js';
+import type { DecideInput, DecideItem, DecideRole } from '../../../src/rules/facts.js';
 import type { GenerationMarker } from '../../../src/redis/keys.js';
 import type { ListKind } from '../../../src/config/list-spec.js';
 import { attemptsKey, refusalTtlMs, refusedKey, termsKey } from '../../../src/redis/keys.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckStats, LatencyBuckets, tallyKey } from '../../../src/supervision/check-stats.js';
 import { buildStatsView, campaignFigures, windowFigures, type MinuteCounts } from '../../../src/supervision/stats-view.js';
 import { blockRateAlerts, DEFAULT_ALERT_RULES, StatsService } from '../../../src/supervision/stats-service.js';
+import { ProcessFigures } from '../../../src/supervision/stats-figures.js';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
 import { ListRegistry } from '../../../src/lists/registry.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -93,9 +94,7 @@ describe('the last minute of a supervisor (injected clock)', () => {
       registry: new ListRegistry([]),
       alerts: new AlertRegistry({ logger: silentLogger(), now }),
       instanceId: 'solo',
-      mode: 'embedded',
-      fleet: null,
-      store: null,
+      figures: new ProcessFigures({ stats, instanceId: 'solo', mode: 'embedded' }),
       nextRefresh: () => ({}),
       logger: silentLogger(),
       now,
