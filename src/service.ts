@@ -16,7 +16,7 @@ import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandle
 import type { ListBackend } from './backends/list-backend.js';
 import { ListRegistry } from './lists/registry.js';
 import type { Logger } from './core/logger.js';
-import { AuditLog } from './audit/log.js';
+import { AuditLog } from './audit/writer.js';
 import { createRequestHandler } from './check/request-handler.js';
 import { RulesChecker } from './rules/rules-check.js';
 import { startFreshnessMonitor, startLoadRetries, startRefreshSchedules, type LoadRetries } from './refresh/scheduler.js';

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_PENDING_BYTES } from '../audit/log.js';
+import { DEFAULT_MAX_PENDING_BYTES } from '../audit/writer.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { parseRulesConfig, type RulesConfig } from './rules-config.js';
 import { DEFAULT_READ_LIMITS } from '../refresh/read.js';

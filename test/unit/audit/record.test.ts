@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditLog } from '../../../src/audit/log.js';
+import { encodeAuditEvent, encodeCheckRecord } from '../../../src/audit/record.js';
+import { AuditLog } from '../../../src/audit/writer.js';
 import { silentLogger } from '../../../src/core/logger.js';
 
 const AT = Date.parse('2026-11-30T09:15:00.123Z');
@@ -43,5 +44,22 @@ describe('audit record bytes (golden)', () => {
     log.write({ type: 'outcome', at: ISO, number: '+33612345678', campaign: 'winter', outcome: 'refused' });
     await log.close();
     expect(readFileSync(join(d, 'callgate-audit-host-a-2026-11-30.jsonl'), 'utf8')).toBe(GOLDEN_CHECK + GOLDEN_INVALID + GOLDEN_BATCH + GOLDEN_OUTCOME);
+  });
+
+  it('the check path\'s encoder writes the same bytes as the general one', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'callgate-audit-golden-'));
+    const log = await AuditLog.open({ dir: d, instanceId: 'host-a', now: () => AT, logger: silentLogger() });
+    const consent = { list: 'consents', state: 'valid', consentedAt: '2026-01-02T03:04:05.000Z', source: 'web', proof: 'ref-1', expiresAt: '2029-01-02T03:04:05.000Z' } as const;
+    const allow = { verdict: 'allow', reason: 'consent', number: '+33612345678', basis: 'consent', retryAt: '2026-11-30T10:00:00.000+01:00', consent } as const;
+    const hot = encodeCheckRecord(ISO, '0612345678', 'winter "26"', 'fr-optin', true, allow, JSON.stringify({ bloctel: 'g42', consents: 'c7' }));
+    log.writeJson(hot);
+    const invalid = { verdict: 'block', reason: 'invalid_number', number: null } as const;
+    log.writeJson(encodeCheckRecord(ISO, `0612\u0000"é<${'x'.repeat(80)}`, null, 'fr', false, invalid, '{}'));
+    await log.close();
+    expect(readFileSync(join(d, 'callgate-audit-host-a-2026-11-30.jsonl'), 'utf8')).toBe(GOLDEN_CHECK + GOLDEN_INVALID);
+    // And field for field what JSON.stringify of the record object gives (the reader's view).
+    expect(hot).toBe(
+      encodeAuditEvent({ type: 'check', at: ISO, number: '+33612345678', campaign: 'winter "26"', policy: 'fr-optin', verdict: 'allow', reason: 'consent', basis: 'consent', retryAt: allow.retryAt, dial: true, consent, generations: { bloctel: 'g42', consents: 'c7' } }),
+    );
   });
 });
