@@ -28,7 +28,8 @@ import type { RedisStore } from './redis/store.js';
 import { StatsService } from './supervision/stats-service.js';
 import { createSiteGuard } from './server/site-guard.js';
 import { statsRoutes, statsUpgrade } from './supervision/routes.js';
-import { CheckSocketServer, StatsSocketServer, type ConnectionCounters } from './server/ws-server.js';
+import { CheckSocketServer, type ConnectionCounters } from './server/ws-check.js';
+import { StatsSocketServer } from './server/ws-stats.js';
 
 export interface RunningService {
   readonly port: number;
