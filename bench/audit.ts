@@ -12,7 +12,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AuditLog, compressFile, type AuditEvent } from '../src/audit/log.js';
+import { AuditLog } from '../src/audit/writer.js';
+import type { AuditEvent } from '../src/audit/record.js';
+import { compressFile } from '../src/audit/rotation.js';
 import { silentLogger } from '../src/core/logger.js';
 import { mulberry32 } from './synthetic-numbers.js';
 

@@ -18,7 +18,7 @@ import type { GateMode } from './backends/gate-mode.js';
 import type { ListBackend } from './backends/list-backend.js';
 import { ListRegistry } from './lists/registry.js';
 import type { Logger } from './core/logger.js';
-import { AuditLog } from './audit/log.js';
+import { AuditLog } from './audit/writer.js';
 import { createRequestHandler } from './check/request-handler.js';
 import { RulesChecker } from './rules/rules-check.js';
 import { startFreshnessMonitor, startLoadRetries, startRefreshSchedules, type LoadRetries } from './refresh/scheduler.js';
@@ -28,7 +28,8 @@ import { createMetrics } from './supervision/metrics.js';
 import { StatsService } from './supervision/stats-service.js';
 import { createSiteGuard } from './server/site-guard.js';
 import { statsRoutes, statsUpgrade } from './supervision/routes.js';
-import { CheckSocketServer, StatsSocketServer, type ConnectionCounters } from './server/ws-server.js';
+import { CheckSocketServer, type ConnectionCounters } from './server/ws-check.js';
+import { StatsSocketServer } from './server/ws-stats.js';
 
 export interface RunningService {
   readonly port: number;

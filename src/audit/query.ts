@@ -13,7 +13,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { parseAuditFileName, utcDay, type AuditRecord } from './log.js';
+import type { AuditRecord } from './record.js';
+import { parseAuditFileName, utcDay } from './rotation.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { DAY_MS } from '../core/time.js';
 

@@ -5,7 +5,7 @@
  * - the refusals and counted attempts this sidecar recorded (they are not on the stream);
  * - the fleet epoch last seen, with the key prefix it belongs to.
  * The copy counts as listed on its own (check/deny-lists.ts, rules/facts-redis.ts): a number it holds blocks even when
- * Redis answers "absent". After a wipe it is re-published (backends/redis.ts). The blocking side wins when
+ * Redis answers "absent". After a wipe it is re-published (backends/wipe-recovery.ts). The blocking side wins when
  * copies disagree: a revocation or refusal known here is kept, attempt counts take the larger.
  */
 import { CallgateError, ErrorCode } from '../core/errors.js';

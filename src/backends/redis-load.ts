@@ -94,7 +94,7 @@ export function incompatibility(marker: GenerationMarker): string | null {
 /**
  * True when the generation differs from this build only by an OLDER normaliser revision (the 'nN' of
  * NORMALISER_VERSION) and has no members: a list without a source, which this build may migrate
- * (backends/redis.ts). A newer revision is never rewritten by an older build: that one fails closed.
+ * (backends/redis-startup.ts). A newer revision is never rewritten by an older build: that one fails closed.
  */
 export function isOlderNormaliserOnly(marker: GenerationMarker): boolean {
   const revision = (v: string): number => Number(/^n(\d+)\//.exec(v)?.[1] ?? Number.NaN);

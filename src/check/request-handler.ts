@@ -4,7 +4,7 @@
  * counts for supervision and the audit trail's record. Every decision that is audited is decided
  * once here, so the trail says exactly what the dialer was told.
  */
-import { AUDIT_INPUT_MAX_CHARS, type AuditEvent } from '../audit/log.js';
+import { encodeCheckRecord, type AuditEvent } from '../audit/record.js';
 import type { Checker } from './deny-lists.js';
 import type { CheckStats } from '../supervision/check-stats.js';
 import type { GateSnapshot, ListRegistry } from '../lists/registry.js';
@@ -85,11 +85,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     return iso;
   };
 
-  /**
-   * The check record, serialised from fragments: every field is a known word, an E.164 number, an
-   * ISO date or a cached JSON string, except the campaign and an invalid input (JSON-escaped). The
-   * same fields as AuditCheck (audit/log.ts), which the reader parses.
-   */
+  /** Turns an allow that cannot be recorded into a block, records the check, counts it. */
   const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, decided: CheckResult): CheckResult => {
     let r = decided;
     // An allow that needs its record: refused while records cannot be written (one boolean read), and
@@ -105,13 +101,8 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
   const writeCheckRecord = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, r: CheckResult): boolean => {
     if (audit === null) return false;
     generations();
-    return audit.writeJson(
-      `{"type":"check","at":"${at()}","number":${r.number === null ? `null,"input":${JSON.stringify(raw.slice(0, AUDIT_INPUT_MAX_CHARS))}` : `"${r.number}"`}` +
-        `,"campaign":${campaign === null ? 'null' : JSON.stringify(campaign)},"policy":"${policy.name}","verdict":"${r.verdict}","reason":"${r.reason}"` +
-        `${r.basis === undefined ? '' : `,"basis":"${r.basis}"`}${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}${dial ? ',"dial":true' : ''}` +
-        `${r.consent === undefined ? '' : `,"consent":${JSON.stringify(r.consent)}`}` +
-        `,"generations":${gensJson}}`,
-    );
+    // The record is serialised from fragments (audit/record.ts), with the generations' JSON cached per snapshot.
+    return audit.writeJson(encodeCheckRecord(at(), raw, campaign, policy.name, dial, r, gensJson));
   };
 
   const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {

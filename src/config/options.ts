@@ -4,7 +4,7 @@
  * scripts/gen-config-doc.ts writes docs/configuration.md from it (a test fails when that file is stale),
  * so the documentation cannot drift from what is parsed. Data only: no parsing here.
  */
-import { DEFAULT_MAX_PENDING_BYTES } from '../audit/log.js';
+import { DEFAULT_MAX_PENDING_BYTES } from '../audit/writer.js';
 import { DEFAULT_READ_LIMITS } from '../refresh/read.js';
 import { DEFAULT_SETTLE_MS } from '../refresh/source.js';
 import { DEFAULT_ALERT_RULES } from '../supervision/stats-service.js';

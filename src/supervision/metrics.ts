@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AlertRegistry } from './alerts.js';
-import type { AuditLogStats } from '../audit/log.js';
+import type { AuditLogStats } from '../audit/writer.js';
 import type { ConfirmStats } from './confirm-stats.js';
 import { type CheckStats, LATENCY_BOUNDS_US, parseTallyKey } from './check-stats.js';
 import type { ListRegistry } from '../lists/registry.js';

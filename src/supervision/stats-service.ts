@@ -5,7 +5,7 @@
  * that were `unconfirmed` (per list and fleet-wide), and whether the audit trail is being written.
  */
 import type { AlertInput, AlertRegistry } from './alerts.js';
-import type { AuditLogStats } from '../audit/log.js';
+import type { AuditLogStats } from '../audit/writer.js';
 import type { CheckStats } from './check-stats.js';
 import type { ConfirmStats, ListConfirmFigures } from './confirm-stats.js';
 import type { StatsFigures } from './stats-figures.js';

@@ -1,5 +1,6 @@
 import { parseServeConfig } from '../../src/config/config.js';
-import { createRedisBackend, type FleetTimings } from '../../src/backends/redis.js';
+import { createRedisBackend } from '../../src/backends/redis.js';
+import type { FleetTimings } from '../../src/backends/redis-context.js';
 import { redisMode } from '../../src/backends/redis-mode.js';
 import { RedisStore } from '../../src/redis/store.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';

@@ -7,35 +7,19 @@
 import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/supervision/alerts.js';
 import type { RunningService } from '../../../src/service.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { runCli, waitFor } from '../../helpers/spawn-cli.js';
+import { readyz } from '../../helpers/endpoints.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { writeConsentConfig } from '../../helpers/list-files.js';
 
-const DAY_MS = 86_400_000;
 // Tuesday 1 December 2026, 11:00 in Paris: inside the calling hours (the injected clock of every rule).
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
 
 /** fr-optin without the rules that keep state per consumer (those need Redis). */
 const EMBEDDED_OPTIN = { optin: { base: 'fr-optin', frequencyCap: null, refusalDays: null } };
-
-interface Reason {
-  readonly code: string;
-  readonly list?: string;
-  readonly message: string;
-  readonly nextRetryAt?: string;
-}
-
-interface Readyz {
-  readonly status: number;
-  readonly body: { ready: boolean; reasons: Reason[]; alerts: Alert[]; lists: { name: string; loaded: boolean; reason: Reason | null }[] };
-}
-
-async function readyz(port: number): Promise<Readyz> {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-  return { status: res.status, body: (await res.json()) as Readyz['body'] };
-}
 
 /** 200 valid numbers (06 20 00 00 00 + i) plus the given extra lines. */
 function numbers(count: number, extra: readonly string[] = []): string {
@@ -96,18 +80,7 @@ describe('staleness and readiness per consulted list', () => {
     const consents = join(dir, 'consents.txt');
     writeDated(bloctel, numbers(200), TUESDAY_11H - DAY_MS);
     writeDated(consents, `${['0630000001', '0630000002'].join('\n')}\n`, TUESDAY_11H - 40 * DAY_MS);
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: bloctel },
-          { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-        ],
-        policies: EMBEDDED_OPTIN,
-        campaigns: { winter: { policy: 'deny-lists' }, optin: { policy: 'optin' } },
-      }),
-    );
+    const config = writeConsentConfig(dir, { bloctel, consents }, { policies: EMBEDDED_OPTIN, campaigns: { winter: { policy: 'deny-lists' }, optin: { policy: 'optin' } } });
     const svc = await startEmbedded(['--config', config], {}, { now: () => TUESDAY_11H });
     running.push(svc);
     const c = await connect(svc.url);
@@ -129,18 +102,7 @@ describe('staleness and readiness per consulted list', () => {
     const consents = join(dir, 'consents.txt');
     writeFileSync(bloctel, numbers(200));
     writeFileSync(consents, numbers(10, Array.from({ length: 10 }, (_, i) => `bad ${i}`)));
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: bloctel },
-          { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-        ],
-        policies: EMBEDDED_OPTIN,
-        campaigns: { optin: { policy: 'optin' } },
-      }),
-    );
+    const config = writeConsentConfig(dir, { bloctel, consents }, { policies: EMBEDDED_OPTIN, campaigns: { optin: { policy: 'optin' } } });
     const svc = await startEmbedded(['--config', config], {}, { now: () => TUESDAY_11H });
     running.push(svc);
     const c = await connect(svc.url);
@@ -160,18 +122,7 @@ describe('a campaign that is not configured', () => {
     const consents = join(dir, 'consents.txt');
     writeFileSync(bloctel, numbers(200));
     writeFileSync(consents, '0630000001\n');
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: bloctel },
-          { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-        ],
-        policies: EMBEDDED_OPTIN,
-        campaigns: { optin: { policy: 'optin' } },
-      }),
-    );
+    const config = writeConsentConfig(dir, { bloctel, consents }, { policies: EMBEDDED_OPTIN, campaigns: { optin: { policy: 'optin' } } });
     const svc = await startEmbedded(['--config', config, ...extra], {}, { now: () => TUESDAY_11H });
     running.push(svc);
     return svc;

@@ -19,11 +19,11 @@ import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { waitFor } from '../../helpers/spawn-cli.js';
 import { watchNeverAllowed, type NeverAllow, type Watch } from '../../helpers/wrong-allow-watch.js';
+import { DAY_MS } from '../../../src/core/time.js';
 
 /** Fixed: a failure replays the same traffic and the same fault order. */
 const SEED = 0x5eed_11;
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
-const DAY_MS = 86_400_000;
 
 /** mulberry32: a small seeded generator, enough to pick traffic and fault order reproducibly. */
 function seeded(seed: number): () => number {

@@ -6,7 +6,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/supervision/alerts.js';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
 import { addedKey, changesKey, listsKey } from '../../../src/redis/keys.js';
 import { RedisStore, scriptDigests } from '../../../src/redis/store.js';
@@ -17,22 +16,7 @@ import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redi
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, waitFor } from '../../helpers/spawn-cli.js';
-
-interface Reason {
-  readonly code: string;
-  readonly list?: string;
-  readonly message: string;
-}
-
-interface Readyz {
-  readonly status: number;
-  readonly body: { ready: boolean; reasons: Reason[]; alerts: Alert[]; lists: { name: string; loaded: boolean; reason: Reason | null }[] };
-}
-
-async function readyz(port: number): Promise<Readyz> {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-  return { status: res.status, body: (await res.json()) as Readyz['body'] };
-}
+import { readyz } from '../../helpers/endpoints.js';
 
 function numbers(count: number): string {
   return `${Array.from({ length: count }, (_, i) => `0${620_000_000 + i}`).join('\n')}\n`;

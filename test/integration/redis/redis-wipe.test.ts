@@ -19,9 +19,9 @@ import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { waitFor } from '../../helpers/spawn-cli.js';
 import { watchNeverAllowed, type NeverAllow } from '../../helpers/wrong-allow-watch.js';
+import { DAY_MS } from '../../../src/core/time.js';
 
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
-const DAY_MS = 86_400_000;
 type Sidecar = Awaited<ReturnType<typeof startRedisMode>>;
 
 function writeDated(path: string, lines: readonly string[]): string {

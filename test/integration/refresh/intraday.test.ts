@@ -3,24 +3,16 @@
  * `callgate block|unblock`, the journal across restarts (same file: kept; a newer file: additions
  * to that list made before it dropped, other lists kept), and the admin token.
  */
-import { utimesSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { fr, writeNumbers } from '../../helpers/list-files.js';
 
-const DAY_MS = 86_400_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function fr(i: number): string {
-  return `0${610_000_000 + i}`;
-}
-
-function writeNumbers(path: string, indexes: readonly number[], mtimeMs: number): void {
-  writeFileSync(path, `${indexes.map(fr).join('\n')}\n`);
-  utimesSync(path, mtimeMs / 1000, mtimeMs / 1000);
-}
 
 const running: SpawnedServer[] = [];
 

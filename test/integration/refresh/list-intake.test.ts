@@ -10,7 +10,6 @@ import { rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/supervision/alerts.js';
 import { ErrorCode } from '../../../src/core/errors.js';
 import { recordPathOf } from '../../../src/refresh/install-record.js';
 import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
@@ -19,16 +18,10 @@ import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redi
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
+import { alerts } from '../../helpers/endpoints.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { fr, range } from '../../helpers/list-files.js';
 
-const DAY_MS = 86_400_000;
-
-function fr(i: number): string {
-  return `0${610_000_000 + i}`;
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, k) => from + k);
-}
 
 function text(indexes: readonly number[], extra: readonly string[] = []): string {
   return `${[...indexes.map(fr), ...extra].join('\n')}\n`;
@@ -44,10 +37,6 @@ function writeOld(path: string, content: string | Buffer, ageMs = DAY_MS): void 
 async function verdict(client: CheckClient, i: number): Promise<string> {
   const r = await client.request({ op: 'check', number: fr(i) });
   return `${String(r['verdict'])}/${String(r['reason'])}`;
-}
-
-async function alerts(port: number): Promise<Alert[]> {
-  return ((await (await fetch(`http://127.0.0.1:${port}/api/alerts`)).json()) as { alerts: Alert[] }).alerts;
 }
 
 async function readyz(port: number): Promise<{ status: number; ready: boolean; count: number | null }> {

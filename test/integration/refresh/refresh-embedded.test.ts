@@ -11,20 +11,13 @@ import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { runCli } from '../../helpers/spawn-cli.js';
+import { alerts } from '../../helpers/endpoints.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { fr, range } from '../../helpers/list-files.js';
 
-const DAY_MS = 86_400_000;
-
-/** The i-th test number, national form: 06 10 00 00 00 + i. */
-function fr(i: number): string {
-  return `0${610_000_000 + i}`;
-}
 
 function e164(i: number): string {
   return `+33${610_000_000 + i}`;
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, k) => from + k);
 }
 
 /** Writes a list file and dates it (mtime) so that a rewrite is always seen as changed. */
@@ -37,10 +30,6 @@ async function adminRefresh(port: number, query = ''): Promise<{ status: number;
   const res = await fetch(`http://127.0.0.1:${port}/admin/refresh${query}`, { method: 'POST', headers: { 'content-type': 'application/json' } });
   const body = (await res.json()) as { outcomes: RefreshOutcome[] };
   return { status: res.status, outcomes: body.outcomes };
-}
-
-async function alerts(port: number): Promise<Alert[]> {
-  return ((await (await fetch(`http://127.0.0.1:${port}/api/alerts`)).json()) as { alerts: Alert[] }).alerts;
 }
 
 async function readyz(port: number): Promise<{ status: number; body: { ready: boolean; alerts: Alert[]; lists: { name: string; generation: string | null; count: number | null }[] } }> {

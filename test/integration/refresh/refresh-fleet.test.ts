@@ -21,25 +21,13 @@ import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { CLI, waitFor } from '../../helpers/spawn-cli.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { fr, range, writeNumbers } from '../../helpers/list-files.js';
 
-const DAY_MS = 86_400_000;
 type Sidecar = Awaited<ReturnType<typeof startRedisMode>>;
-
-function fr(i: number): string {
-  return `0${610_000_000 + i}`;
-}
 
 function keyOf(i: number): number {
   return 33_610_000_000 + i;
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, k) => from + k);
-}
-
-function writeNumbers(path: string, indexes: readonly number[], mtimeMs: number): void {
-  writeFileSync(path, `${indexes.map(fr).join('\n')}\n`);
-  utimesSync(path, mtimeMs / 1000, mtimeMs / 1000);
 }
 
 function generationOf(s: Sidecar, list: string): string | null {

@@ -15,6 +15,7 @@ import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redi
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { runCli } from '../../helpers/spawn-cli.js';
+import { writeConsentConfig } from '../../helpers/list-files.js';
 
 // Tuesday 1 December 2026, 11:00 in Paris: inside the calling hours (the clock of the hours rule).
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
@@ -45,19 +46,8 @@ function setup(dir: string, embedded: boolean): { config: string; consents: stri
   writeFileSync(consents, `${consentLines().join('\n')}\n`);
   const bloctel = join(dir, 'bloctel.txt');
   writeFileSync(bloctel, '0699999999\n');
-  const config = join(dir, 'callgate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: bloctel },
-        { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-      ],
-      // Embedded mode keeps no counters: an opt-in policy without caps or refusals runs there.
-      policies: embedded ? { optin: { base: 'fr-optin', frequencyCap: null, refusalDays: null } } : { optin: { base: 'fr-optin' } },
-      campaigns: { winter: { policy: 'optin' } },
-    }),
-  );
+  // Embedded mode keeps no counters: an opt-in policy without caps or refusals runs there.
+  const config = writeConsentConfig(dir, { bloctel, consents }, { policies: embedded ? { optin: { base: 'fr-optin', frequencyCap: null, refusalDays: null } } : { optin: { base: 'fr-optin' } }, campaigns: { winter: { policy: 'optin' } } });
   return { config, consents };
 }
 

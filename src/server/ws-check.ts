@@ -1,5 +1,5 @@
 /**
- * The one place `ws` is imported on the server side. Accepts check sockets, decodes frames, hands
+ * The check sockets. Accepts them (through ws-accept.ts, the one importer of `ws`), decodes frames, hands
  * requests to a handler and sends its replies, in whatever order they complete. Memory per
  * connection is bounded: the socket stops being read (TCP backpressure reaches the dialer) while
  * `maxInFlight` requests or `maxInFlightBytes` of request frames are in flight, or while unsent
@@ -10,10 +10,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from '../core/logger.js';
 import { refuseUpgrade } from './http-server.js';
 import { decodeRequest, encodeErrorReply, type ProtocolLimits, type Request } from '../check/protocol.js';
+import { createSocketAcceptor, rawToString, send, type FramePayload, type ServerSocket, type SocketAcceptor } from './ws-accept.js';
 
 /** Answers one decoded request with an encoded reply frame. Must not throw or reject. */
 export type RequestHandler = (request: Request) => string | Promise<string>;
@@ -62,9 +62,9 @@ interface ConnectionState {
 }
 
 export class CheckSocketServer {
-  readonly #wss: WebSocketServer;
+  readonly #wss: SocketAcceptor;
   readonly #options: CheckSocketOptions;
-  readonly #connections = new Map<WebSocket, ConnectionState>();
+  readonly #connections = new Map<ServerSocket, ConnectionState>();
   #nextId = 1;
   #accepting = true;
   #idleWaiters: (() => void)[] = [];
@@ -76,10 +76,8 @@ export class CheckSocketServer {
     this.#options = options;
     this.#pinger = options.pingIntervalMs > 0 ? setInterval(() => this.#ping(), options.pingIntervalMs) : null;
     this.#pinger?.unref();
-    // noServer: the HTTP server routes upgrades by path. perMessageDeflate off: frames are tiny and
-    // compression costs more CPU than it saves on loopback.
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
-    this.#wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.#onConnection(ws, req));
+    // The HTTP server routes upgrades by path (ws-accept.ts: no server of its own, no compression).
+    this.#wss = createSocketAcceptor(options.maxPayloadBytes, (ws: ServerSocket, req: IncomingMessage) => this.#onConnection(ws, req));
   }
 
   get connectionCount(): number {
@@ -114,10 +112,7 @@ export class CheckSocketServer {
     };
     // A handshake that fails (bad key, closed socket) never calls back: count it out on close.
     socket.once('close', settle);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      settle();
-      this.#wss.emit('connection', ws, req);
-    });
+    this.#wss.handleUpgrade(req, socket, head, settle);
   }
 
   /** Pings every socket; one that answered nothing (no pong, no frame) since the last ping is dead. */
@@ -133,7 +128,7 @@ export class CheckSocketServer {
     }
   }
 
-  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+  #onConnection(ws: ServerSocket, req: IncomingMessage): void {
     const state: ConnectionState = { id: this.#nextId++, tcp: req.socket, corked: false, inFlight: 0, inFlightBytes: 0, alive: true, requests: 0, errors: 0, openedAt: Date.now() };
     this.#connections.set(ws, state);
     const log = this.#options.logger;
@@ -143,7 +138,7 @@ export class CheckSocketServer {
     });
     // Replies drained to the kernel: reading may resume.
     state.tcp.on('drain', () => this.#maybeResume(ws, state));
-    ws.on('message', (data: RawData, isBinary: boolean) => this.#onMessage(ws, state, data, isBinary));
+    ws.on('message', (data: FramePayload, isBinary: boolean) => this.#onMessage(ws, state, data, isBinary));
     ws.on('error', (err: Error) => log.warn({ conn: state.id, err }, 'connection error'));
     ws.on('close', (code: number) => {
       this.#connections.delete(ws);
@@ -152,7 +147,7 @@ export class CheckSocketServer {
     });
   }
 
-  #onMessage(ws: WebSocket, state: ConnectionState, data: RawData, isBinary: boolean): void {
+  #onMessage(ws: ServerSocket, state: ConnectionState, data: FramePayload, isBinary: boolean): void {
     state.requests++;
     state.alive = true;
     if (isBinary) {
@@ -200,14 +195,14 @@ export class CheckSocketServer {
   }
 
   /** Stops reading a connection that holds too much: requests in flight, their bytes, or unsent replies. */
-  #throttle(ws: WebSocket, state: ConnectionState): void {
+  #throttle(ws: ServerSocket, state: ConnectionState): void {
     if (ws.isPaused) return;
     const o = this.#options;
     if (state.inFlight >= o.maxInFlight || state.inFlightBytes >= o.maxInFlightBytes || ws.bufferedAmount > SEND_HIGH_WATER_BYTES) ws.pause();
   }
 
   /** Reads a paused connection again only when every bound is well below its limit (hysteresis). */
-  #maybeResume(ws: WebSocket, state: ConnectionState): void {
+  #maybeResume(ws: ServerSocket, state: ConnectionState): void {
     if (!ws.isPaused || !this.#accepting || ws.readyState !== ws.OPEN) return;
     const o = this.#options;
     if (state.inFlight > o.maxInFlight >> 1 || state.inFlightBytes > o.maxInFlightBytes / 2 || ws.bufferedAmount > SEND_HIGH_WATER_BYTES >> 2) return;
@@ -218,7 +213,7 @@ export class CheckSocketServer {
    * Sends a reply; a peer that stops reading its replies is paused too, so unread replies cannot
    * pile up in memory (the TCP socket's 'drain' resumes it).
    */
-  #reply(ws: WebSocket, state: ConnectionState, frame: string): void {
+  #reply(ws: ServerSocket, state: ConnectionState, frame: string): void {
     // A dialer with many checks in flight gets its replies in one TCP write per event-loop turn
     // instead of one system call each (measured: writev was most of the CPU under load).
     if (!state.corked) {
@@ -277,67 +272,6 @@ export class CheckSocketServer {
         }),
     );
     await Promise.all(closing);
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-  }
-}
-
-function send(ws: WebSocket, frame: string): void {
-  // A reply for a socket that closed meanwhile has nowhere to go.
-  if (ws.readyState === ws.OPEN) ws.send(frame);
-}
-
-function rawToString(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
-/** A /stats client with this much unsent is not read, so it is skipped until it catches up. */
-const STATS_SKIP_BYTES = 256 * 1024;
-
-/**
- * The supervisor's live feed: a WebSocket (path /stats) that receives the stats view every second.
- * Read-only: frames from clients are ignored. A screen that stops reading is skipped, not queued for.
- */
-export class StatsSocketServer {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
-  readonly #clients = new Set<WebSocket>();
-  #timer: NodeJS.Timeout | null = null;
-
-  readonly #maxClients: number;
-
-  constructor(produce: () => Promise<unknown>, logger: Logger, everyMs = 1000, maxClients = 256) {
-    this.#maxClients = maxClients;
-    this.#wss.on('connection', (ws: WebSocket) => {
-      this.#clients.add(ws);
-      ws.on('close', () => this.#clients.delete(ws));
-      ws.on('error', (err: Error) => logger.debug({ err }, 'stats socket error'));
-      produce().then((v) => send(ws, JSON.stringify(v)), (err: unknown) => logger.warn({ err }, 'stats view failed'));
-    });
-    this.#timer = setInterval(() => {
-      if (this.#clients.size === 0) return;
-      produce().then(
-        (v) => {
-          const frame = JSON.stringify(v);
-          for (const ws of this.#clients) if (ws.bufferedAmount < STATS_SKIP_BYTES) send(ws, frame);
-        },
-        (err: unknown) => logger.warn({ err }, 'stats view failed'),
-      );
-    }, everyMs);
-    this.#timer.unref();
-  }
-
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.#clients.size >= this.#maxClients) {
-      refuseUpgrade(socket, 503, 'too_many_connections', `at most ${this.#maxClients} /stats connections (--max-connections)`);
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
-  }
-
-  close(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    for (const ws of this.#clients) ws.close(1001, 'server shutting down');
-    this.#wss.close();
+    await this.#wss.close();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * The audit trail: one JSON line per decision, appended to `{dir}/callgate-audit-{instance}-{YYYY-MM-DD}.jsonl`
- * (UTC day), so that an inspector's question — "show that each call to this number was checked: which list
- * versions, which rule allowed it, when" — has an answer (DOMAIN.md "Proof"; loi 2025-594 art. 13 puts the
- * proof of consent on the caller). It is the one place phone numbers are written.
+ * The audit trail's writer: one JSON line per decision (audit/record.ts), appended to the file of its UTC
+ * day (audit/rotation.ts names it), so that an inspector's question — "show that each call to this number
+ * was checked: which list versions, which rule allowed it, when" — has an answer (DOMAIN.md "Proof"; loi
+ * 2025-594 art. 13 puts the proof of consent on the caller). It is the one place phone numbers are written.
  *
  * write() is on the check path: it serialises once and pushes a string into a memory buffer, nothing else.
  * A 200 ms timer or a 256 KiB threshold hands the buffer to ONE fs write; `datasync` runs at most once a
@@ -17,76 +17,21 @@
  * successful one: one boolean read for the hot path to fail closed (policy `allowNeedsAudit`).
  *
  * Rotation: the first write of a new UTC day (writer's clock) goes to a new file; the previous file is then
- * gzipped as a stream to `….jsonl.gz` (temp name first, renamed, then the .jsonl removed). At open and once a
- * day a sweep compresses leftovers of previous days (a crash) and deletes files older than the retention.
+ * gzipped as a stream (rotation.ts compressFile). At open and once a day a sweep (rotation.ts sweepAuditDir)
+ * compresses leftovers of previous days (a crash) and deletes files older than the retention.
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Basis } from '../rules/policy.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../core/private-files.js';
-import type { ConsentEvidence, Verdict } from '../check/verdict.js';
 import { DAY_MS } from '../core/time.js';
+import { encodeAuditEvent, instanceTail, recordLine, type AuditEvent } from './record.js';
+import { auditFileName, compressFile, sanitiseInstanceId, sweepAuditDir, utcDay } from './rotation.js';
 
 /** 16 Mi chars of lines: ~64k records at ~250 bytes, a few seconds of saturation, tens of MB of heap at most. */
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
-/** `input` of an invalid number is kept short: it is what the dialer sent, possibly garbage. */
-export const AUDIT_INPUT_MAX_CHARS = 40;
-
-/** One decision: a single-number check. */
-export interface AuditCheck {
-  readonly type: 'check';
-  /** ISO 8601 UTC instant of the decision. */
-  readonly at: string;
-  /** E.164; null when the input could not be normalised. */
-  readonly number: string | null;
-  /** Only when `number` is null: what was given (truncated by write() to AUDIT_INPUT_MAX_CHARS). */
-  readonly input?: string;
-  readonly campaign: string | null;
-  readonly policy: string;
-  readonly verdict: Verdict;
-  /** A fixed reason word or the name of the deny-list that has the number. */
-  readonly reason: string;
-  /** On allow: the rule that allowed the call. */
-  readonly basis?: Basis;
-  readonly retryAt?: string;
-  /** True when the caller said it dials on this answer (it counted as an attempt). */
-  readonly dial?: boolean;
-  /** The consent consulted (list, state, when, how, proof reference, expiry), when a consent list has the number. */
-  readonly consent?: ConsentEvidence;
-  /** List name → generation consulted. */
-  readonly generations: Readonly<Record<string, string>>;
-}
-
-/** A batch check: a summary without numbers (the per-number lines are check records if the caller wants them). */
-export interface AuditBatch {
-  readonly type: 'batch';
-  readonly at: string;
-  readonly campaign: string | null;
-  readonly policy: string;
-  readonly count: number;
-  readonly blockedByReason: Readonly<Record<string, number>>;
-  readonly generations: Readonly<Record<string, string>>;
-}
-
-/** What came of a call (the history the frequency and refusal rules apply to). */
-export interface AuditOutcome {
-  readonly type: 'outcome';
-  readonly at: string;
-  readonly number: string;
-  readonly campaign: string | null;
-  readonly outcome: 'no_answer' | 'answered' | 'refused';
-}
-
-/** What the service writes; the log adds `instance` itself. */
-export type AuditEvent = AuditCheck | AuditBatch | AuditOutcome;
-/** What a file line holds. */
-export type AuditRecord = AuditEvent & { readonly instance: string };
 
 export interface AuditLogStats {
   /** Records durably handed to the file system (written; fsync follows within a second). */
@@ -119,33 +64,6 @@ export interface AuditLogOptions {
   readonly syncIntervalMs?: number;
 }
 
-/** A peer's previous-day .jsonl untouched for this long is a crash leftover (a live peer rotates within a flush). */
-const LEFTOVER_IDLE_MS = 10 * 60_000;
-
-const FILE_RE = /^callgate-audit-(.+)-(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$/;
-
-export function sanitiseInstanceId(id: string): string {
-  const s = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 64);
-  if (s === '') throw new CallgateError(ErrorCode.CONFIG, `audit instanceId: expected a non-empty string, got ${JSON.stringify(id)}`);
-  return s;
-}
-
-/** `YYYY-MM-DD` of a UTC instant. */
-export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-export function auditFileName(instance: string, day: string): string {
-  return `callgate-audit-${instance}-${day}.jsonl`;
-}
-
-/** Parses a file name written by AuditLog; null for anything else. */
-export function parseAuditFileName(name: string): { instance: string; day: string; gzip: boolean } | null {
-  const m = FILE_RE.exec(name);
-  if (m === null) return null;
-  return { instance: m[1] as string, day: m[2] as string, gzip: m[3] !== undefined };
-}
-
 interface Segment {
   readonly day: string;
   lines: string[];
@@ -158,14 +76,10 @@ interface OpenFile {
   readonly fh: FileHandle;
 }
 
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
-
 export class AuditLog {
   readonly #dir: string;
   readonly #fileInstance: string;
-  /** `,"instance":"…"}\n`, serialised once: write() splices it over the record's closing brace. */
+  /** `,"instance":"…"}\n`, serialised once (record.ts instanceTail). */
   readonly #tail: string;
   readonly #retentionDays: number;
   readonly #now: () => number;
@@ -204,7 +118,7 @@ export class AuditLog {
   private constructor(options: AuditLogOptions, fileInstance: string, retentionDays: number) {
     this.#dir = options.dir;
     this.#fileInstance = fileInstance;
-    this.#tail = `,"instance":${JSON.stringify(options.instanceId)}}\n`;
+    this.#tail = instanceTail(options.instanceId);
     this.#retentionDays = retentionDays;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger;
@@ -249,9 +163,7 @@ export class AuditLog {
       this.#drop(1, 'write after close');
       return false;
     }
-    let e = event;
-    if (e.type === 'check' && e.input !== undefined && e.input.length > AUDIT_INPUT_MAX_CHARS) e = { ...e, input: e.input.slice(0, AUDIT_INPUT_MAX_CHARS) };
-    return this.writeJson(JSON.stringify(e));
+    return this.writeJson(encodeAuditEvent(event));
   }
 
   /**
@@ -263,7 +175,7 @@ export class AuditLog {
       this.#drop(1, 'write after close');
       return false;
     }
-    const line = json.slice(0, -1) + this.#tail;
+    const line = recordLine(json, this.#tail);
     if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
       this.#drop(1, 'buffer full while the disk is failing or slow');
       return false;
@@ -501,95 +413,6 @@ export class AuditLog {
   #sweepInBackground(): void {
     const now = this.#now();
     this.#sweepDay = utcDay(now);
-    this.#track(this.#sweep(now).catch((err: unknown) => this.#logger.error({ err, dir: this.#dir }, 'audit trail: sweep failed')));
-  }
-
-  async #sweep(now: number): Promise<void> {
-    const today = utcDay(now);
-    const oldestKept = utcDay(now - this.#retentionDays * DAY_MS);
-    let deleted = 0;
-    const names = await readdir(this.#dir);
-    for (const name of names) {
-      // A compression that died (first, so that its .jsonl is compressed again below).
-      if (!name.endsWith('.gz.tmp') || parseAuditFileName(name.slice(0, -'.tmp'.length)) === null) continue;
-      const path = join(this.#dir, name);
-      if ((await idleFor(path)) >= LEFTOVER_IDLE_MS) await unlinkQuiet(path);
-    }
-    for (const name of names) {
-      const path = join(this.#dir, name);
-      const f = parseAuditFileName(name);
-      if (f === null) continue;
-      // Every instance's files: default instance ids change per process, so per-instance retention would leak.
-      if (f.day < oldestKept) {
-        await unlinkQuiet(path);
-        deleted++;
-        continue;
-      }
-      if (f.gzip || f.day >= today || this.#file?.path === path) continue;
-      const mine = f.instance === this.#fileInstance;
-      if (mine || (await idleFor(path)) >= LEFTOVER_IDLE_MS) await compressFile(path).catch((err: unknown) => this.#logger.error({ err, file: path }, 'audit trail: compression failed; the .jsonl is kept'));
-    }
-    if (deleted > 0) this.#logger.info({ dir: this.#dir, deleted, oldestKept }, 'audit trail: files past retention deleted');
-  }
-}
-
-/** Real time since the last modification (mtime is real time, whatever clock the log was given). */
-async function idleFor(path: string): Promise<number> {
-  try {
-    return Date.now() - (await stat(path)).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-async function unlinkQuiet(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-}
-
-/**
- * Streams `x.jsonl` into `x.jsonl.gz`, then removes `x.jsonl`. The temp file is created exclusively ('wx'):
- * it doubles as a lock, so two processes sweeping one folder never compress the same file twice.
- * If `x.jsonl.gz` already exists (the clock went back a day), the new gzip member is appended: gzip readers,
- * Node's included, read concatenated members as one stream.
- */
-export async function compressFile(path: string): Promise<void> {
-  const gz = `${path}.gz`;
-  const tmp = `${gz}.tmp`;
-  let out: WriteStream;
-  try {
-    out = await new Promise<WriteStream>((resolve, reject) => {
-      const s = createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
-      s.once('open', () => resolve(s)).once('error', reject);
-    });
-  } catch (err) {
-    if (errnoCode(err) === 'EEXIST') return;
-    throw err;
-  }
-  try {
-    await pipeline(createReadStream(path), createGzip(), out);
-    const fh = await open(tmp, 'r+');
-    await fh.datasync().finally(() => fh.close());
-    let exists = true;
-    try {
-      await stat(gz);
-    } catch {
-      exists = false;
-    }
-    if (exists) {
-      await pipeline(createReadStream(tmp), createWriteStream(gz, { flags: 'a', mode: PRIVATE_FILE_MODE }));
-      await unlink(tmp);
-    } else {
-      await rename(tmp, gz);
-    }
-    await unlinkQuiet(path);
-  } catch (err) {
-    await unlinkQuiet(tmp).catch(() => undefined);
-    // Someone else compressed (and removed) it between our listing and our read.
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
+    this.#track(sweepAuditDir({ dir: this.#dir, now, retentionDays: this.#retentionDays, fileInstance: this.#fileInstance, openPath: () => this.#file?.path, logger: this.#logger }).catch((err: unknown) => this.#logger.error({ err, dir: this.#dir }, 'audit trail: sweep failed')));
   }
 }
