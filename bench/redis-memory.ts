@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { RedisStore } from '../src/redis/store.js';
-import { MAX_INTSET_ENTRIES } from '../src/redis/keys.js';
+import { MAX_INTSET_ENTRIES } from '../src/redis/bucketing.js';
 import { startPrivateRedis } from '../test/helpers/redis-server.js';
 import type { PrivateRedis } from '../test/helpers/redis-server.js';
 

@@ -13,7 +13,7 @@ import { readsTerms, type ListSpec } from '../config/list-spec.js';
 import type { ListState } from '../lists/registry.js';
 import { NORMALISER_VERSION } from '../numbers/normalise.js';
 import { judgeForList } from '../refresh/guards.js';
-import type { GenerationMarker } from '../redis/keys.js';
+import type { GenerationMarker } from '../redis/codecs.js';
 import type { RedisStore } from '../redis/store.js';
 
 export interface RedisLoadReport extends LoadReport {

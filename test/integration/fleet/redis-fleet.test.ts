@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
 import type { ConfirmItem, Lock } from '../../../src/redis/store.js';
-import type { Change, GenerationMarker, SwitchEvent } from '../../../src/redis/keys.js';
-import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, addedKey, bucketPattern, changesKey, gensKey, markerKey } from '../../../src/redis/keys.js';
+import type { Change, GenerationMarker, SwitchEvent } from '../../../src/redis/codecs.js';
+import { CHANGE_FORMAT_FIELD, FORMAT_VERSION } from '../../../src/redis/codecs.js';
+import { addedKey, bucketPattern, changesKey, gensKey, markerKey } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import type { PrivateRedis } from '../../helpers/redis-server.js';
@@ -76,7 +77,7 @@ describe('fleet primitives on the shared Redis', () => {
     expect(started).not.toBeNull();
     expect(started as number).toBeGreaterThanOrEqual(before);
     expect(started as number).toBeLessThanOrEqual(after);
-    expect(await a.generations('reg')).toEqual([{ generation: marker.generation, startedAt: started }]);
+    expect(await a.generations.registered('reg')).toEqual([{ generation: marker.generation, startedAt: started }]);
     expect(await a.generationStartedAt('reg', 'unknown')).toBeNull();
   });
 
@@ -117,7 +118,7 @@ describe('fleet primitives on the shared Redis', () => {
     expect(deleted.sort()).toEqual([half, old.generation].sort());
     expect(await keysOf(URL, `${PREFIX}gen:gc:${old.generation}:*`)).toEqual([]);
     expect(await keysOf(URL, `${PREFIX}gen:gc:${half}:*`)).toEqual([]);
-    expect((await a.generations('gc')).map((g) => g.generation).sort()).toEqual([used.generation, current.generation, fresh.generation].sort());
+    expect((await a.generations.registered('gc')).map((g) => g.generation).sort()).toEqual([used.generation, current.generation, fresh.generation].sort());
     // A reader still holding the collected generation gets 'unconfirmed', never 'absent'.
     expect(await a.confirm([item(old, keys[3] as number), item(old, 33_699_999_999)])).toEqual(['unconfirmed', 'unconfirmed']);
     expect(await a.confirm([item(used, keys[3] as number), item(current, 33_699_999_999)])).toEqual(['member', 'absent']);
@@ -128,21 +129,21 @@ describe('fleet primitives on the shared Redis', () => {
     expect(later.deleted.sort()).toEqual([used.generation, fresh.generation].sort());
     expect(await a.readCurrent('gc')).toEqual(current);
     expect(await a.confirm([item(current, keys[999] as number)])).toEqual(['member']);
-    expect(await a.generations('gc')).toEqual([{ generation: current.generation, startedAt: await a.generationStartedAt('gc', current.generation) }]);
+    expect(await a.generations.registered('gc')).toEqual([{ generation: current.generation, startedAt: await a.generationStartedAt('gc', current.generation) }]);
     expect(await rejectionCodeOf(a.collectGarbage('gc', { graceMs: -1 }))).toBe('CALLGATE_ERR_CONFIG');
   });
 
   it('a load collected while being written never gets a marker and cleans up', async () => {
     const keys = sortedKeys(300_000);
     const writing = rejectionCodeOf(write(a, 'slow', keys));
-    await until('registration', 5000, async () => (await a.generations('slow')).length === 1);
+    await until('registration', 5000, async () => (await a.generations.registered('slow')).length === 1);
     const { deleted } = await b.collectGarbage('slow', { graceMs: 0, now: (await b.now()) + 60_000 });
     expect(deleted.length).toBe(1);
     expect(await writing).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
     const generation = deleted[0] as string;
     expect(await redisCli(URL, ['EXISTS', markerKey(PREFIX, 'slow', generation)])).toBe('0');
     expect(await keysOf(URL, bucketPattern(PREFIX, 'slow', generation).replace(/\\/g, ''))).toEqual([]);
-    expect(await a.generations('slow')).toEqual([]);
+    expect(await a.generations.registered('slow')).toEqual([]);
   });
 
   it('deleteGeneration unregisters and still refuses the current generation', async () => {
@@ -151,7 +152,7 @@ describe('fleet primitives on the shared Redis', () => {
     await a.switchCurrent('del', g2.generation);
     expect(await rejectionCodeOf(a.deleteGeneration('del', g2.generation))).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
     expect(await a.deleteGeneration('del', g1.generation)).toBe(3); // marker, one bucket, filter
-    expect((await a.generations('del')).map((g) => g.generation)).toEqual([g2.generation]);
+    expect((await a.generations.registered('del')).map((g) => g.generation)).toEqual([g2.generation]);
   });
 
   describe('fleet lock', () => {

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
 import type { ConfirmItem } from '../../../src/redis/store.js';
 import type { Membership } from '../../../src/check/verdict.js';
-import type { GenerationMarker } from '../../../src/redis/keys.js';
-import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf, bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
+import type { GenerationMarker } from '../../../src/redis/codecs.js';
+import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf } from '../../../src/redis/bucketing.js';
+import { bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import type { PrivateRedis } from '../../helpers/redis-server.js';
@@ -362,7 +363,7 @@ describe('RedisStore interrupted load (private redis-server)', () => {
     // Both connections back (isUp() tells only the confirm one's state).
     let trace: { generation: string } | undefined;
     await until('reconnection', 10_000, async () => {
-      [trace] = await store.generations('cut').catch(() => []);
+      [trace] = await store.generations.registered('cut').catch(() => []);
       return trace !== undefined;
     });
     expect(trace).toBeDefined();

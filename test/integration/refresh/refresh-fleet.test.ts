@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildGeneration } from '../../../src/lists/generation.js';
 import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
 import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
-import { eventsChannel, gensKey, markerKey, type GenerationMarker } from '../../../src/redis/keys.js';
+import { eventsChannel, gensKey, markerKey } from '../../../src/redis/keys.js';
+import { type GenerationMarker } from '../../../src/redis/codecs.js';
 import { RedisStore } from '../../../src/redis/store.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
@@ -308,7 +309,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       const { deleted } = await store.collectGarbage('big', { graceMs: 0 });
       expect(deleted).toEqual([dead]);
       expect(await keysOf(SHARED_REDIS_URL, `${prefix}gen:big:${dead}*`)).toEqual([]);
-      expect(await store.generations('big')).toEqual([expect.objectContaining({ generation: current })]);
+      expect(await store.generations.registered('big')).toEqual([expect.objectContaining({ generation: current })]);
       expect(await verdict(client, 5)).toBe('block/big');
     } finally {
       await client.close();
@@ -348,7 +349,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       for (const g of [g2, g3]) expect(await keysOf(SHARED_REDIS_URL, `${prefix}gen:gc:${g}*`)).toEqual([]);
       // Once the slow reader's heartbeat expires, g1 goes too; the current one never does.
       await waitFor(async () => (await store.collectGarbage('gc', { graceMs: 0 })).deleted.includes(g1), 'g1 collected after the heartbeat expired', 10_000, 200);
-      expect((await store.generations('gc')).map((g) => g.generation)).toEqual([g4]);
+      expect((await store.generations.registered('gc')).map((g) => g.generation)).toEqual([g4]);
       const client = await CheckClient.connect(sidecar.url);
       expect(await client.request({ op: 'check', number: fr(35) })).toMatchObject({ verdict: 'block', reason: 'gc' });
       expect(await client.request({ op: 'check', number: fr(5) })).toMatchObject({ verdict: 'allow' });

@@ -1,59 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  BUCKET_LAYOUT,
-  CHANGE_FORMAT_FIELD,
-  FORMAT_VERSION,
-  bucketsOfPart,
-  decodeFormat,
-  planBuckets,
-  MAX_INTSET_ENTRIES,
-  bucketCount,
-  bucketIdOf,
-  bucketKey,
-  bucketPattern,
-  decodeMarker,
-  encodeMarker,
-  escapeGlob,
-  filterKey,
-  highOf,
-  keyOf,
-  listsKey,
-  markerKey,
-  memberOf,
-  mix32,
-  pointerKey,
-  assertListName,
-  assertGenerationId,
-  assertPrefix,
-  EMPTY_FINGERPRINT,
-  addedKey,
-  assertInstanceId,
-  assertIntradayKeys,
-  assertLockName,
-  assertWho,
-  changesKey,
-  compareStreamIds,
-  decodeChange,
-  decodeEvent,
-  decodeInUse,
-  encodeInUse,
-  encodeSwitchEvent,
-  eventsChannel,
-  gensKey,
-  isStreamId,
-  lockKey,
-  sidecarKey,
-  sidecarsKey,
-  assertConsumerKey,
-  attemptsKey,
-  refusalTtlMs,
-  refusedKey,
-} from '../../../src/redis/keys.js';
+import { BUCKET_LAYOUT, bucketsOfPart, planBuckets, MAX_INTSET_ENTRIES, bucketCount, bucketIdOf, highOf, keyOf, memberOf, mix32 } from '../../../src/redis/bucketing.js';
+import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, decodeFormat, decodeMarker, encodeMarker, EMPTY_FINGERPRINT, compareStreamIds, decodeChange, decodeEvent, decodeInUse, encodeInUse, encodeSwitchEvent, isStreamId } from '../../../src/redis/codecs.js';
+import { bucketKey, bucketPattern, escapeGlob, filterKey, listsKey, markerKey, pointerKey, assertListName, assertGenerationId, assertPrefix, addedKey, assertInstanceId, assertIntradayKeys, assertLockName, assertWho, changesKey, eventsChannel, gensKey, lockKey, sidecarKey, sidecarsKey, assertConsumerKey, attemptsKey, refusalTtlMs, refusedKey } from '../../../src/redis/keys.js';
 import { newGenerationId } from '../../../src/lists/generation.js';
 import { refusalEndsAt } from '../../../src/rules/policy.js';
-import type { GenerationMarker } from '../../../src/redis/keys.js';
+import type { GenerationMarker } from '../../../src/redis/codecs.js';
 import { isCallgateError } from '../../../src/core/errors.js';
 
 const MAX_KEY = 999_999_999_999_999; // 15 digits, the E.164 maximum
