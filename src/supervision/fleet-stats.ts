@@ -9,7 +9,7 @@
 import { type CheckStats, SLOT_MS } from './check-stats.js';
 import type { Logger } from '../core/logger.js';
 import { statsKey, statsSlotKey } from '../redis/keys.js';
-import type { RedisStore } from '../redis/store.js';
+import type { StatsStore } from '../redis/stats-store.js';
 import { lastMinuteFigures, type MinuteCounts, type SlotCounts } from './stats-view.js';
 import { MINUTE_MS } from '../core/time.js';
 
@@ -20,7 +20,8 @@ const SLOT_TTL_MS = 3 * MINUTE_MS;
 const WINDOW_SLOTS = 7;
 
 export interface FleetStatsOptions {
-  readonly store: RedisStore;
+  /** Where fleet counts live (RedisStore.stats). */
+  readonly store: Pick<StatsStore, 'prefix' | 'addStats' | 'readStats'>;
   readonly stats: CheckStats;
   readonly instanceId: string;
   readonly logger: Logger;
