@@ -16,9 +16,8 @@
  *   epoch        the fleet epoch (a wipe detector)
  *   stats        fleet check counts
  *
- * The delegating methods below keep the callers that still take a whole RedisStore compiling while they move
- * to the parts (backends/redis.ts, rules/rules-check.ts, check/request-handler.ts, service.ts,
- * supervision/stats-service.ts).
+ * The delegating methods at the end keep the callers that still take a whole RedisStore compiling while they
+ * move to the parts.
  */
 import type { NumberKey } from '../numbers/number-key.js';
 import type { ListKind } from '../config/list-spec.js';
@@ -31,7 +30,7 @@ import { Confirmer } from './confirm.js';
 import type { ConfirmItem, DecideFacts, DecideInput } from './confirm.js';
 import { Connection } from './connection.js';
 import { ConsumerHistory } from './consumer-history.js';
-import type { AttemptsRecord, OutcomeOptions, RuleWriteObserver } from './consumer-history.js';
+import type { OutcomeOptions, RuleWriteObserver } from './consumer-history.js';
 import { FleetEpoch } from './epoch.js';
 import { positive } from './errors.js';
 import { Fleet } from './fleet.js';
@@ -165,7 +164,10 @@ export class RedisStore {
     await Promise.all([this.changes.close(), this.fleet.close(), this.connection.close()]);
   }
 
-  // Delegates, while callers move to the parts.
+  // Delegates, kept only while their callers still take a whole RedisStore: service.ts (isUp, now, warmUp, and
+  // addStats/readStats for FleetStats), rules/rules-check.ts (decide), check/request-handler.ts (recordOutcome),
+  // supervision/stats-service.ts (liveSidecars), backends/redis.ts (the rest, and readFilter/readCurrent through
+  // redis-load's takeOver and markerBaseline). Remove each once its callers take the part.
 
   isUp(): boolean {
     return this.connection.isUp();
@@ -178,15 +180,6 @@ export class RedisStore {
   }
   watchRisk(listener: (risk: RedisRisk) => void): () => void {
     return this.risks.watchRisk(listener);
-  }
-  watchNow(): Promise<void> {
-    return this.risks.watchNow();
-  }
-  acceptEvictions(): Promise<{ runId: string; evicted: number }> {
-    return this.risks.acceptEvictions();
-  }
-  checkEvictionPolicy(): Promise<void> {
-    return this.risks.checkEvictionPolicy();
   }
   confirm(items: readonly ConfirmItem[]): Promise<Membership[]> {
     return this.confirmer.confirm(items);
@@ -207,9 +200,6 @@ export class RedisStore {
   }
   recordOutcome(key: NumberKey, outcome: CallOutcome, options?: OutcomeOptions): Promise<number> {
     return this.history.recordOutcome(key, outcome, options);
-  }
-  attemptsOf(key: NumberKey, options?: { readonly windowMs?: number | undefined }): Promise<AttemptsRecord> {
-    return this.history.attemptsOf(key, options);
   }
   restoreRefusal(key: NumberKey, at: number, until: number): Promise<boolean> {
     return this.history.restoreRefusal(key, at, until);
@@ -232,14 +222,8 @@ export class RedisStore {
   listNames(): Promise<string[]> {
     return this.generations.listNames();
   }
-  currentLists(): Promise<GenerationMarker[]> {
-    return this.generations.currentLists();
-  }
   readFilter(marker: GenerationMarker): Promise<Buffer | null> {
     return this.generations.readFilter(marker);
-  }
-  deleteGeneration(list: string, generation: string): Promise<number> {
-    return this.generations.deleteGeneration(list, generation);
   }
   generationStartedAt(list: string, generation: string): Promise<number | null> {
     return this.generations.generationStartedAt(list, generation);
@@ -264,9 +248,6 @@ export class RedisStore {
   }
   readIntraday(list: string): Promise<IntradayEntry[]> {
     return this.intraday.readIntraday(list);
-  }
-  clearIntradayBefore(list: string, beforeMs: number): Promise<number> {
-    return this.intraday.clearIntradayBefore(list, beforeMs);
   }
   lastChangeId(): Promise<string> {
     return this.changes.lastChangeId();

@@ -150,8 +150,8 @@ describe('fleet primitives on the shared Redis', () => {
     const g1 = await write(a, 'del', sortedKeys(10));
     const g2 = await write(a, 'del', sortedKeys(10));
     await a.switchCurrent('del', g2.generation);
-    expect(await rejectionCodeOf(a.deleteGeneration('del', g2.generation))).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
-    expect(await a.deleteGeneration('del', g1.generation)).toBe(3); // marker, one bucket, filter
+    expect(await rejectionCodeOf(a.generations.deleteGeneration('del', g2.generation))).toBe('CALLGATE_ERR_GENERATION_MISMATCH');
+    expect(await a.generations.deleteGeneration('del', g1.generation)).toBe(3); // marker, one bucket, filter
     expect((await a.generations.registered('del')).map((g) => g.generation)).toEqual([g2.generation]);
   });
 
@@ -255,7 +255,7 @@ describe('fleet primitives on the shared Redis', () => {
     expect(await rejectionCodeOf(a.addIntraday('seed', [], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
     expect(await rejectionCodeOf(a.addIntraday('seed', [1.5], { who: 'x' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
     expect(await rejectionCodeOf(a.addIntraday('seed', [1], { who: '' }))).toBe('CALLGATE_ERR_BAD_REQUEST');
-    expect(await a.clearIntradayBefore('seed', (await a.now()) + 1)).toBe(2502);
+    expect(await a.intraday.clearIntradayBefore('seed', (await a.now()) + 1)).toBe(2502);
     expect(await a.readIntraday('seed')).toEqual([]);
   });
 

@@ -95,7 +95,7 @@ describe('RedisStore on the shared Redis', () => {
     expect(await store.readCurrent('main')).toBeNull();
     expect(await store.switchCurrent('main', first.generation)).toBeNull();
     expect(await store.readCurrent('main')).toEqual(first);
-    expect(await store.currentLists()).toEqual([first]);
+    expect(await store.generations.currentLists()).toEqual([first]);
     expect((await store.readFilter(first))?.equals(filter)).toBe(true);
   });
 
@@ -146,8 +146,8 @@ describe('RedisStore on the shared Redis', () => {
     // The old generation still answers for readers that hold it...
     expect(await confirmAll(store, first, keys.subarray(40_000, 41_000))).toEqual(new Map([['member', 1_000]]));
 
-    await expectCode(store.deleteGeneration('main', second.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
-    expect(await store.deleteGeneration('main', first.generation)).toBe(250 + 2);
+    await expectCode(store.generations.deleteGeneration('main', second.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
+    expect(await store.generations.deleteGeneration('main', first.generation)).toBe(250 + 2);
     // ...and once deleted reads 'unconfirmed', never 'absent'.
     expect(await confirmAll(store, first, keys.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await confirmAll(store, first, nonMembers.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
@@ -159,7 +159,7 @@ describe('RedisStore on the shared Redis', () => {
     expect(await confirmAll(store, second, keys2.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await confirmAll(store, second, nonMembers.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await store.readCurrent('main')).toBeNull();
-    expect(await store.currentLists()).toEqual([]);
+    expect(await store.generations.currentLists()).toEqual([]);
   });
 
   it('writes every bucket of each present part, an empty one as a placeholder, and reads a missing one as unconfirmed', async () => {
@@ -226,24 +226,24 @@ describe('RedisStore eviction policy', () => {
     const lenient = await RedisStore.connect({ url: redis.url, allowEviction: true });
     stores.push(store, lenient);
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-    await store.checkEvictionPolicy();
+    await store.risks.checkEvictionPolicy();
     // Refusals and attempt counts carry TTLs: a volatile-* policy may evict them (issue 11, item 4).
     for (const policy of ['volatile-lru', 'volatile-ttl', 'volatile-random', 'volatile-lfu']) {
       await redis.cli('CONFIG', 'SET', 'maxmemory-policy', policy);
-      await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
-      await lenient.checkEvictionPolicy();
+      await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+      await lenient.risks.checkEvictionPolicy();
     }
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
-    await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
-    await lenient.checkEvictionPolicy();
+    await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+    await lenient.risks.checkEvictionPolicy();
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-random');
-    await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+    await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
   });
 
   it('falls back to INFO when CONFIG is disabled', async () => {
     const store = await RedisStore.connect({ url: noConfig.url });
     stores.push(store);
-    await store.checkEvictionPolicy(); // default noeviction, read through INFO
+    await store.risks.checkEvictionPolicy(); // default noeviction, read through INFO
   });
 });
 

@@ -125,7 +125,7 @@ describe('calling rules on the shared Redis', () => {
     }
     // The terms hash goes with its generation.
     await store.switchCurrent('terms', (await writeList(store, 'terms', 'allow', [fresh()])).generation);
-    await store.deleteGeneration('terms', marker.generation);
+    await store.generations.deleteGeneration('terms', marker.generation);
     expect(await redisCli(URL, ['EXISTS', termsKey(PREFIX, 'terms', marker.generation)])).toBe('0');
   });
 
@@ -156,10 +156,10 @@ describe('calling rules on the shared Redis', () => {
     const key = fresh();
     const peek = await store.decide(rules(key, { dial: false }));
     expect(peek).toMatchObject({ counted: false, attempts: 0, oldestAttemptAt: null });
-    expect((await store.attemptsOf(key)).count).toBe(0);
+    expect((await store.history.attemptsOf(key)).count).toBe(0);
     const dial = await store.decide(rules(key, { items: [item(deny, key, 'deny')] }));
     expect(dial).toMatchObject({ memberships: ['absent'], counted: true, attempts: 0, oldestAttemptAt: null, answered: true });
-    const record = await store.attemptsOf(key);
+    const record = await store.history.attemptsOf(key);
     expect(record.count).toBe(1);
     expect(record.times).toEqual([dial.now]);
     // The attempts key expires by itself, one window after the last attempt.
@@ -178,7 +178,7 @@ describe('calling rules on the shared Redis', () => {
     }
     const fifth = await store.decide(rules(key));
     expect(fifth).toMatchObject({ counted: false, attempts: 4, oldestAttemptAt: made[0], answered: true });
-    expect((await store.attemptsOf(key)).times).toEqual(made);
+    expect((await store.history.attemptsOf(key)).times).toEqual(made);
     // A lower cap blocks sooner; no cap still records (the call history the rules apply to).
     expect((await store.decide(rules(fresh(), { cap: 0 }))).counted).toBe(false);
     const uncapped = await store.decide(rules(key, { cap: null }));
@@ -193,10 +193,10 @@ describe('calling rules on the shared Redis', () => {
     expect(full).toMatchObject({ counted: false, attempts: 4 });
     expect(Number(await redisCli(URL, ['PTTL', attemptsKey(PREFIX, key)]))).toBeLessThanOrEqual(windowMs);
     await new Promise((r) => setTimeout(r, windowMs + 100));
-    expect((await store.attemptsOf(key, { windowMs })).count).toBe(0);
+    expect((await store.history.attemptsOf(key, { windowMs })).count).toBe(0);
     const later = await store.decide(rules(key, { windowMs }));
     expect(later).toMatchObject({ counted: true, attempts: 0, oldestAttemptAt: null });
-    expect((await store.attemptsOf(key, { windowMs })).times).toEqual([later.now]);
+    expect((await store.history.attemptsOf(key, { windowMs })).times).toEqual([later.now]);
   });
 
   it('blocks counting after a refusal until refusedUntil; other outcomes change nothing', async () => {
@@ -213,7 +213,7 @@ describe('calling rules on the shared Redis', () => {
     expect(facts.refusedUntil).not.toBeNull();
     const until = facts.refusedUntil as number;
     expect(Math.abs(until - (refusedAt + refusalTtlMs(60)))).toBeLessThan(50);
-    expect((await store.attemptsOf(key)).count).toBe(0);
+    expect((await store.history.attemptsOf(key)).count).toBe(0);
     // A policy that does not apply refusals still counts.
     expect((await store.decide(rules(key, { refusals: false }))).counted).toBe(true);
 
@@ -254,7 +254,7 @@ describe('calling rules on the shared Redis', () => {
     // 'unconfirmed' on the consent list does not satisfy it.
     const ghostly = await store.decide(rules(consenting, { ...asked, items: [item(ghost, consenting, 'consent')] }));
     expect(ghostly).toMatchObject({ memberships: ['unconfirmed'], counted: false, answered: true });
-    expect((await store.attemptsOf(consenting)).count).toBe(0);
+    expect((await store.history.attemptsOf(consenting)).count).toBe(0);
 
     expect((await store.decide(rules(consenting, { ...asked, items: [item(consent, consenting, 'consent')] }))).counted).toBe(true);
     expect((await store.decide(rules(customer, { ...asked, items: [item(contract, customer, 'contract')] }))).counted).toBe(true);
@@ -286,7 +286,7 @@ describe('calling rules on the shared Redis', () => {
   it('counts nothing when rules evaluated in JS block', async () => {
     const key = fresh();
     expect(await store.decide(rules(key, { jsBlocked: true }))).toMatchObject({ counted: false, answered: true });
-    expect((await store.attemptsOf(key)).count).toBe(0);
+    expect((await store.history.attemptsOf(key)).count).toBe(0);
   });
 
   it('answers bad input as unconfirmed without throwing', async () => {
@@ -295,7 +295,7 @@ describe('calling rules on the shared Redis', () => {
       expect(await store.decide(bad)).toMatchObject({ counted: false, answered: false });
     }
     expect((await store.decide(rules(key, { items: [{ ...item(deny, key, 'deny'), role: 'maybe' as DecideRole }] }))).memberships).toEqual(['unconfirmed']);
-    expect((await store.attemptsOf(key)).count).toBe(0);
+    expect((await store.history.attemptsOf(key)).count).toBe(0);
   });
 
   it('counts exactly 4 of 20 concurrent dials on one number from two connections', async () => {
@@ -308,7 +308,7 @@ describe('calling rules on the shared Redis', () => {
     expect(all.filter((f) => !f.counted).every((f) => f.attempts === 4)).toBe(true);
     // Each counted dial saw a distinct count before it: 0, 1, 2, 3.
     expect(all.filter((f) => f.counted).map((f) => f.attempts).sort()).toEqual([0, 1, 2, 3]);
-    expect((await store.attemptsOf(key)).count).toBe(4);
+    expect((await store.history.attemptsOf(key)).count).toBe(4);
   });
 });
 
@@ -366,6 +366,6 @@ describe('calling rules under faults (private redis-server)', () => {
     const facts = await store.decide({ key, items: [item(marker, key, 'consent')], dial: true, requireConsent: true, jsBlocked: false });
     expect(performance.now() - started).toBeLessThan(20);
     expect(facts).toMatchObject({ memberships: ['unconfirmed'], counted: false, answered: false });
-    await expectCode(store.attemptsOf(key), 'CALLGATE_ERR_REDIS');
+    await expectCode(store.history.attemptsOf(key), 'CALLGATE_ERR_REDIS');
   });
 });
