@@ -14,8 +14,19 @@ import { CallgateError, ErrorCode } from '../core/errors.js';
 import { positive, redisError } from './errors.js';
 import type { ScriptDefinition, Scripts } from './scripts.js';
 
+/** The ioredis commands the parts of redis/ use: a new one is added here, in sight of this file's review. */
+type Command =
+  | 'status' | 'on' | 'disconnect' | 'quit' | 'pipeline' | 'script' | 'subscribe'
+  | 'get' | 'set' | 'append' | 'strlen' | 'exists' | 'getrangeBuffer' | 'mget' | 'pexpire' | 'pttl' | 'scan' | 'unlink'
+  | 'hset' | 'hgetall' | 'smembers'
+  | 'zadd' | 'zrem' | 'zrange' | 'zscore' | 'zrangebyscore' | 'zremrangebyscore' | 'zscan'
+  | 'xread' | 'xrevrange' | 'xinfo';
+
 /** A connection with callgate's scripts defined: the typed surface the other parts of redis/ use. */
-export type Client = Redis & Scripts;
+export type Client = Pick<Redis, Command> & Scripts;
+
+/** What this file holds: the whole ioredis client. */
+type FullClient = Redis & Scripts;
 
 export interface ConnectionOptions {
   /** redis:// or rediss:// (TLS). With sentinels, only credentials and db are taken from it. @default 'redis://127.0.0.1:6379' */
@@ -48,9 +59,11 @@ export class Connection {
   readonly fast: Client;
   /** Loads, reads, scans, stats: anything that may be large or slow. */
   readonly bulk: Client;
+  readonly #fastFull: FullClient;
+  readonly #bulkFull: FullClient;
   readonly reconnectMaxDelayMs: number;
   readonly hungSocketMs: number;
-  readonly #make: (name: string, extra: RedisOptions) => Client;
+  readonly #make: (name: string, extra: RedisOptions) => FullClient;
   readonly #connectTimeoutMs: number;
   readonly #url: string;
   readonly #onStateChange: ((state: 'up' | 'down') => void) | undefined;
@@ -87,7 +100,7 @@ export class Connection {
         : {}),
     };
     this.#make = (name, extra) => {
-      const client = new Redis(url, { ...base, ...extra, connectionName: `callgate-${name}` }) as Client;
+      const client = new Redis(url, { ...base, ...extra, connectionName: `callgate-${name}` }) as FullClient;
       client.on('error', (err: Error) => options.onError?.(err));
       for (const { command, lua, numberOfKeys } of scripts) {
         client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
@@ -99,15 +112,17 @@ export class Connection {
     this.#onStateChange = options.onStateChange;
     this.reconnectMaxDelayMs = maxDelay;
     this.hungSocketMs = options.hungSocketMs ?? 5000;
-    this.fast = this.#make('confirm', { socketTimeout: this.hungSocketMs });
-    this.bulk = this.#make('bulk', {});
+    this.#fastFull = this.#make('confirm', { socketTimeout: this.hungSocketMs });
+    this.#bulkFull = this.#make('bulk', {});
+    this.fast = this.#fastFull;
+    this.bulk = this.#bulkFull;
     this.fast.on('ready', () => this.#setUp(true));
     this.fast.on('close', () => this.#setUp(false));
   }
 
   /** Resolves when fast and bulk are ready; rejects with CALLGATE_ERR_REDIS after connectTimeoutMs. */
   async ready(): Promise<void> {
-    await Promise.all([whenReady(this.fast, this.#connectTimeoutMs, this.#url), whenReady(this.bulk, this.#connectTimeoutMs, this.#url)]);
+    await Promise.all([whenReady(this.#fastFull, this.#connectTimeoutMs, this.#url), whenReady(this.#bulkFull, this.#connectTimeoutMs, this.#url)]);
   }
 
   /** Calls listener each time fast or bulk becomes ready (a reconnection may reach another server). */
@@ -147,14 +162,14 @@ export class Connection {
   /** Quits fast and bulk (1 s each at most, then disconnects). */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([quit(this.fast), quit(this.bulk)]);
+    await Promise.all([quit(this.#fastFull), quit(this.#bulkFull)]);
     this.#setUp(false);
   }
 
   /** Redis's clock, ms. Throws CALLGATE_ERR_REDIS. */
   async now(): Promise<number> {
     try {
-      const [seconds, micros] = await this.bulk.time();
+      const [seconds, micros] = await this.#bulkFull.time();
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     } catch (err) {
       throw redisError('reading TIME', err);
@@ -165,7 +180,7 @@ export class Connection {
   async serverStats(): Promise<ServerStats> {
     let info = '';
     try {
-      info = await this.bulk.info();
+      info = await this.#bulkFull.info();
     } catch (err) {
       if (!(err instanceof Error) || !/unknown command|NOPERM|disabled/i.test(err.message)) throw err;
     }
@@ -181,7 +196,7 @@ export class Connection {
   /** maxmemory-policy, from CONFIG GET or else INFO memory. Throws CALLGATE_ERR_REDIS or CALLGATE_ERR_REDIS_EVICTION. */
   async evictionPolicy(): Promise<string> {
     try {
-      const reply: unknown = await this.bulk.config('GET', 'maxmemory-policy');
+      const reply: unknown = await this.#bulkFull.config('GET', 'maxmemory-policy');
       const flat: unknown[] = Array.isArray(reply) ? reply : reply instanceof Map ? [...reply].flat() : Object.entries(reply ?? {}).flat();
       const at = flat.indexOf('maxmemory-policy');
       const value = at >= 0 ? flat[at + 1] : undefined;
@@ -190,7 +205,7 @@ export class Connection {
       // CONFIG is often disabled on managed Redis; INFO still tells.
     }
     try {
-      const info = await this.bulk.info('memory');
+      const info = await this.#bulkFull.info('memory');
       const match = /^maxmemory_policy:(\S+)/m.exec(info);
       if (match?.[1]) return match[1];
     } catch (err) {
@@ -216,7 +231,7 @@ export async function quit(client: Client | null): Promise<void> {
   client.disconnect();
 }
 
-function whenReady(client: Client, timeoutMs: number, url: string): Promise<void> {
+function whenReady(client: FullClient, timeoutMs: number, url: string): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let lastError: Error | undefined;
