@@ -48,15 +48,9 @@ import { loadScripts } from './scripts.js';
 import { StatsStore } from './stats-store.js';
 import type { StatsEntry } from './stats-store.js';
 
-// Names callers imported from this file before the split; new code imports them from their part.
-export type { ConfirmItem, DecideFacts, DecideInput, DecideItem, DecideRole } from './confirm.js';
-export type { AttemptsRecord, OutcomeOptions, RuleWriteObserver } from './consumer-history.js';
-export { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS, DEFAULT_REFUSAL_DAYS } from './consumer-history.js';
-export type { FollowOptions } from './change-follower.js';
-export type { SidecarRecord } from './fleet.js';
-export type { Lock } from './fleet-lock.js';
-export type { EmptyGenerationInput, GarbageOptions, SwitchOptions, WriteGenerationInput } from './generations.js';
-export type { IntradayEntry, IntradayMeta } from './intraday.js';
+// Names rules/rules-check.ts and backends/redis.ts still import from here; new code imports them from their part.
+export type { DecideFacts, DecideItem, DecideRole } from './confirm.js';
+export { DEFAULT_ATTEMPT_WINDOW_MS } from './consumer-history.js';
 export type { RedisRisk } from './risk.js';
 
 export interface RedisStoreOptions {

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { ConfirmItem, Lock } from '../../../src/redis/store.js';
+import type { ConfirmItem } from '../../../src/redis/confirm.js';
+import type { Lock } from '../../../src/redis/fleet-lock.js';
 import type { Change, GenerationMarker, SwitchEvent } from '../../../src/redis/codecs.js';
 import { CHANGE_FORMAT_FIELD, FORMAT_VERSION } from '../../../src/redis/codecs.js';
 import { addedKey, bucketPattern, changesKey, gensKey, markerKey } from '../../../src/redis/keys.js';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { ConfirmItem } from '../../../src/redis/store.js';
+import type { ConfirmItem } from '../../../src/redis/confirm.js';
 import type { Membership } from '../../../src/check/verdict.js';
 import type { GenerationMarker } from '../../../src/redis/codecs.js';
 import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf } from '../../../src/redis/bucketing.js';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { ConfirmItem, DecideInput, DecideItem, DecideRole } from '../../../src/redis/store.js';
+import type { ConfirmItem, DecideInput, DecideItem, DecideRole } from '../../../src/redis/confirm.js';
 import type { GenerationMarker } from '../../../src/redis/codecs.js';
 import type { ListKind } from '../../../src/config/list-spec.js';
 import { attemptsKey, refusalTtlMs, refusedKey, termsKey } from '../../../src/redis/keys.js';
