@@ -138,13 +138,13 @@ describe('keys lost behind the sidecar (private redis-server)', () => {
     await redis.cli('CONFIG', 'SET', 'maxmemory', '0');
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
     await svc.store.risks.watchNow();
-    expect(svc.store.risk().eviction).toMatch(/evicted/);
+    expect(svc.store.risks.risk().eviction).toMatch(/evicted/);
     expect(await client.request({ op: 'check', number: FRENCH[0] as string })).toMatchObject({ verdict: 'block', reason: 'unconfirmed' });
     // ...until an operator accepts them (callgate accept-evictions); lost buckets still read unconfirmed.
     const { stdout } = await run(process.execPath, [CLI, 'accept-evictions', '--redis', redis.url, '--redis-prefix', PREFIX], { env: { PATH: process.env['PATH'] ?? '' } });
     expect(stdout).toMatch(/^accepted \d+ evicted keys of Redis server \w+/);
     await svc.store.risks.watchNow();
-    expect(svc.store.risk()).toEqual({ eviction: null, format: null });
+    expect(svc.store.risks.risk()).toEqual({ eviction: null, format: null });
     expect(svc.alerts.active().map((a) => a.id)).not.toContain('redis_eviction');
     for (const campaign of [null, 'legacy']) expect((await checkAll(client, LISTED, campaign)).allow).toEqual([]);
   });

@@ -78,7 +78,7 @@ describe('a refresh lock left by a dead process', () => {
     // A loader that took the lock and died: never renewed, never released.
     const dead = await RedisStore.connect({ url: SHARED_REDIS_URL, prefix: p });
     stores.push(dead);
-    expect(await dead.acquireLock('refresh:bloctel', 8000)).not.toBeNull();
+    expect(await dead.locks.acquireLock('refresh:bloctel', 8000)).not.toBeNull();
 
     const svc = await start(SHARED_REDIS_URL, p, ['--list', `bloctel=${file}`]);
     const waiting = await readyz(svc.port);
