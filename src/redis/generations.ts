@@ -533,5 +533,4 @@ export class Generations {
     }
     return { deleted };
   }
-
 }
