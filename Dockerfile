@@ -9,6 +9,8 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+# The build copies the Lua scripts next to the compiled code (scripts/copy-assets.mjs).
+COPY scripts/copy-assets.mjs ./scripts/
 # `npm ci` runs the prepare script, which compiles src/ into dist/.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund

@@ -4,13 +4,13 @@
  *
  *   node --import tsx bench/redis-memory.ts [--size 1000000] [--baseline-size 1000000]
  *
- * The baseline is loaded with `redis-cli --pipe` (the house rule keeps ioredis inside src/redis/store.ts),
+ * The baseline is loaded with `redis-cli --pipe` (the house rule keeps ioredis inside src/redis/connection.ts),
  * so compare its bytes, not its load time.
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { RedisStore } from '../src/redis/store.js';
-import { MAX_INTSET_ENTRIES } from '../src/redis/keys.js';
+import { MAX_INTSET_ENTRIES } from '../src/redis/bucketing.js';
 import { startPrivateRedis } from '../test/helpers/redis-server.js';
 import type { PrivateRedis } from '../test/helpers/redis-server.js';
 
@@ -76,7 +76,7 @@ try {
 
   const before = await usedMemory(redis);
   const t1 = performance.now();
-  const marker = await store.writeGeneration({
+  const marker = await store.generations.writeGeneration({
     list: 'bench',
     kind: 'deny',
     keys,
@@ -96,7 +96,7 @@ try {
     encodings.add(await redis.cli('OBJECT', 'ENCODING', key));
     maxMembers = Math.max(maxMembers, Number(await redis.cli('SCARD', key)));
   }
-  await store.deleteGeneration('bench', marker.generation);
+  await store.generations.deleteGeneration('bench', marker.generation);
 
   const baseKeys = baselineSize === keys.length ? keys : keys.subarray(0, baselineSize);
   const before2 = await usedMemory(redis);

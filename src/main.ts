@@ -115,7 +115,7 @@ async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { st
     onError: (err) => logger.debug({ err }, 'redis connection error'),
   });
   try {
-    await store.checkEvictionPolicy();
+    await store.risks.checkEvictionPolicy();
   } catch (err) {
     lifecycle.stopping = true;
     await store.close();
@@ -133,7 +133,7 @@ export async function runAcceptEvictionsCommand(argv: readonly string[], env: En
   const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, destination: process.stderr });
   const store = await connectRedis(config.redis, logger, { stopping: false });
   try {
-    const { runId, evicted } = await store.acceptEvictions();
+    const { runId, evicted } = await store.risks.acceptEvictions();
     process.stdout.write(`accepted ${evicted} evicted keys of Redis server ${runId}\n`);
   } finally {
     await store.close();

@@ -151,7 +151,7 @@ export class FleetCopy implements LocalRuleFacts {
     return this.#record({ op: 'supersede', list, at });
   }
 
-  /** For the store's RuleWriteObserver: a refusal or an attempt, recorded in the background (errors reported). */
+  /** For the Redis parts' RuleWriteObserver (redis/consumer-history.ts): a refusal or an attempt, recorded in the background (errors reported). */
   refusalRecorded(key: NumberKey, at: number, until: number): void {
     this.#record({ op: 'refusal', key, at, until }).catch(this.#onError);
   }

@@ -52,7 +52,7 @@ export function createFleetSync(ctx: RedisBackendContext, deps: FleetSyncDeps): 
    */
   async function discover(): Promise<void> {
     const bad = new Map<string, string>();
-    for (const name of await store.listNames()) {
+    for (const name of await store.generations.listNames()) {
       if (!isListName(name)) {
         bad.set(name, 'not a valid list name');
         continue;
@@ -81,7 +81,7 @@ export function createFleetSync(ctx: RedisBackendContext, deps: FleetSyncDeps): 
   }
 
   async function subscribeSwitches(): Promise<() => Promise<void>> {
-    const unsubscribe = await store.subscribe((event) => {
+    const unsubscribe = await store.fleet.subscribe((event) => {
       // Only lists this sidecar serves (all of Redis's when none is configured).
       if (registry.slot(event.list) === undefined && registry.current.slots.length > 0 && !ctx.discoverAll) return;
       syncList(event.list).catch((err: unknown) => logger.warn({ list: event.list, err }, 'switch after notification failed; the poll retries'));
@@ -99,11 +99,11 @@ export function createFleetSync(ctx: RedisBackendContext, deps: FleetSyncDeps): 
     });
     every(timings.heartbeatMs, 'heartbeat', async () => {
       const inUse = registry.current.slots.flatMap((s) => (s.state === null ? [] : [{ list: s.spec.name, generation: s.state.generation }]));
-      await store.heartbeat(options.instanceId, inUse, timings.heartbeatMs * 3);
+      await store.fleet.heartbeat(options.instanceId, inUse, timings.heartbeatMs * 3);
     });
     every(timings.gcEveryMs, 'collecting old generations', async () => {
       for (const name of listNames(ctx)) {
-        const { deleted } = await store.collectGarbage(name, { graceMs: timings.gcGraceMs });
+        const { deleted } = await store.generations.collectGarbage(name, { graceMs: timings.gcGraceMs });
         if (deleted.length > 0) logger.info({ list: name, deleted }, 'old generations collected');
       }
     });

@@ -12,8 +12,8 @@ import type { ListSpec } from '../config/list-spec.js';
 import type { ListState } from '../lists/registry.js';
 import { NORMALISER_VERSION } from '../numbers/normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from '../refresh/refresh.js';
-import type { GenerationMarker } from '../redis/keys.js';
-import type { RedisRisk } from '../redis/store.js';
+import type { GenerationMarker } from '../redis/codecs.js';
+import type { RedisRisk } from '../redis/risk.js';
 import { incompatibility, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import { listNames, type RedisBackendContext } from './redis-context.js';
 
@@ -45,7 +45,7 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
 
   function install(state: ListState): void {
     // A sync or start-up that read its marker before a newer format was met must not undo the withdrawal.
-    if (store.risk().format !== null) return;
+    if (store.risks.risk().format !== null) return;
     registry.install(state);
     errors.delete(state.spec.name);
     alerts.clear(`generation_unreadable:${state.spec.name}`);
@@ -92,8 +92,8 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
     if (running) return running;
     const run = (async () => {
       // A newer stored format: nothing is installed until this sidecar is upgraded (applyRisk withdrew all).
-      if (store.risk().format !== null) return;
-      const marker = await store.readCurrent(name);
+      if (store.risks.risk().format !== null) return;
+      const marker = await store.generations.readCurrent(name);
       const slot = registry.slot(name);
       if (marker === null && slot?.state != null) {
         // The generation this sidecar reads vanished under it: a wipe (then the epoch went too, and the epoch
@@ -118,7 +118,7 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
       if (wrongKind !== null) return refuseKind(listSpec, marker, wrongKind);
       const why = incompatibility(marker);
       if (why !== null) return unreadable(listSpec, marker, why);
-      const state = await takeOver(store, listSpec, marker);
+      const state = await takeOver(store.generations, listSpec, marker);
       if (state === null) return unreadable(listSpec, marker, 'its stored filter is missing');
       install(state);
       await seedIntraday(name);
@@ -130,17 +130,17 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
 
   const sink: GenerationSink = {
     async lock(list): Promise<RefreshLock | null> {
-      const lock = await store.acquireLock(`refresh:${list}`, timings.lockTtlMs);
+      const lock = await store.locks.acquireLock(`refresh:${list}`, timings.lockTtlMs);
       if (lock === null) return null;
       // Catch up first: another sidecar may have just loaded the same source.
       await syncList(list).catch((err: unknown) => logger.warn({ list, err }, 'sync before refresh failed'));
       return { signal: lock.keepAlive((err) => logger.error({ list, err }, 'refresh lock lost')), release: () => lock.release() };
     },
-    lockExpiresInMs: (list) => store.lockTtlMs(`refresh:${list}`),
+    lockExpiresInMs: (list) => store.locks.lockTtlMs(`refresh:${list}`),
     async publish({ spec, read, built, sourceDate, supersedesBefore, signal }) {
-      const format = store.risk().format;
+      const format = store.risks.risk().format;
       if (format !== null) throw new CallgateError(ErrorCode.FORMAT, format);
-      const marker = await store.writeGeneration({
+      const marker = await store.generations.writeGeneration({
         list: spec.name,
         kind: spec.kind,
         role: spec.role,
@@ -154,7 +154,7 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
       });
       signal.throwIfAborted();
       // The new file supersedes intraday additions made before it; later ones stay (atomically with the switch).
-      await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore + ctx.clockOffsetMs });
+      await store.generations.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore + ctx.clockOffsetMs });
       return stateFromMarker(spec, marker, built.filter);
     },
     async installed({ spec }) {
@@ -163,7 +163,7 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
     },
   };
 
-  const refresher = new ListRefresher({ registry, alerts, sink, logger, installed: markerBaseline(store) });
+  const refresher = new ListRefresher({ registry, alerts, sink, logger, installed: markerBaseline(store.generations) });
 
   /**
    * Eviction seen or possible: the store answers every Redis hit and rules check 'unconfirmed' (misses still
@@ -196,7 +196,7 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
   /** A source-less list's generation: an empty one, its members being its intraday additions. */
   async function ensureSourceless(spec: ListSpec): Promise<GenerationMarker> {
     const filter = NumberFilter.create(1, spec.falsePositiveRate);
-    return (await store.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
+    return (await store.generations.ensureEmptyGeneration(spec.name, spec.kind, { normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, filter: filter.toBinary() })).marker;
   }
 
   return { install, refuseKind, syncList, applyRisk, ensureSourceless, refresher };

@@ -6,7 +6,7 @@
  * opt-outs and revocations made between two files.
  */
 import type { ListSlot, ListState } from '../lists/registry.js';
-import { compareStreamIds } from '../redis/keys.js';
+import { compareStreamIds } from '../redis/codecs.js';
 import { listNames, RESTORE_WHO, type RedisBackendContext } from './redis-context.js';
 
 export interface IntradaySync {
@@ -30,7 +30,7 @@ export function createIntradaySync(ctx: RedisBackendContext): IntradaySync {
   /** Before this (ms, Redis clock), a list's additions are superseded by its current file generation; -Infinity: none are. */
   async function supersededBefore(list: string, state: ListState | null): Promise<number> {
     if (state === null || state.sourceDate === null) return Number.NEGATIVE_INFINITY;
-    const registered = await store.generationStartedAt(list, state.generation);
+    const registered = await store.generations.generationStartedAt(list, state.generation);
     return Math.min(registered ?? Number.POSITIVE_INFINITY, state.sourceDate.getTime());
   }
 
@@ -45,10 +45,10 @@ export function createIntradaySync(ctx: RedisBackendContext): IntradaySync {
   async function seedIntraday(list: string, force = false): Promise<void> {
     const slot = overlayOf(list);
     if (slot === undefined) return;
-    const upTo = await store.lastChangeId();
-    const entries = await store.readIntraday(list);
+    const upTo = await store.changes.lastChangeId();
+    const entries = await store.intraday.readIntraday(list);
     const revocable = slot.spec.kind === 'allow';
-    const revoked = revocable ? await store.revocations(list) : new Map<number, number>();
+    const revoked = revocable ? await store.intraday.revocations(list) : new Map<number, number>();
     const inRedis = new Set(entries.map((e) => e.key));
     const cutoff = await supersededBefore(list, slot.state);
     let superseded = 0;
@@ -66,17 +66,17 @@ export function createIntradaySync(ctx: RedisBackendContext): IntradaySync {
     const missingRevocations = revocable ? [...slot.intraday.revocations()].filter(([key, at]) => (revoked.get(key) ?? -1) < at).map(([key]) => key) : [];
     if (missing.length + missingRevocations.length === 0) return;
     if (!force && compareStreamIds(ctx.lastAppliedId, upTo) < 0) return;
-    if (missing.length > 0) await store.addIntraday(list, missing, { who: RESTORE_WHO });
-    if (missingRevocations.length > 0) await store.removeIntraday(list, missingRevocations, { who: RESTORE_WHO, revocable: true });
+    if (missing.length > 0) await store.intraday.addIntraday(list, missing, { who: RESTORE_WHO });
+    if (missingRevocations.length > 0) await store.intraday.removeIntraday(list, missingRevocations, { who: RESTORE_WHO, revocable: true });
     logger.warn({ list, additions: missing.length, revocations: missingRevocations.length }, 're-published intraday changes that Redis had lost, from this sidecar\'s copy');
   }
 
   async function followIntraday(): Promise<void> {
-    const fromId = await store.lastChangeId();
+    const fromId = await store.changes.lastChangeId();
     ctx.lastAppliedId = fromId;
     for (const name of listNames(ctx)) await seedIntraday(name);
     if (ctx.closed) return;
-    const stop = store.followChanges(
+    const stop = store.changes.followChanges(
       fromId,
       (change) => {
         ctx.lastAppliedId = change.id;

@@ -13,8 +13,17 @@ import { readsTerms, type ListSpec } from '../config/list-spec.js';
 import type { ListState } from '../lists/registry.js';
 import { NORMALISER_VERSION } from '../numbers/normalise.js';
 import { judgeForList } from '../refresh/guards.js';
-import type { GenerationMarker } from '../redis/keys.js';
-import type { RedisStore } from '../redis/store.js';
+import type { GenerationMarker } from '../redis/codecs.js';
+import type { Connection } from '../redis/connection.js';
+import type { FleetLocks } from '../redis/fleet-lock.js';
+import type { Generations } from '../redis/generations.js';
+
+/** What a load uses of Redis: the list's generations, its fleet lock and Redis's clock (a RedisStore's parts). */
+export interface LoadTarget {
+  readonly generations: Pick<Generations, 'readCurrent' | 'writeGeneration' | 'switchCurrent'>;
+  readonly locks: Pick<FleetLocks, 'acquireLock'>;
+  readonly connection: Pick<Connection, 'now'>;
+}
 
 export interface RedisLoadReport extends LoadReport {
   readonly redisWriteMs: number;
@@ -25,20 +34,20 @@ export interface RedisLoadReport extends LoadReport {
  * (never two loads of one list at once), applies the refresh guards against the current generation
  * unless forced, and drops the intraday additions that the new file supersedes (made before it).
  */
-export async function loadListIntoRedis(store: RedisStore, spec: ListSpec, options: { force?: boolean; lockTtlMs?: number } = {}): Promise<{ state: ListState; report: RedisLoadReport }> {
+export async function loadListIntoRedis(store: LoadTarget, spec: ListSpec, options: { force?: boolean; lockTtlMs?: number } = {}): Promise<{ state: ListState; report: RedisLoadReport }> {
   if (spec.source === null) throw new CallgateError(ErrorCode.CONFIG, `list ${spec.name} has no source file`);
-  const startedAt = await store.now();
-  const lock = await store.acquireLock(`refresh:${spec.name}`, options.lockTtlMs ?? 30_000);
+  const startedAt = await store.connection.now();
+  const lock = await store.locks.acquireLock(`refresh:${spec.name}`, options.lockTtlMs ?? 30_000);
   if (lock === null) throw new CallgateError(ErrorCode.REDIS, `another process is refreshing ${spec.name}; try again when it is done`);
   const signal = lock.keepAlive();
   try {
-    return await loadLocked(store, spec, startedAt, signal, options.force ?? false);
+    return await loadLocked(store.generations, spec, startedAt, signal, options.force ?? false);
   } finally {
     await lock.release().catch(() => undefined);
   }
 }
 
-async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
+async function loadLocked(generations: LoadTarget['generations'], spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const source = spec.source as string;
   // The refresh's own read path: settled, whole, matching its manifest (issue 11).
   const fetched = await fetchList(source, null, { terms: readsTerms(spec), settleMs: spec.refresh.settleMs, maxListBytes: spec.refresh.maxListBytes, maxLineChars: spec.refresh.maxLineChars, kind: spec.kind });
@@ -46,14 +55,14 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
   const read = { ...fetched.read, sourceDate: fetched.sourceDate ?? undefined };
   refuseEmpty(spec, read);
   const built = buildGeneration(read.keys, spec.falsePositiveRate);
-  const current = await store.readCurrent(spec.name);
+  const current = await generations.readCurrent(spec.name);
   // Replacing a consent list by a deny-list (or the reverse) is a mistake sidecars would refuse to take over.
   const wrongKind = current === null ? null : kindMismatch(spec, current);
   if (wrongKind !== null && !force) throw new CallgateError(ErrorCode.LIST_KIND, `${spec.name}: the current generation ${wrongKind}; give its kind (--kind, --role) or --force to change it`);
   const judgement = judgeForList(spec.refresh, { numbers: built.set.size, lines: read.lines, badLines: read.badLines }, current === null ? null : { count: current.count }, force);
   if (!judgement.ok) throw new CallgateError(ErrorCode.LIST_REFUSED, `${judgement.message} (${judgement.code}; --force overrides)`);
   const writeStarted = performance.now();
-  const marker = await store.writeGeneration({
+  const marker = await generations.writeGeneration({
     list: spec.name,
     kind: spec.kind,
     role: spec.role,
@@ -68,7 +77,7 @@ async function loadLocked(store: RedisStore, spec: ListSpec, startedAt: number, 
   signal.throwIfAborted();
   // Intraday additions made before the file (or before this load) are superseded by it; later ones stay.
   const supersedesBefore = Math.min(startedAt, read.sourceDate?.getTime() ?? startedAt);
-  await store.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore });
+  await generations.switchCurrent(spec.name, marker.generation, { clearIntradayBefore: supersedesBefore });
   const redisWriteMs = performance.now() - writeStarted;
   const report = {
     ...reportOf(spec, marker.generation, read, built.set.size, built.duplicates, built.buildMs, built.filter.byteLength, 0),
@@ -102,8 +111,8 @@ export function isOlderNormaliserOnly(marker: GenerationMarker): boolean {
 }
 
 /** Takes over a stored generation: its filter from Redis, members left in Redis. Null when the filter is gone. */
-export async function takeOver(store: RedisStore, spec: ListSpec, marker: GenerationMarker): Promise<ListState | null> {
-  const buf = await store.readFilter(marker);
+export async function takeOver(generations: Pick<Generations, 'readFilter'>, spec: ListSpec, marker: GenerationMarker): Promise<ListState | null> {
+  const buf = await generations.readFilter(marker);
   if (buf === null) return null;
   return stateFromMarker(spec, marker, NumberFilter.fromBinary(buf));
 }
@@ -127,10 +136,10 @@ export function stateFromMarker(spec: ListSpec, marker: GenerationMarker, filter
  * outlives any sidecar. The shrink guard's baseline even when this sidecar could not take the
  * generation over (e.g. written by another normaliser version). Redis wiped: no baseline.
  */
-export function markerBaseline(store: RedisStore): InstalledLists {
+export function markerBaseline(generations: Pick<Generations, 'readCurrent'>): InstalledLists {
   return {
     async baseline(list) {
-      const m = await store.readCurrent(list);
+      const m = await generations.readCurrent(list);
       return m === null ? { kind: 'none' } : { kind: 'known', list: { count: m.count, fingerprint: m.fingerprint, forcedFingerprint: null, installedAt: '' } };
     },
     // The marker that publish writes is the record.

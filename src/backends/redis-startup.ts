@@ -15,7 +15,7 @@ import type { ListState } from '../lists/registry.js';
 import { missedReading, NORMALISER_VERSION } from '../numbers/normalise.js';
 import { e164ToKey, keyToE164, type NumberKey } from '../numbers/number-key.js';
 import type { ListRefresher } from '../refresh/refresh.js';
-import type { GenerationMarker } from '../redis/keys.js';
+import type { GenerationMarker } from '../redis/codecs.js';
 import { incompatibility, isOlderNormaliserOnly, kindMismatch, takeOver } from './redis-load.js';
 import type { RedisBackendContext } from './redis-context.js';
 
@@ -34,7 +34,7 @@ export function createRedisStartup(ctx: RedisBackendContext, deps: RedisStartupD
   /** Start-up of one configured list. */
   async function startList(spec: ListSpec): Promise<void> {
     const started = performance.now();
-    let current = await store.readCurrent(spec.name);
+    let current = await store.generations.readCurrent(spec.name);
     if (spec.source === null && current === null) {
       // On a wiped Redis this is re-created from this sidecar's copy: seedIntraday re-publishes the additions.
       current = await ensureSourceless(spec);
@@ -48,7 +48,7 @@ export function createRedisStartup(ctx: RedisBackendContext, deps: RedisStartupD
     } else if (current !== null) {
       const why = incompatibility(current);
       if (why === null) {
-        const state = await takeOver(store, spec, current);
+        const state = await takeOver(store.generations, spec, current);
         if (state !== null) {
           install(state);
           logger.info({ list: spec.name, generation: current.generation, count: current.count, ms: Math.round(performance.now() - started) }, 'list taken over from Redis');
@@ -79,20 +79,20 @@ export function createRedisStartup(ctx: RedisBackendContext, deps: RedisStartupD
    */
   async function migrateSourceless(spec: ListSpec, old: GenerationMarker): Promise<GenerationMarker> {
     const filter = NumberFilter.create(1, spec.falsePositiveRate);
-    const marker = await store.writeGeneration({ list: spec.name, kind: spec.kind, keys: new Float64Array(0), filter: filter.toBinary(), normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, fingerprint: old.fingerprint });
+    const marker = await store.generations.writeGeneration({ list: spec.name, kind: spec.kind, keys: new Float64Array(0), filter: filter.toBinary(), normaliserVersion: NORMALISER_VERSION, hashId: filter.hashId, fingerprint: old.fingerprint });
     let added = 0;
     if (spec.kind === 'deny') {
-      const entries = await store.readIntraday(spec.name);
+      const entries = await store.intraday.readIntraday(spec.name);
       const present = new Set(entries.map((e) => e.key));
       const missed = new Set<NumberKey>();
       for (const { key } of entries) {
         const m = missedReading(keyToE164(key));
         if (m !== null && !present.has(e164ToKey(m))) missed.add(e164ToKey(m));
       }
-      if (missed.size > 0) await store.addIntraday(spec.name, [...missed], { who: 'normaliser-migration', revocable: false });
+      if (missed.size > 0) await store.intraday.addIntraday(spec.name, [...missed], { who: 'normaliser-migration', revocable: false });
       added = missed.size;
     }
-    await store.switchCurrent(spec.name, marker.generation);
+    await store.generations.switchCurrent(spec.name, marker.generation);
     logger.warn({ list: spec.name, from: old.normaliserVersion, to: NORMALISER_VERSION, generation: marker.generation, added }, 'list without a source migrated to this normaliser version');
     return marker;
   }

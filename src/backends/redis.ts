@@ -21,7 +21,8 @@
 import type { Candidate, RemoteConfirmer } from '../check/deny-lists.js';
 import type { Membership } from '../check/verdict.js';
 import type { ChangeOutcome, ListBackend } from './list-backend.js';
-import { DEFAULT_ATTEMPT_WINDOW_MS, type RedisStore } from '../redis/store.js';
+import { DEFAULT_ATTEMPT_WINDOW_MS } from '../redis/consumer-history.js';
+import type { RedisStore } from '../redis/store.js';
 import { FleetCopy } from './fleet-copy.js';
 import { createRedisBackendContext, type RedisBackendOptions } from './redis-context.js';
 import { createGenerationSwitch } from './generation-switch.js';
@@ -40,7 +41,7 @@ export function redisConfirmer(store: RedisStore): RemoteConfirmer {
           ? { list: c.state.spec.name, generation: m.generation, buckets: m.buckets, key: c.key }
           : { list: c.state.spec.name, generation: 'none', buckets: 1, key: c.key };
       });
-      return store.confirm(items);
+      return store.confirmer.confirm(items);
     },
   };
 }
@@ -67,10 +68,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
     },
     refresher,
     async start() {
-      const stopRisk = store.watchRisk(applyRisk);
+      const stopRisk = store.risks.watchRisk(applyRisk);
       stoppers.push(async () => stopRisk());
-      applyRisk(store.risk());
-      ctx.clockOffsetMs = (await store.now()) - Date.now();
+      applyRisk(store.risks.risk());
+      ctx.clockOffsetMs = (await store.connection.now()) - Date.now();
       ctx.discoverAll = registry.current.slots.length === 0;
       const opened = await FleetCopy.open(options.journalPath ?? null, {
         prefix: store.prefix,
@@ -81,10 +82,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       const held = opened.copy;
       ctx.copy = held;
       if (options.journalPath) logger.info({ path: options.journalPath, skipped: opened.skipped, epoch: held.epoch }, 'copy of the fleet\'s changes opened');
-      store.expectEpoch(held.epoch);
+      store.confirmer.expectEpoch(held.epoch);
       store.observeRuleWrites({ refusal: (key, at, until) => held.refusalRecorded(key, at, until), attempt: (key, at, member) => held.attemptRecorded(key, at, member) });
       // A copy that saw an epoch meeting none (or another): Redis lost its data since this sidecar last ran.
-      const epochAtStart = await store.readEpoch();
+      const epochAtStart = await store.epoch.readEpoch();
       const wipedBeforeStart = held.epoch !== null && epochAtStart !== held.epoch;
       if (ctx.closed) return;
       const unsubscribe = await fleet.subscribeSwitches();
@@ -120,7 +121,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
       // Redis first (durable, and the stream carries it to every sidecar); then here at once.
       const revocable = slot.spec.kind === 'allow';
-      const id = op === 'add' ? await store.addIntraday(list, keys, { who, revocable }) : await store.removeIntraday(list, keys, { who, revocable });
+      const id = op === 'add' ? await store.intraday.addIntraday(list, keys, { who, revocable }) : await store.intraday.removeIntraday(list, keys, { who, revocable });
       const at = Date.now() + ctx.clockOffsetMs;
       overlayOf(list);
       slot.intraday.apply(op, keys, at);
@@ -129,7 +130,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
     lastError: (list) => errors.get(list) ?? null,
-    describe: () => ({ redis: { up: store.isUp() } }),
+    describe: () => ({ redis: { up: store.connection.isUp() } }),
     async close() {
       ctx.closed = true;
       for (const t of timers) clearInterval(t);

@@ -6,7 +6,7 @@
  * other sidecars to do the same, and only then adopts the new epoch, so rules checks answer again.
  */
 import { isUrlSource } from '../refresh/source.js';
-import type { GenerationMarker } from '../redis/keys.js';
+import type { GenerationMarker } from '../redis/codecs.js';
 import type { ListSpec } from '../config/list-spec.js';
 import { loadListIntoRedis } from './redis-load.js';
 import { listNames, type RedisBackendContext } from './redis-context.js';
@@ -52,7 +52,7 @@ export function createWipeRecovery(ctx: RedisBackendContext, deps: WipeRecoveryD
         for (const slot of registry.current.slots) {
           if (ctx.closed) return;
           const spec = slot.spec;
-          if ((await store.readCurrent(spec.name)) !== null) continue;
+          if ((await store.generations.readCurrent(spec.name)) !== null) continue;
           try {
             if (spec.source === null) await ensureSourceless(spec);
             else if (!isUrlSource(spec.source)) await loadListIntoRedis(store, spec, { lockTtlMs: timings.lockTtlMs });
@@ -66,12 +66,12 @@ export function createWipeRecovery(ctx: RedisBackendContext, deps: WipeRecoveryD
         await syncList(name);
         await seedIntraday(name, true);
       }
-      const now = await store.now();
-      for (const [key, r] of ctx.copy?.runningRefusals(now) ?? []) await store.restoreRefusal(key, r.at, r.until);
-      for (const [key, attempts] of ctx.copy?.recentAttempts(now) ?? []) await store.restoreAttempts(key, attempts);
+      const now = await store.connection.now();
+      for (const [key, r] of ctx.copy?.runningRefusals(now) ?? []) await store.history.restoreRefusal(key, r.at, r.until);
+      for (const [key, attempts] of ctx.copy?.recentAttempts(now) ?? []) await store.history.restoreAttempts(key, attempts);
       await pause(timings.wipeHoldMs);
       if (ctx.closed) return;
-      await adoptEpoch(await store.ensureEpoch());
+      await adoptEpoch(await store.epoch.ensureEpoch());
       logger.warn({ reason }, 'recovered from the wipe: lists re-created and this sidecar\'s copy re-published');
     })().finally(() => {
       recovering = null;
@@ -81,18 +81,18 @@ export function createWipeRecovery(ctx: RedisBackendContext, deps: WipeRecoveryD
 
   async function adoptEpoch(epoch: string): Promise<void> {
     await ctx.copy?.setEpoch(epoch, Date.now());
-    store.expectEpoch(epoch);
+    store.confirmer.expectEpoch(epoch);
   }
 
   /** Compares Redis's epoch with the one this sidecar knows; a loss or a change is a wipe. */
   async function checkEpoch(): Promise<void> {
     if (recovering !== null) return;
-    const seen = await store.readEpoch();
+    const seen = await store.epoch.readEpoch();
     const known = ctx.copy?.epoch ?? null;
     if (known === null) {
       // Nothing known yet: take the fleet's, or write it if lists exist (a fleet from before epochs).
       if (seen !== null) await adoptEpoch(seen);
-      else if (registry.current.slots.some((s) => s.state !== null)) await adoptEpoch(await store.ensureEpoch());
+      else if (registry.current.slots.some((s) => s.state !== null)) await adoptEpoch(await store.epoch.ensureEpoch());
       return;
     }
     if (seen === known) return;

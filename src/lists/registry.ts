@@ -9,7 +9,7 @@ import type { ExactSet } from './exact-set.js';
 import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from '../config/list-spec.js';
 import type { NumberKey } from '../numbers/number-key.js';
-import type { BucketPlan } from '../redis/keys.js';
+import type { BucketPlan } from '../redis/bucketing.js';
 import { DAY_MS } from '../core/time.js';
 
 /** Where the exact members of a generation live. */

@@ -2,8 +2,8 @@
  * Consent terms: when and how a consumer consented, the reference of its proof, and when it expires —
  * the columns after the number in a consent list — and the rule that says whether a listed consent
  * counts now, given its terms and a revocation. Pure: list-parse reads the columns; embedded checks
- * call judgeAllowEntry; Redis checks run the same rule inside redis-store's DECIDE_LUA (kept in step
- * by test/integration/consent.test.ts, which runs both modes on the same cases).
+ * call judgeAllowEntry; Redis checks run the same rule inside src/redis/lua/decide.lua (kept in step
+ * by test/integration/rules/consent.test.ts, which runs both modes on the same cases).
  *
  * Consent list line: `number[,consented_at[,source[,proof[,expires_at]]]]` (`,` `;` or tab). Dates are
  * ISO 8601: `2026-09-01` (00:00 Europe/Paris), `2026-09-01 14:03[:00]` (Europe/Paris wall time) or

@@ -11,7 +11,7 @@
 import { judgeAllowEntry, type AllowAnswer } from './consent-terms.js';
 import type { ListSlot, ListState } from '../lists/registry.js';
 import type { NumberKey } from '../numbers/number-key.js';
-import type { BucketPlan } from '../redis/keys.js';
+import type { BucketPlan } from '../redis/bucketing.js';
 
 /**
  * What a confirmed item means to decide(): 'deny' blocks as 'member' or 'unconfirmed'; 'deny-contract' likewise,

@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.js';
 export const CLOCK_DRIFT_ALERT_ID = 'clock_drift';
 
 export interface ClockDriftOptions {
-  /** Redis's clock, ms (RedisStore.now). */
+  /** Redis's clock, ms (redis/connection.ts Connection.now). */
   readonly remoteNow: () => Promise<number>;
   readonly alerts: AlertRegistry;
   /** Drift beyond this (ms) raises the alert. */

@@ -25,12 +25,16 @@ export interface FleetStatsStore {
   readonly prefix: string;
   addStats(entries: ReadonlyArray<{ readonly key: string; readonly incr: Readonly<Record<string, number>>; readonly set?: Readonly<Record<string, string>> }>, ttlMs: number): Promise<void>;
   readStats(keys: readonly string[]): Promise<Record<string, string>[]>;
-  /** The sidecars whose heartbeat is still kept (lastSeen: ms, Redis clock). */
+}
+
+/** The sidecars whose heartbeat is still kept (lastSeen: ms, Redis clock): redis/fleet.ts. */
+export interface LiveSidecars {
   liveSidecars(): Promise<ReadonlyArray<{ readonly id: string; readonly lastSeen: number }>>;
 }
 
 export interface FleetStatsOptions {
   readonly store: FleetStatsStore;
+  readonly sidecars: LiveSidecars;
   readonly stats: CheckStats;
   readonly instanceId: string;
   readonly logger: Logger;
@@ -170,7 +174,7 @@ export class FleetStats implements StatsFigures {
 
   /** Every live sidecar, with its figures of the last minute. */
   async sidecars(now: number): Promise<SidecarView[]> {
-    const live = await this.#o.store.liveSidecars();
+    const live = await this.#o.sidecars.liveSidecars();
     const figures = await this.sidecarFigures(live.map((s) => s.id));
     return live
       .map((s) => {

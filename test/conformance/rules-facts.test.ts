@@ -171,7 +171,7 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
     const redisStates = new Map<string, ListState>();
     const goneStates = new Map<string, ListState>();
     for (const def of LISTS) {
-      const marker = await store.writeGeneration({
+      const marker = await store.generations.writeGeneration({
         list: def.spec.name,
         kind: def.spec.kind,
         keys: Float64Array.from([...def.keys].sort((a, b) => a - b)),
@@ -181,21 +181,21 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
         fingerprint: FINGERPRINT,
         ...(def.terms === undefined ? {} : { terms: def.terms }),
       });
-      await store.switchCurrent(def.spec.name, marker.generation);
+      await store.generations.switchCurrent(def.spec.name, marker.generation);
       redisStates.set(def.spec.name, stateOf(def, { where: 'redis', generation: marker.generation, buckets: marker.buckets }));
       // A generation whose keys are gone: written, then deleted (as after an eviction or a wipe).
-      const lost = await store.writeGeneration({ list: def.spec.name, kind: def.spec.kind, keys: Float64Array.from([...def.keys].sort((a, b) => a - b)), filter: Buffer.from('filter'), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT });
-      await store.deleteGeneration(def.spec.name, lost.generation);
+      const lost = await store.generations.writeGeneration({ list: def.spec.name, kind: def.spec.kind, keys: Float64Array.from([...def.keys].sort((a, b) => a - b)), filter: Buffer.from('filter'), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT });
+      await store.generations.deleteGeneration(def.spec.name, lost.generation);
       goneStates.set(def.spec.name, stateOf(def, { where: 'redis', generation: lost.generation, buckets: lost.buckets }));
     }
     // The day's changes, in Redis; the overlays (one per list, shared by both worlds as a sidecar's are) get the
     // same changes at Redis's own times.
-    await store.addIntraday('optout', [intradayDenied], { who: 'test' });
-    await store.removeIntraday('consent', [revokedConsent, regranted, MOBILE_REVOKED], { who: 'test', revocable: true });
-    await store.addIntraday('consent', [regranted], { who: 'test', revocable: true });
+    await store.intraday.addIntraday('optout', [intradayDenied], { who: 'test' });
+    await store.intraday.removeIntraday('consent', [revokedConsent, regranted, MOBILE_REVOKED], { who: 'test', revocable: true });
+    await store.intraday.addIntraday('consent', [regranted], { who: 'test', revocable: true });
     const overlays = new Map(LISTS.map((d) => [d.spec.name, new IntradayAdditions(d.spec.kind === 'allow')]));
-    const redisNow = await store.now();
-    const revocations = await store.revocations('consent');
+    const redisNow = await store.connection.now();
+    const revocations = await store.intraday.revocations('consent');
     const replay = (overlayOf: (list: string) => IntradayAdditions): void => {
       overlayOf('optout').add(intradayDenied, redisNow);
       for (const [key, at] of revocations) overlayOf('consent').remove(key, at);
@@ -223,8 +223,8 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
     });
     worlds.push({
       name: 'redis',
-      facts: new RedisRulesFacts({ script: store, confirms: { record: (list, answer) => counted.push([list, answer]) }, local: null }),
-      outcomes: store,
+      facts: new RedisRulesFacts({ script: store.confirmer, confirms: { record: (list, answer) => counted.push([list, answer]) }, local: null }),
+      outcomes: store.history,
       keepsConsumerState: true,
       registry: registryOf(redisStates),
       slot: (list) => slotOf(defOf(list), redisStates.get(list) as ListState, overlay(list)),
@@ -257,7 +257,7 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
 
   it('the same answers for random terms, revocations and grants (property: the Lua and TypeScript rules agree)', async () => {
     const def: ListDef = { spec: spec('terms', 'allow', 'consent'), keys: [] };
-    const now = await store.now();
+    const now = await store.connection.now();
     const around = fc.option(fc.integer({ min: now - 10 * DAY_MS, max: now + 10 * DAY_MS }), { nil: null });
     const cases = fc.sample(fc.record({ consentedAt: around, expiresAt: around, revoke: fc.boolean(), bare: fc.boolean(), listed: fc.boolean() }), 120);
     const keys = cases.map(() => fresh());
@@ -268,12 +268,12 @@ describe('RulesFacts conformance: memory and Redis answer the same', () => {
     const listed = keys.filter((_, i) => cases[i]?.listed === true);
     const sorted = Float64Array.from([...listed].sort((a, b) => a - b));
     const listedTerms = new Map([...terms].filter(([k]) => listed.includes(k)));
-    const marker = await store.writeGeneration({ list: 'terms', kind: 'allow', keys: sorted, filter: Buffer.from('f'), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT, terms: listedTerms });
-    await store.switchCurrent('terms', marker.generation);
+    const marker = await store.generations.writeGeneration({ list: 'terms', kind: 'allow', keys: sorted, filter: Buffer.from('f'), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT, terms: listedTerms });
+    await store.generations.switchCurrent('terms', marker.generation);
     const revoked = keys.filter((_, i) => cases[i]?.revoke === true);
-    if (revoked.length > 0) await store.removeIntraday('terms', revoked, { who: 'test', revocable: true });
+    if (revoked.length > 0) await store.intraday.removeIntraday('terms', revoked, { who: 'test', revocable: true });
     const overlay = new IntradayAdditions(true);
-    for (const [key, at] of await store.revocations('terms')) overlay.remove(key, at);
+    for (const [key, at] of await store.intraday.revocations('terms')) overlay.remove(key, at);
     const full: ListDef = { ...def, keys: listed, terms: listedTerms };
     const memory = slotOf(full, stateOf(full, { where: 'memory', set: ExactSet.build(sorted).set, terms: listedTerms }), overlay);
     const redis = slotOf(full, stateOf(full, { where: 'redis', generation: marker.generation, buckets: marker.buckets }), overlay);

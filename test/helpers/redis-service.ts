@@ -20,7 +20,7 @@ export async function startRedisMode(
   const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
     // (fault tests pass a short one on purpose).
     confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });
-  await store.checkEvictionPolicy();
+  await store.risks.checkEvictionPolicy();
   // CALLGATE_TEST_LOG=debug|info|…: the sidecars' logs on stderr, to debug a fault test.
   const logger = process.env['CALLGATE_TEST_LOG'] ? createLogger({ level: process.env['CALLGATE_TEST_LOG'], instanceId: options.instanceId ?? config.instanceId, destination: process.stderr }) : silentLogger();
   const service = await startService(

@@ -24,7 +24,7 @@ describe('fleet figures of the last minute', () => {
     try {
       const sidecar = (id: string): { stats: CheckStats; fleet: FleetStats } => {
         const stats = new CheckStats({ now: clock });
-        return { stats, fleet: new FleetStats({ store, stats, instanceId: id, logger: silentLogger(), now: clock }) };
+        return { stats, fleet: new FleetStats({ store: store.stats, sidecars: store.fleet, stats, instanceId: id, logger: silentLogger(), now: clock }) };
       };
       const a = sidecar('side-a');
       const b = sidecar('side-b');

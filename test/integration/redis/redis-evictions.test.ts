@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
-import { bucketPattern, filterKey, memberOf } from '../../../src/redis/keys.js';
+import { bucketPattern, filterKey } from '../../../src/redis/keys.js';
+import { memberOf } from '../../../src/redis/bucketing.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { redisCli, startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
@@ -136,14 +137,14 @@ describe('keys lost behind the sidecar (private redis-server)', () => {
     // Policy back to noeviction: keys were evicted, so checks that need Redis stay blocked...
     await redis.cli('CONFIG', 'SET', 'maxmemory', '0');
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-    await svc.store.watchNow();
-    expect(svc.store.risk().eviction).toMatch(/evicted/);
+    await svc.store.risks.watchNow();
+    expect(svc.store.risks.risk().eviction).toMatch(/evicted/);
     expect(await client.request({ op: 'check', number: FRENCH[0] as string })).toMatchObject({ verdict: 'block', reason: 'unconfirmed' });
     // ...until an operator accepts them (callgate accept-evictions); lost buckets still read unconfirmed.
     const { stdout } = await run(process.execPath, [CLI, 'accept-evictions', '--redis', redis.url, '--redis-prefix', PREFIX], { env: { PATH: process.env['PATH'] ?? '' } });
     expect(stdout).toMatch(/^accepted \d+ evicted keys of Redis server \w+/);
-    await svc.store.watchNow();
-    expect(svc.store.risk()).toEqual({ eviction: null, format: null });
+    await svc.store.risks.watchNow();
+    expect(svc.store.risks.risk()).toEqual({ eviction: null, format: null });
     expect(svc.alerts.active().map((a) => a.id)).not.toContain('redis_eviction');
     for (const campaign of [null, 'legacy']) expect((await checkAll(client, LISTED, campaign)).allow).toEqual([]);
   });

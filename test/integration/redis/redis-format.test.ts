@@ -10,22 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NumberFilter } from '../../../src/lists/bloom.js';
 import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
-import {
-  CHANGE_FORMAT_FIELD,
-  FORMAT_VERSION,
-  bucketCount,
-  bucketIdOf,
-  bucketKey,
-  changesKey,
-  encodeMarker,
-  filterKey,
-  formatKey,
-  gensKey,
-  listsKey,
-  markerKey,
-  memberOf,
-  pointerKey,
-} from '../../../src/redis/keys.js';
+import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, encodeMarker } from '../../../src/redis/codecs.js';
+import { bucketCount, bucketIdOf, memberOf } from '../../../src/redis/bucketing.js';
+import { bucketKey, changesKey, filterKey, formatKey, gensKey, listsKey, markerKey, pointerKey } from '../../../src/redis/keys.js';
 import { newGenerationId } from '../../../src/lists/generation.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';

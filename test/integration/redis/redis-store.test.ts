@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../../src/redis/store.js';
-import type { ConfirmItem } from '../../../src/redis/store.js';
+import type { ConfirmItem } from '../../../src/redis/confirm.js';
 import type { Membership } from '../../../src/check/verdict.js';
-import type { GenerationMarker } from '../../../src/redis/keys.js';
-import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf, bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
+import type { GenerationMarker } from '../../../src/redis/codecs.js';
+import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf } from '../../../src/redis/bucketing.js';
+import { bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import type { PrivateRedis } from '../../helpers/redis-server.js';
@@ -34,7 +35,7 @@ async function confirmAll(store: RedisStore, marker: GenerationMarker, keys: Arr
     for (let j = i; j < Math.min(i + 500, keys.length); j++) {
       items.push({ list: marker.list, generation: marker.generation, buckets: marker.buckets, key: keys[j] as number });
     }
-    for (const answer of await store.confirm(items)) tally.set(answer, (tally.get(answer) ?? 0) + 1);
+    for (const answer of await store.confirmer.confirm(items)) tally.set(answer, (tally.get(answer) ?? 0) + 1);
   }
   return tally;
 }
@@ -75,8 +76,8 @@ describe('RedisStore on the shared Redis', () => {
   });
 
   it('writes, switches and reads a generation of 50k keys', async () => {
-    expect(await store.readCurrent('main')).toBeNull();
-    first = await store.writeGeneration({
+    expect(await store.generations.readCurrent('main')).toBeNull();
+    first = await store.generations.writeGeneration({
       list: 'main',
       kind: 'deny',
       keys,
@@ -91,25 +92,25 @@ describe('RedisStore on the shared Redis', () => {
     expect(first.buckets).toEqual({ total: 250, parts: new Map([[33, 250]]) });
     expect(first.filterBytes).toBe(filter.length);
     // Written but not switched: invisible.
-    expect(await store.readCurrent('main')).toBeNull();
-    expect(await store.switchCurrent('main', first.generation)).toBeNull();
-    expect(await store.readCurrent('main')).toEqual(first);
-    expect(await store.currentLists()).toEqual([first]);
-    expect((await store.readFilter(first))?.equals(filter)).toBe(true);
+    expect(await store.generations.readCurrent('main')).toBeNull();
+    expect(await store.generations.switchCurrent('main', first.generation)).toBeNull();
+    expect(await store.generations.readCurrent('main')).toEqual(first);
+    expect(await store.generations.currentLists()).toEqual([first]);
+    expect((await store.generations.readFilter(first))?.equals(filter)).toBe(true);
   });
 
   it('confirms every member and every non-member, in order', async () => {
     expect(await confirmAll(store, first, keys)).toEqual(new Map([['member', 50_000]]));
     expect(await confirmAll(store, first, nonMembers)).toEqual(new Map([['absent', 20_000]]));
     const item = (key: number): ConfirmItem => ({ list: 'main', generation: first.generation, buckets: first.buckets, key });
-    expect(await store.confirm([item(keys[0] as number), item(nonMembers[0] as number), item(keys[49_999] as number)])).toEqual([
+    expect(await store.confirmer.confirm([item(keys[0] as number), item(nonMembers[0] as number), item(keys[49_999] as number)])).toEqual([
       'member',
       'absent',
       'member',
     ]);
-    expect(await store.confirm([])).toEqual([]);
+    expect(await store.confirmer.confirm([])).toEqual([]);
     // Unknown generation: no marker, so never 'absent'.
-    expect(await store.confirm([{ ...item(keys[0] as number), generation: 'nope' }])).toEqual(['unconfirmed']);
+    expect(await store.confirmer.confirm([{ ...item(keys[0] as number), generation: 'nope' }])).toEqual(['unconfirmed']);
   });
 
   it('keeps every bucket an intset of at most 512 members', async () => {
@@ -127,7 +128,7 @@ describe('RedisStore on the shared Redis', () => {
 
   it('switches to a second generation and deletes the first', async () => {
     const keys2 = Float64Array.from([...keys.subarray(0, 25_000), ...randomKeys(5_000, new Set(keys))].sort((a, b) => a - b));
-    const second = await store.writeGeneration({
+    const second = await store.generations.writeGeneration({
       list: 'main',
       kind: 'deny',
       keys: keys2,
@@ -137,28 +138,28 @@ describe('RedisStore on the shared Redis', () => {
       fingerprint: FINGERPRINT,
     });
     expect(second.generation).not.toBe(first.generation);
-    expect(await store.switchCurrent('main', second.generation)).toBe(first.generation);
-    expect(await store.readCurrent('main')).toEqual(second);
-    expect(await store.readFilter(second)).toEqual(Buffer.alloc(0));
+    expect(await store.generations.switchCurrent('main', second.generation)).toBe(first.generation);
+    expect(await store.generations.readCurrent('main')).toEqual(second);
+    expect(await store.generations.readFilter(second)).toEqual(Buffer.alloc(0));
     expect(await confirmAll(store, second, keys2)).toEqual(new Map([['member', 30_000]]));
     expect(await confirmAll(store, second, keys.subarray(25_000, 30_000))).toEqual(new Map([['absent', 5_000]]));
     // The old generation still answers for readers that hold it...
     expect(await confirmAll(store, first, keys.subarray(40_000, 41_000))).toEqual(new Map([['member', 1_000]]));
 
-    await expectCode(store.deleteGeneration('main', second.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
-    expect(await store.deleteGeneration('main', first.generation)).toBe(250 + 2);
+    await expectCode(store.generations.deleteGeneration('main', second.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
+    expect(await store.generations.deleteGeneration('main', first.generation)).toBe(250 + 2);
     // ...and once deleted reads 'unconfirmed', never 'absent'.
     expect(await confirmAll(store, first, keys.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await confirmAll(store, first, nonMembers.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
-    expect(await store.readFilter(first)).toBeNull();
-    await expectCode(store.switchCurrent('main', first.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
+    expect(await store.generations.readFilter(first)).toBeNull();
+    await expectCode(store.generations.switchCurrent('main', first.generation), 'CALLGATE_ERR_GENERATION_MISMATCH');
 
     // Marker gone (evicted, deleted by hand): members and non-members read 'unconfirmed'.
     await redisCli(URL, ['DEL', markerKey(PREFIX, 'main', second.generation)]);
     expect(await confirmAll(store, second, keys2.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
     expect(await confirmAll(store, second, nonMembers.subarray(0, 2_000))).toEqual(new Map([['unconfirmed', 2_000]]));
-    expect(await store.readCurrent('main')).toBeNull();
-    expect(await store.currentLists()).toEqual([]);
+    expect(await store.generations.readCurrent('main')).toBeNull();
+    expect(await store.generations.currentLists()).toEqual([]);
   });
 
   it('writes every bucket of each present part, an empty one as a placeholder, and reads a missing one as unconfirmed', async () => {
@@ -166,7 +167,7 @@ describe('RedisStore on the shared Redis', () => {
     const part33: number[] = [];
     for (let k = 33_612_000_000; part33.length < 201; k++) if (bucketIndexOf(k % 1e9, 2) === 0) part33.push(k);
     const lone = 590_690_123_456;
-    const marker = await store.writeGeneration({
+    const marker = await store.generations.writeGeneration({
       list: 'parts',
       kind: 'deny',
       keys: Float64Array.from([...part33, lone]),
@@ -182,7 +183,7 @@ describe('RedisStore on the shared Redis', () => {
     while (bucketIndexOf(inEmpty % 1e9, 2) !== 1) inEmpty++;
     const item = (key: number): ConfirmItem => ({ list: 'parts', generation: marker.generation, buckets: marker.buckets, key });
     // A part with no number has no bucket to read: absent, from the marker alone.
-    expect(await store.confirm([item(part33[5] as number), item(inEmpty), item(lone), item(590_690_123_457), item(1_212_555_1234)])).toEqual([
+    expect(await store.confirmer.confirm([item(part33[5] as number), item(inEmpty), item(lone), item(590_690_123_457), item(1_212_555_1234)])).toEqual([
       'member',
       'absent',
       'member',
@@ -190,7 +191,7 @@ describe('RedisStore on the shared Redis', () => {
       'absent',
     ]);
     await redisCli(URL, ['DEL', bucket('33.1'), bucket('590.0')]);
-    expect(await store.confirm([item(inEmpty), item(lone), item(590_690_123_457), item(part33[5] as number), item(1_212_555_1234)])).toEqual([
+    expect(await store.confirmer.confirm([item(inEmpty), item(lone), item(590_690_123_457), item(part33[5] as number), item(1_212_555_1234)])).toEqual([
       'unconfirmed',
       'unconfirmed',
       'unconfirmed',
@@ -201,8 +202,8 @@ describe('RedisStore on the shared Redis', () => {
 
   it('rejects unsorted keys and bad names', async () => {
     const base = { list: 'main', kind: 'deny' as const, filter: Buffer.alloc(1), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT };
-    await expectCode(store.writeGeneration({ ...base, keys: Float64Array.from([33_612_345_679, 33_612_345_678]) }), 'CALLGATE_ERR_REDIS');
-    await expectCode(store.writeGeneration({ ...base, list: 'Bad', keys: new Float64Array(0) }), 'CALLGATE_ERR_LIST_NAME');
+    await expectCode(store.generations.writeGeneration({ ...base, keys: Float64Array.from([33_612_345_679, 33_612_345_678]) }), 'CALLGATE_ERR_REDIS');
+    await expectCode(store.generations.writeGeneration({ ...base, list: 'Bad', keys: new Float64Array(0) }), 'CALLGATE_ERR_LIST_NAME');
   });
 });
 
@@ -225,24 +226,24 @@ describe('RedisStore eviction policy', () => {
     const lenient = await RedisStore.connect({ url: redis.url, allowEviction: true });
     stores.push(store, lenient);
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-    await store.checkEvictionPolicy();
+    await store.risks.checkEvictionPolicy();
     // Refusals and attempt counts carry TTLs: a volatile-* policy may evict them (issue 11, item 4).
     for (const policy of ['volatile-lru', 'volatile-ttl', 'volatile-random', 'volatile-lfu']) {
       await redis.cli('CONFIG', 'SET', 'maxmemory-policy', policy);
-      await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
-      await lenient.checkEvictionPolicy();
+      await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+      await lenient.risks.checkEvictionPolicy();
     }
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
-    await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
-    await lenient.checkEvictionPolicy();
+    await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+    await lenient.risks.checkEvictionPolicy();
     await redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-random');
-    await expectCode(store.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
+    await expectCode(store.risks.checkEvictionPolicy(), 'CALLGATE_ERR_REDIS_EVICTION');
   });
 
   it('falls back to INFO when CONFIG is disabled', async () => {
     const store = await RedisStore.connect({ url: noConfig.url });
     stores.push(store);
-    await store.checkEvictionPolicy(); // default noeviction, read through INFO
+    await store.risks.checkEvictionPolicy(); // default noeviction, read through INFO
   });
 });
 
@@ -268,7 +269,7 @@ describe('RedisStore faults (private redis-server)', () => {
       onStateChange: (s) => states.push(s),
       onError: () => undefined,
     });
-    marker = await store.writeGeneration({
+    marker = await store.generations.writeGeneration({
       list: 'f',
       kind: 'deny',
       keys,
@@ -277,7 +278,7 @@ describe('RedisStore faults (private redis-server)', () => {
       hashId: 'h',
       fingerprint: FINGERPRINT,
     });
-    await store.switchCurrent('f', marker.generation);
+    await store.generations.switchCurrent('f', marker.generation);
   });
 
   afterAll(async () => {
@@ -288,28 +289,28 @@ describe('RedisStore faults (private redis-server)', () => {
   });
 
   it('answers unconfirmed within the timeout while Redis is frozen, then recovers', async () => {
-    expect(store.isUp()).toBe(true);
-    expect(await store.confirm([member()])).toEqual(['member']);
+    expect(store.connection.isUp()).toBe(true);
+    expect(await store.confirmer.confirm([member()])).toEqual(['member']);
     const capped = await RedisStore.connect({ url: redis.url, confirmTimeoutMs: 50, maxConfirmsInFlight: 2 });
     try {
       redis.signal('SIGSTOP');
       try {
         const started = performance.now();
-        expect(await store.confirm([member()])).toEqual(['unconfirmed']);
+        expect(await store.confirmer.confirm([member()])).toEqual(['unconfirmed']);
         const elapsed = performance.now() - started;
         expect(elapsed).toBeGreaterThanOrEqual(45);
         expect(elapsed).toBeLessThan(500);
         // Past the in-flight cap, confirms answer at once instead of piling up behind a frozen server.
-        const pending = [capped.confirm([member()]), capped.confirm([member()])];
+        const pending = [capped.confirmer.confirm([member()]), capped.confirmer.confirm([member()])];
         const t = performance.now();
-        expect(await capped.confirm([member()])).toEqual(['unconfirmed']);
+        expect(await capped.confirmer.confirm([member()])).toEqual(['unconfirmed']);
         expect(performance.now() - t).toBeLessThan(20);
         expect(await Promise.all(pending)).toEqual([['unconfirmed'], ['unconfirmed']]);
       } finally {
         redis.signal('SIGCONT');
       }
-      await until('confirm after SIGCONT', 10_000, async () => (await store.confirm([member()]))[0] === 'member');
-      await until('capped confirm after SIGCONT', 10_000, async () => (await capped.confirm([member()]))[0] === 'member');
+      await until('confirm after SIGCONT', 10_000, async () => (await store.confirmer.confirm([member()]))[0] === 'member');
+      await until('capped confirm after SIGCONT', 10_000, async () => (await capped.confirmer.confirm([member()]))[0] === 'member');
     } finally {
       await capped.close();
     }
@@ -317,17 +318,17 @@ describe('RedisStore faults (private redis-server)', () => {
 
   it('answers unconfirmed fast while Redis is down, reconnects by itself, and reads a restarted empty Redis as unconfirmed', async () => {
     await redis.stop();
-    await until('the store to notice', 5_000, async () => !store.isUp());
+    await until('the store to notice', 5_000, async () => !store.connection.isUp());
     const started = performance.now();
-    expect(await store.confirm([member()])).toEqual(['unconfirmed']);
+    expect(await store.confirmer.confirm([member()])).toEqual(['unconfirmed']);
     expect(performance.now() - started).toBeLessThan(20);
-    await expectCode(store.readCurrent('f'), 'CALLGATE_ERR_REDIS');
+    await expectCode(store.generations.readCurrent('f'), 'CALLGATE_ERR_REDIS');
 
     await redis.start();
-    await until('reconnection', 15_000, async () => store.isUp());
+    await until('reconnection', 15_000, async () => store.connection.isUp());
     // Same store, new empty server: the marker vanished with everything else.
-    expect(await store.confirm([member()])).toEqual(['unconfirmed']);
-    expect(await store.readCurrent('f')).toBeNull();
+    expect(await store.confirmer.confirm([member()])).toEqual(['unconfirmed']);
+    expect(await store.generations.readCurrent('f')).toBeNull();
     expect(states).toEqual(['up', 'down', 'up']);
     expect(unhandled).toEqual([]);
   });
@@ -350,7 +351,7 @@ describe('RedisStore interrupted load (private redis-server)', () => {
   it('leaves a registered, marker-less trace that collectGarbage removes', async () => {
     const keys = randomKeys(300_000);
     const writing = store
-      .writeGeneration({ list: 'cut', kind: 'deny', keys, filter: Buffer.alloc(10), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT })
+      .generations.writeGeneration({ list: 'cut', kind: 'deny', keys, filter: Buffer.alloc(10), normaliserVersion: 'v1', hashId: 'h', fingerprint: FINGERPRINT })
       .then(
         () => 'written',
         (e: unknown) => (isCallgateError(e) ? e.code : e),
@@ -362,16 +363,16 @@ describe('RedisStore interrupted load (private redis-server)', () => {
     // Both connections back (isUp() tells only the confirm one's state).
     let trace: { generation: string } | undefined;
     await until('reconnection', 10_000, async () => {
-      [trace] = await store.generations('cut').catch(() => []);
+      [trace] = await store.generations.registered('cut').catch(() => []);
       return trace !== undefined;
     });
     expect(trace).toBeDefined();
     const generation = trace?.generation as string;
     expect(await redis.cli('EXISTS', markerKey('callgate:', 'cut', generation))).toBe('0');
     expect(Number(await redis.cli('DBSIZE'))).toBeGreaterThan(2);
-    expect(await store.readCurrent('cut')).toBeNull();
+    expect(await store.generations.readCurrent('cut')).toBeNull();
 
-    expect(await store.collectGarbage('cut', { graceMs: 0, now: (await store.now()) + 1000 })).toEqual({ deleted: [generation] });
+    expect(await store.generations.collectGarbage('cut', { graceMs: 0, now: (await store.connection.now()) + 1000 })).toEqual({ deleted: [generation] });
     // Members, filter and registration: nothing of the load is left (the fleet's format key and epoch stay: they are the fleet's).
     expect((await redis.cli('--scan')).split('\n').filter((k) => k.length > 0).sort()).toEqual([epochKey('callgate:'), 'callgate:format'].sort());
   });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
 import { addedKey, changesKey, listsKey } from '../../../src/redis/keys.js';
-import { RedisStore, scriptDigests } from '../../../src/redis/store.js';
+import { RedisStore } from '../../../src/redis/store.js';
+import { scriptDigests } from '../../../src/redis/scripts.js';
 import type { RunningService } from '../../../src/service.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { redisCli, startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
@@ -61,7 +62,7 @@ describe('a refresh lock left by a dead process', () => {
     // A loader that took the lock and died: never renewed, never released.
     const dead = await RedisStore.connect({ url: SHARED_REDIS_URL, prefix: p });
     stores.push(dead);
-    expect(await dead.acquireLock('refresh:bloctel', 8000)).not.toBeNull();
+    expect(await dead.locks.acquireLock('refresh:bloctel', 8000)).not.toBeNull();
 
     const svc = await start(SHARED_REDIS_URL, p, ['--list', `bloctel=${file}`]);
     const waiting = await readyz(svc.port);

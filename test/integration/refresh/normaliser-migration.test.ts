@@ -42,23 +42,23 @@ describe('normaliser version migration', () => {
       };
       // What an n1 fleet left: bloctel read from its file as +33508411234 only; internal empty, its opt-out intraday.
       const old = filter([33508411234, 33699999999]);
-      const bloctel = await store.writeGeneration({ list: 'bloctel', kind: 'deny', keys: Float64Array.from([33508411234, 33699999999]), filter: old.toBinary(), normaliserVersion: N1, hashId: old.hashId, fingerprint: 'a'.repeat(64) });
-      await store.switchCurrent('bloctel', bloctel.generation);
+      const bloctel = await store.generations.writeGeneration({ list: 'bloctel', kind: 'deny', keys: Float64Array.from([33508411234, 33699999999]), filter: old.toBinary(), normaliserVersion: N1, hashId: old.hashId, fingerprint: 'a'.repeat(64) });
+      await store.generations.switchCurrent('bloctel', bloctel.generation);
       const empty = filter([]);
-      await store.ensureEmptyGeneration('internal', 'deny', { normaliserVersion: N1, hashId: empty.hashId, filter: empty.toBinary() });
-      await store.addIntraday('internal', [33687751234], { who: 'agent-7' });
+      await store.generations.ensureEmptyGeneration('internal', 'deny', { normaliserVersion: N1, hashId: empty.hashId, filter: empty.toBinary() });
+      await store.intraday.addIntraday('internal', [33687751234], { who: 'agent-7' });
 
       const svc = await startRedisMode(SHARED_REDIS_URL, prefix, ['--config', config(dir)]);
       const client = await CheckClient.connect(svc.url);
       try {
-        for (const list of ['bloctel', 'internal']) expect((await store.readCurrent(list))?.normaliserVersion).toBe(NORMALISER_VERSION);
+        for (const list of ['bloctel', 'internal']) expect((await store.generations.readCurrent(list))?.normaliserVersion).toBe(NORMALISER_VERSION);
         // Not lost: the n1 entries still block.
         expect(await client.request({ op: 'check', number: '0508411234' })).toMatchObject({ verdict: 'block', reason: 'bloctel' });
         expect(await client.request({ op: 'check', number: '0687751234' })).toMatchObject({ verdict: 'block', reason: 'internal' });
         // The readings n1 missed are listed now.
         expect(await client.request({ op: 'check', number: '+508411234' })).toMatchObject({ verdict: 'block', reason: 'bloctel' });
         expect(await client.request({ op: 'check', number: '+687751234' })).toMatchObject({ verdict: 'block', reason: 'internal' });
-        expect((await store.readIntraday('internal')).map((e) => e.key).sort((a, b) => a - b)).toEqual([687751234, 33687751234]);
+        expect((await store.intraday.readIntraday('internal')).map((e) => e.key).sort((a, b) => a - b)).toEqual([687751234, 33687751234]);
       } finally {
         await client.close();
         await svc.stop();
@@ -74,7 +74,7 @@ describe('normaliser version migration', () => {
     try {
       const empty = NumberFilter.create(1, 0.001);
       const newer = `n99/lpn-${LIBPHONENUMBER_VERSION}`;
-      await store.ensureEmptyGeneration('internal', 'deny', { normaliserVersion: newer, hashId: empty.hashId, filter: empty.toBinary() });
+      await store.generations.ensureEmptyGeneration('internal', 'deny', { normaliserVersion: newer, hashId: empty.hashId, filter: empty.toBinary() });
       const dir = tempDir();
       const path = join(dir, 'callgate.json');
       writeFileSync(path, JSON.stringify({ lists: [{ name: 'internal', kind: 'deny' }] }));
@@ -87,7 +87,7 @@ describe('normaliser version migration', () => {
         await client.close();
         await svc.stop();
       }
-      expect((await store.readCurrent('internal'))?.normaliserVersion).toBe(newer);
+      expect((await store.generations.readCurrent('internal'))?.normaliserVersion).toBe(newer);
     } finally {
       await store.close();
       await deletePrefix(SHARED_REDIS_URL, p);

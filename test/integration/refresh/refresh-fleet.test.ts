@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildGeneration } from '../../../src/lists/generation.js';
 import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
 import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
-import { eventsChannel, gensKey, markerKey, type GenerationMarker } from '../../../src/redis/keys.js';
+import { eventsChannel, gensKey, markerKey } from '../../../src/redis/keys.js';
+import { type GenerationMarker } from '../../../src/redis/codecs.js';
 import { RedisStore } from '../../../src/redis/store.js';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
@@ -37,7 +38,7 @@ function generationOf(s: Sidecar, list: string): string | null {
 /** Writes a complete deny-list generation of these numbers (as a load elsewhere in the fleet would); does not switch. */
 function writeBuilt(store: RedisStore, list: string, indexes: readonly number[]): Promise<GenerationMarker> {
   const built = buildGeneration(Float64Array.from(indexes.map(keyOf)), 0.001);
-  return store.writeGeneration({
+  return store.generations.writeGeneration({
     list,
     kind: 'deny',
     keys: built.set.keys() as Float64Array,
@@ -161,7 +162,7 @@ describe('a fleet of two sidecars on the shared Redis', () => {
     const shrunk = await adminPost(b, '/admin/refresh?list=bloctel');
     expect(shrunk.status).toBe(409);
     expect((shrunk.json['outcomes'] as RefreshOutcome[])[0]).toMatchObject({ status: 'refused', code: 'shrunk', generation: g2 });
-    expect((await a.store.readCurrent('bloctel'))?.generation).toBe(g2);
+    expect((await a.store.generations.readCurrent('bloctel'))?.generation).toBe(g2);
     await new Promise((r) => setTimeout(r, 300));
     for (const [s, c] of [[a, ca], [b, cb]] as const) {
       expect(generationOf(s, 'bloctel')).toBe(g2);
@@ -220,7 +221,7 @@ describe('a sidecar that missed the switch notice (private redis-server)', () =>
       for (let attempt = 0; attempt < 10 && subscribers !== 0; attempt++) {
         await redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
         subscribers = Number((await redis.cli('PUBSUB', 'NUMSUB', eventsChannel(prefix))).split('\n')[1]);
-        if (subscribers === 0) await loader.switchCurrent('bloctel', marker.generation);
+        if (subscribers === 0) await loader.generations.switchCurrent('bloctel', marker.generation);
       }
       expect(subscribers).toBe(0);
       const switchedAt = performance.now();
@@ -262,7 +263,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       p.once('exit', resolve);
     });
     expect(first).toBe(0);
-    const current = (await store.readCurrent('big'))?.generation as string;
+    const current = (await store.generations.readCurrent('big'))?.generation as string;
     const sidecar = await startRedisMode(SHARED_REDIS_URL, prefix, [], { instanceId: 'gc-sidecar', timings: { heartbeatMs: 200 } });
     const client = await CheckClient.connect(sidecar.url);
     try {
@@ -288,15 +289,15 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       console.log(`killed load: ${leftovers.length} keys of generation ${dead} left behind`);
       expect(leftovers.length).toBeGreaterThan(0);
       expect(await redisCli(SHARED_REDIS_URL, ['EXISTS', markerKey(prefix, 'big', dead)])).toBe('0');
-      expect((await store.readCurrent('big'))?.generation).toBe(current);
+      expect((await store.generations.readCurrent('big'))?.generation).toBe(current);
       expect(generationOf(sidecar, 'big')).toBe(current);
       expect(await verdict(client, 5)).toBe('block/big');
       expect(await verdict(client, 200_000)).toBe('allow/not_listed');
 
-      const { deleted } = await store.collectGarbage('big', { graceMs: 0 });
+      const { deleted } = await store.generations.collectGarbage('big', { graceMs: 0 });
       expect(deleted).toEqual([dead]);
       expect(await keysOf(SHARED_REDIS_URL, `${prefix}gen:big:${dead}*`)).toEqual([]);
-      expect(await store.generations('big')).toEqual([expect.objectContaining({ generation: current })]);
+      expect(await store.generations.registered('big')).toEqual([expect.objectContaining({ generation: current })]);
       expect(await verdict(client, 5)).toBe('block/big');
     } finally {
       await client.close();
@@ -310,7 +311,7 @@ describe('a killed load and garbage collection (shared Redis)', () => {
     const store = await RedisStore.connect({ url: SHARED_REDIS_URL, prefix, confirmTimeoutMs: 2000 });
     const write = async (from: number): Promise<string> => {
       const marker = await writeBuilt(store, 'gc', range(from, from + 50));
-      await store.switchCurrent('gc', marker.generation);
+      await store.generations.switchCurrent('gc', marker.generation);
       return marker.generation;
     };
     const g1 = await write(0);
@@ -323,20 +324,20 @@ describe('a killed load and garbage collection (shared Redis)', () => {
       await waitFor(() => generationOf(sidecar, 'gc') === g4, 'the sidecar on g4', 10_000);
       // Its heartbeat (every 200 ms) names what it reads: wait until it no longer names g2 or g3.
       await waitFor(
-        async () => (await store.liveSidecars()).some((r) => r.id === 'gc-reader' && r.inUse.every((u) => u.list !== 'gc' || u.generation === g4)),
+        async () => (await store.fleet.liveSidecars()).some((r) => r.id === 'gc-reader' && r.inUse.every((u) => u.list !== 'gc' || u.generation === g4)),
         'the heartbeat of the sidecar naming g4 only',
         10_000,
       );
       // A sidecar that still reads g1 (slow to switch): its heartbeat protects g1 for 1.5 s.
-      await store.heartbeat('slow-reader', [{ list: 'gc', generation: g1 }], 1500);
-      const { deleted } = await store.collectGarbage('gc', { graceMs: 0 });
+      await store.fleet.heartbeat('slow-reader', [{ list: 'gc', generation: g1 }], 1500);
+      const { deleted } = await store.generations.collectGarbage('gc', { graceMs: 0 });
       expect(deleted.sort()).toEqual([g2, g3].sort());
       expect(await redisCli(SHARED_REDIS_URL, ['EXISTS', markerKey(prefix, 'gc', g1)])).toBe('1');
       expect(await redisCli(SHARED_REDIS_URL, ['EXISTS', markerKey(prefix, 'gc', g4)])).toBe('1');
       for (const g of [g2, g3]) expect(await keysOf(SHARED_REDIS_URL, `${prefix}gen:gc:${g}*`)).toEqual([]);
       // Once the slow reader's heartbeat expires, g1 goes too; the current one never does.
-      await waitFor(async () => (await store.collectGarbage('gc', { graceMs: 0 })).deleted.includes(g1), 'g1 collected after the heartbeat expired', 10_000, 200);
-      expect((await store.generations('gc')).map((g) => g.generation)).toEqual([g4]);
+      await waitFor(async () => (await store.generations.collectGarbage('gc', { graceMs: 0 })).deleted.includes(g1), 'g1 collected after the heartbeat expired', 10_000, 200);
+      expect((await store.generations.registered('gc')).map((g) => g.generation)).toEqual([g4]);
       const client = await CheckClient.connect(sidecar.url);
       expect(await client.request({ op: 'check', number: fr(35) })).toMatchObject({ verdict: 'block', reason: 'gc' });
       expect(await client.request({ op: 'check', number: fr(5) })).toMatchObject({ verdict: 'allow' });

@@ -134,7 +134,7 @@ describe('consent terms, expiry and revocation', () => {
     const cb = await CheckClient.connect(b.url);
     try {
       // Revocations are on Redis's clock.
-      const justAfter = async (): Promise<string> => new Date((await a.store.now()) + 1).toISOString();
+      const justAfter = async (): Promise<string> => new Date((await a.store.connection.now()) + 1).toISOString();
       const advance = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
       await runCases({ clients: [ca, cb], post: poster(a.port), consents, justAfter, advance });
       // A consent hit whose generation vanished cannot allow, and says why.

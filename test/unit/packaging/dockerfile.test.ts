@@ -19,4 +19,12 @@ describe('Dockerfile', () => {
     const floor = /^>=(\d+)\./.exec(pkg.engines.node);
     expect(Number(floor?.[1])).toBeLessThanOrEqual(Number(arg?.[1]));
   });
+
+  it('copies into the build stage every script the build command runs', () => {
+    const text = readFileSync(new URL('../../../Dockerfile', import.meta.url), 'utf8');
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { build: string } };
+    const used = [...pkg.scripts.build.matchAll(/\bnode (\S+)/g)].map((m) => m[1]);
+    expect(used.length).toBeGreaterThan(0);
+    for (const file of used) expect(text).toMatch(new RegExp(`^COPY ${String(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `, 'm'));
+  });
 });

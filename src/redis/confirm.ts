@@ -1,0 +1,327 @@
+/**
+ * The hot path of Redis mode: confirm() (Bloom hits of the deny-lists) and decide() (the calling rules), the only
+ * Redis calls a check waits for. Each is ONE script (lua/confirm.lua, lua/decide.lua) on the fast connection,
+ * bounded by confirmTimeoutMs and by a cap on replies still owed.
+ *
+ * Fail-closed: neither ever throws. confirm() answers 'absent' only when Redis said so with the generation's
+ * marker present; vanished keys (restart without persistence, eviction, a deleted generation), a timeout, a
+ * disconnection, an error or a risk (redis/risk.ts) read 'unconfirmed', and the caller blocks.
+ *
+ * Calling rules (décret 2022-1313: at most 4 calls or attempts per consumer per 30 days, none for 60 days after a
+ * refusal): decide() confirms the Bloom hits, reads the consumer's refusal and attempts, and counts a dial attempt
+ * in ONE script, so racing dialers never exceed the cap.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AllowAnswer } from '../rules/consent-terms.js';
+import type { NumberKey } from '../numbers/number-key.js';
+import type { Membership } from '../check/verdict.js';
+import { DAY_MS } from '../core/time.js';
+import { bucketIndexOf, bucketsOfPart, highOf, memberOf, validPlan } from './bucketing.js';
+import type { BucketPlan } from './bucketing.js';
+import type { Client, Connection } from './connection.js';
+import { addedKey, attemptsKey, bucketKey, epochKey, markerKey, refusalTtlMs, refusedKey, revokedKey, termsKey } from './keys.js';
+import type { RiskWatch } from './risk.js';
+import type { ScriptDefinition } from './scripts.js';
+import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS, DEFAULT_REFUSAL_DAYS } from './consumer-history.js';
+import type { RuleWriteObserver } from './consumer-history.js';
+import type { DecideFacts, DecideInput, DecideItem, DecideRole } from '../rules/facts.js';
+
+export interface ConfirmItem {
+  readonly list: string;
+  readonly generation: string;
+  /** The generation marker's plan (GenerationMarker.buckets). */
+  readonly buckets: BucketPlan;
+  readonly key: NumberKey;
+}
+
+export interface ConfirmOptions {
+  /** A confirm not answered within this reads 'unconfirmed' for all its items. @default 50 */
+  readonly confirmTimeoutMs?: number | undefined;
+  /** Confirms sent but not answered (even past their timeout) above which new ones read 'unconfirmed' unsent. @default 1000 */
+  readonly maxConfirmsInFlight?: number | undefined;
+}
+
+interface DecideKeys {
+  readonly marker: string;
+  /** bucketKey(…, '') : the bucket id is appended. */
+  readonly bucketBase: string;
+  readonly added: string;
+  readonly revoked: string;
+  readonly terms: string;
+}
+
+const ROLE_CODES: Readonly<Record<DecideRole, string>> = { deny: 'd', 'deny-contract': 'l', consent: 'c', contract: 'k', allow: 'a' };
+
+export class Confirmer {
+  readonly #connection: Connection;
+  readonly #fast: Client;
+  readonly #prefix: string;
+  readonly #risk: RiskWatch;
+  readonly #scripts: readonly ScriptDefinition[];
+  readonly #confirmTimeoutMs: number;
+  readonly #maxInFlight: number;
+  readonly #generationKeyCache = new Map<string, DecideKeys>();
+  // Unique per attempt (two attempts in the same ms are two members): a random id and a counter, not a crypto
+  // call per check (measured ~9 µs).
+  readonly #attemptIdPrefix = `${randomBytes(6).toString('hex')}.`;
+  #attemptSeq = 0;
+  #inFlight = 0;
+  /** The fleet epoch decide() requires ('' = none required). */
+  #expectedEpoch = '';
+  #ruleWrites: RuleWriteObserver | null = null;
+
+  constructor(connection: Connection, prefix: string, risk: RiskWatch, scripts: readonly ScriptDefinition[], options: ConfirmOptions) {
+    this.#connection = connection;
+    this.#fast = connection.fast;
+    this.#prefix = prefix;
+    this.#risk = risk;
+    this.#scripts = scripts;
+    this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 50;
+    this.#maxInFlight = options.maxConfirmsInFlight ?? 1000;
+  }
+
+  /**
+   * Checks every item in ONE round trip. Never throws. 'member' when the key is in the generation or in the
+   * list's intraday additions; 'absent' only when Redis answered with the generation's marker present;
+   * timeout, disconnection, any error or a vanished marker read 'unconfirmed'.
+   */
+  confirm(items: readonly ConfirmItem[]): Promise<Membership[]> {
+    const n = items.length;
+    if (n === 0) return Promise.resolve([]);
+    const unconfirmed = (): Membership[] => new Array<Membership>(n).fill('unconfirmed');
+    if (this.#connection.closed || this.#fast.status !== 'ready' || this.#inFlight >= this.#maxInFlight) {
+      return Promise.resolve(unconfirmed());
+    }
+    if (this.#risk.active !== null) return Promise.resolve(unconfirmed());
+    const args: Array<string | number> = new Array<string | number>(6 * n);
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as ConfirmItem;
+      const { key } = item;
+      if (!Number.isSafeInteger(key) || key < 0 || !validPlan(item.buckets)) {
+        return Promise.resolve(unconfirmed());
+      }
+      const k = this.#generationKeys(item.list, item.generation);
+      const member = memberOf(key);
+      const high = highOf(key);
+      const buckets = bucketsOfPart(item.buckets, high);
+      args[3 * i] = k.marker;
+      args[3 * i + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
+      args[3 * i + 2] = k.added;
+      args[3 * n + 3 * i] = member;
+      // A safe integer prints as its plain decimal digits, the intraday ZSET's member.
+      args[3 * n + 3 * i + 1] = String(key);
+      args[3 * n + 3 * i + 2] = bucketMode(item.buckets, buckets);
+    }
+    return this.#bounded((fast) => fast.cgConfirm(3 * n, ...args), (reply) => parseConfirmReply(reply, n), unconfirmed);
+  }
+
+  /**
+   * The calling-rules check in ONE round trip and one atomic script: confirms the items as confirm() does, reads
+   * the consumer's refusal and attempts within the window (dropping older ones), and, when `dial` is set and
+   * nothing blocks (no deny item 'member' or 'unconfirmed' unless lifted by a contract, not jsBlocked, no running
+   * refusal, consent or contract 'member' when required, attempts below the cap), records this attempt.
+   * The caller may dial only when `counted` is true: a pure policy evaluated on these facts agrees with it, and
+   * anything else (timeout, error) reads counted false. Never throws: bad input, timeout, disconnection or an error
+   * answer every item 'unconfirmed' with answered false. A timed-out script may still have counted an attempt
+   * (the quota is then used without a call: the safe side).
+   */
+  decide(input: DecideInput): Promise<DecideFacts> {
+    const { items, key } = input;
+    const n = items.length;
+    const failed = (): DecideFacts => ({
+      memberships: new Array<AllowAnswer>(n).fill('unconfirmed'),
+      terms: new Array<string | null>(n).fill(null),
+      refusedUntil: null,
+      refusedAt: null,
+      attempts: 0,
+      oldestAttemptAt: null,
+      counted: false,
+      now: Date.now(),
+      answered: false,
+    });
+    const cap = input.cap === undefined ? DEFAULT_ATTEMPT_CAP : input.cap;
+    const windowMs = input.windowMs ?? DEFAULT_ATTEMPT_WINDOW_MS;
+    if (
+      this.#connection.closed ||
+      this.#fast.status !== 'ready' ||
+      this.#inFlight >= this.#maxInFlight ||
+      !Number.isSafeInteger(key) ||
+      key <= 0 ||
+      (cap !== null && (!Number.isSafeInteger(cap) || cap < 0)) ||
+      !Number.isSafeInteger(windowMs) ||
+      windowMs < 1 ||
+      this.#risk.active !== null
+    ) {
+      return Promise.resolve(failed());
+    }
+    const keys: string[] = [refusedKey(this.#prefix, key), attemptsKey(this.#prefix, key)];
+    const args: Array<string | number> = [
+      input.dial ? '1' : '0',
+      input.requireConsent ? '1' : '0',
+      input.jsBlocked ? '1' : '0',
+      cap === null ? '' : cap,
+      windowMs,
+      input.refusals === false ? '0' : '1',
+      `${this.#attemptIdPrefix}${(this.#attemptSeq = (this.#attemptSeq + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`,
+      n,
+      refusalTtlMs(DEFAULT_REFUSAL_DAYS),
+    ];
+    const suffix = args[6] as string;
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as DecideItem;
+      const role = ROLE_CODES[item.role] as string | undefined;
+      if (!Number.isSafeInteger(item.key) || item.key < 0 || !validPlan(item.buckets) || role === undefined) {
+        return Promise.resolve(failed());
+      }
+      const member = memberOf(item.key);
+      const high = highOf(item.key);
+      const buckets = bucketsOfPart(item.buckets, high);
+      const k = this.#generationKeys(item.list, item.generation);
+      keys.push(k.marker, buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`, k.added, k.revoked, k.terms);
+      args.push(member, String(item.key), role, bucketMode(item.buckets, buckets));
+    }
+    keys.push(epochKey(this.#prefix));
+    args.push(this.#expectedEpoch);
+    const observer = this.#ruleWrites;
+    return this.#bounded(
+      (fast) => fast.cgDecide(keys.length, ...keys, ...args),
+      (reply) => {
+        const facts = parseDecideReply(reply, n);
+        if (facts === null) return failed();
+        if (facts.counted) observer?.attempt(key, facts.now, `${facts.now}-${suffix}`);
+        return facts;
+      },
+      failed,
+    );
+  }
+
+  /**
+   * The epoch decide() requires; null requires none. While Redis holds another (or none), decide() answers
+   * nothing (the check blocks): set by a sidecar that knows the fleet's epoch, until it has re-published its copy.
+   */
+  expectEpoch(epoch: string | null): void {
+    this.#expectedEpoch = epoch ?? '';
+  }
+
+  /** Who is told of the attempts decide() counts (null: nobody). */
+  observeAttempts(observer: RuleWriteObserver | null): void {
+    this.#ruleWrites = observer;
+  }
+
+  /**
+   * Loads every script into Redis (SCRIPT LOAD) and runs the rules script once on a key no consumer has,
+   * read-only: cold scripts and connections made the first checks after a start miss their budget and
+   * answer 'unconfirmed'. True when Redis answered within the budget.
+   */
+  async warmUp(): Promise<boolean> {
+    try {
+      for (const { lua } of this.#scripts) await this.#fast.script('LOAD', lua);
+    } catch {
+      return false;
+    }
+    const facts = await this.decide({ key: 1, items: [], dial: false, requireConsent: false, jsBlocked: true, cap: null, windowMs: DAY_MS, refusals: false });
+    return facts.answered;
+  }
+
+  /**
+   * Sends one script on the confirm connection and settles within confirmTimeoutMs, never rejecting: a timeout,
+   * a send failure or an error reply resolves to fallback(). The in-flight count covers replies still owed.
+   */
+  #bounded<T>(send: (fast: Client) => Promise<unknown>, parse: (reply: unknown) => T, fallback: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        resolve(fallback());
+      }, this.#confirmTimeoutMs);
+      this.#inFlight++;
+      let sent: Promise<unknown>;
+      try {
+        sent = send(this.#fast);
+      } catch {
+        sent = Promise.reject(new Error('send failed'));
+      }
+      sent.then(
+        (reply) => {
+          this.#inFlight--;
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(parse(reply));
+        },
+        () => {
+          this.#inFlight--;
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(fallback());
+        },
+      );
+    });
+  }
+
+  /** The per-generation keys of a confirm() or decide() item, built once per generation rather than on every check. */
+  #generationKeys(list: string, generation: string): DecideKeys {
+    const id = `${list}\u0000${generation}`;
+    let k = this.#generationKeyCache.get(id);
+    if (k === undefined) {
+      // Generations change nightly: a small cache, emptied when it fills, never grows.
+      if (this.#generationKeyCache.size >= 64) this.#generationKeyCache.clear();
+      k = {
+        marker: markerKey(this.#prefix, list, generation),
+        bucketBase: bucketKey(this.#prefix, list, generation, ''),
+        added: addedKey(this.#prefix, list),
+        revoked: revokedKey(this.#prefix, list),
+        terms: termsKey(this.#prefix, list, generation),
+      };
+      this.#generationKeyCache.set(id, k);
+    }
+    return k;
+  }
+}
+
+/** The scripts' bucket mode of an item: 'n' no bucket, 'e' the bucket must exist (layout 2), 'o' it may not. */
+function bucketMode(plan: BucketPlan, buckets: number): string {
+  return buckets === 0 ? 'n' : typeof plan === 'number' ? 'o' : 'e';
+}
+
+function parseConfirmReply(reply: unknown, n: number): Membership[] {
+  const out = new Array<Membership>(n).fill('unconfirmed');
+  if (!Array.isArray(reply) || reply.length !== n) return out;
+  for (let i = 0; i < n; i++) {
+    const v: unknown = reply[i];
+    out[i] = v === 1 ? 'member' : v === 0 ? 'absent' : 'unconfirmed';
+  }
+  return out;
+}
+
+/** decide.lua's reply; null when malformed (read as not answered). */
+const ANSWERS: Readonly<Record<number, AllowAnswer>> = { 1: 'member', 0: 'absent', [-1]: 'unconfirmed', 2: 'revoked', 3: 'expired' };
+
+function parseDecideReply(reply: unknown, n: number): DecideFacts | null {
+  if (!Array.isArray(reply) || reply.length !== 6 + 2 * n) return null;
+  const all = reply as unknown[];
+  const v = all.slice(0, 6 + n).map((x) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : Number.NaN));
+  const [now = Number.NaN, refusedAt = Number.NaN, refusedUntil = Number.NaN, attempts = Number.NaN, oldest = Number.NaN, counted = Number.NaN] = v;
+  if (v.some(Number.isNaN)) return null;
+  const memberships = new Array<AllowAnswer>(n);
+  const terms = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const a = ANSWERS[v[6 + i] as number];
+    const tv = all[6 + n + i];
+    if (a === undefined || typeof tv !== 'string') return null;
+    memberships[i] = a;
+    terms[i] = tv === '' ? null : tv;
+  }
+  return {
+    memberships,
+    terms,
+    refusedUntil: refusedUntil < 0 ? null : refusedUntil,
+    refusedAt: refusedAt < 0 ? null : refusedAt,
+    attempts,
+    oldestAttemptAt: oldest < 0 ? null : oldest,
+    counted: counted === 1,
+    now,
+    answered: true,
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * The connections of Redis mode, and the only file that imports ioredis. Two long-lived connections: 'fast'
+ * carries confirms and small fleet commands (lock renewals, heartbeats, outcomes), so that bulk traffic (a 25 MB
+ * filter, 60k SADDs) never queues in front of a check waiting on a 50 ms budget; 'bulk' carries the rest.
+ * Pub/sub and each change-follower loop get dedicated connections (dial()): SUBSCRIBE and XREAD BLOCK hold one.
+ *
+ * Every connection fails fast while disconnected (no offline queue: a queued confirm would answer after the
+ * dialer gave up on it), reconnects forever with capped backoff, and has the Lua scripts defined
+ * (redis/scripts.ts). Also here: Redis's clock (TIME) and the server facts the eviction watch reads.
+ */
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { CallgateError, ErrorCode } from '../core/errors.js';
+import { positive, redisError } from './errors.js';
+import type { ScriptDefinition, Scripts } from './scripts.js';
+
+/** The ioredis commands the parts of redis/ use: a new one is added here, in sight of this file's review. */
+type Command =
+  | 'status' | 'on' | 'disconnect' | 'quit' | 'pipeline' | 'script' | 'subscribe'
+  | 'get' | 'set' | 'append' | 'strlen' | 'exists' | 'getrangeBuffer' | 'mget' | 'pexpire' | 'pttl' | 'scan' | 'unlink'
+  | 'hset' | 'hgetall' | 'smembers'
+  | 'zadd' | 'zrem' | 'zrange' | 'zscore' | 'zrangebyscore' | 'zremrangebyscore' | 'zscan'
+  | 'xread' | 'xrevrange' | 'xinfo';
+
+/** A connection with callgate's scripts defined: the typed surface the other parts of redis/ use. */
+export type Client = Pick<Redis, Command> & Scripts;
+
+/** What this file holds: the whole ioredis client. */
+type FullClient = Redis & Scripts;
+
+export interface ConnectionOptions {
+  /** redis:// or rediss:// (TLS). With sentinels, only credentials and db are taken from it. @default 'redis://127.0.0.1:6379' */
+  readonly url?: string | undefined;
+  /** Sentinel addresses; when set, the master is found through them. @default undefined */
+  readonly sentinels?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
+  /** Master group name, required with sentinels. @default undefined */
+  readonly sentinelName?: string | undefined;
+  /** ready() rejects when Redis is not ready within this. @default 10000 */
+  readonly connectTimeoutMs?: number | undefined;
+  /** Reconnection backoff cap; reconnection never stops. @default 2000 */
+  readonly reconnectMaxDelayMs?: number | undefined;
+  /** A connection with a command outstanding and no byte received for this long is dropped and redialled (a hung server). @default 5000 */
+  readonly hungSocketMs?: number | undefined;
+  /** Connection state changes of the fast connection, for logs. @default undefined */
+  readonly onStateChange?: ((state: 'up' | 'down') => void) | undefined;
+  /** Connection errors (ioredis 'error' events), for logs. @default undefined */
+  readonly onError?: ((err: Error) => void) | undefined;
+}
+
+export interface ServerStats {
+  readonly runId: string;
+  /** INFO evicted_keys; null when the server does not report it. */
+  readonly evicted: number | null;
+  readonly policy: string;
+}
+
+export class Connection {
+  /** Confirms, decides and small fleet commands. */
+  readonly fast: Client;
+  /** Loads, reads, scans, stats: anything that may be large or slow. */
+  readonly bulk: Client;
+  readonly #fastFull: FullClient;
+  readonly #bulkFull: FullClient;
+  readonly reconnectMaxDelayMs: number;
+  readonly hungSocketMs: number;
+  readonly #make: (name: string, extra: RedisOptions) => FullClient;
+  readonly #connectTimeoutMs: number;
+  readonly #url: string;
+  readonly #onStateChange: ((state: 'up' | 'down') => void) | undefined;
+  #up = false;
+  #closed = false;
+
+  /**
+   * Validates the options and starts connecting (fast and bulk); ready() waits for them. Throws
+   * CALLGATE_ERR_CONFIG on bad options.
+   */
+  constructor(options: ConnectionOptions, scripts: readonly ScriptDefinition[]) {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    positive('connectTimeoutMs', connectTimeoutMs);
+    const maxDelay = options.reconnectMaxDelayMs ?? 2000;
+    positive('reconnectMaxDelayMs', maxDelay);
+    positive('hungSocketMs', options.hungSocketMs ?? 5000);
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    if (!/^rediss?:\/\//.test(url)) {
+      throw new CallgateError(ErrorCode.CONFIG, `Redis URL must start with redis:// or rediss://, got ${JSON.stringify(maskUrl(url))}`);
+    }
+    if (options.sentinels !== undefined && options.sentinels.length > 0 && !options.sentinelName) {
+      throw new CallgateError(ErrorCode.CONFIG, 'sentinelName is required with sentinels');
+    }
+    const base: RedisOptions = {
+      // Fail fast while disconnected: a queued confirm would answer after the dialer gave up on it.
+      enableOfflineQueue: false,
+      // Reconnect forever with capped exponential backoff.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 16), maxDelay),
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: Math.min(connectTimeoutMs, 10_000),
+      ...(options.sentinels !== undefined && options.sentinels.length > 0
+        ? { sentinels: options.sentinels.map((s) => ({ host: s.host, port: s.port })), name: options.sentinelName }
+        : {}),
+    };
+    this.#make = (name, extra) => {
+      const client = new Redis(url, { ...base, ...extra, connectionName: `callgate-${name}` }) as FullClient;
+      client.on('error', (err: Error) => options.onError?.(err));
+      for (const { command, lua, numberOfKeys } of scripts) {
+        client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+      }
+      return client;
+    };
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#url = url;
+    this.#onStateChange = options.onStateChange;
+    this.reconnectMaxDelayMs = maxDelay;
+    this.hungSocketMs = options.hungSocketMs ?? 5000;
+    this.#fastFull = this.#make('confirm', { socketTimeout: this.hungSocketMs });
+    this.#bulkFull = this.#make('bulk', {});
+    this.fast = this.#fastFull;
+    this.bulk = this.#bulkFull;
+    this.fast.on('ready', () => this.#setUp(true));
+    this.fast.on('close', () => this.#setUp(false));
+  }
+
+  /** Resolves when fast and bulk are ready; rejects with CALLGATE_ERR_REDIS after connectTimeoutMs. */
+  async ready(): Promise<void> {
+    await Promise.all([whenReady(this.#fastFull, this.#connectTimeoutMs, this.#url), whenReady(this.#bulkFull, this.#connectTimeoutMs, this.#url)]);
+  }
+
+  /** Calls listener each time fast or bulk becomes ready (a reconnection may reach another server). */
+  onReady(listener: () => void): void {
+    for (const client of [this.fast, this.bulk]) client.on('ready', listener);
+  }
+
+  /** Opens one more connection with the same settings, ready or rejected (and disconnected). */
+  async dial(name: string, extra: { readonly socketTimeout?: number } = {}): Promise<Client> {
+    const client = this.#make(name, extra);
+    try {
+      await whenReady(client, this.#connectTimeoutMs, this.#url);
+    } catch (err) {
+      client.disconnect();
+      throw err;
+    }
+    return client;
+  }
+
+  /** True while the fast connection is ready. */
+  isUp(): boolean {
+    return this.fast.status === 'ready';
+  }
+
+  /** True once close() began: parts stop answering and refuse new loops. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Marks the connections closing (first step of RedisStore.close()); false when they already were. */
+  beginClose(): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    return true;
+  }
+
+  /** Quits fast and bulk (1 s each at most, then disconnects). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([quit(this.#fastFull), quit(this.#bulkFull)]);
+    this.#setUp(false);
+  }
+
+  /** Redis's clock, ms. Throws CALLGATE_ERR_REDIS. */
+  async now(): Promise<number> {
+    try {
+      const [seconds, micros] = await this.#bulkFull.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    } catch (err) {
+      throw redisError('reading TIME', err);
+    }
+  }
+
+  /** Reads run_id, evicted_keys and maxmemory_policy from one INFO (CONFIG GET for the policy when INFO lacks it). */
+  async serverStats(): Promise<ServerStats> {
+    let info = '';
+    try {
+      info = await this.#bulkFull.info();
+    } catch (err) {
+      if (!(err instanceof Error) || !/unknown command|NOPERM|disabled/i.test(err.message)) throw err;
+    }
+    const field = (name: string): string | undefined => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+    const evicted = field('evicted_keys');
+    return {
+      runId: field('run_id') ?? '',
+      evicted: evicted !== undefined && /^\d+$/.test(evicted) ? Number(evicted) : null,
+      policy: field('maxmemory_policy') ?? (await this.evictionPolicy()),
+    };
+  }
+
+  /** maxmemory-policy, from CONFIG GET or else INFO memory. Throws CALLGATE_ERR_REDIS or CALLGATE_ERR_REDIS_EVICTION. */
+  async evictionPolicy(): Promise<string> {
+    try {
+      const reply: unknown = await this.#bulkFull.config('GET', 'maxmemory-policy');
+      const flat: unknown[] = Array.isArray(reply) ? reply : reply instanceof Map ? [...reply].flat() : Object.entries(reply ?? {}).flat();
+      const at = flat.indexOf('maxmemory-policy');
+      const value = at >= 0 ? flat[at + 1] : undefined;
+      if (typeof value === 'string') return value;
+    } catch {
+      // CONFIG is often disabled on managed Redis; INFO still tells.
+    }
+    try {
+      const info = await this.#bulkFull.info('memory');
+      const match = /^maxmemory_policy:(\S+)/m.exec(info);
+      if (match?.[1]) return match[1];
+    } catch (err) {
+      throw redisError('reading maxmemory-policy', err);
+    }
+    throw new CallgateError(ErrorCode.REDIS_EVICTION, 'cannot read Redis maxmemory-policy (neither CONFIG GET nor INFO memory tell it)');
+  }
+
+  #setUp(up: boolean): void {
+    if (up === this.#up) return;
+    this.#up = up;
+    this.#onStateChange?.(up ? 'up' : 'down');
+  }
+}
+
+/** QUIT within 1 s when ready, then disconnect; null is a no-op. */
+export async function quit(client: Client | null): Promise<void> {
+  if (client === null) return;
+  if (client.status === 'ready') {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+    await Promise.race([client.quit().then(() => undefined, () => undefined), timeout]);
+  }
+  client.disconnect();
+}
+
+function whenReady(client: FullClient, timeoutMs: number, url: string): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    let lastError: Error | undefined;
+    const onError = (err: Error): void => {
+      lastError = err;
+    };
+    const onReady = (): void => {
+      clearTimeout(timer);
+      client.off('error', onError);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      client.off('error', onError);
+      reject(
+        new CallgateError(ErrorCode.REDIS, `Redis at ${maskUrl(url)} not ready within ${timeoutMs} ms${lastError ? `: ${lastError.message}` : ''}`, {
+          cause: lastError,
+        }),
+      );
+    }, timeoutMs);
+    client.once('ready', onReady);
+    client.on('error', onError);
+  });
+}
+
+/** Hides the password of a Redis URL in messages. */
+export function maskUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}

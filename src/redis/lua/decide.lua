@@ -1,0 +1,124 @@
+--[[
+  The calling-rules check of one consumer (redis/confirm.ts decide()), in ONE atomic script so that racing
+  dialers are serialised here: confirms the Bloom hits as confirm.lua does, reads the consumer's refusal and
+  attempts within the window, and counts a dial attempt (ZADD) only when nothing blocks, in rules/policy.ts's
+  order: deny, JS rules, refusal, consent, cap. Allow-list answers follow rules/consent-terms.ts
+  judgeAllowEntry's rule, mirrored here (the differential test holds them equal).
+
+  KEYS[1]            refused ({p}refused:KEY)
+  KEYS[2]            attempts ({p}attempts:KEY)
+  KEYS[5i-2..5i+2]   item i = 1..n: marker, bucket (the marker again for mode 'n'), added, revoked, terms
+  KEYS[#KEYS]        the fleet epoch ({p}epoch)
+  ARGV[1]  dial ('1' = count this check when everything allows it)
+  ARGV[2]  requireConsent ('1')
+  ARGV[3]  jsBlocked ('1')
+  ARGV[4]  cap ('' = none)
+  ARGV[5]  windowMs
+  ARGV[6]  refusals ('1' = a running refusal blocks)
+  ARGV[7]  unique suffix of the attempt's member
+  ARGV[8]  n, the number of items
+  ARGV[9]  fallbackMs: the period of a refusal key without expiry
+  ARGV[4i+6..4i+9]   item i: member, digits, role (d deny, l deny lifted by a contract, c consent, k contract,
+                     a allow), mode (confirm.lua's)
+  ARGV[#ARGV]        the epoch this sidecar expects ('' = none)
+  Returns  {now, refusedAt, refusedUntil, attempts, oldest, counted, answer_1..answer_n, terms_1..terms_n};
+           -1 stands for none; answers are 1 member, 0 absent, -1 unconfirmed, and for allow-lists 2 revoked,
+           3 expired; terms_i is a consent item's stored terms or ''. {} when the epoch differs (no answer).
+]]
+--- @include lib/now.lua
+--- @include lib/marker-present.lua
+-- Last KEYS / ARGV: the fleet epoch key and the epoch this sidecar expects ('' = none). A wiped Redis lost
+-- refusals and attempts: no answer (the caller blocks) until this sidecar has re-published its copy.
+if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return {} end
+local t = now_ms()
+local n = tonumber(ARGV[8])
+local out = {t, -1, -1, 0, -1, 0}
+local denied, liftable, consent, contract = false, false, false, false
+for i = 1, n do
+  local present = marker_present(KEYS[5 * i - 2])
+  local role = ARGV[4 * i + 8]
+  local digits = ARGV[4 * i + 7]
+  local mode = ARGV[4 * i + 9]
+  local allow = role == 'c' or role == 'k' or role == 'a'
+  local a
+  local terms = ''
+  if present == 0 then
+    a = -1
+  elseif allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
+    -- Granted during the day (list add): no terms, and any earlier revocation was lifted by the grant.
+    a = 1
+  elseif mode ~= 'n' and redis.call('SISMEMBER', KEYS[5 * i - 1], ARGV[4 * i + 6]) == 1 then
+    a = 1
+    if allow then
+      local consented, expires, bad = nil, nil, false
+      if role == 'c' then
+        local tv = redis.call('HGET', KEYS[5 * i + 2], digits)
+        if tv then
+          terms = tv
+          local e, c = string.match(tv, '^(%-?%d*)\t(%-?%d*)\t')
+          if e == nil then
+            bad = true
+          else
+            if e ~= '' then expires = tonumber(e) end
+            if c ~= '' then consented = tonumber(c) end
+          end
+        end
+      end
+      local rv = redis.call('ZSCORE', KEYS[5 * i + 1], digits)
+      if rv and (consented == nil or consented <= tonumber(rv)) then
+        a = 2
+      elseif bad or (expires ~= nil and expires <= t) then
+        a = 3
+      end
+    end
+  elseif not allow and redis.call('ZSCORE', KEYS[5 * i], digits) then
+    a = 1
+  elseif mode == 'e' and redis.call('EXISTS', KEYS[5 * i - 1]) == 0 then
+    a = -1
+  else
+    a = 0
+  end
+  out[6 + i] = a
+  out[6 + n + i] = terms
+  if role == 'd' then
+    if a ~= 0 then denied = true end
+  elseif role == 'l' then
+    if a == -1 then denied = true elseif a == 1 then liftable = true end
+  elseif role == 'c' then
+    if a == 1 then consent = true end
+  elseif role == 'k' then
+    if a == 1 then contract = true end
+  elseif role ~= 'a' then
+    denied = true
+  end
+end
+if liftable and not contract then denied = true end
+
+local refused = false
+local at = redis.call('GET', KEYS[1])
+if at then
+  local started = tonumber(at) or 0
+  local ttl = redis.call('PTTL', KEYS[1])
+  -- A key without expiry (written by hand) ends a default period after the refusal it holds.
+  local till = ttl > 0 and t + ttl or started + tonumber(ARGV[9])
+  out[2] = started
+  out[3] = till
+  refused = ARGV[6] == '1' and till > t
+end
+
+local window = tonumber(ARGV[5])
+-- Read-only unless this check counts: most checks are questions or blocks, and a write costs more.
+local from = '(' .. string.format('%d', t - window)
+local count = redis.call('ZCOUNT', KEYS[2], from, '+inf')
+out[4] = count
+if count > 0 then out[5] = tonumber(redis.call('ZRANGEBYSCORE', KEYS[2], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]) end
+
+if ARGV[1] == '1' and not denied and ARGV[3] ~= '1' and not refused
+  and not (ARGV[2] == '1' and not consent and not contract)
+  and (ARGV[4] == '' or count < tonumber(ARGV[4])) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%d', t - window))
+  redis.call('ZADD', KEYS[2], t, string.format('%d', t) .. '-' .. ARGV[7])
+  redis.call('PEXPIRE', KEYS[2], window)
+  out[6] = 1
+end
+return out
