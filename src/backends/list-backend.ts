@@ -33,7 +33,7 @@ export interface ListBackend {
 
 /**
  * Where a call's outcome is kept for the rules that read it (a refusal starts a no-call period, décret 2022-1313).
- * Redis mode: redis/store.ts recordOutcome (one script call; throws CALLGATE_ERR_REDIS when Redis fails).
+ * Redis mode: redis/consumer-history.ts recordOutcome (one script call; throws CALLGATE_ERR_REDIS when Redis fails).
  * Embedded mode keeps none (EmbeddedOutcomes): no policy there reads refusals (rules-config.ts refuses one
  * that would without Redis); the outcome is still on the audit trail.
  */

@@ -11,7 +11,7 @@ import type { LocalRuleFacts } from '../backends/fleet-copy.js';
 import type { ListState } from '../lists/registry.js';
 import type { NumberKey } from '../numbers/number-key.js';
 
-/** The decide script (redis/store.ts decide()): never throws; answered: false when Redis did not answer. */
+/** The decide script (redis/confirm.ts Confirmer.decide): never throws; answered: false when Redis did not answer. */
 export interface DecideScript {
   decide(input: DecideInput): Promise<DecideFacts>;
 }

@@ -3,7 +3,7 @@
  * "for these Bloom hits of one number, what is each membership, the last refusal, the attempts of the
  * window — and count this dial if everything allows it" (RulesFacts.decide). Two implementations answer it
  * with the same meaning: MemoryRulesFacts below (embedded mode: every generation in memory, no per-consumer
- * state) and RedisRulesFacts (rules/facts-redis.ts: one decide script call, redis/store.ts DECIDE_LUA).
+ * state) and RedisRulesFacts (rules/facts-redis.ts: one decide script call, redis/confirm.ts, redis/lua/decide.lua).
  * test/conformance/rules-facts.test.ts runs one table of cases against both, so the rule written twice
  * (here in TypeScript, there in Lua) cannot drift apart unseen.
  * Pure: no I/O here; the types of the script's input and reply live here so that the rules own their meaning.
@@ -20,7 +20,7 @@ import type { BucketPlan } from '../redis/bucketing.js';
  */
 export type DecideRole = 'deny' | 'deny-contract' | 'consent' | 'contract' | 'allow';
 
-/** One Bloom hit as the decide script reads it (the fields of redis/store.ts ConfirmItem, plus its role). */
+/** One Bloom hit as the decide script reads it (the fields of redis/confirm.ts ConfirmItem, plus its role). */
 export interface DecideItem {
   readonly list: string;
   readonly generation: string;
@@ -113,7 +113,7 @@ export class MemoryRulesFacts implements RulesFacts {
   }
 }
 
-/** What memory says of one item: DECIDE_LUA's rule for the same keys (redis/store.ts). */
+/** What memory says of one item: decide.lua's rule for the same keys (redis/lua/decide.lua). */
 function answerInMemory(slot: ListSlot, key: NumberKey, now: number): { answer: AllowAnswer; terms: string | null } {
   const m = (slot.state as ListState).members;
   if (m.where !== 'memory') return { answer: 'unconfirmed', terms: null };

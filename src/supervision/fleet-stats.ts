@@ -20,7 +20,7 @@ const SLOT_TTL_MS = 3 * MINUTE_MS;
 /** Slots a reader fetches: the one in progress and the six before it cover the last 60 s. */
 const WINDOW_SLOTS = 7;
 
-/** What FleetStats needs of the Redis store (redis/store.ts RedisStore): its prefix, the stats hashes, the heartbeats. */
+/** What FleetStats needs of the Redis store (redis/stats-store.ts): its prefix and the stats hashes. */
 export interface FleetStatsStore {
   readonly prefix: string;
   addStats(entries: ReadonlyArray<{ readonly key: string; readonly incr: Readonly<Record<string, number>>; readonly set?: Readonly<Record<string, string>> }>, ttlMs: number): Promise<void>;
