@@ -3,7 +3,7 @@
  * FreeSWITCH `mod_curl`, commercial dialers, Kamailio's `http_client`):
  *   GET  /v1/check?number=…&campaign=…[&dial=1]   one check
  *   POST /v1/check                                 a JSON frame (one check or a batch), or form fields
- *   POST /v1/outcome                               a call's disposition (refused / answered / no_answer)
+ *   POST /v1/outcome (GET too, for dispo hooks)    a call's disposition (refused / answered / no_answer)
  *   POST /v1/optout                                an agent's "do not call me": can only ADD to the block list
  * Every check and outcome becomes the very Request a socket frame decodes to (check/protocol.ts
  * decodeRequest, same limits) and goes through the socket's request handler (check/request-handler.ts):
@@ -273,12 +273,13 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
 
   const run = async (request: Request, hasId: boolean, format: Format): Promise<HttpReply> => answer(await deps.handle(request), hasId, format);
 
-  const getCheck = door(async (req) => {
-    const params = paramsOf(req, '', CHECK_PARAMS);
-    const format = formatOf(req, params);
-    authorise(req, params);
-    return run(decode(frameOfParams('check', params), limits), false, format);
-  });
+  const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): RouteHandler =>
+    door(async (req) => {
+      const params = paramsOf(req, '', allowed);
+      const format = formatOf(req, params);
+      authorise(req, params);
+      return run(decode(frameOfParams(op, params), limits), false, format);
+    });
 
   /** POST with a JSON frame (one check, a batch, an outcome) or form fields (as in the query). */
   const post = (op: 'check' | 'outcome', params: ReadonlySet<string>, fields: ReadonlySet<string>) =>
@@ -346,9 +347,12 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
   });
 
   const routes = new Map<string, RouteHandler>([
-    ['GET /v1/check', getCheck],
+    ['GET /v1/check', get('check', CHECK_PARAMS)],
     ['POST /v1/check', post('check', CHECK_PARAMS, CHECK_FIELDS)],
     ['POST /v1/outcome', post('outcome', OUTCOME_PARAMS, OUTCOME_FIELDS)],
+    // For dispo hooks that can only GET (VICIdial's Dispo Call URL): an outcome can only ever block more
+    // (a refusal, an attempt counted), so a forged one cannot make a call allowed.
+    ['GET /v1/outcome', get('outcome', OUTCOME_PARAMS)],
     ['POST /v1/optout', optOut],
   ]);
   for (const path of ['/v1/check', '/v1/outcome', '/v1/optout']) {
