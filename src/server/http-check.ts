@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { sameSecret, isLoopback } from '../admin/auth.js';
 import { decodeRequest, type ProtocolLimits, type Request } from '../check/protocol.js';
 import { scanFrame, NOT_OBJECT, TOO_DEEP } from '../check/frame-shape.js';
-import { flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
+import { decodeComponent, flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
 import type { Logger } from '../core/logger.js';
 import { HttpError, type HttpReply, type RouteHandler } from './http-server.js';
 
@@ -97,9 +97,13 @@ function presents(req: IncomingMessage, param: string | undefined, token: string
 /** Whether a socket upgrade may open a check socket: no check token configured, or it is given. */
 export function mayOpenCheckSocket(req: IncomingMessage, token: string | null): boolean {
   if (token === null) return true;
-  // Only `token` is read: other parameters of the socket URL were always ignored.
-  const parsed = parseQuery(rawQueryOf(req.url ?? '/'), new Set(['token']));
-  const param = parsed.ok ? parsed.params.get('token') : undefined;
+  // Only `token` is read (as the doors read it: `+` stays a plus); the socket URL's other parameters
+  // were always ignored, and still are. A token given twice is no token.
+  const tokens = rawQueryOf(req.url ?? '/')
+    .split('&')
+    .filter((piece) => piece.startsWith('token='))
+    .map((piece) => decodeComponent(piece.slice('token='.length)));
+  const param = tokens.length === 1 ? (tokens[0] ?? undefined) : undefined;
   return presents(req, param, token);
 }
 

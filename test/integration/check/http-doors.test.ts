@@ -334,7 +334,7 @@ describe('HTTP doors, embedded mode', () => {
       expect(await get(agent, port, '/v1/check?number=+33612000030&campaign=plain&token=oo', text)).toMatchObject({ status: 401 });
       // The socket takes the same token.
       await expect(CheckClient.connect(svc.url)).rejects.toThrow(/401/);
-      const c = await CheckClient.connect(`${svc.url}?token=ck%2B%2F%3D`);
+      const c = await CheckClient.connect(`${svc.url}?client=dialer-1&token=ck%2B%2F%3D`);
       expect(await c.request({ op: 'check', number: '+33612000030', campaign: 'plain' })).toMatchObject({ verdict: 'allow' });
       await c.close();
       const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/plain' };
