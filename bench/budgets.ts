@@ -9,7 +9,7 @@
  * elsewhere hits one round, not the median; a real regression hits every round.
  */
 
-export const BUDGETS_VERSION = 3;
+export const BUDGETS_VERSION = 5;
 
 /** Every round's value of a figure, in round order. */
 export type RunsLookup = (figure: string) => readonly number[] | undefined;
@@ -154,6 +154,18 @@ export const BUDGETS: readonly Budget[] = [
     // Issue 14: an HTTP check over keep-alive is Node's HTTP round trip plus the socket's request path
     // (strict query parse, the same decoder and handler, one JSON.parse of the reply for its headers).
     why: 'an HTTP check adds only the check itself to a kept-alive HTTP round trip (issue 14)',
+  },
+  {
+    id: 'client-overhead-64',
+    figure: 'callgate.client-64x1.throughput_per_s',
+    op: '>=',
+    inputs: ['callgate.raw-64x1.throughput_per_s'],
+    limit: (f) => 0.9 * f('callgate.raw-64x1.throughput_per_s'),
+    limitText: '0.9 × callgate.raw-64x1.throughput_per_s',
+    // Issue 14: the client's overhead ≤ 10% of the raw socket's throughput at 64 in flight. Both sides are
+    // measured by bench/client-driver.ts in the same process and round (raw, client, raw), against the same
+    // server with the same frames; the client adds id correlation, a reply's validation and a promise per check.
+    why: 'the fail-closed client costs at most 10% of what the raw socket achieves at 64 in flight',
   },
 ];
 

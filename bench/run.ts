@@ -195,6 +195,7 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('fr-optin p99 / redis block-p99', 'callgate-redis.closed-optin.p99_us / callgate-redis.closed-block.p99_us', ['callgate-redis.closed-optin.p99_us', 'callgate-redis.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
   def('CPU per check at 20k/s, audit on / off', 'callgate.open-20000.cpu_us_per_check / callgate-noaudit.open-20000.cpu_us_per_check', ['callgate.open-20000.cpu_us_per_check', 'callgate-noaudit.open-20000.cpu_us_per_check'], ([a = 0, b = 1]) => a / b);
   def('HTTP single check p99 callgate/http-echo', 'callgate.http-single.p99_us / http-echo.http-single.p99_us', ['callgate.http-single.p99_us', 'http-echo.http-single.p99_us'], ([a = 0, b = 1]) => a / b);
+  def('client/raw throughput at 64 in flight', 'callgate.client-64x1.throughput_per_s / callgate.raw-64x1.throughput_per_s', ['callgate.client-64x1.throughput_per_s', 'callgate.raw-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
   def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
   def(
     'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
@@ -306,6 +307,8 @@ async function main(): Promise<number> {
       if (s.search) args.push('--search');
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       if (t.name === 'callgate') store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+      // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
+      if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     if (redis !== null) {
       log(`round ${round}/${s.rounds}: direct Redis`);

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { CallgateError, ErrorCode, isCallgateError } from './core/errors.js';
 import { runChangeCommand, runRefreshCommand } from './admin/client.js';
 import { runAuditCommand } from './audit/command.js';
-import { runAcceptEvictionsCommand, runCheckCommand, runLoadCommand, runServe } from './main.js';
+import { runCheckCommand } from './client/check-command.js';
+import { runAcceptEvictionsCommand, runLoadCommand, runServe } from './main.js';
 
 /** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */
 const COMMANDS: Readonly<Record<string, string>> = {

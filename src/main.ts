@@ -2,9 +2,8 @@
  * Composition root: configuration → logger → backend and mode (backends/gate-mode.ts) → service, and the process-level behaviour
  * (signals, exit codes). Everything else receives its dependencies from here.
  */
-import { parseAcceptEvictionsConfig, parseCheckCommand, parseLoadConfig, parseServeConfig, type RedisConfig } from './config/config.js';
+import { parseAcceptEvictionsConfig, parseLoadConfig, parseServeConfig, type RedisConfig } from './config/config.js';
 import { createEmbeddedBackend } from './backends/embedded.js';
-import { CallgateError, ErrorCode } from './core/errors.js';
 import { isCallgateError } from './core/errors.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { embeddedMode, type GateMode } from './backends/gate-mode.js';
@@ -13,7 +12,6 @@ import { redisMode } from './backends/redis-mode.js';
 import { loadListIntoRedis } from './backends/redis-load.js';
 import { RedisStore } from './redis/store.js';
 import { startService, type BackendFactory } from './service.js';
-import { CheckClient } from './server/ws-client.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -50,49 +48,6 @@ export async function runServe(argv: readonly string[], env: Env): Promise<numbe
     process.exit(0);
   }, 5000).unref();
   return 0;
-}
-
-/**
- * `callgate check NUMBER…`: one line per number — as given, verdict, reason, E.164 — or, with --json,
- * one JSON array of { input, verdict, reason, number } / { input, error }. Exit code: 2 when any reply
- * is an error; with --exit-code, 1 when any number is blocked; 0 otherwise.
- */
-export async function runCheckCommand(argv: readonly string[], env: Env): Promise<number> {
-  const config = parseCheckCommand(argv, env);
-  let client: CheckClient;
-  try {
-    client = await CheckClient.connect(config.url);
-  } catch (err) {
-    throw new CallgateError(ErrorCode.UNREACHABLE, `cannot reach ${config.url}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  try {
-    const replies = await Promise.all(
-      config.numbers.map((number) => client.request(config.campaign === null ? { op: 'check', number } : { op: 'check', number, campaign: config.campaign })),
-    );
-    let failed = false;
-    let blocked = false;
-    const rows = replies.map((reply, i) => {
-      const input = config.numbers[i] ?? '';
-      if ('error' in reply) {
-        failed = true;
-        return { input, error: reply['error'] };
-      }
-      if (reply['verdict'] !== 'allow') blocked = true;
-      return { input, verdict: reply['verdict'], reason: reply['reason'], number: reply['number'] ?? null };
-    });
-    if (config.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-    else {
-      for (const r of rows) {
-        process.stdout.write(
-          'error' in r ? `${r.input}\terror\t${JSON.stringify(r.error)}\n` : `${r.input}\t${String(r.verdict)}\t${String(r.reason)}\t${r.number === null ? '-' : String(r.number)}\n`,
-        );
-      }
-    }
-    if (failed) return 2;
-    return config.exitCode && blocked ? 1 : 0;
-  } finally {
-    await client.close();
-  }
 }
 
 /**

@@ -26,8 +26,8 @@ export interface ProtocolLimits {
 }
 
 const MAX_ID_LENGTH = 128;
-const MAX_CAMPAIGN_LENGTH = 64;
-const MAX_NUMBER_LENGTH = 64;
+export const MAX_CAMPAIGN_LENGTH = 64;
+export const MAX_NUMBER_LENGTH = 64;
 
 /**
  * A reply echoes its request's id: an integer past 2^53 comes back rounded (two requests, one reply

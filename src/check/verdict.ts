@@ -20,6 +20,11 @@ export const Reason = {
   AUDIT_UNAVAILABLE: 'audit_unavailable',
   /** The check named a campaign that is not configured (config/rules-config.ts `unknownCampaign`). */
   UNKNOWN_CAMPAIGN: 'unknown_campaign',
+  /**
+   * Never sent by the server: the client (src/client/) answers it itself when the gate gave no verdict
+   * in time (a per-check timeout, a lost connection, a full queue). Reserved here so no list takes it.
+   */
+  GATE_UNAVAILABLE: 'gate_unavailable',
 } as const;
 
 export type FixedReason = (typeof Reason)[keyof typeof Reason];

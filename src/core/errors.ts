@@ -19,6 +19,11 @@ export const ErrorCode = {
   DASHBOARD_ASSETS: 'CALLGATE_ERR_DASHBOARD_ASSETS',
   /** The CLI could not reach the sidecar it was pointed at. */
   UNREACHABLE: 'CALLGATE_ERR_UNREACHABLE',
+  /**
+   * The client got no verdict from the gate (timeout, lost connection, full queue, closed client): thrown
+   * only when the caller asked for throws (`throwOnUnavailable`); otherwise the check answers block.
+   */
+  GATE_UNAVAILABLE: 'CALLGATE_ERR_GATE_UNAVAILABLE',
   /** A failure that is no CallgateError (a bug or an environment fault): still one coded line, never a stack. */
   INTERNAL: 'CALLGATE_ERR_INTERNAL',
   /** A list source that looks cut short: no final newline, changed while read, a short HTTP body. */

@@ -2,14 +2,16 @@
  * The published package works, not just this checkout: `npm pack`, `npm install <tgz>` into a fresh folder,
  * then the installed `callgate` serves (embedded), refreshes a changed list (the build worker thread, a
  * separate .js entry), serves the dashboard and its assets (non-TypeScript files under dashboard/ and uplot),
- * and in Redis mode blocks a number through the Redis confirmation (the scripts). Anything the `files` field
- * or the build forgets to ship (a moved worker entry, .lua files, dashboard assets) fails here.
+ * and in Redis mode blocks a number through the Redis confirmation (the scripts); `callgate/client` (package.json
+ * "exports") imports from the installed package, type-checks against its shipped .d.ts and runs a check.
+ * Anything the `files` field, the exports map or the build forgets to ship (a moved worker entry, .lua files,
+ * dashboard assets, declarations) fails here.
  *
  * It packs the built dist/ (`--ignore-scripts`: rebuilding dist while other test files spawn bin/callgate.js
  * would race them), so dist must be current: `npm test` builds first; a focused run needs `npm run build`.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +75,7 @@ async function stop(server: SpawnedServer | null): Promise<void> {
 describe('the packed package, installed in a fresh folder', () => {
   let work = '';
   let cli = '';
+  let app = '';
   const prefix = uniquePrefix('cgpack');
   let embedded: SpawnedServer | null = null;
   let redisMode: SpawnedServer | null = null;
@@ -82,7 +85,7 @@ describe('the packed package, installed in a fresh folder', () => {
     work = mkdtempSync(join(tmpdir(), 'callgate-pack-'));
     const packed = JSON.parse(await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT, 120_000)) as { filename: string }[];
     const tarball = join(work, (packed[0] as { filename: string }).filename);
-    const app = join(work, 'app');
+    app = join(work, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'callgate-pack-probe', version: '1.0.0', private: true }));
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], app, 240_000);
@@ -118,6 +121,26 @@ describe('the packed package, installed in a fresh folder', () => {
       expect((await res.text()).length, path).toBeGreaterThan(0);
     }
   }, 120_000);
+
+  it('exports callgate/client with its types: a TypeScript dialer compiles against it and checks through it', async () => {
+    expect(embedded, 'the embedded test runs first').not.toBeNull();
+    const port = (embedded as SpawnedServer).port;
+    expect(existsSync(join(app, 'node_modules', 'callgate', 'dist', 'client', 'index.d.ts'))).toBe(true);
+    const probe = [
+      "import { CallgateClient, Reason, type CheckAnswer, type Verdict } from 'callgate/client';",
+      'const client = new CallgateClient({ url: process.argv[2] ?? "", timeoutMs: 5000 });',
+      "const listed: CheckAnswer = await client.check('06 12 34 56 78');",
+      "const unlisted: Verdict = (await client.check('06 12 34 56 70')).verdict;",
+      'await client.close();',
+      'process.stdout.write(JSON.stringify({ listed, unlisted, reason: Reason.GATE_UNAVAILABLE }));',
+    ].join('\n');
+    writeFileSync(join(app, 'probe.mts'), `${probe}\n`);
+    // The installed package's declarations, resolved through its exports map (nodenext), strict.
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [tsc, '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node', '--outDir', join(app, 'out'), 'probe.mts'], app, 120_000);
+    const out = JSON.parse(await run(process.execPath, [join(app, 'out', 'probe.mjs'), `ws://127.0.0.1:${port}/`], app, 60_000)) as Record<string, unknown>;
+    expect(out).toEqual({ listed: { verdict: 'block', reason: 'packed', number: LISTED }, unlisted: 'allow', reason: 'gate_unavailable' });
+  }, 180_000);
 
   it('blocks a listed number through the Redis confirmation after `callgate load` (Redis mode)', async () => {
     const list = join(work, 'redis-deny.txt');

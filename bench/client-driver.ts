@@ -1,0 +1,167 @@
+/**
+ * The client's overhead (issue 14: "the client's overhead ≤ 10% of the raw socket's throughput at 64 in
+ * flight"): callgate driven through the package's client (src/client/) at 64 checks in flight on one
+ * connection, against the raw `ws` socket at 64 in flight on one connection, same frames, same server, in
+ * the same process and round, interleaved raw → client → raw (the two raw windows averaged) so a load
+ * change during the round hits both sides. Prints one JSON line: { "figures": { … } }.
+ *
+ *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300]
+ */
+import { parseArgs } from 'node:util';
+import { WebSocket, type RawData } from 'ws';
+import type { Histogram } from 'hdr-histogram-js';
+import { CallgateClient } from '../src/client/index.js';
+import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { newHistogram, recordMs, summarise } from './hdr.js';
+import { measureWindow, sleep } from './measure-window.js';
+
+const IN_FLIGHT = 64;
+
+interface LoopResult {
+  readonly hist: Histogram;
+  readonly completed: number;
+  readonly seconds: number;
+  /** Raw: error replies; client: answers that were not the gate's verdict. */
+  readonly errors: number;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`client-driver: ${msg}\n`);
+}
+
+/** Raw: frames built by hand, replies matched by the id read from the frame's head (as bench/driver.ts does). */
+async function rawLoop(url: string, numbers: readonly string[], warmupMs: number, measureMs: number): Promise<LoopResult> {
+  const ws = await new Promise<WebSocket>((resolve, reject) => {
+    const s = new WebSocket(url, { perMessageDeflate: false });
+    s.once('open', () => resolve(s));
+    s.once('error', reject);
+  });
+  const tails = numbers.map((n) => `,"op":"check","number":${JSON.stringify(n)}}`);
+  const sentAt = new Map<number, number>();
+  const hist = newHistogram();
+  let nextId = 1;
+  let k = 0;
+  let measuring = false;
+  let stopping = false;
+  let completed = 0;
+  let errors = 0;
+  let drained: () => void = () => {};
+  const send = (): void => {
+    const id = nextId++;
+    sentAt.set(id, performance.now());
+    ws.send(`{"id":${id}${tails[k++ % tails.length] ?? ''}`);
+  };
+  ws.on('message', (data: RawData) => {
+    const now = performance.now();
+    const text = (data as Buffer).toString('latin1');
+    let id = 0;
+    for (let i = 6; i < text.length; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      id = id * 10 + c;
+    }
+    const t = sentAt.get(id);
+    if (t === undefined) return;
+    sentAt.delete(id);
+    if (text.includes('"error"')) errors++;
+    if (measuring) {
+      recordMs(hist, now - t);
+      completed++;
+    }
+    if (!stopping) send();
+    else if (sentAt.size === 0) drained();
+  });
+  for (let i = 0; i < IN_FLIGHT; i++) send();
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  stopping = true;
+  await Promise.race([
+    new Promise<void>((r) => {
+      drained = r;
+      if (sentAt.size === 0) r();
+    }),
+    sleep(10_000),
+  ]);
+  ws.close();
+  return { hist, completed, seconds, errors };
+}
+
+/** Through the client: 64 callers, each awaiting its check and issuing the next, as 64 dialer lines would. */
+async function clientLoop(client: CallgateClient, numbers: readonly string[], warmupMs: number, measureMs: number): Promise<LoopResult> {
+  const hist = newHistogram();
+  let k = 0;
+  let measuring = false;
+  let stopping = false;
+  let completed = 0;
+  let errors = 0;
+  const caller = async (): Promise<void> => {
+    while (!stopping) {
+      const t = performance.now();
+      const answer = await client.check(numbers[k++ % numbers.length] ?? '');
+      if (answer.error !== undefined) {
+        errors++;
+        // A fail-fast answer resolves at once: let the event loop run before the next.
+        await new Promise((r) => setImmediate(r));
+      }
+      if (measuring) {
+        recordMs(hist, performance.now() - t);
+        completed++;
+      }
+    }
+  };
+  const callers = Array.from({ length: IN_FLIGHT }, () => caller());
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  stopping = true;
+  await Promise.all(callers);
+  return { hist, completed, seconds, errors };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      size: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      'measure-ms': { type: 'string', default: '1500' },
+      'warmup-ms': { type: 'string', default: '300' },
+    },
+    strict: true,
+  });
+  if (values.url === undefined) throw new Error('--url is required');
+  const size = Number(values.size);
+  const seed = Number(values.seed);
+  const measureMs = Number(values['measure-ms']);
+  const warmupMs = Math.max(300, Number(values['warmup-ms']));
+  if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
+  // The loaded mix of bench/driver.ts: 90% off the list, 10% listed, in the formats list files use.
+  const block = styleAll(blockE164(size, seed), seed, 'mixed');
+  const miss = styleAll(missE164(size, seed), seed, 'mixed');
+  const mixed = miss.map((m, i) => (i % 10 === 0 ? (block[i] ?? m) : m));
+
+  const client = new CallgateClient({ url: values.url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
+  await client.connected();
+  const rawA = await rawLoop(values.url, mixed, warmupMs, measureMs);
+  const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
+  const rawB = await rawLoop(values.url, mixed, warmupMs, measureMs);
+  await client.close();
+
+  const rawRate = (rawA.completed / rawA.seconds + rawB.completed / rawB.seconds) / 2;
+  const clientRate = viaClient.completed / viaClient.seconds;
+  const figures: Record<string, number> = {
+    'raw-64x1.throughput_per_s': rawRate,
+    'raw-64x1.p99_us': (summarise(rawA.hist).p99_us + summarise(rawB.hist).p99_us) / 2,
+    'raw-64x1.errors': rawA.errors + rawB.errors,
+    'client-64x1.throughput_per_s': clientRate,
+    'client-64x1.p99_us': summarise(viaClient.hist).p99_us,
+    'client-64x1.errors': viaClient.errors,
+  };
+  log(`raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%)`);
+  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`client-driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
