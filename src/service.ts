@@ -1,19 +1,21 @@
 /**
- * Wires one running callgate: list registry + backend (embedded or Redis) → checker → check socket
- * and HTTP routes on one port. The server listens at once; until every list is loaded (and, in Redis
- * mode, the scripts are warm), /readyz says 503 with the reasons, and checks answer `block` / `not_ready`.
+ * Wires one running callgate: list registry + backend (embedded or Redis) → checker → check socket,
+ * HTTP check doors (server/http-check.ts, the same request handler) and HTTP routes on one port. The
+ * server listens at once; until every list is loaded (and, in Redis mode, the scripts are warm),
+ * /readyz says 503 with the reasons, and checks answer `block` / `not_ready`.
  * What differs by mode beyond the lists comes as a GateMode (backends/gate-mode.ts): nothing here asks
  * which mode it is in.
  */
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { adminRoutes } from './admin/routes.js';
+import { adminRoutes, applyChange } from './admin/routes.js';
 import { dashboardRoutes } from './supervision/dashboard-assets.js';
 import { AlertRegistry } from './supervision/alerts.js';
 import { Checker } from './check/deny-lists.js';
 import type { ServeConfig } from './config/config.js';
-import { createHttpServer, type HttpReply, type RouteHandler, type UpgradeHandler } from './server/http-server.js';
+import { createHttpServer, refuseUpgrade, type HttpReply, type RouteHandler, type UpgradeHandler } from './server/http-server.js';
+import { httpCheckRoutes, mayOpenCheckSocket } from './server/http-check.js';
 import type { GateMode } from './backends/gate-mode.js';
 import type { ListBackend } from './backends/list-backend.js';
 import { ListRegistry } from './lists/registry.js';
@@ -111,17 +113,34 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list), confirms, audit: auditStats })
     : null;
   const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
+  const adminDeps = { registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() };
   const routes = new Map<string, RouteHandler>([
     ['GET /healthz', (): HttpReply => ({ status: 200, body: { status: 'ok' } })],
     ['GET /readyz', (): HttpReply => readiness({ registry, backend, alerts, nextRefresh: schedules?.next() ?? {}, retries, warm: mode.isWarm(), now: now() })],
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
-    ...adminRoutes({ registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() }),
+    ...adminRoutes(adminDeps),
+    ...httpCheckRoutes({
+      handle,
+      limits: { maxBatchSize: config.maxBatchSize },
+      maxBodyBytes: config.maxPayloadBytes,
+      checkToken: config.checkToken,
+      optoutToken: config.optoutToken,
+      adminToken: config.adminToken,
+      optOut: (numbers, who) => applyChange(adminDeps, 'add', null, numbers, who),
+      logger: logger.child({ component: 'http-check' }),
+    }),
     ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
     ...dashboardRoutes({ token: config.statsToken }),
     ...(options.extraRoutes ?? []),
   ]);
   const upgrades = new Map<string, UpgradeHandler>([
-    ['/', (req: IncomingMessage, socket: Duplex, head: Buffer) => sockets.handleUpgrade(req, socket, head)],
+    [
+      '/',
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!mayOpenCheckSocket(req, config.checkToken)) refuseUpgrade(socket, 401, 'unauthorized', 'a check token is required: ?token=… or Authorization: Bearer …');
+        else sockets.handleUpgrade(req, socket, head);
+      },
+    ],
     ['/stats', statsUpgrade(config.statsToken, config.adminToken, (req, socket, head) => statsSockets.handleUpgrade(req, socket, head))],
   ]);
   const guard = createSiteGuard({ listenHost: config.host, allowedHosts: config.allowedHosts });

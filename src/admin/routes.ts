@@ -72,39 +72,13 @@ export function adminRoutes(deps: AdminDeps): Map<string, RouteHandler> {
         ? new HttpError(400, 'bad_request', '"list" must be a list name')
         : new HttpError(409, 'no_block_list', 'no default block list: configure a deny-list without a source (e.g. "internal") or --block-list');
     }
-    const slot = registry.slot(list);
-    if (slot === undefined) throw new HttpError(404, 'unknown_list', `no list named ${list}`);
+    if (registry.slot(list) === undefined) throw new HttpError(404, 'unknown_list', `no list named ${list}`);
     const numbers = body['numbers'];
     if (!Array.isArray(numbers) || numbers.length === 0 || numbers.length > MAX_CHANGE_NUMBERS || !numbers.every((n) => typeof n === 'string')) {
       throw new HttpError(400, 'bad_request', `"numbers" must be an array of 1 to ${MAX_CHANGE_NUMBERS} strings`);
     }
     const who = typeof body['who'] === 'string' && body['who'].length > 0 && body['who'].length <= 128 ? body['who'] : 'admin-api';
-    // An input with two readings (numbers/normalise.ts rule 9) is applied to both when that can only block
-    // more (a deny-list addition, an allow-list revocation), and refused when it could allow a number
-    // it may not mean (a deny-list removal, an allow-list grant).
-    const blocksMore = (slot.spec.kind === 'deny') === (op === 'add');
-    const keys: NumberKey[] = [];
-    const invalid: number[] = [];
-    const ambiguous: number[] = [];
-    (numbers as string[]).forEach((raw, i) => {
-      const readings = readingsOf(raw);
-      if (readings.length === 0) invalid.push(i);
-      else if (readings.length > 1 && !blocksMore) ambiguous.push(i);
-      else for (const e164 of readings) keys.push(e164ToKey(e164));
-    });
-    // All or nothing: a half-applied opt-out batch is hard to reason about.
-    if (invalid.length > 0) throw new HttpError(400, 'invalid_number', `invalid numbers at positions ${invalid.slice(0, 20).join(', ')}; nothing was changed`);
-    if (ambiguous.length > 0) {
-      throw new HttpError(400, 'ambiguous_number', `numbers with two readings (9 digits without + or 0) at positions ${ambiguous.slice(0, 20).join(', ')}: write them with + or their 0; nothing was changed`);
-    }
-    const outcome = await backend.change(op, list, keys, who);
-    if (!outcome.ok) throw new HttpError(400, outcome.code, outcome.message);
-    const still = op === 'remove' ? await listedByGeneration(registry.slot(list) ?? slot, keys, backend.remote) : null;
-    logger.info({ list, op, count: keys.length, who, ...(still ? { stillListed: still.positions.length } : {}) }, 'intraday list change');
-    if (still === null) return { status: 200, body: outcome };
-    // The caller's own numbers, so it can say which ones the file keeps listed.
-    const stillListed = { generation: still.generation, numbers: still.positions.map((i) => (numbers as string[])[i]) };
-    return { status: 200, body: { ...outcome, stillListed } };
+    return { status: 200, body: await applyChange(deps, op, list, numbers as string[], who) };
   };
 
   return new Map<string, RouteHandler>([
@@ -114,4 +88,41 @@ export function adminRoutes(deps: AdminDeps): Map<string, RouteHandler> {
     ['POST /admin/block', change('add', 'block')],
     ['POST /admin/unblock', change('remove', 'block')],
   ]);
+}
+
+/**
+ * One intraday change of a list, all or nothing (the admin routes and the HTTP opt-out door,
+ * server/http-check.ts): `list` null is the default block list. Throws HttpError when refused.
+ */
+export async function applyChange(deps: AdminDeps, op: 'add' | 'remove', list: string | null, numbers: readonly string[], who: string): Promise<object> {
+  const { registry, backend, logger } = deps;
+  const name = list ?? deps.blockList;
+  if (name === null) throw new HttpError(409, 'no_block_list', 'no default block list: configure a deny-list without a source (e.g. "internal") or --block-list');
+  const slot = registry.slot(name);
+  if (slot === undefined) throw new HttpError(404, 'unknown_list', `no list named ${name}`);
+  // An input with two readings (numbers/normalise.ts rule 9) is applied to both when that can only block
+  // more (a deny-list addition, an allow-list revocation), and refused when it could allow a number
+  // it may not mean (a deny-list removal, an allow-list grant).
+  const blocksMore = (slot.spec.kind === 'deny') === (op === 'add');
+  const keys: NumberKey[] = [];
+  const invalid: number[] = [];
+  const ambiguous: number[] = [];
+  numbers.forEach((raw, i) => {
+    const readings = readingsOf(raw);
+    if (readings.length === 0) invalid.push(i);
+    else if (readings.length > 1 && !blocksMore) ambiguous.push(i);
+    else for (const e164 of readings) keys.push(e164ToKey(e164));
+  });
+  // All or nothing: a half-applied opt-out batch is hard to reason about.
+  if (invalid.length > 0) throw new HttpError(400, 'invalid_number', `invalid numbers at positions ${invalid.slice(0, 20).join(', ')}; nothing was changed`);
+  if (ambiguous.length > 0) {
+    throw new HttpError(400, 'ambiguous_number', `numbers with two readings (9 digits without + or 0) at positions ${ambiguous.slice(0, 20).join(', ')}: write them with + or their 0; nothing was changed`);
+  }
+  const outcome = await backend.change(op, name, keys, who);
+  if (!outcome.ok) throw new HttpError(400, outcome.code, outcome.message);
+  const still = op === 'remove' ? await listedByGeneration(registry.slot(name) ?? slot, keys, backend.remote) : null;
+  logger.info({ list: name, op, count: keys.length, who, ...(still ? { stillListed: still.positions.length } : {}) }, 'intraday list change');
+  if (still === null) return outcome;
+  // The caller's own numbers, so it can say which ones the file keeps listed.
+  return { ...outcome, stillListed: { generation: still.generation, numbers: still.positions.map((i) => numbers[i]) } };
 }

@@ -47,6 +47,10 @@ export interface ServeConfig {
   readonly journalPath: string;
   readonly blockList: string | null;
   readonly statsToken: string | null;
+  /** The check doors' token (socket and HTTP); null: open. */
+  readonly checkToken: string | null;
+  /** POST /v1/optout's token; null: the admin token, else loopback only. */
+  readonly optoutToken: string | null;
   readonly stats: boolean;
   readonly rules: RulesConfig;
   /** null: no audit trail. */
@@ -343,6 +347,8 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     journalPath: o['journalPath'] as string,
     blockList: (o['blockList'] as string | null) ?? null,
     statsToken: (o['statsToken'] as string | null) ?? null,
+    checkToken: (o['checkToken'] as string | null) ?? null,
+    optoutToken: (o['optoutToken'] as string | null) ?? null,
     stats: o['stats'] as boolean,
     rules: withAuditIfNeeded(rules, o['auditDir'] !== 'off'),
     auditDir: o['auditDir'] === 'off' ? null : (o['auditDir'] as string),
