@@ -144,6 +144,17 @@ export const BUDGETS: readonly Budget[] = [
     why: 'scrubbing a full-size prospect file in batches takes under a minute',
     advisory: true,
   },
+  {
+    id: 'http-single-p99-vs-http-echo',
+    figure: 'callgate.http-single.p99_us',
+    op: '<=',
+    inputs: ['http-echo.http-single.p99_us'],
+    limit: (f) => 1.5 * f('http-echo.http-single.p99_us'),
+    limitText: '1.5 × http-echo.http-single.p99_us',
+    // Issue 14: an HTTP check over keep-alive is Node's HTTP round trip plus the socket's request path
+    // (strict query parse, the same decoder and handler, one JSON.parse of the reply for its headers).
+    why: 'an HTTP check adds only the check itself to a kept-alive HTTP round trip (issue 14)',
+  },
 ];
 
 export interface BudgetOutcome {

@@ -24,6 +24,7 @@ import { installCleanup, runToEnd, stopAll, stoppingOnSignal } from './children.
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { compareResults, markdownTable, median, unitOf, fmt, type Figure, type Ratio } from './report.js';
 import { rssMb, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+import { HTTP_ECHO_SCRIPT, httpDriverArgs } from './http-scenario.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
@@ -193,6 +194,7 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('64-in-flight throughput callgate/echo', 'callgate.inflight-64x1.throughput_per_s / echo.inflight-64x1.throughput_per_s', ['callgate.inflight-64x1.throughput_per_s', 'echo.inflight-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
   def('fr-optin p99 / redis block-p99', 'callgate-redis.closed-optin.p99_us / callgate-redis.closed-block.p99_us', ['callgate-redis.closed-optin.p99_us', 'callgate-redis.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
   def('CPU per check at 20k/s, audit on / off', 'callgate.open-20000.cpu_us_per_check / callgate-noaudit.open-20000.cpu_us_per_check', ['callgate.open-20000.cpu_us_per_check', 'callgate-noaudit.open-20000.cpu_us_per_check'], ([a = 0, b = 1]) => a / b);
+  def('HTTP single check p99 callgate/http-echo', 'callgate.http-single.p99_us / http-echo.http-single.p99_us', ['callgate.http-single.p99_us', 'http-echo.http-single.p99_us'], ([a = 0, b = 1]) => a / b);
   def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
   def(
     'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
@@ -257,6 +259,8 @@ async function main(): Promise<number> {
   const callgateArgs = ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--list', `bench=${s.listPath}`, '--shutdown-grace-ms', '1000', '--audit-dir', join(scratch, 'audit'), '--journal', join(scratch, 'journal.jsonl')];
   const specs: TargetSpec[] = [
     { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
+    // The HTTP floor for callgate's GET /v1/check (bench/http-driver.ts, one kept-alive connection).
+    { name: 'http-echo', command: NODE, args: [...TSX, HTTP_ECHO_SCRIPT], readyz: false, readyTimeoutMs: 30_000 },
     { name: 'callgate', command: NODE, args: callgateArgs, readyz: true, readyTimeoutMs },
     // The same without the audit trail, for the audit's cost at fixed rates (open-loop scenarios only).
     { name: 'callgate-noaudit', command: NODE, args: callgateArgs.map((a, i) => (callgateArgs[i - 1] === '--audit-dir' ? 'off' : a)), readyz: true, readyTimeoutMs, onlyOpen: true },
@@ -288,6 +292,11 @@ async function main(): Promise<number> {
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
       log(`round ${round}/${s.rounds}: ${t.name}`);
+      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo' };
+      if (t.name === 'http-echo') {
+        store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+        continue;
+      }
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
@@ -296,6 +305,7 @@ async function main(): Promise<number> {
       if (t.spec.onlyOpen === true) args.push('--only-open');
       if (s.search) args.push('--search');
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
+      if (t.name === 'callgate') store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
     }
     if (redis !== null) {
       log(`round ${round}/${s.rounds}: direct Redis`);

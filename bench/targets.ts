@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { collectOutput, spawnTracked, stopChild } from './children.js';
 
-export type TargetName = 'echo' | 'callgate' | 'callgate-noaudit' | 'callgate-redis';
+export type TargetName = 'echo' | 'http-echo' | 'callgate' | 'callgate-noaudit' | 'callgate-redis';
 
 export interface TargetSpec {
   readonly name: TargetName;

@@ -3,7 +3,7 @@
  * FreeSWITCH `mod_curl`, commercial dialers, Kamailio's `http_client`):
  *   GET  /v1/check?number=…&campaign=…[&dial=1]   one check
  *   POST /v1/check                                 a JSON frame (one check or a batch), or form fields
- *   POST /v1/outcome                               a call's disposition (refused / answered / no_answer)
+ *   POST /v1/outcome (GET too, for dispo hooks)    a call's disposition (refused / answered / no_answer)
  *   POST /v1/optout                                an agent's "do not call me": can only ADD to the block list
  * Every check and outcome becomes the very Request a socket frame decodes to (check/protocol.ts
  * decodeRequest, same limits) and goes through the socket's request handler (check/request-handler.ts):
@@ -52,6 +52,8 @@ const OPTOUT_PARAMS: ReadonlySet<string> = new Set(['number', 'who', 'format', '
 const CHECK_FIELDS: ReadonlySet<string> = new Set(['id', 'op', 'number', 'numbers', 'campaign', 'dial']);
 const OUTCOME_FIELDS: ReadonlySet<string> = new Set(['id', 'op', 'number', 'campaign', 'outcome']);
 const OPTOUT_FIELDS: ReadonlySet<string> = new Set(['number', 'who']);
+/** Query parameters beside a JSON body. */
+const QUERY_OF_JSON: ReadonlySet<string> = new Set(['format', 'token']);
 
 const MAX_WHO_LENGTH = 128;
 
@@ -61,20 +63,8 @@ const TEXT_TYPE = 'text/plain; charset=utf-8';
 /** How a door answers: JSON (the socket's replies) or one plain line for dialplans. */
 type Format = 'json' | 'text';
 
-/** A refused request, answered in the request's format. */
-class DoorError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-function queryError(e: QueryError): DoorError {
-  return new DoorError(e.code === 'query_too_long' ? 414 : 400, e.code, e.message);
+function queryError(e: QueryError): HttpError {
+  return new HttpError(e.code === 'query_too_long' ? 414 : 400, e.code, e.message);
 }
 
 /** `Accept` asking for text/plain and not for JSON (curl's and libcurl's default `*\/*` is JSON). */
@@ -116,12 +106,12 @@ export function mayOpenCheckSocket(req: IncomingMessage, token: string | null): 
 /** Reads a request body of at most `limitBytes` as UTF-8 text. */
 export async function readBodyText(req: IncomingMessage, limitBytes: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limitBytes) throw new DoorError(413, 'payload_too_large', `request body of ${declared} bytes; at most ${limitBytes} (--max-payload-bytes)`);
+  if (declared > limitBytes) throw new HttpError(413, 'payload_too_large', `request body of ${declared} bytes; at most ${limitBytes} (--max-payload-bytes)`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limitBytes) throw new DoorError(413, 'payload_too_large', `request body over ${limitBytes} bytes (--max-payload-bytes)`);
+    if (size > limitBytes) throw new HttpError(413, 'payload_too_large', `request body over ${limitBytes} bytes (--max-payload-bytes)`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -133,19 +123,19 @@ export async function readBodyText(req: IncomingMessage, limitBytes: number): Pr
  */
 function parseBodyObject(text: string, fields: ReadonlySet<string>): Record<string, unknown> {
   const keyCount = scanFrame(text);
-  if (keyCount === NOT_OBJECT) throw new DoorError(400, 'bad_json', 'request body must be a JSON object');
-  if (keyCount === TOO_DEEP) throw new DoorError(400, 'bad_json', 'request body must be a flat JSON object (a batch: "numbers", a flat array of strings)');
-  if (keyCount < 0) throw new DoorError(400, 'bad_json', 'request body has too many fields');
+  if (keyCount === NOT_OBJECT) throw new HttpError(400, 'bad_json', 'request body must be a JSON object');
+  if (keyCount === TOO_DEEP) throw new HttpError(400, 'bad_json', 'request body must be a flat JSON object (a batch: "numbers", a flat array of strings)');
+  if (keyCount < 0) throw new HttpError(400, 'bad_json', 'request body has too many fields');
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    throw new DoorError(400, 'bad_json', 'request body is not valid JSON');
+    throw new HttpError(400, 'bad_json', 'request body is not valid JSON');
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DoorError(400, 'bad_json', 'request body must be a JSON object');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new HttpError(400, 'bad_json', 'request body must be a JSON object');
   const m = v as Record<string, unknown>;
-  if (Object.keys(m).length !== keyCount) throw new DoorError(400, 'duplicate_field', 'a field of the request body appears more than once');
-  for (const k of Object.keys(m)) if (!fields.has(k)) throw new DoorError(400, 'unknown_field', `unknown field ${JSON.stringify(k.slice(0, 40))}; expected one of ${[...fields].join(', ')}`);
+  if (Object.keys(m).length !== keyCount) throw new HttpError(400, 'duplicate_field', 'a field of the request body appears more than once');
+  for (const k of Object.keys(m)) if (!fields.has(k)) throw new HttpError(400, 'unknown_field', `unknown field ${JSON.stringify(k.slice(0, 40))}; expected one of ${[...fields].join(', ')}`);
   return m;
 }
 
@@ -162,7 +152,7 @@ function formatOf(req: IncomingMessage, params: ReadonlyMap<string, string> | nu
   const f = params?.get('format');
   if (f === 'text') return 'text';
   if (f === 'json') return 'json';
-  if (f !== undefined) throw new DoorError(400, 'bad_request', '"format" must be "text" or "json"');
+  if (f !== undefined) throw new HttpError(400, 'bad_request', '"format" must be "text" or "json"');
   return acceptsText(req.headers.accept) ? 'text' : 'json';
 }
 
@@ -174,7 +164,7 @@ function roughFormatOf(req: IncomingMessage): Format {
 /** The frame a JSON body or parameters stand for, decoded by the socket's decoder (same limits). */
 function decode(frame: Record<string, unknown>, limits: ProtocolLimits): Request {
   const decoded = decodeRequest(JSON.stringify(frame), limits);
-  if (!decoded.ok) throw new DoorError(400, 'bad_request', decoded.message);
+  if (!decoded.ok) throw new HttpError(400, 'bad_request', decoded.message);
   return decoded.request;
 }
 
@@ -182,7 +172,7 @@ function decode(frame: Record<string, unknown>, limits: ProtocolLimits): Request
 function frameOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, string>): Record<string, unknown> {
   const frame: Record<string, unknown> = { op, id: NO_ID };
   const number = params.get('number');
-  if (number === undefined) throw new DoorError(400, 'missing_parameter', `"number" is required`);
+  if (number === undefined) throw new HttpError(400, 'missing_parameter', `"number" is required`);
   frame['number'] = number;
   const campaign = params.get('campaign');
   if (campaign !== undefined) frame['campaign'] = campaign;
@@ -190,12 +180,12 @@ function frameOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, stri
     const dial = params.get('dial');
     if (dial !== undefined) {
       const flag = flagValue(dial);
-      if (flag === null) throw new DoorError(400, 'bad_request', '"dial" must be 1 or 0 (true/false, yes/no)');
+      if (flag === null) throw new HttpError(400, 'bad_request', '"dial" must be 1 or 0 (true/false, yes/no)');
       frame['dial'] = flag;
     }
   } else {
     const outcome = params.get('outcome');
-    if (outcome === undefined) throw new DoorError(400, 'missing_parameter', '"outcome" is required');
+    if (outcome === undefined) throw new HttpError(400, 'missing_parameter', '"outcome" is required');
     frame['outcome'] = outcome;
   }
   return frame;
@@ -203,7 +193,7 @@ function frameOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, stri
 
 /** A JSON body as a frame: `op` is the door's, and an id is added when none is given (and stripped from the reply). */
 function frameOfBody(op: 'check' | 'outcome', body: Record<string, unknown>): { frame: Record<string, unknown>; hasId: boolean } {
-  if (body['op'] !== undefined && body['op'] !== op) throw new DoorError(400, 'bad_request', `"op" must be "${op}" at this door (or left out)`);
+  if (body['op'] !== undefined && body['op'] !== op) throw new HttpError(400, 'bad_request', `"op" must be "${op}" at this door (or left out)`);
   const hasId = body['id'] !== undefined;
   return { frame: { ...body, op, id: hasId ? body['id'] : NO_ID }, hasId };
 }
@@ -241,7 +231,8 @@ function textError(status: number, code: string): HttpReply {
   return { status, body: `error ${code}`, contentType: TEXT_TYPE, headers: { 'x-callgate-error': code } };
 }
 
-function refused(err: DoorError, format: Format): HttpReply {
+/** A refused request, answered in the request's format. */
+function refused(err: HttpError, format: Format): HttpReply {
   if (format === 'text') return textError(err.status, err.code);
   return { status: err.status, body: { error: { code: err.code, message: err.message } }, contentType: JSON_TYPE };
 }
@@ -254,7 +245,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
 
   const authorise = (req: IncomingMessage, params: ReadonlyMap<string, string> | null): void => {
     if (deps.checkToken === null) return;
-    if (!presents(req, params?.get('token'), deps.checkToken)) throw new DoorError(401, 'unauthorized', 'a check token is required: Authorization: Bearer … or token=…');
+    if (!presents(req, params?.get('token'), deps.checkToken)) throw new HttpError(401, 'unauthorized', 'a check token is required: Authorization: Bearer … or token=…');
   };
 
   /** Runs a door, answering any refusal in the request's format; the handler's replies are never thrown. */
@@ -264,21 +255,22 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
       try {
         return await run(req);
       } catch (err) {
-        // A HttpError of the admin code path (opt-out) keeps its status and code.
-        if (err instanceof DoorError || err instanceof HttpError) return refused(new DoorError(err.status, err.code, err.message), roughFormatOf(req));
+        // Refusals, the admin code path's too (opt-out), keep their status and code.
+        if (err instanceof HttpError) return refused(err, roughFormatOf(req));
         logger.error({ err }, 'http check door failed');
-        return refused(new DoorError(500, 'internal', 'internal error'), roughFormatOf(req));
+        return refused(new HttpError(500, 'internal', 'internal error'), roughFormatOf(req));
       }
     };
 
   const run = async (request: Request, hasId: boolean, format: Format): Promise<HttpReply> => answer(await deps.handle(request), hasId, format);
 
-  const getCheck = door(async (req) => {
-    const params = paramsOf(req, '', CHECK_PARAMS);
-    const format = formatOf(req, params);
-    authorise(req, params);
-    return run(decode(frameOfParams('check', params), limits), false, format);
-  });
+  const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): RouteHandler =>
+    door(async (req) => {
+      const params = paramsOf(req, '', allowed);
+      const format = formatOf(req, params);
+      authorise(req, params);
+      return run(decode(frameOfParams(op, params), limits), false, format);
+    });
 
   /** POST with a JSON frame (one check, a batch, an outcome) or form fields (as in the query). */
   const post = (op: 'check' | 'outcome', params: ReadonlySet<string>, fields: ReadonlySet<string>) =>
@@ -286,19 +278,19 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
       const contentType = req.headers['content-type'];
       const json = isJsonType(contentType);
       if (!json && !isFormType(contentType) && contentType !== undefined) {
-        throw new DoorError(415, 'unsupported_media_type', 'send application/json (a frame) or application/x-www-form-urlencoded (the query\'s parameters)');
+        throw new HttpError(415, 'unsupported_media_type', 'send application/json (a frame) or application/x-www-form-urlencoded (the query\'s parameters)');
       }
-      const body = await readBodyText(req, deps.maxBodyBytes);
       if (!json) {
-        const p = paramsOf(req, body, params);
+        const p = paramsOf(req, await readBodyText(req, deps.maxBodyBytes), params);
         const format = formatOf(req, p);
         authorise(req, p);
         return run(decode(frameOfParams(op, p), limits), false, format);
       }
-      // A JSON body: parameters in the query are only format and token.
-      const p = paramsOf(req, '', new Set(['format', 'token']));
+      // A JSON body: parameters in the query are only format and token, checked before the body is read.
+      const p = paramsOf(req, '', QUERY_OF_JSON);
       const format = formatOf(req, p);
       authorise(req, p);
+      const body = await readBodyText(req, deps.maxBodyBytes);
       const { frame, hasId } = frameOfBody(op, parseBodyObject(body, fields));
       const request = decode(frame, limits);
       // A batch has no one-line answer: its reply is JSON whatever was asked.
@@ -309,7 +301,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     const contentType = req.headers['content-type'];
     const json = isJsonType(contentType);
     if (!json && !isFormType(contentType) && contentType !== undefined) {
-      throw new DoorError(415, 'unsupported_media_type', 'send application/json or application/x-www-form-urlencoded');
+      throw new HttpError(415, 'unsupported_media_type', 'send application/json or application/x-www-form-urlencoded');
     }
     const body = await readBodyText(req, Math.min(deps.maxBodyBytes, 64 * 1024));
     let number: unknown;
@@ -317,7 +309,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     let format: Format;
     let token: string | undefined;
     if (json) {
-      const p = paramsOf(req, '', new Set(['format', 'token']));
+      const p = paramsOf(req, '', QUERY_OF_JSON);
       format = formatOf(req, p);
       token = p.get('token');
       const b = parseBodyObject(body, OPTOUT_FIELDS);
@@ -332,23 +324,26 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     }
     // Its own token (or the admin's); with neither configured, loopback clients only, like admin operations.
     if (deps.optoutToken === null && deps.adminToken === null) {
-      if (!isLoopback(req.socket.remoteAddress)) throw new DoorError(403, 'forbidden', 'opt-outs are accepted from loopback only when no opt-out or admin token is configured');
+      if (!isLoopback(req.socket.remoteAddress)) throw new HttpError(403, 'forbidden', 'opt-outs are accepted from loopback only when no opt-out or admin token is configured');
     } else {
       const ok = (deps.optoutToken !== null && presents(req, token, deps.optoutToken, deps.adminToken)) || (deps.adminToken !== null && presents(req, token, deps.adminToken));
-      if (!ok) throw new DoorError(401, 'unauthorized', 'an opt-out token is required: Authorization: Bearer … or token=…');
+      if (!ok) throw new HttpError(401, 'unauthorized', 'an opt-out token is required: Authorization: Bearer … or token=…');
     }
-    if (typeof number !== 'string' || number.length === 0 || number.length > 64) throw new DoorError(400, 'bad_request', '"number" must be a string of 1 to 64 characters');
+    if (typeof number !== 'string' || number.length === 0 || number.length > 64) throw new HttpError(400, 'bad_request', '"number" must be a string of 1 to 64 characters');
     if (who !== undefined && (typeof who !== 'string' || who.length === 0 || who.length > MAX_WHO_LENGTH || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(who))) {
-      throw new DoorError(400, 'bad_request', `"who" must be a string of 1 to ${MAX_WHO_LENGTH} characters without control characters`);
+      throw new HttpError(400, 'bad_request', `"who" must be a string of 1 to ${MAX_WHO_LENGTH} characters without control characters`);
     }
     const outcome = await deps.optOut([number], typeof who === 'string' ? who : 'optout-api');
     return format === 'text' ? { status: 200, body: 'ok', contentType: TEXT_TYPE } : { status: 200, body: outcome };
   });
 
   const routes = new Map<string, RouteHandler>([
-    ['GET /v1/check', getCheck],
+    ['GET /v1/check', get('check', CHECK_PARAMS)],
     ['POST /v1/check', post('check', CHECK_PARAMS, CHECK_FIELDS)],
     ['POST /v1/outcome', post('outcome', OUTCOME_PARAMS, OUTCOME_FIELDS)],
+    // For dispo hooks that can only GET (VICIdial's Dispo Call URL): an outcome can only ever block more
+    // (a refusal, an attempt counted), so a forged one cannot make a call allowed.
+    ['GET /v1/outcome', get('outcome', OUTCOME_PARAMS)],
     ['POST /v1/optout', optOut],
   ]);
   for (const path of ['/v1/check', '/v1/outcome', '/v1/optout']) {
@@ -356,7 +351,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     for (const m of OTHER_METHODS) {
       if (routes.has(`${m} ${path}`)) continue;
       routes.set(`${m} ${path}`, (req) => {
-        const reply = refused(new DoorError(405, 'method_not_allowed', `${path} takes ${allow.join(', ')}`), roughFormatOf(req));
+        const reply = refused(new HttpError(405, 'method_not_allowed', `${path} takes ${allow.join(', ')}`), roughFormatOf(req));
         return { ...reply, headers: { ...reply.headers, allow: allow.join(', ') } };
       });
     }

@@ -85,13 +85,15 @@ export function refuseUpgrade(socket: Duplex, status: number, code: string, mess
 
 function write(res: ServerResponse, reply: HttpReply): void {
   const body = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
+  // 304 Not Modified carries no body. A Content-Length (not chunked): plain HTTP clients in dialplans read it simply.
+  const sent = reply.status === 304 ? undefined : body;
   res.writeHead(reply.status, {
     'content-type': reply.contentType ?? 'application/json; charset=utf-8',
     'cache-control': 'no-store',
+    ...(sent === undefined ? {} : { 'content-length': String(Buffer.byteLength(sent)) }),
     ...reply.headers,
   });
-  // 304 Not Modified carries no body.
-  res.end(reply.status === 304 ? undefined : body);
+  res.end(sent);
 }
 
 export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {

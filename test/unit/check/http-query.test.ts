@@ -1,0 +1,83 @@
+/**
+ * check/http-query.ts: the query of the HTTP check doors cannot change the number — a literal `+` and
+ * `%2B` are a plus, any string survives its own encoding — and duplicate, unknown or malformed
+ * parameters are refused with stable codes.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeComponent, flagValue, MAX_QUERY_LENGTH, parseQuery, rawQueryOf } from '../../../src/check/http-query.js';
+
+const CHECK = new Set(['number', 'campaign', 'dial']);
+
+function params(query: string): Record<string, string> | string {
+  const r = parseQuery(query, CHECK);
+  return r.ok ? Object.fromEntries(r.params) : r.error.code;
+}
+
+describe('parseQuery', () => {
+  it('keeps a literal + as a plus, and %2B too', () => {
+    expect(params('number=+508411234')).toEqual({ number: '+508411234' });
+    expect(params('number=%2B508411234')).toEqual({ number: '+508411234' });
+    expect(params('number=%2b33612345678&campaign=winter&dial=1')).toEqual({ number: '+33612345678', campaign: 'winter', dial: '1' });
+    // What URLSearchParams would have made of it: a space and a 9-digit number.
+    expect(new URLSearchParams('number=+508411234').get('number')).toBe(' 508411234');
+  });
+
+  it('decodes %-escapes, and nothing else', () => {
+    expect(params('number=06%2012%2034&campaign=a+b')).toEqual({ number: '06 12 34', campaign: 'a+b' });
+    expect(params('campaign=caf%C3%A9')).toEqual({ campaign: 'café' });
+  });
+
+  it('refuses duplicates, unknown parameters, malformed escapes and oversize queries with codes', () => {
+    expect(params('number=1&number=2')).toBe('duplicate_parameter');
+    expect(params('number=1&numb%65r=2')).toBe('duplicate_parameter');
+    expect(params('number=1&campain=x')).toBe('unknown_parameter');
+    expect(params('number=%zz')).toBe('bad_query');
+    expect(params('number=%E0%A4%A')).toBe('bad_query');
+    expect(params('number=%C3')).toBe('bad_query');
+    expect(params(`number=${'1'.repeat(MAX_QUERY_LENGTH)}`)).toBe('query_too_long');
+    expect(params(Array.from({ length: 17 }, () => 'x=1').join('&'))).toBe('query_too_long');
+  });
+
+  it('skips empty pieces; a bare name is an empty value', () => {
+    expect(params('')).toEqual({});
+    expect(params('number=1&&dial=1&')).toEqual({ number: '1', dial: '1' });
+    expect(params('dial')).toEqual({ dial: '' });
+  });
+
+  it('gives back any string its encoding carried, whatever it holds (& = + % #)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), (number, campaign) => {
+        const r = parseQuery(`number=${encodeURIComponent(number)}&campaign=${encodeURIComponent(campaign)}`, CHECK);
+        expect(r.ok && Object.fromEntries(r.params)).toEqual({ number, campaign });
+      }),
+    );
+  });
+
+  it('cannot change a number written unencoded with + and digits', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\+?[0-9]{1,15}$/), (number) => {
+        const r = parseQuery(`number=${number}&campaign=winter`, CHECK);
+        expect(r.ok && r.params.get('number')).toBe(number);
+      }),
+    );
+  });
+});
+
+describe('helpers', () => {
+  it('rawQueryOf takes the raw query, without the fragment', () => {
+    expect(rawQueryOf('/v1/check?number=+33&dial=1#x')).toBe('number=+33&dial=1');
+    expect(rawQueryOf('/v1/check')).toBe('');
+  });
+
+  it('decodeComponent leaves + alone', () => {
+    expect(decodeComponent('a+b%2Bc')).toBe('a+b+c');
+    expect(decodeComponent('%')).toBeNull();
+  });
+
+  it('flagValue reads 1/0, true/false, yes/no', () => {
+    expect(['1', 'true', 'YES'].map(flagValue)).toEqual([true, true, true]);
+    expect(['0', 'false', 'no'].map(flagValue)).toEqual([false, false, false]);
+    expect(flagValue('maybe')).toBeNull();
+  });
+});
