@@ -212,7 +212,8 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     const call = await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED, campaign: 'open' });
     expect(declinedWith(call)).toBe('gate_unavailable');
     expect(declineDelayMs(call)).toBeLessThan(TIMEOUT_S * 1000 + SLACK_MS);
-    expect(kamailio.log()).toMatch(/INVITE blocked: gate_unavailable \(http status 7\)/);
+    // Refused (curl's 7); a worker's kept connection may first see the reset (52, 56): never the 1 s timeout (28).
+    expect(kamailio.log()).toMatch(/INVITE blocked: gate_unavailable \(http status (7|52|56)\)/);
 
     const nowhere = await startKamailio({ callgateUrl: `http://127.0.0.1:${await freeTcpPort()}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S });
     extra.push(nowhere);
