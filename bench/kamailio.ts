@@ -117,17 +117,7 @@ async function main(): Promise<void> {
   const uas = await startUas();
   const kamailios: RunningKamailio[] = [];
   const uacs: Uac[] = [];
-  // Kamailio is not a tracked child (test/helpers/sip.ts starts it): stopped here on every way out.
-  const killKamailios = (): void => {
-    for (const k of kamailios) {
-      try {
-        process.kill(k.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
-  process.once('exit', killKamailios);
+  // Kamailio is not a bench/children.ts child: test/helpers/sip.ts stops it (here, or on exit).
   try {
     const gate = await startKamailio({ callgateUrl: `http://127.0.0.1:${callgatePort}`, nextHopPort: uas.port, children: s.children, timeoutS: 1 });
     kamailios.push(gate);

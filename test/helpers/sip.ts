@@ -13,6 +13,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Every Kamailio and SIPp started here and still running: signalled by pid if the process exits first. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  // SIGTERM, not SIGKILL: Kamailio's main process then stops its own workers.
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
+
+function track(child: ChildProcess): ChildProcess {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 export const KAMAILIO_CFG = fileURLToPath(new URL('../../integrations/kamailio/kamailio.cfg', import.meta.url));
 export const SIPP_DIR = fileURLToPath(new URL('../integration/integrations/sipp/', import.meta.url));
 
@@ -135,7 +148,7 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
     ...(o.token === undefined ? [] : [subst('CG_TOKEN', o.token)]),
     ...(o.gateOff === true ? ['-A', 'GATE_OFF'] : []),
   ];
-  const child = spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -180,10 +193,10 @@ export async function startSippUas(): Promise<SippUas> {
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'callgate-sipp-uas-'));
   const file = join(dir, 'uas.msg');
-  const child = spawn('sipp', ['-sf', join(SIPP_DIR, 'uas.xml'), '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_msg', '-message_file', file, '-trace_err', '-error_file', join(dir, 'uas.err')], {
+  const child = track(spawn('sipp', ['-sf', join(SIPP_DIR, 'uas.xml'), '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-trace_msg', '-message_file', file, '-trace_err', '-error_file', join(dir, 'uas.err')], {
     stdio: ['ignore', 'ignore', 'pipe'],
     cwd: dir,
-  });
+  }));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -271,7 +284,7 @@ export async function sippCall(kamailioPort: number, scenario: 'uac-answered' | 
     '-key', 'number', o.number, ...header,
     '-trace_msg', '-message_file', file, '-trace_err', '-error_file', errFile,
   ];
-  const child = spawn('sipp', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+  const child = track(spawn('sipp', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir }));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve, reject) => {
