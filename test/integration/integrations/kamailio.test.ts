@@ -214,6 +214,8 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     expect(declineDelayMs(call)).toBeLessThan(TIMEOUT_S * 1000 + SLACK_MS);
     // Refused (curl's 7); a worker's kept connection may first see the reset (52, 56): never the 1 s timeout (28).
     expect(kamailio.log()).toMatch(/INVITE blocked: gate_unavailable \(http status (7|52|56)\)/);
+    // Failures were logged (refused, timed out) but never with the URL: no number, no token.
+    expect(kamailio.log()).not.toMatch(/0612000099|token=/);
 
     const nowhere = await startKamailio({ callgateUrl: `http://127.0.0.1:${await freeTcpPort()}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S });
     extra.push(nowhere);
