@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { sameSecret, isLoopback } from '../admin/auth.js';
 import { decodeRequest, type ProtocolLimits, type Request } from '../check/protocol.js';
 import { scanFrame, NOT_OBJECT, TOO_DEEP } from '../check/frame-shape.js';
-import { flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
+import { decodeComponent, flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
 import type { Logger } from '../core/logger.js';
 import { HttpError, type HttpReply, type RouteHandler } from './http-server.js';
 
@@ -97,9 +97,13 @@ function presents(req: IncomingMessage, param: string | undefined, token: string
 /** Whether a socket upgrade may open a check socket: no check token configured, or it is given. */
 export function mayOpenCheckSocket(req: IncomingMessage, token: string | null): boolean {
   if (token === null) return true;
-  // Only `token` is read: other parameters of the socket URL were always ignored.
-  const parsed = parseQuery(rawQueryOf(req.url ?? '/'), new Set(['token']));
-  const param = parsed.ok ? parsed.params.get('token') : undefined;
+  // Only `token` is read (as the doors read it: `+` stays a plus); the socket URL's other parameters
+  // were always ignored, and still are. A token given twice is no token.
+  const tokens = rawQueryOf(req.url ?? '/')
+    .split('&')
+    .filter((piece) => piece.startsWith('token='))
+    .map((piece) => decodeComponent(piece.slice('token='.length)));
+  const param = tokens.length === 1 ? (tokens[0] ?? undefined) : undefined;
   return presents(req, param, token);
 }
 
@@ -202,29 +206,44 @@ function stripId(reply: string, hasId: boolean): string {
   return !hasId && reply.startsWith(NO_ID_PREFIX) ? `{${reply.slice(NO_ID_PREFIX.length)}` : reply;
 }
 
-interface ParsedReply {
-  readonly verdict?: unknown;
-  readonly reason?: unknown;
-  readonly ok?: unknown;
-  readonly error?: { readonly code?: unknown; readonly message?: unknown };
+/** A reply's error, parsed (rare: only error replies are parsed whole). */
+interface ErrorReply {
+  readonly error?: { readonly code?: unknown };
 }
 
-/** The reply of one check or outcome, in the request's format; an error reply becomes a 4xx (5xx for internal). */
-function answer(reply: string, hasId: boolean, format: Format): HttpReply {
-  const r = JSON.parse(reply) as ParsedReply;
-  if (r.error !== undefined) {
-    const code = typeof r.error.code === 'string' ? r.error.code : 'internal';
+/**
+ * The string value of a top-level `"name":"…"` of a reply encoded by check/protocol.ts, read without
+ * parsing it: verdicts and reasons are reason words or validated list names, never escaped.
+ */
+function wordOf(reply: string, name: string): string | null {
+  const key = `"${name}":"`;
+  const at = reply.indexOf(key);
+  if (at < 0) return null;
+  const from = at + key.length;
+  const to = reply.indexOf('"', from);
+  return to < 0 ? null : reply.slice(from, to);
+}
+
+/**
+ * The reply of one request, in the request's format; an error reply becomes a 4xx (5xx for internal).
+ * A batch's reply is JSON only, and carries no verdict headers (it holds many).
+ */
+function answer(reply: string, op: Request['op'], hasId: boolean, format: Format): HttpReply {
+  if (reply.includes('"error":{')) {
+    const e = (JSON.parse(reply) as ErrorReply).error;
+    const code = typeof e?.code === 'string' ? e.code : 'internal';
     const status = code === 'internal' ? 500 : code === 'overloaded' ? 503 : 400;
     return format === 'text' ? textError(status, code) : { status, body: stripId(reply, hasId), contentType: JSON_TYPE };
   }
-  const headers: Record<string, string> = {};
-  if (r.verdict === 'allow' || r.verdict === 'block') {
-    headers['x-callgate-verdict'] = r.verdict;
-    if (typeof r.reason === 'string') headers['x-callgate-reason'] = r.reason;
-  }
+  if (op === 'batch') return { status: 200, body: stripId(reply, hasId), contentType: JSON_TYPE };
+  if (op === 'outcome') return format === 'text' ? { status: 200, body: 'ok', contentType: TEXT_TYPE } : { status: 200, body: stripId(reply, hasId), contentType: JSON_TYPE };
+  const verdict = wordOf(reply, 'verdict');
+  const reason = wordOf(reply, 'reason') ?? '';
+  // Anything but a well-formed allow is a block (never a wrong allow, even from a malformed reply).
+  const allowed = verdict === 'allow';
+  const headers = { 'x-callgate-verdict': allowed ? 'allow' : 'block', 'x-callgate-reason': reason };
   if (format === 'json') return { status: 200, body: stripId(reply, hasId), contentType: JSON_TYPE, headers };
-  const text = r.verdict === 'allow' ? 'allow' : r.verdict === 'block' ? `block ${String(r.reason)}` : 'ok';
-  return { status: 200, body: text, contentType: TEXT_TYPE, headers };
+  return { status: 200, body: allowed ? 'allow' : `block ${reason}`, contentType: TEXT_TYPE, headers };
 }
 
 function textError(status: number, code: string): HttpReply {
@@ -262,7 +281,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
       }
     };
 
-  const run = async (request: Request, hasId: boolean, format: Format): Promise<HttpReply> => answer(await deps.handle(request), hasId, format);
+  const run = async (request: Request, hasId: boolean, format: Format): Promise<HttpReply> => answer(await deps.handle(request), request.op, hasId, format);
 
   const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): RouteHandler =>
     door(async (req) => {
@@ -293,8 +312,8 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
       const body = await readBodyText(req, deps.maxBodyBytes);
       const { frame, hasId } = frameOfBody(op, parseBodyObject(body, fields));
       const request = decode(frame, limits);
-      // A batch has no one-line answer: its reply is JSON whatever was asked.
-      return run(request, hasId, request.op === 'batch' ? 'json' : format);
+      // A batch has no one-line answer: its reply is JSON whatever was asked (answer()).
+      return run(request, hasId, format);
     });
 
   const optOut = door(async (req) => {

@@ -10,6 +10,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckClient } from '../../../src/server/ws-client.js';
 import type { RunningService } from '../../../src/service.js';
@@ -269,7 +270,7 @@ describe('HTTP doors, embedded mode', () => {
       expect(await get(agent, port, '/v1/check?number=+33612000050&campaign=plain', text)).toMatchObject({ body: 'block bloctel' });
       expect(errorCode((await get(agent, port, '/v1/optout', json, 'POST', '{"number":"nope"}')).body)).toBe('invalid_number');
       expect(errorCode((await get(agent, port, '/v1/optout', json, 'POST', '{"number":"+33612000050","list":"consents"}')).body)).toBe('unknown_field');
-      expect(errorCode((await get(agent, port, '/v1/optout', form, 'POST', 'number=+33612000050&op=remove')).body)).toBe('unknown_parameter');
+      expect(await get(agent, port, '/v1/optout', form, 'POST', 'number=+33612000050&op=remove')).toMatchObject({ status: 400, body: 'error unknown_parameter' });
       expect(errorCode((await get(agent, port, '/v1/optout', {}, 'DELETE')).body)).toBe('method_not_allowed');
 
       // The site guard still refuses cross-site requests to these routes.
@@ -283,6 +284,35 @@ describe('HTTP doors, embedded mode', () => {
       expect(statusOf(raw)).toBe(400);
       expect(await get(agent, port, '/v1/check?number=+33612000030&campaign=plain', text)).toMatchObject({ status: 200, body: 'allow' });
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      agent.destroy();
+      await svc.stop();
+    }
+  });
+
+  it('never allows the listed number, however the query is written, and never answers 500', async () => {
+    const svc = await startEmbedded(['--config', setup(tempDir())], {}, { now: () => TUESDAY_11H });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    // The listed number in the ways dialplans and encoders write it.
+    const listed = ['+33699999999', '%2B33699999999', '%2b33699999999', '0699999999', '06%2099%2099%2099%2099', '06.99.99.99.99', '+33%206%2099%2099%2099%2099', '0033699999999', '699999999', '+33+699999999'];
+    const extra = fc.oneof(
+      fc.constantFrom('campaign=plain', 'campaign=winter', 'campaign=nosuch', 'dial=1', 'dial=0', 'format=text', 'format=json', 'token=x', 'id=1', 'campain=plain', 'number=0612000030', '&', '%', '=', 'dial'),
+      // Printable, as an HTTP client sends a request target (no space, no fragment).
+      fc.string({ maxLength: 30 }).map((x) => x.replace(/[^\x21-\x7e]|#/g, '')),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...listed), fc.array(extra, { maxLength: 4 }), fc.nat(4), async (number, extras, at) => {
+          const pieces = [...extras];
+          pieces.splice(Math.min(at, pieces.length), 0, `number=${number}`);
+          const r = await get(agent, svc.port, `/v1/check?${pieces.join('&')}`);
+          expect(r.status).not.toBe(500);
+          expect(r.body).not.toBe('allow');
+          if (r.headers['content-type']?.toString().startsWith('application/json') === true && r.status === 200) expect(JSON.parse(r.body)).toMatchObject({ verdict: 'block' });
+        }),
+        { numRuns: 300 },
+      );
+      expect((await get(agent, svc.port, '/v1/check?number=0612000030&format=text')).body).toBe('allow');
     } finally {
       agent.destroy();
       await svc.stop();
@@ -304,7 +334,7 @@ describe('HTTP doors, embedded mode', () => {
       expect(await get(agent, port, '/v1/check?number=+33612000030&campaign=plain&token=oo', text)).toMatchObject({ status: 401 });
       // The socket takes the same token.
       await expect(CheckClient.connect(svc.url)).rejects.toThrow(/401/);
-      const c = await CheckClient.connect(`${svc.url}?token=ck%2B%2F%3D`);
+      const c = await CheckClient.connect(`${svc.url}?client=dialer-1&token=ck%2B%2F%3D`);
       expect(await c.request({ op: 'check', number: '+33612000030', campaign: 'plain' })).toMatchObject({ verdict: 'allow' });
       await c.close();
       const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/plain' };

@@ -22,6 +22,8 @@ const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
 
 const ASTERISK_UA = 'asterisk-libcurl-agent/1.0';
 const FREESWITCH_UA = 'freeswitch-curl/1.0';
+/** The curl command of Debian bookworm, which the FreeSWITCH recipe runs. */
+const CURL_CLI_UA = 'curl/7.88.1';
 
 /** Asterisk's URIENCODE() (ast_uri_encode, ast_uri_http): all but letters, digits and -_.!~*'() escaped, upper-case hex. */
 function uriencode(s: string): string {
@@ -201,19 +203,30 @@ describe('the dialer recipes, exchange by exchange', () => {
     }
   });
 
-  it('FreeSWITCH: the Lua script through mod_curl', async () => {
-    const curl = new CurlHandle(port, FREESWITCH_UA);
+  it('FreeSWITCH: the Lua script running curl --max-time 1, a refusal through mod_curl', async () => {
+    // `curl --silent --max-time 1 URL` from io.popen: one process, one connection, per call.
+    const check = async (number: string): Promise<Exchange> => {
+      const cli = new CurlHandle(port, CURL_CLI_UA);
+      try {
+        return await cli.get(`/v1/check?format=text&dial=1&campaign=${luaEncode('winter')}&number=${luaEncode(number)}`);
+      } finally {
+        cli.close();
+      }
+    };
+    expect(luaEncode('+33 6.12')).toBe('%2B33%206.12');
+    expect(await check('+33612000040')).toMatchObject({ status: 200, seen: 'allow' });
+    expect(await check('0699999999')).toMatchObject({ status: 200, seen: 'block bloctel' });
+    // A refusal from the agent desktop through mod_curl's `post DATA`: FreeSWITCH URL-decodes DATA
+    // (switch_url_decode) before sending it, so the + goes out literal.
+    const modCurl = new CurlHandle(port, FREESWITCH_UA);
     try {
-      const check = (number: string): Promise<Exchange> => curl.get(`/v1/check?format=text&dial=1&campaign=${luaEncode('winter')}&number=${luaEncode(number)}`);
-      expect(luaEncode('+33 6.12')).toBe('%2B33%206.12');
-      expect(await check('+33612000040')).toMatchObject({ status: 200, seen: 'allow' });
-      expect(await check('0699999999')).toMatchObject({ status: 200, seen: 'block bloctel' });
-      // A refusal sent by the agent desktop with mod_curl's `post`: the next check blocks.
-      expect(await curl.post('/v1/outcome?format=text', `number=${luaEncode('+33612000041')}&campaign=winter&outcome=refused`)).toMatchObject({ status: 200, seen: 'ok' });
-      expect((await check('+33612000041')).seen).toBe('block refused_recently');
+      const data = decodeURIComponent(`number=${luaEncode('+33612000041')}&campaign=winter&outcome=refused`);
+      expect(data).toBe('number=+33612000041&campaign=winter&outcome=refused');
+      expect(await modCurl.post('/v1/outcome?format=text', data)).toMatchObject({ status: 200, seen: 'ok' });
     } finally {
-      curl.close();
+      modCurl.close();
     }
+    expect((await check('+33612000041')).seen).toBe('block refused_recently');
   });
 
   it('VICIdial: the carrier dialplan entry per dial prefix, the Dispo Call URL as a GET', async () => {
