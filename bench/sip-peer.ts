@@ -72,6 +72,8 @@ export interface CallResult {
   readonly status: number;
   /** INVITE sent → final response received, in milliseconds. */
   readonly ms: number;
+  /** The final response's status line and headers (empty on a timeout): what to show when it is not a 200. */
+  readonly head: string;
 }
 
 export interface Uac {
@@ -86,7 +88,8 @@ export async function startUac(proxyPort: number): Promise<Uac> {
   const pending = new Map<string, { started: number; resolve: (r: CallResult) => void; timer: NodeJS.Timeout }>();
   let seq = 0;
   socket.on('message', (msg) => {
-    const h = headers(msg.toString('latin1'));
+    const text = msg.toString('latin1');
+    const h = headers(text);
     const status = /^SIP\/2\.0 (\d{3})/.exec(h.first);
     if (status === null || Number(status[1]) < 200) return;
     const id = h.get('call-id')[0] ?? '';
@@ -94,7 +97,7 @@ export async function startUac(proxyPort: number): Promise<Uac> {
     if (p === undefined) return;
     pending.delete(id);
     clearTimeout(p.timer);
-    p.resolve({ status: Number(status[1]), ms: performance.now() - p.started });
+    p.resolve({ status: Number(status[1]), ms: performance.now() - p.started, head: text.split('\r\n\r\n')[0] ?? '' });
   });
   return {
     call: (user, timeoutMs = 10_000) =>
@@ -117,7 +120,7 @@ export async function startUac(proxyPort: number): Promise<Uac> {
         ].join('\r\n');
         const timer = setTimeout(() => {
           pending.delete(callId);
-          resolve({ status: 0, ms: timeoutMs });
+          resolve({ status: 0, ms: timeoutMs, head: '' });
         }, timeoutMs);
         pending.set(callId, { started: performance.now(), resolve, timer });
         socket.send(invite, proxyPort, '127.0.0.1');

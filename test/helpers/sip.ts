@@ -121,6 +121,8 @@ export interface KamailioOptions {
   readonly token?: string;
   /** Relay every INVITE without asking callgate (the bench's baseline). */
   readonly gateOff?: boolean;
+  /** Kamailio's shared memory (-m), MB: transactions live there until 5 s after their final reply. Default 64. */
+  readonly shmMb?: number;
 }
 
 export interface RunningKamailio {
@@ -138,7 +140,7 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
   const dir = mkdtempSync(join(tmpdir(), 'callgate-kamailio-'));
   const subst = (name: string, value: string): string => `--substdef=!${name}!${value}!g`;
   const args = [
-    '-f', KAMAILIO_CFG, '-DD', '-E', '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir, '-m', '64', '-M', '8',
+    '-f', KAMAILIO_CFG, '-DD', '-E', '-P', join(dir, 'kamailio.pid'), '-Y', dir, '-w', dir, '-m', String(o.shmMb ?? 64), '-M', '8',
     subst('CG_LISTEN', `udp:127.0.0.1:${port}`),
     subst('CG_NEXT_HOP', `sip:127.0.0.1:${o.nextHopPort}`),
     subst('CG_URL', o.callgateUrl),

@@ -6,6 +6,7 @@
  * the carrier; an unlisted one is relayed and the call completes; the campaign comes from X-Campaign,
  * else callgate's default policy; a number carrying `&campaign=` cannot change the campaign; a wrong
  * token, a hung (SIGSTOP) and a dead (killed) callgate all fail closed with a 603 within the 1 s timeout.
+ * A Kamailio with too little shared memory for its call rate answers 603 too, never a 5xx.
  * Last, the configuration's own guard: an HTTP server standing in for a broken callgate (the real one
  * never answers these) sends near-miss bodies and statuses, and every one fails closed.
  * Kamailio or SIPp missing is a failure, not a skip (.ci/run installs them).
@@ -15,6 +16,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUac, startUas } from '../../../bench/sip-peer.js';
 import { readyz } from '../../helpers/endpoints.js';
 import { tempDir, writeList } from '../../helpers/service.js';
 import { assertSipPartsInstalled, freeTcpPort, sipHeader, sippCall, startKamailio, startSippUas, type RunningKamailio, type SippCall, type SippMessage, type SippUas } from '../../helpers/sip.js';
@@ -180,6 +182,38 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
       [injected, 'optin', 'block', 'invalid_number', true],
       [`${injected}&dial=0`, 'nosuch', 'block', 'unknown_campaign', true],
     ]);
+  });
+
+  it('answers 603 gate_unavailable, never a 5xx, when Kamailio has no shared memory left for a transaction', async () => {
+    // 16 MB holds about a thousand transactions, each kept 5 s after its final reply: a burst runs it out.
+    const uasPeer = await startUas();
+    const small = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uasPeer.port, token: TOKEN, shmMb: 16, children: 2 });
+    extra.push(small);
+    const uac = await startUac(small.port);
+    const statuses = new Map<number, number>();
+    const reasons = new Set<string>();
+    try {
+      let next = 0;
+      // Until the first refusal for want of memory (on a slow machine it takes more calls), at most 20,000.
+      while ((statuses.get(603) ?? 0) === 0 && next < 20_000) {
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            next++;
+            // A number the default policy allows (this UAC sends no X-Campaign): every call is checked and relayed.
+            const r = await uac.call(CONSENTED);
+            statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+            if (r.status === 603) reasons.add(sipHeader(r.head, 'X-Callgate-Reason') ?? '');
+          }),
+        );
+      }
+    } finally {
+      await uac.close();
+      await small.stop();
+      await uasPeer.close();
+    }
+    expect([...statuses.keys()].sort()).toEqual([200, 603]);
+    expect([...reasons]).toEqual(['gate_unavailable']);
+    expect(small.log()).toMatch(/gate_unavailable \(no transaction/);
   });
 
   it('fails closed with 603 gate_error when callgate refuses the request (wrong check token)', async () => {
