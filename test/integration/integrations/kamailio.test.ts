@@ -1,0 +1,309 @@
+/**
+ * The SIP-level gate end to end (issue 14 item 3), every part real: callgate (the built CLI, embedded
+ * mode, a check token), Kamailio running integrations/kamailio/kamailio.cfg on a free loopback UDP port,
+ * SIPp as the dialer (one process per call) and SIPp as the carrier behind the proxy (sipp/uas.xml).
+ * Real INVITEs over UDP: a listed number gets 603 with the list in X-Callgate-Reason and never reaches
+ * the carrier; an unlisted one is relayed and the call completes; the campaign comes from X-Campaign,
+ * else callgate's default policy; a number carrying `&campaign=` cannot change the campaign; a wrong
+ * token, a hung (SIGSTOP) and a dead (killed) callgate all fail closed with a 603 within the 1 s timeout.
+ * A Kamailio with too little shared memory for its call rate answers 603 too, never a 5xx.
+ * Last, the configuration's own guard: an HTTP server standing in for a broken callgate (the real one
+ * never answers these) sends near-miss bodies and statuses, and every one fails closed.
+ * Kamailio or SIPp missing is a failure, not a skip (.ci/run installs them).
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUac, startUas } from '../../../bench/sip-peer.js';
+import { readyz } from '../../helpers/endpoints.js';
+import { tempDir, writeList } from '../../helpers/service.js';
+import { assertSipPartsInstalled, freeTcpPort, sipHeader, sippCall, startKamailio, startSippUas, type RunningKamailio, type SippCall, type SippMessage, type SippUas } from '../../helpers/sip.js';
+import { spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
+
+// A token with characters that must be percent-encoded in a query.
+const TOKEN = 'k&m=1+2 x';
+// Kamailio's check timeout (CG_TIMEOUT_S) and the slack allowed on a busy 2-core machine.
+const TIMEOUT_S = 1;
+const SLACK_MS = 2_500;
+
+const LISTED = '0612000001';
+const UNLISTED = '0612000099';
+const CONSENTED = '0612000050';
+
+/** callgate's configuration: a deny-list, a consent list, an opt-in policy by default, two campaigns. */
+function writeConfig(dir: string): string {
+  const file = join(dir, 'callgate.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      lists: [
+        { name: 'bloctel', kind: 'deny', source: writeList([LISTED], 'bloctel.txt', dir) },
+        { name: 'consents', kind: 'allow', role: 'consent', source: writeList([CONSENTED], 'consents.txt', dir) },
+      ],
+      // "optin" needs a consent (no attempt counting, so embedded mode serves it); "open" only the deny-list.
+      policies: { optin: { base: 'deny-lists', requireConsent: true } },
+      campaigns: { open: { policy: 'deny-lists' }, optin: { policy: 'optin' } },
+      defaultPolicy: 'optin',
+    }),
+  );
+  return file;
+}
+
+interface AuditCheck {
+  readonly type: string;
+  readonly number: string | null;
+  readonly input?: string;
+  readonly campaign: string | null;
+  readonly verdict: string;
+  readonly reason: string;
+  readonly dial?: boolean;
+}
+
+function auditChecks(dir: string): AuditCheck[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditCheck)
+    .filter((r) => r.type === 'check');
+}
+
+function first(call: SippCall, direction: SippMessage['direction'], startsWith: string): SippMessage | undefined {
+  return call.messages.find((m) => m.direction === direction && m.firstLine.startsWith(startsWith));
+}
+
+/** Milliseconds from the INVITE SIPp sent to the 603 it received, by SIPp's own trace timestamps. */
+function declineDelayMs(call: SippCall): number {
+  const invite = first(call, 'sent', 'INVITE ');
+  const decline = first(call, 'received', 'SIP/2.0 603');
+  if (invite === undefined || decline === undefined) throw new Error(`no INVITE/603 in the trace: ${call.messages.map((m) => m.firstLine).join(' | ')}`);
+  return decline.at - invite.at;
+}
+
+/** The X-Callgate-Reason of the 603 a declined call received; fails the test when the call was not declined. */
+function declinedWith(call: SippCall): string | null {
+  expect(call.code, `sipp: ${call.errors}${call.stderr}`).toBe(0);
+  const decline = first(call, 'received', 'SIP/2.0 603');
+  expect(decline, 'a 603 Decline').toBeDefined();
+  return sipHeader(decline?.text ?? '', 'X-Callgate-Reason');
+}
+
+function answered(call: SippCall): void {
+  expect(call.code, `sipp: ${call.errors}${call.stderr}`).toBe(0);
+  expect(first(call, 'received', 'SIP/2.0 200')).toBeDefined();
+}
+
+/** The INVITEs the carrier received (one per Call-ID: retransmissions count once), by request-URI user. */
+function invitesAtCarrier(uas: SippUas): string[] {
+  const byCall = new Map<string, string>();
+  for (const m of uas.messages()) {
+    if (m.direction !== 'received' || !m.firstLine.startsWith('INVITE ')) continue;
+    byCall.set(sipHeader(m.text, 'Call-ID') ?? m.text, /^INVITE sip:([^@]*)@/.exec(m.firstLine)?.[1] ?? '');
+  }
+  return [...byCall.values()];
+}
+
+describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio, SIPp and callgate', () => {
+  let server: SpawnedServer;
+  let auditDir: string;
+  let uas: SippUas;
+  let kamailio: RunningKamailio;
+  const extra: RunningKamailio[] = [];
+
+  beforeAll(async () => {
+    assertSipPartsInstalled();
+    const dir = tempDir('callgate-kamailio-test-');
+    auditDir = tempDir('callgate-audit-');
+    server = await spawnServe(['--config', writeConfig(dir), '--audit-dir', auditDir, '--check-token', TOKEN]);
+    await waitFor(async () => (await readyz(server.port)).body.ready, 'callgate ready');
+    uas = await startSippUas();
+    kamailio = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S, token: TOKEN });
+  });
+
+  afterAll(async () => {
+    if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill('SIGCONT');
+      server.child.kill('SIGKILL');
+    }
+    for (const k of [kamailio, ...extra]) await k?.stop();
+    await uas?.stop();
+  });
+
+  it('relays an allowed INVITE to the carrier and the call completes (X-Campaign removed on the way)', async () => {
+    answered(await sippCall(kamailio.port, 'uac-answered', { number: UNLISTED, campaign: 'open' }));
+    const invite = uas.messages().find((m) => m.direction === 'received' && m.firstLine.startsWith(`INVITE sip:${UNLISTED}@`));
+    expect(invite).toBeDefined();
+    expect(sipHeader(invite?.text ?? '', 'X-Campaign')).toBeNull();
+    // callgate saw the dial-time check with the header's campaign.
+    await waitFor(() => auditChecks(auditDir).some((r) => r.number === '+33612000099' && r.campaign === 'open' && r.verdict === 'allow' && r.dial === true), 'the allow in the audit trail');
+  });
+
+  it('answers a listed number 603 Decline with the list in X-Callgate-Reason; the carrier never sees it', async () => {
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: LISTED, campaign: 'open' }))).toBe('bloctel');
+    // E.164 in the request-URI too, with the plus that dialplans send unencoded.
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: '+33612000001', campaign: 'open' }))).toBe('bloctel');
+    expect(invitesAtCarrier(uas)).not.toContain(LISTED);
+    expect(invitesAtCarrier(uas)).not.toContain('+33612000001');
+  });
+
+  it('takes the campaign from X-Campaign, else callgate\'s default policy', async () => {
+    // No header: the default policy (opt-in) needs a consent.
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED }))).toBe('no_consent');
+    answered(await sippCall(kamailio.port, 'uac-answered', { number: CONSENTED }));
+    // The header's campaign decides: "open" does not need a consent, an unknown one blocks.
+    answered(await sippCall(kamailio.port, 'uac-answered', { number: UNLISTED, campaign: 'open' }));
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED, campaign: 'optin' }))).toBe('no_consent');
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED, campaign: 'nosuch' }))).toBe('unknown_campaign');
+  });
+
+  it('a number carrying &campaign= cannot change the campaign', async () => {
+    const injected = `${UNLISTED}&campaign=open`;
+    // What the injection would buy if the number were pasted into the query unescaped: "open" allows it.
+    const ask = async (query: string): Promise<string> => (await fetch(`http://127.0.0.1:${server.port}/v1/check?format=text&token=${encodeURIComponent(TOKEN)}&${query}`)).text();
+    expect(await ask(`number=${UNLISTED}&campaign=open`)).toBe('allow');
+    expect(await ask(`number=${UNLISTED}`)).toBe('block no_consent');
+
+    // Through the gate the whole user part is the number: not a valid one, so it blocks, under the
+    // campaign the dialer chose (none, or the header's), and the carrier never sees it.
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: injected }))).toBe('invalid_number');
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: injected, campaign: 'optin' }))).toBe('invalid_number');
+    // And an unknown header campaign stays unknown whatever the number says.
+    expect(declinedWith(await sippCall(kamailio.port, 'uac-declined', { number: `${UNLISTED}&campaign=open&dial=0`, campaign: 'nosuch' }))).toBe('unknown_campaign');
+    expect(invitesAtCarrier(uas).filter((u) => u.includes('campaign'))).toEqual([]);
+
+    const records = await waitFor(() => {
+      const r = auditChecks(auditDir).filter((c) => c.input?.startsWith(injected) === true);
+      return r.length >= 3 ? r : null;
+    }, 'the three injected checks in the audit trail');
+    expect(records.map((r) => [r.input, r.campaign, r.verdict, r.reason, r.dial])).toEqual([
+      [injected, null, 'block', 'invalid_number', true],
+      [injected, 'optin', 'block', 'invalid_number', true],
+      [`${injected}&dial=0`, 'nosuch', 'block', 'unknown_campaign', true],
+    ]);
+  });
+
+  it('answers 603 gate_unavailable, never a 5xx, when Kamailio has no shared memory left for a transaction', async () => {
+    // 16 MB holds about a thousand transactions, each kept 5 s after its final reply: a burst runs it out.
+    const uasPeer = await startUas();
+    const small = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uasPeer.port, token: TOKEN, shmMb: 16, children: 2 });
+    extra.push(small);
+    const uac = await startUac(small.port);
+    const statuses = new Map<number, number>();
+    const reasons = new Set<string>();
+    try {
+      let next = 0;
+      // Until the first refusal for want of memory (on a slow machine it takes more calls), at most 20,000.
+      while ((statuses.get(603) ?? 0) === 0 && next < 20_000) {
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            next++;
+            // A number the default policy allows (this UAC sends no X-Campaign): every call is checked and relayed.
+            const r = await uac.call(CONSENTED);
+            statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+            if (r.status === 603) reasons.add(sipHeader(r.head, 'X-Callgate-Reason') ?? '');
+          }),
+        );
+      }
+    } finally {
+      await uac.close();
+      await small.stop();
+      await uasPeer.close();
+    }
+    expect([...statuses.keys()].sort()).toEqual([200, 603]);
+    expect([...reasons]).toEqual(['gate_unavailable']);
+    expect(small.log()).toMatch(/gate_unavailable \(no transaction/);
+  });
+
+  it('fails closed with 603 gate_error when callgate refuses the request (wrong check token)', async () => {
+    const wrong = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S, token: 'not-the-token' });
+    extra.push(wrong);
+    expect(declinedWith(await sippCall(wrong.port, 'uac-declined', { number: UNLISTED, campaign: 'open' }))).toBe('gate_error');
+    await wrong.stop();
+  });
+
+  it('fails closed with 603 gate_unavailable within the timeout when callgate hangs (SIGSTOP), and recovers', async () => {
+    server.child.kill('SIGSTOP');
+    try {
+      const call = await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED, campaign: 'open' });
+      expect(declinedWith(call)).toBe('gate_unavailable');
+      const delay = declineDelayMs(call);
+      // It waited on the hung gate (the timeout fired, curl's 28), and no longer than the timeout allows.
+      expect(delay).toBeGreaterThanOrEqual(TIMEOUT_S * 1000 - 100);
+      expect(delay).toBeLessThan(TIMEOUT_S * 1000 + SLACK_MS);
+      expect(kamailio.log()).toMatch(/INVITE blocked: gate_unavailable \(http status 28\)/);
+    } finally {
+      server.child.kill('SIGCONT');
+    }
+    // Resumed, callgate answers again through the same Kamailio workers.
+    answered(await sippCall(kamailio.port, 'uac-answered', { number: UNLISTED, campaign: 'open' }));
+  });
+
+  it('fails closed with 603 gate_unavailable at once when callgate is dead (killed), and when nothing ever listened', async () => {
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const call = await sippCall(kamailio.port, 'uac-declined', { number: UNLISTED, campaign: 'open' });
+    expect(declinedWith(call)).toBe('gate_unavailable');
+    expect(declineDelayMs(call)).toBeLessThan(TIMEOUT_S * 1000 + SLACK_MS);
+    // Refused (curl's 7); a worker's kept connection may first see the reset (52, 56): never the 1 s timeout (28).
+    expect(kamailio.log()).toMatch(/INVITE blocked: gate_unavailable \(http status (7|52|56)\)/);
+    // Failures were logged (refused, timed out) but never with the URL: no number, no token.
+    expect(kamailio.log()).not.toMatch(/0612000099|token=/);
+
+    const nowhere = await startKamailio({ callgateUrl: `http://127.0.0.1:${await freeTcpPort()}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S });
+    extra.push(nowhere);
+    expect(declinedWith(await sippCall(nowhere.port, 'uac-declined', { number: UNLISTED, campaign: 'open' }))).toBe('gate_unavailable');
+    await nowhere.stop();
+    // Only the three allowed calls of UNLISTED reached the carrier (first test, campaign test, recovery).
+    expect(invitesAtCarrier(uas).filter((u) => u === UNLISTED)).toHaveLength(3);
+  });
+});
+
+describe('Kamailio gate: any answer but status 200 and exactly "allow" fails closed', () => {
+  // Keyed by the number the INVITE carries: [status, body, extra headers].
+  const replies: Record<string, [number, string, Record<string, string>?]> = {
+    '0612000011': [200, 'allow\n'],
+    '0612000012': [200, 'Allow'],
+    '0612000013': [200, 'allowed'],
+    '0612000014': [200, ' allow'],
+    '0612000015': [200, ''],
+    '0612000016': [200, 'block bloctel\r\nX-Evil: 1'],
+    '0612000017': [500, 'allow'],
+    '0612000018': [302, 'allow', { location: '/v1/check?number=0612000019' }],
+    '0612000019': [200, 'allow'],
+  };
+  let stand: Server;
+  let uas: SippUas;
+  let kamailio: RunningKamailio;
+
+  beforeAll(async () => {
+    assertSipPartsInstalled();
+    stand = createServer((req, res) => {
+      const number = new URL(req.url ?? '/', 'http://x').searchParams.get('number') ?? '';
+      const [status, body, headers] = replies[number] ?? [404, 'error not_found'];
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => stand.listen(0, '127.0.0.1', () => resolve()));
+    uas = await startSippUas();
+    kamailio = await startKamailio({ callgateUrl: `http://127.0.0.1:${(stand.address() as AddressInfo).port}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S });
+  });
+
+  afterAll(async () => {
+    await kamailio?.stop();
+    await uas?.stop();
+    await new Promise<void>((resolve) => (stand === undefined ? resolve() : stand.close(() => resolve())));
+  });
+
+  it('answers 603 gate_unavailable to a trailing newline, another case, a longer word, an empty body, a 5xx, a redirect; never injects a header', async () => {
+    // The stand-in answers exactly `allow` for this one: the path works, so the refusals below are the guard's.
+    answered(await sippCall(kamailio.port, 'uac-answered', { number: '0612000019' }));
+    for (const number of Object.keys(replies).filter((n) => n !== '0612000019')) {
+      const call = await sippCall(kamailio.port, 'uac-declined', { number });
+      expect([number, declinedWith(call)]).toEqual([number, 'gate_unavailable']);
+      expect(first(call, 'received', 'SIP/2.0 603')?.text).not.toMatch(/X-Evil/i);
+    }
+    expect(invitesAtCarrier(uas)).toEqual(['0612000019']);
+  });
+});
