@@ -113,6 +113,9 @@ export function readReply(text: string): Reply | null {
   const { verdict, reason, number, basis, retryAt } = m;
   if (!isVerdict(verdict) || !isReason(reason) || !isNumberField(number)) return null;
   if ((basis !== undefined && typeof basis !== 'string') || (retryAt !== undefined && typeof retryAt !== 'string')) return null;
-  const answer: CheckAnswer = { verdict, reason, number, ...(basis === undefined ? {} : { basis }), ...(retryAt === undefined ? {} : { retryAt }) };
+  // Built field by field (no spreads): one reply per check on the hot path.
+  const answer: { -readonly [K in keyof CheckAnswer]: CheckAnswer[K] } = { verdict, reason, number };
+  if (basis !== undefined) answer.basis = basis;
+  if (retryAt !== undefined) answer.retryAt = retryAt;
   return { kind: 'check', id, answer };
 }

@@ -6,7 +6,7 @@
  * reconnects and answers again. Run `npm run build` first (spawn-cli.ts runs dist/).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { CallgateClient, type CheckAnswer } from '../../../src/client/index.js';
+import { CallgateClient, type CallOutcome, type CheckAnswer } from '../../../src/client/index.js';
 import { rejectionCodeOf } from '../../helpers/errors.js';
 import { tempDir, writeList } from '../../helpers/service.js';
 import { spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
@@ -82,6 +82,8 @@ describe('the client against a running gate', { timeout: 120_000 }, () => {
 
     expect(await c.outcome(UNLISTED[1] as string, 'no_answer')).toEqual({ ok: true, number: `+33${(UNLISTED[1] as string).slice(1)}`, outcome: 'no_answer' });
 
+    // A JavaScript caller's unknown disposition: refused locally, never a malformed frame.
+    expect(await c.outcome(UNLISTED[1] as string, 'hung_up' as CallOutcome)).toMatchObject({ ok: false, error: { code: 'bad_request' } });
     // Too long for the protocol: refused by the client, the connection untouched.
     expect(await c.check('0'.repeat(65))).toMatchObject({ verdict: 'block', reason: 'bad_request', error: { code: 'bad_request' } });
     // Refused by the gate (a control character in the campaign): its bad_request becomes a block.
