@@ -5,8 +5,9 @@
  *   POST /v1/check                                 a JSON frame (one check or a batch), or form fields
  *   POST /v1/outcome (GET too, for dispo hooks)    a call's disposition (refused / answered / no_answer)
  *   POST /v1/optout                                an agent's "do not call me": can only ADD to the block list
- * Every check and outcome becomes the very Request a socket frame decodes to (check/protocol.ts
- * decodeRequest, same limits) and goes through the socket's request handler (check/request-handler.ts):
+ * Every check and outcome becomes the very Request a socket frame decodes to (a JSON body through
+ * check/protocol.ts decodeRequest; parameters checked against its limits, with its messages) and goes
+ * through the socket's request handler (check/request-handler.ts):
  * same verdicts, same rules, same audit records, same stats. The JSON reply is the socket's reply
  * without its `id` (unless the request gave one); `Accept: text/plain` (or `format=text`) answers
  * `allow` or `block REASON`, status 200 for both, and a refused request `error CODE` with a 4xx.
