@@ -15,7 +15,7 @@ export type Request =
   | { readonly op: 'batch'; readonly id: RequestId; readonly numbers: readonly string[]; readonly campaign: string | null }
   | { readonly op: 'outcome'; readonly id: RequestId; readonly number: string; readonly campaign: string | null; readonly outcome: CallOutcome };
 
-const OUTCOMES: ReadonlySet<string> = new Set<CallOutcome>(['no_answer', 'answered', 'refused']);
+export const OUTCOMES: ReadonlySet<string> = new Set<CallOutcome>(['no_answer', 'answered', 'refused']);
 
 export type Decoded =
   | { readonly ok: true; readonly request: Request }
@@ -44,7 +44,7 @@ function idOf(value: unknown): RequestId | null {
  * written into tab-separated and line-based output (`callgate audit`), where they forge fields and
  * lines (issue 12 item 6).
  */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 function fail(id: RequestId | null, message: string): Decoded {
   return { ok: false, id, message };

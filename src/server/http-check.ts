@@ -5,8 +5,9 @@
  *   POST /v1/check                                 a JSON frame (one check or a batch), or form fields
  *   POST /v1/outcome (GET too, for dispo hooks)    a call's disposition (refused / answered / no_answer)
  *   POST /v1/optout                                an agent's "do not call me": can only ADD to the block list
- * Every check and outcome becomes the very Request a socket frame decodes to (check/protocol.ts
- * decodeRequest, same limits) and goes through the socket's request handler (check/request-handler.ts):
+ * Every check and outcome becomes the very Request a socket frame decodes to (a JSON body through
+ * check/protocol.ts decodeRequest; parameters checked against its limits, with its messages) and goes
+ * through the socket's request handler (check/request-handler.ts):
  * same verdicts, same rules, same audit records, same stats. The JSON reply is the socket's reply
  * without its `id` (unless the request gave one); `Accept: text/plain` (or `format=text`) answers
  * `allow` or `block REASON`, status 200 for both, and a refused request `error CODE` with a 4xx.
@@ -15,7 +16,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { sameSecret, isLoopback } from '../admin/auth.js';
-import { decodeRequest, type ProtocolLimits, type Request } from '../check/protocol.js';
+import { CONTROL_CHARACTER, decodeRequest, MAX_CAMPAIGN_LENGTH, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome, type ProtocolLimits, type Request } from '../check/protocol.js';
 import { scanFrame, NOT_OBJECT, TOO_DEEP } from '../check/frame-shape.js';
 import { decodeComponent, flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
 import type { Logger } from '../core/logger.js';
@@ -172,27 +173,31 @@ function decode(frame: Record<string, unknown>, limits: ProtocolLimits): Request
   return decoded.request;
 }
 
-/** A frame from query/form parameters: only the fields given, so the decoder's defaults and messages apply. */
-function frameOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, string>): Record<string, unknown> {
-  const frame: Record<string, unknown> = { op, id: NO_ID };
+/**
+ * The Request that query/form parameters stand for, validated with the socket decoder's limits and
+ * messages (check/protocol.ts): built directly, not through a JSON frame, because this is every HTTP
+ * check's path and the round trip through JSON cost as much as the check itself.
+ */
+function requestOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, string>): Request {
   const number = params.get('number');
-  if (number === undefined) throw new HttpError(400, 'missing_parameter', `"number" is required`);
-  frame['number'] = number;
-  const campaign = params.get('campaign');
-  if (campaign !== undefined) frame['campaign'] = campaign;
+  if (number === undefined) throw new HttpError(400, 'missing_parameter', '"number" is required');
+  if (number.length > MAX_NUMBER_LENGTH) throw new HttpError(400, 'bad_request', `"number" must be a string of at most ${MAX_NUMBER_LENGTH} characters`);
+  const given = params.get('campaign');
+  if (given !== undefined) {
+    if (given.length === 0 || given.length > MAX_CAMPAIGN_LENGTH) throw new HttpError(400, 'bad_request', `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`);
+    if (CONTROL_CHARACTER.test(given)) throw new HttpError(400, 'bad_request', '"campaign" must not contain control characters (tab, newline, …)');
+  }
+  const campaign = given ?? null;
   if (op === 'check') {
     const dial = params.get('dial');
-    if (dial !== undefined) {
-      const flag = flagValue(dial);
-      if (flag === null) throw new HttpError(400, 'bad_request', '"dial" must be 1 or 0 (true/false, yes/no)');
-      frame['dial'] = flag;
-    }
-  } else {
-    const outcome = params.get('outcome');
-    if (outcome === undefined) throw new HttpError(400, 'missing_parameter', '"outcome" is required');
-    frame['outcome'] = outcome;
+    const flag = dial === undefined ? false : flagValue(dial);
+    if (flag === null) throw new HttpError(400, 'bad_request', '"dial" must be 1 or 0 (true/false, yes/no)');
+    return { op: 'check', id: NO_ID, number, campaign, dial: flag };
   }
-  return frame;
+  const outcome = params.get('outcome');
+  if (outcome === undefined) throw new HttpError(400, 'missing_parameter', '"outcome" is required');
+  if (!OUTCOMES.has(outcome)) throw new HttpError(400, 'bad_request', '"outcome" must be "no_answer", "answered" or "refused"');
+  return { op: 'outcome', id: NO_ID, number, campaign, outcome: outcome as CallOutcome };
 }
 
 /** A JSON body as a frame: `op` is the door's, and an id is added when none is given (and stripped from the reply). */
@@ -267,28 +272,36 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     if (!presents(req, params?.get('token'), deps.checkToken)) throw new HttpError(401, 'unauthorized', 'a check token is required: Authorization: Bearer … or token=…');
   };
 
-  /** Runs a door, answering any refusal in the request's format; the handler's replies are never thrown. */
+  const fail = (req: IncomingMessage, err: unknown): HttpReply => {
+    // Refusals, the admin code path's too (opt-out), keep their status and code.
+    if (err instanceof HttpError) return refused(err, roughFormatOf(req));
+    logger.error({ err }, 'http check door failed');
+    return refused(new HttpError(500, 'internal', 'internal error'), roughFormatOf(req));
+  };
+
+  /** Runs a door, answering any refusal in the request's format; synchronous when the check is (a Bloom miss). */
   const door =
-    (run: (req: IncomingMessage) => Promise<HttpReply>): RouteHandler =>
-    async (req): Promise<HttpReply> => {
+    (run: (req: IncomingMessage) => HttpReply | Promise<HttpReply>): RouteHandler =>
+    (req): HttpReply | Promise<HttpReply> => {
       try {
-        return await run(req);
+        const r = run(req);
+        return r instanceof Promise ? r.catch((err: unknown) => fail(req, err)) : r;
       } catch (err) {
-        // Refusals, the admin code path's too (opt-out), keep their status and code.
-        if (err instanceof HttpError) return refused(err, roughFormatOf(req));
-        logger.error({ err }, 'http check door failed');
-        return refused(new HttpError(500, 'internal', 'internal error'), roughFormatOf(req));
+        return fail(req, err);
       }
     };
 
-  const run = async (request: Request, hasId: boolean, format: Format): Promise<HttpReply> => answer(await deps.handle(request), request.op, hasId, format);
+  const run = (request: Request, hasId: boolean, format: Format): HttpReply | Promise<HttpReply> => {
+    const reply = deps.handle(request);
+    return typeof reply === 'string' ? answer(reply, request.op, hasId, format) : reply.then((r) => answer(r, request.op, hasId, format));
+  };
 
   const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): RouteHandler =>
-    door(async (req) => {
+    door((req) => {
       const params = paramsOf(req, '', allowed);
       const format = formatOf(req, params);
       authorise(req, params);
-      return run(decode(frameOfParams(op, params), limits), false, format);
+      return run(requestOfParams(op, params), false, format);
     });
 
   /** POST with a JSON frame (one check, a batch, an outcome) or form fields (as in the query). */
@@ -303,7 +316,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
         const p = paramsOf(req, await readBodyText(req, deps.maxBodyBytes), params);
         const format = formatOf(req, p);
         authorise(req, p);
-        return run(decode(frameOfParams(op, p), limits), false, format);
+        return run(requestOfParams(op, p), false, format);
       }
       // A JSON body: parameters in the query are only format and token, checked before the body is read.
       const p = paramsOf(req, '', QUERY_OF_JSON);
