@@ -6,7 +6,7 @@
  * unreachable, the connection lost — a check answers `{ verdict: 'block', reason: 'gate_unavailable' }`.
  * It never throws into the dialer's call path unless `throwOnUnavailable` asks it to.
  */
-import { MAX_CAMPAIGN_LENGTH, MAX_NUMBER_LENGTH, type CallOutcome } from '../check/protocol.js';
+import { MAX_CAMPAIGN_LENGTH, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome } from '../check/protocol.js';
 import { Reason } from '../check/verdict.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -133,8 +133,6 @@ function settingsOf(options: ClientOptions): Settings {
   });
 }
 
-const OUTCOMES: ReadonlySet<unknown> = new Set<CallOutcome>(['no_answer', 'answered', 'refused']);
-
 /** Refuses locally what the gate would refuse as bad_request, before it costs a round trip or the connection. */
 function invalidNumber(n: unknown): ClientError | null {
   return typeof n === 'string' && n.length <= MAX_NUMBER_LENGTH ? null : { code: 'bad_request', message: `a number must be a string of at most ${MAX_NUMBER_LENGTH} characters` };
@@ -254,7 +252,7 @@ export class CallgateClient {
   outcome(number: string, outcome: CallOutcome, options: Pick<CheckOptions, 'campaign'> = {}): Promise<OutcomeAnswer> {
     const failed = (error: ClientError): OutcomeAnswer => ({ ok: false, error });
     const invalid =
-      invalidNumber(number) ?? invalidCampaign(options.campaign) ?? (OUTCOMES.has(outcome) ? null : { code: 'bad_request' as const, message: 'an outcome must be "no_answer", "answered" or "refused"' });
+      invalidNumber(number) ?? invalidCampaign(options.campaign) ?? (typeof outcome === 'string' && OUTCOMES.has(outcome) ? null : { code: 'bad_request' as const, message: 'an outcome must be "no_answer", "answered" or "refused"' });
     if (invalid !== null) return this.#fail(invalid, failed);
     let body = `"op":"outcome","number":${JSON.stringify(number)},"outcome":${JSON.stringify(outcome)}`;
     if (options.campaign !== undefined) body += `,"campaign":${JSON.stringify(options.campaign)}`;
