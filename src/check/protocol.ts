@@ -46,6 +46,15 @@ function idOf(value: unknown): RequestId | null {
  */
 export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+/** Why a given campaign value is refused, or null: the one rule for frames and HTTP parameters. */
+export function campaignProblem(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CAMPAIGN_LENGTH) {
+    return `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`;
+  }
+  if (CONTROL_CHARACTER.test(value)) return '"campaign" must not contain control characters (tab, newline, …)';
+  return null;
+}
+
 function fail(id: RequestId | null, message: string): Decoded {
   return { ok: false, id, message };
 }
@@ -80,11 +89,9 @@ export function decodeRequest(text: string, limits: ProtocolLimits): Decoded {
   const campaignValue = m['campaign'];
   let campaign: string | null = null;
   if (campaignValue !== undefined && campaignValue !== null) {
-    if (typeof campaignValue !== 'string' || campaignValue.length === 0 || campaignValue.length > MAX_CAMPAIGN_LENGTH) {
-      return fail(id, `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`);
-    }
-    if (CONTROL_CHARACTER.test(campaignValue)) return fail(id, '"campaign" must not contain control characters (tab, newline, …)');
-    campaign = campaignValue;
+    const problem = campaignProblem(campaignValue);
+    if (problem !== null) return fail(id, problem);
+    campaign = campaignValue as string;
   }
 
   const number = m['number'];

@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { sameSecret, isLoopback } from '../admin/auth.js';
-import { CONTROL_CHARACTER, decodeRequest, MAX_CAMPAIGN_LENGTH, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome, type ProtocolLimits, type Request } from '../check/protocol.js';
+import { campaignProblem, decodeRequest, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome, type ProtocolLimits, type Request } from '../check/protocol.js';
 import { scanFrame, NOT_OBJECT, TOO_DEEP } from '../check/frame-shape.js';
 import { decodeComponent, flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
 import type { Logger } from '../core/logger.js';
@@ -184,8 +184,8 @@ function requestOfParams(op: 'check' | 'outcome', params: ReadonlyMap<string, st
   if (number.length > MAX_NUMBER_LENGTH) throw new HttpError(400, 'bad_request', `"number" must be a string of at most ${MAX_NUMBER_LENGTH} characters`);
   const given = params.get('campaign');
   if (given !== undefined) {
-    if (given.length === 0 || given.length > MAX_CAMPAIGN_LENGTH) throw new HttpError(400, 'bad_request', `"campaign" must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters`);
-    if (CONTROL_CHARACTER.test(given)) throw new HttpError(400, 'bad_request', '"campaign" must not contain control characters (tab, newline, …)');
+    const problem = campaignProblem(given);
+    if (problem !== null) throw new HttpError(400, 'bad_request', problem);
   }
   const campaign = given ?? null;
   if (op === 'check') {
