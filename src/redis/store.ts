@@ -19,8 +19,8 @@
  * observeRuleWrites is the one method of its own: it tells two parts (confirmer, history) of one observer.
  */
 import { ChangeFollower } from './change-follower.js';
-import { Confirmer } from './confirm.js';
-import { Connection } from './connection.js';
+import { Confirmer, type ConfirmOptions } from './confirm.js';
+import { Connection, type ConnectionOptions } from './connection.js';
 import { ConsumerHistory, type RuleWriteObserver } from './consumer-history.js';
 import { FleetEpoch } from './epoch.js';
 import { positive } from './errors.js';
@@ -33,35 +33,16 @@ import { RiskWatch } from './risk.js';
 import { loadScripts } from './scripts.js';
 import { StatsStore } from './stats-store.js';
 
-export interface RedisStoreOptions {
-  /** redis:// or rediss:// (TLS). With sentinels, only credentials and db are taken from it. @default 'redis://127.0.0.1:6379' */
-  readonly url?: string | undefined;
+/** The connection's options (redis/connection.ts), the confirmer's (redis/confirm.ts), and the store's own. */
+export interface RedisStoreOptions extends ConnectionOptions, ConfirmOptions {
   /** Prefix of every key. @default 'callgate:' */
   readonly prefix?: string | undefined;
-  /** A confirm not answered within this reads 'unconfirmed' for all its items. @default 50 */
-  readonly confirmTimeoutMs?: number | undefined;
-  /** Sentinel addresses; when set, the master is found through them. @default undefined */
-  readonly sentinels?: ReadonlyArray<{ readonly host: string; readonly port: number }> | undefined;
-  /** Master group name, required with sentinels. @default undefined */
-  readonly sentinelName?: string | undefined;
   /**
    * Accept an allkeys-* maxmemory-policy. Redis may then evict members, which confirm() reads as
    * 'unconfirmed' only if the marker went too; an evicted bucket with its marker kept reads 'absent'.
    * @default false
    */
   readonly allowEviction?: boolean | undefined;
-  /** connect() rejects when Redis is not ready within this. @default 10000 */
-  readonly connectTimeoutMs?: number | undefined;
-  /** Reconnection backoff cap; reconnection never stops. @default 2000 */
-  readonly reconnectMaxDelayMs?: number | undefined;
-  /** Confirms sent but not answered (even past their timeout) above which new ones read 'unconfirmed' unsent. @default 1000 */
-  readonly maxConfirmsInFlight?: number | undefined;
-  /** A connection with a command outstanding and no byte received for this long is dropped and redialled (a hung server). @default 5000 */
-  readonly hungSocketMs?: number | undefined;
-  /** Connection state changes of the confirm connection, for logs. @default undefined */
-  readonly onStateChange?: ((state: 'up' | 'down') => void) | undefined;
-  /** Connection errors (ioredis 'error' events) and malformed pub/sub notices, for logs. @default undefined */
-  readonly onError?: ((err: Error) => void) | undefined;
   /** Approximate length (MAXLEN ~) the changes stream is trimmed to. @default 1000000 */
   readonly changesMaxLen?: number | undefined;
   /**
