@@ -144,7 +144,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['/stats', statsUpgrade(config.statsToken, config.adminToken, (req, socket, head) => statsSockets.handleUpgrade(req, socket, head))],
   ]);
   const guard = createSiteGuard({ listenHost: config.host, allowedHosts: config.allowedHosts });
-  const http = createHttpServer({ routes, upgrades, guard }, logger.child({ component: 'http' }));
+  const http = createHttpServer({ routes, upgrades, guard }, { maxSockets: config.maxSockets }, logger.child({ component: 'http' }));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

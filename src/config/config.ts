@@ -34,6 +34,8 @@ export interface ServeConfig {
   readonly maxInFlight: number;
   readonly maxInFlightBytes: number;
   readonly maxConnections: number;
+  /** TCP connections on the port at most, every kind (already raised to its floor, socketCap). */
+  readonly maxSockets: number;
   readonly pingIntervalMs: number;
   /** Extra host names accepted in the Host header (lower case, without port). */
   readonly allowedHosts: readonly string[];
@@ -335,6 +337,7 @@ export function parseServeConfig(argv: readonly string[], env: Readonly<Record<s
     maxInFlight: o['maxInFlight'] as number,
     maxInFlightBytes: o['maxInFlightBytes'] as number,
     maxConnections: o['maxConnections'] as number,
+    maxSockets: socketCap(o['maxSockets'] as number, o['maxConnections'] as number),
     pingIntervalMs: o['pingIntervalMs'] as number,
     allowedHosts: Object.freeze(((o['allowedHosts'] as string | null) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')),
     maxBatchSize: o['maxBatchSize'] as number,
@@ -419,4 +422,12 @@ export function parseCheckCommand(argv: readonly string[], env: Readonly<Record<
   if (!/^wss?:\/\//.test(url)) throw configError(`--url: expected ws:// or wss://, got ${JSON.stringify(url)}`);
   if (parsed.positionals.length === 0) throw configError('check: expected at least one NUMBER');
   return Object.freeze({ url, numbers: parsed.positionals, campaign: parsed.values.campaign ?? null, json: parsed.values.json === true, exitCode: parsed.values['exit-code'] === true });
+}
+
+/**
+ * The TCP connection cap actually used: check and /stats sockets are capped at maxConnections each, and
+ * plain HTTP (health probes, metrics scrapes, HTTP checks) needs room beside them.
+ */
+export function socketCap(maxSockets: number, maxConnections: number): number {
+  return Math.max(maxSockets, 2 * maxConnections + 64);
 }

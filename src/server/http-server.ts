@@ -96,8 +96,20 @@ function write(res: ServerResponse, reply: HttpReply): void {
   res.end(sent);
 }
 
-export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {
-  const server = createServer((req, res) => {
+export interface HttpServerLimits {
+  /** TCP connections at most, every kind; Node closes further ones at once (config maxSockets). */
+  readonly maxSockets: number;
+}
+
+/** A client has this long to send its request headers (Node's default is 60 s: a slow-loris holds a socket that long). */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request (a batch body) within this (Node's default is 300 s). */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Dropped connections are logged at most once per this period, with their count. */
+const DROP_LOG_PERIOD_MS = 60_000;
+
+export function createHttpServer(routes: HttpRoutes, limits: HttpServerLimits, logger: Logger): Server {
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     const url = parseTarget(req.url);
     if (url === null) {
       write(res, { status: 400, body: { error: { code: 'bad_request', message: 'request target is not a valid URL' } } });
@@ -163,6 +175,18 @@ export function createHttpServer(routes: HttpRoutes, logger: Logger): Server {
     // A request the HTTP parser refuses gets a 400 when the socket can still carry one (Node's advice).
     if (err.code !== 'ECONNRESET' && socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
+  });
+  // Past the cap Node closes a new connection before any byte is read ('drop'); live ones are untouched.
+  server.maxConnections = limits.maxSockets;
+  let dropped = 0;
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    dropped++;
+    const t = Date.now();
+    if (t - lastDropLog >= DROP_LOG_PERIOD_MS) {
+      lastDropLog = t;
+      logger.warn({ dropped, maxSockets: limits.maxSockets }, 'connections over --max-sockets closed at once');
+    }
   });
   return server;
 }
