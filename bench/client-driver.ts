@@ -3,9 +3,11 @@
  * flight"): callgate driven through the package's client (src/client/) at 64 checks in flight on one
  * connection, against the raw `ws` socket at 64 in flight on one connection, same frames, same server, in
  * the same process and round, interleaved raw → client → raw (the two raw windows averaged) so a load
- * change during the round hits both sides. Prints one JSON line: { "figures": { … } }.
+ * change during the round hits both sides. With `--rounds N` the windows go raw, client, raw, client, …, raw
+ * (2N + 1 windows): each client window is compared with the raw windows either side of it. Prints one JSON
+ * line: { "figures": { … } }, one value per round; each round's ratio and their median go to stderr.
  *
- *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300]
+ *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300] [--rounds 1]
  */
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
@@ -14,6 +16,7 @@ import { CallgateClient } from '../src/client/index.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
+import { median } from './report.js';
 
 const IN_FLIGHT = 64;
 
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       'measure-ms': { type: 'string', default: '1500' },
       'warmup-ms': { type: 'string', default: '300' },
+      rounds: { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -131,7 +135,9 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   const measureMs = Number(values['measure-ms']);
   const warmupMs = Math.max(300, Number(values['warmup-ms']));
+  const rounds = Number(values.rounds);
   if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
+  if (!Number.isSafeInteger(rounds) || rounds <= 0) throw new Error(`--rounds expects a positive integer, got ${values.rounds}`);
   // The loaded mix of bench/driver.ts: 90% off the list, 10% listed, in the formats list files use.
   const block = styleAll(blockE164(size, seed), seed, 'mixed');
   const miss = styleAll(missE164(size, seed), seed, 'mixed');
@@ -139,22 +145,30 @@ async function main(): Promise<void> {
 
   const client = new CallgateClient({ url: values.url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
   await client.connected();
-  const rawA = await rawLoop(values.url, mixed, warmupMs, measureMs);
-  const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
-  const rawB = await rawLoop(values.url, mixed, warmupMs, measureMs);
-  await client.close();
-
-  const rawRate = (rawA.completed / rawA.seconds + rawB.completed / rawB.seconds) / 2;
-  const clientRate = viaClient.completed / viaClient.seconds;
-  const figures: Record<string, number> = {
-    'raw-64x1.throughput_per_s': rawRate,
-    'raw-64x1.p99_us': (summarise(rawA.hist).p99_us + summarise(rawB.hist).p99_us) / 2,
-    'raw-64x1.errors': rawA.errors + rawB.errors,
-    'client-64x1.throughput_per_s': clientRate,
-    'client-64x1.p99_us': summarise(viaClient.hist).p99_us,
-    'client-64x1.errors': viaClient.errors,
+  const rate = (r: LoopResult): number => r.completed / r.seconds;
+  const figures: Record<string, number[]> = {};
+  const add = (name: string, value: number): void => {
+    (figures[name] ??= []).push(value);
   };
-  log(`raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%)`);
+  const ratios: number[] = [];
+  let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs);
+  for (let round = 0; round < rounds; round++) {
+    const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
+    const rawAfter = await rawLoop(values.url, mixed, warmupMs, measureMs);
+    const rawRate = (rate(rawBefore) + rate(rawAfter)) / 2;
+    const clientRate = rate(viaClient);
+    add('raw-64x1.throughput_per_s', rawRate);
+    add('raw-64x1.p99_us', (summarise(rawBefore.hist).p99_us + summarise(rawAfter.hist).p99_us) / 2);
+    add('raw-64x1.errors', rawBefore.errors + rawAfter.errors);
+    add('client-64x1.throughput_per_s', clientRate);
+    add('client-64x1.p99_us', summarise(viaClient.hist).p99_us);
+    add('client-64x1.errors', viaClient.errors);
+    ratios.push(clientRate / rawRate);
+    log(`round ${round + 1}/${rounds}: raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%)`);
+    rawBefore = rawAfter;
+  }
+  await client.close();
+  log(`client/raw per round ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
   process.stdout.write(`${JSON.stringify({ figures })}\n`);
 }
 
