@@ -7,8 +7,12 @@
  * (2N + 1 windows): each client window is compared with the raw windows either side of it. Prints one JSON
  * line: { "figures": { … } }, one value per round; each round's ratio and their median go to stderr.
  *
- *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300] [--rounds 1]
+ *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300] [--rounds 1] [--raw-cork]
+ *
+ * --raw-cork (a diagnosis, not in `npm run bench`): the raw side too sends the frames of one tick in one
+ * write, as the client does, so the ratio shows the client's per-check cost without its write coalescing.
  */
+import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
@@ -26,6 +30,23 @@ interface LoopResult {
   readonly seconds: number;
   /** Raw: error replies; client: answers that were not the gate's verdict. */
   readonly errors: number;
+  /** This process's CPU (user + system) per completed check in the measured window: the driver side's cost, less swayed by load than a rate. */
+  readonly cpuUsPerCheck: number;
+}
+
+/** measureWindow, also taking this process's CPU time over the measured window. */
+async function measureWithCpu(warmupMs: number, measureMs: number, onMeasuring: (on: boolean) => void): Promise<{ seconds: number; cpuUs: number }> {
+  let cpu0 = process.cpuUsage();
+  let cpuUs = 0;
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
+    if (on) cpu0 = process.cpuUsage();
+    else {
+      const d = process.cpuUsage(cpu0);
+      cpuUs = d.user + d.system;
+    }
+    onMeasuring(on);
+  });
+  return { seconds, cpuUs };
 }
 
 function log(msg: string): void {
@@ -33,12 +54,19 @@ function log(msg: string): void {
 }
 
 /** Raw: frames built by hand, replies matched by the id read from the frame's head (as bench/driver.ts does). */
-async function rawLoop(url: string, numbers: readonly string[], warmupMs: number, measureMs: number): Promise<LoopResult> {
+async function rawLoop(url: string, numbers: readonly string[], warmupMs: number, measureMs: number, cork: boolean): Promise<LoopResult> {
+  let tcp: Socket | null = null;
   const ws = await new Promise<WebSocket>((resolve, reject) => {
     const s = new WebSocket(url, { perMessageDeflate: false });
+    s.once('upgrade', (res) => (tcp = res.socket));
     s.once('open', () => resolve(s));
     s.once('error', reject);
   });
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    tcp?.uncork();
+  };
   const tails = numbers.map((n) => `,"op":"check","number":${JSON.stringify(n)}}`);
   const sentAt = new Map<number, number>();
   const hist = newHistogram();
@@ -52,6 +80,11 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
   const send = (): void => {
     const id = nextId++;
     sentAt.set(id, performance.now());
+    if (cork && !corked && tcp !== null) {
+      corked = true;
+      tcp.cork();
+      process.nextTick(uncork);
+    }
     ws.send(`{"id":${id}${tails[k++ % tails.length] ?? ''}`);
   };
   ws.on('message', (data: RawData) => {
@@ -75,7 +108,7 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
     else if (sentAt.size === 0) drained();
   });
   for (let i = 0; i < IN_FLIGHT; i++) send();
-  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  const { seconds, cpuUs } = await measureWithCpu(warmupMs, measureMs, (on) => (measuring = on));
   stopping = true;
   await Promise.race([
     new Promise<void>((r) => {
@@ -85,7 +118,7 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
     sleep(10_000),
   ]);
   ws.close();
-  return { hist, completed, seconds, errors };
+  return { hist, completed, seconds, errors, cpuUsPerCheck: cpuUs / Math.max(1, completed) };
 }
 
 /** Through the client: 64 callers, each awaiting its check and issuing the next, as 64 dialer lines would. */
@@ -112,10 +145,10 @@ async function clientLoop(client: CallgateClient, numbers: readonly string[], wa
     }
   };
   const callers = Array.from({ length: IN_FLIGHT }, () => caller());
-  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  const { seconds, cpuUs } = await measureWithCpu(warmupMs, measureMs, (on) => (measuring = on));
   stopping = true;
   await Promise.all(callers);
-  return { hist, completed, seconds, errors };
+  return { hist, completed, seconds, errors, cpuUsPerCheck: cpuUs / Math.max(1, completed) };
 }
 
 async function main(): Promise<void> {
@@ -127,6 +160,7 @@ async function main(): Promise<void> {
       'measure-ms': { type: 'string', default: '1500' },
       'warmup-ms': { type: 'string', default: '300' },
       rounds: { type: 'string', default: '1' },
+      'raw-cork': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -151,20 +185,23 @@ async function main(): Promise<void> {
     (figures[name] ??= []).push(value);
   };
   const ratios: number[] = [];
-  let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs);
+  let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
   for (let round = 0; round < rounds; round++) {
     const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
-    const rawAfter = await rawLoop(values.url, mixed, warmupMs, measureMs);
+    const rawAfter = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
     const rawRate = (rate(rawBefore) + rate(rawAfter)) / 2;
     const clientRate = rate(viaClient);
     add('raw-64x1.throughput_per_s', rawRate);
     add('raw-64x1.p99_us', (summarise(rawBefore.hist).p99_us + summarise(rawAfter.hist).p99_us) / 2);
     add('raw-64x1.errors', rawBefore.errors + rawAfter.errors);
+    add('raw-64x1.cpu_us_per_check', (rawBefore.cpuUsPerCheck + rawAfter.cpuUsPerCheck) / 2);
     add('client-64x1.throughput_per_s', clientRate);
     add('client-64x1.p99_us', summarise(viaClient.hist).p99_us);
     add('client-64x1.errors', viaClient.errors);
+    add('client-64x1.cpu_us_per_check', viaClient.cpuUsPerCheck);
     ratios.push(clientRate / rawRate);
-    log(`round ${round + 1}/${rounds}: raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%)`);
+    const cpu = `driver CPU per check raw ${((rawBefore.cpuUsPerCheck + rawAfter.cpuUsPerCheck) / 2).toFixed(1)} µs, client ${viaClient.cpuUsPerCheck.toFixed(1)} µs`;
+    log(`round ${round + 1}/${rounds}: raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%); ${cpu}`);
     rawBefore = rawAfter;
   }
   await client.close();

@@ -4,7 +4,7 @@
  * rounds (raw, client, raw, client, …, raw). Prints the driver's per-round client/raw ratios and their
  * median on stderr and its figures on stdout. Needs `npm run build` (the server runs from dist/).
  *
- *   node --import tsx bench/client-overhead.ts [--size 200000] [--seed 1] [--rounds 7] [--measure-ms 1000] [--warmup-ms 300]
+ *   node --import tsx bench/client-overhead.ts [--size 200000] [--seed 1] [--rounds 7] [--measure-ms 1000] [--warmup-ms 300] [--raw-cork]
  */
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '7' },
       'measure-ms': { type: 'string', default: '1000' },
       'warmup-ms': { type: 'string', default: '300' },
+      'raw-cork': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   try {
     const out = await runToEnd(
       process.execPath,
-      ['--max-semi-space-size=32', '--import', 'tsx', 'bench/client-driver.ts', '--url', outcome.target.url, '--size', String(size), '--seed', String(seed), '--rounds', values.rounds, '--measure-ms', values['measure-ms'], '--warmup-ms', values['warmup-ms']],
+      ['--max-semi-space-size=32', '--import', 'tsx', 'bench/client-driver.ts', '--url', outcome.target.url, '--size', String(size), '--seed', String(seed), '--rounds', values.rounds, '--measure-ms', values['measure-ms'], '--warmup-ms', values['warmup-ms'], ...(values['raw-cork'] ? ['--raw-cork'] : [])],
       { cwd: ROOT },
     );
     process.stdout.write(out);
