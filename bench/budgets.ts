@@ -173,10 +173,10 @@ export const BUDGETS: readonly Budget[] = [
     // server with the same frames; the client adds id correlation, a reply's validation and a promise per check.
     // Advisory until version 6: the first full CI run (2026-12-03) measured client/raw 0.82. The client now sends
     // the frames of one tick in one write (src/client/socket.ts; the raw driver writes each frame alone) and its
-    // per-check path was cut; under load average ~10 on 2 cores, four runs of 4–7 interleaved rounds
+    // per-check path was cut; under load average ~10 on 2 cores, five runs of 4–7 interleaved rounds
     // (bench/client-overhead.ts) measured medians 1.07–1.45 where the old client measured 0.56–0.88. Part of the margin is the
     // coalescing: against a raw socket that coalesces too (`client-driver.ts --raw-cork`, a diagnosis) the client
-    // kept ~0.6–0.8 under that load.
+    // kept 0.54–0.85 (four runs) under that load.
     why: 'the fail-closed client costs at most 10% of what the raw socket achieves at 64 in flight',
   },
 ];
