@@ -3,10 +3,16 @@
  * flight"): callgate driven through the package's client (src/client/) at 64 checks in flight on one
  * connection, against the raw `ws` socket at 64 in flight on one connection, same frames, same server, in
  * the same process and round, interleaved raw → client → raw (the two raw windows averaged) so a load
- * change during the round hits both sides. Prints one JSON line: { "figures": { … } }.
+ * change during the round hits both sides. With `--rounds N` the windows go raw, client, raw, client, …, raw
+ * (2N + 1 windows): each client window is compared with the raw windows either side of it. Prints one JSON
+ * line: { "figures": { … } }, one value per round; each round's ratio and their median go to stderr.
  *
- *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300]
+ *   node --import tsx bench/client-driver.ts --url ws://127.0.0.1:P/ --size N [--seed 1] [--measure-ms 1500] [--warmup-ms 300] [--rounds 1] [--raw-cork]
+ *
+ * --raw-cork (a diagnosis, not in `npm run bench`): the raw side too sends the frames of one tick in one
+ * write, as the client does, so the ratio shows the client's per-check cost without its write coalescing.
  */
+import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
@@ -14,6 +20,7 @@ import { CallgateClient } from '../src/client/index.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
+import { median } from './report.js';
 
 const IN_FLIGHT = 64;
 
@@ -23,6 +30,23 @@ interface LoopResult {
   readonly seconds: number;
   /** Raw: error replies; client: answers that were not the gate's verdict. */
   readonly errors: number;
+  /** This process's CPU (user + system) per completed check in the measured window: the driver side's cost, less swayed by load than a rate. */
+  readonly cpuUsPerCheck: number;
+}
+
+/** measureWindow, also taking this process's CPU time over the measured window. */
+async function measureWithCpu(warmupMs: number, measureMs: number, onMeasuring: (on: boolean) => void): Promise<{ seconds: number; cpuUs: number }> {
+  let cpu0 = process.cpuUsage();
+  let cpuUs = 0;
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
+    if (on) cpu0 = process.cpuUsage();
+    else {
+      const d = process.cpuUsage(cpu0);
+      cpuUs = d.user + d.system;
+    }
+    onMeasuring(on);
+  });
+  return { seconds, cpuUs };
 }
 
 function log(msg: string): void {
@@ -30,12 +54,19 @@ function log(msg: string): void {
 }
 
 /** Raw: frames built by hand, replies matched by the id read from the frame's head (as bench/driver.ts does). */
-async function rawLoop(url: string, numbers: readonly string[], warmupMs: number, measureMs: number): Promise<LoopResult> {
+async function rawLoop(url: string, numbers: readonly string[], warmupMs: number, measureMs: number, cork: boolean): Promise<LoopResult> {
+  let tcp: Socket | null = null;
   const ws = await new Promise<WebSocket>((resolve, reject) => {
     const s = new WebSocket(url, { perMessageDeflate: false });
+    s.once('upgrade', (res) => (tcp = res.socket));
     s.once('open', () => resolve(s));
     s.once('error', reject);
   });
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    tcp?.uncork();
+  };
   const tails = numbers.map((n) => `,"op":"check","number":${JSON.stringify(n)}}`);
   const sentAt = new Map<number, number>();
   const hist = newHistogram();
@@ -49,6 +80,11 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
   const send = (): void => {
     const id = nextId++;
     sentAt.set(id, performance.now());
+    if (cork && !corked && tcp !== null) {
+      corked = true;
+      tcp.cork();
+      process.nextTick(uncork);
+    }
     ws.send(`{"id":${id}${tails[k++ % tails.length] ?? ''}`);
   };
   ws.on('message', (data: RawData) => {
@@ -72,7 +108,7 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
     else if (sentAt.size === 0) drained();
   });
   for (let i = 0; i < IN_FLIGHT; i++) send();
-  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  const { seconds, cpuUs } = await measureWithCpu(warmupMs, measureMs, (on) => (measuring = on));
   stopping = true;
   await Promise.race([
     new Promise<void>((r) => {
@@ -82,7 +118,7 @@ async function rawLoop(url: string, numbers: readonly string[], warmupMs: number
     sleep(10_000),
   ]);
   ws.close();
-  return { hist, completed, seconds, errors };
+  return { hist, completed, seconds, errors, cpuUsPerCheck: cpuUs / Math.max(1, completed) };
 }
 
 /** Through the client: 64 callers, each awaiting its check and issuing the next, as 64 dialer lines would. */
@@ -109,10 +145,10 @@ async function clientLoop(client: CallgateClient, numbers: readonly string[], wa
     }
   };
   const callers = Array.from({ length: IN_FLIGHT }, () => caller());
-  const seconds = await measureWindow(warmupMs, measureMs, (on) => (measuring = on));
+  const { seconds, cpuUs } = await measureWithCpu(warmupMs, measureMs, (on) => (measuring = on));
   stopping = true;
   await Promise.all(callers);
-  return { hist, completed, seconds, errors };
+  return { hist, completed, seconds, errors, cpuUsPerCheck: cpuUs / Math.max(1, completed) };
 }
 
 async function main(): Promise<void> {
@@ -123,6 +159,8 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       'measure-ms': { type: 'string', default: '1500' },
       'warmup-ms': { type: 'string', default: '300' },
+      rounds: { type: 'string', default: '1' },
+      'raw-cork': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -131,7 +169,9 @@ async function main(): Promise<void> {
   const seed = Number(values.seed);
   const measureMs = Number(values['measure-ms']);
   const warmupMs = Math.max(300, Number(values['warmup-ms']));
+  const rounds = Number(values.rounds);
   if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
+  if (!Number.isSafeInteger(rounds) || rounds <= 0) throw new Error(`--rounds expects a positive integer, got ${values.rounds}`);
   // The loaded mix of bench/driver.ts: 90% off the list, 10% listed, in the formats list files use.
   const block = styleAll(blockE164(size, seed), seed, 'mixed');
   const miss = styleAll(missE164(size, seed), seed, 'mixed');
@@ -139,22 +179,33 @@ async function main(): Promise<void> {
 
   const client = new CallgateClient({ url: values.url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
   await client.connected();
-  const rawA = await rawLoop(values.url, mixed, warmupMs, measureMs);
-  const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
-  const rawB = await rawLoop(values.url, mixed, warmupMs, measureMs);
-  await client.close();
-
-  const rawRate = (rawA.completed / rawA.seconds + rawB.completed / rawB.seconds) / 2;
-  const clientRate = viaClient.completed / viaClient.seconds;
-  const figures: Record<string, number> = {
-    'raw-64x1.throughput_per_s': rawRate,
-    'raw-64x1.p99_us': (summarise(rawA.hist).p99_us + summarise(rawB.hist).p99_us) / 2,
-    'raw-64x1.errors': rawA.errors + rawB.errors,
-    'client-64x1.throughput_per_s': clientRate,
-    'client-64x1.p99_us': summarise(viaClient.hist).p99_us,
-    'client-64x1.errors': viaClient.errors,
+  const rate = (r: LoopResult): number => r.completed / r.seconds;
+  const figures: Record<string, number[]> = {};
+  const add = (name: string, value: number): void => {
+    (figures[name] ??= []).push(value);
   };
-  log(`raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%)`);
+  const ratios: number[] = [];
+  let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
+  for (let round = 0; round < rounds; round++) {
+    const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
+    const rawAfter = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
+    const rawRate = (rate(rawBefore) + rate(rawAfter)) / 2;
+    const clientRate = rate(viaClient);
+    add('raw-64x1.throughput_per_s', rawRate);
+    add('raw-64x1.p99_us', (summarise(rawBefore.hist).p99_us + summarise(rawAfter.hist).p99_us) / 2);
+    add('raw-64x1.errors', rawBefore.errors + rawAfter.errors);
+    add('raw-64x1.cpu_us_per_check', (rawBefore.cpuUsPerCheck + rawAfter.cpuUsPerCheck) / 2);
+    add('client-64x1.throughput_per_s', clientRate);
+    add('client-64x1.p99_us', summarise(viaClient.hist).p99_us);
+    add('client-64x1.errors', viaClient.errors);
+    add('client-64x1.cpu_us_per_check', viaClient.cpuUsPerCheck);
+    ratios.push(clientRate / rawRate);
+    const cpu = `driver CPU per check raw ${((rawBefore.cpuUsPerCheck + rawAfter.cpuUsPerCheck) / 2).toFixed(1)} µs, client ${viaClient.cpuUsPerCheck.toFixed(1)} µs`;
+    log(`round ${round + 1}/${rounds}: raw ${Math.round(rawRate)}/s, client ${Math.round(clientRate)}/s (${((clientRate / rawRate) * 100).toFixed(1)}%); ${cpu}`);
+    rawBefore = rawAfter;
+  }
+  await client.close();
+  log(`client/raw per round ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
   process.stdout.write(`${JSON.stringify({ figures })}\n`);
 }
 

@@ -74,12 +74,9 @@ export interface ClientStats {
   readonly lateReplies: number;
 }
 
-type Settled =
-  | { readonly kind: 'reply'; readonly reply: Reply }
-  | { readonly kind: 'unavailable'; readonly message: string; readonly timeout: boolean };
-
 interface Entry extends PendingEntry {
-  readonly settle: (outcome: Settled) => void;
+  /** The gate's reply, or null with why there is none (answered gate_unavailable). */
+  readonly settle: (reply: Reply | null, failure: string) => void;
 }
 
 interface Settings {
@@ -217,9 +214,8 @@ export class CallgateClient {
     if (options.campaign !== undefined) body += `,"campaign":${JSON.stringify(options.campaign)}`;
     if (options.dial === true) body += ',"dial":true';
     return new Promise<CheckAnswer>((resolve, reject) => {
-      this.#submit(body, (outcome) => {
-        if (outcome.kind === 'unavailable') return this.#settleFailure(unavailableError(outcome.message), resolve, reject, blocked);
-        const reply = outcome.reply;
+      this.#submit(body, (reply, failure) => {
+        if (reply === null) return this.#settleFailure(unavailableError(failure), resolve, reject, blocked);
         if (reply.kind === 'check') return resolve(reply.answer);
         if (reply.kind === 'error') return this.#settleFailure(reply.error, resolve, reject, blocked);
         return this.#settleFailure(unavailableError(`the gate answered a check with a ${reply.kind} reply`), resolve, reject, blocked);
@@ -238,9 +234,8 @@ export class CallgateClient {
     let body = `"op":"check","numbers":${JSON.stringify(numbers)}`;
     if (options.campaign !== undefined) body += `,"campaign":${JSON.stringify(options.campaign)}`;
     return new Promise<BatchEntry[]>((resolve, reject) => {
-      this.#submit(body, (outcome) => {
-        if (outcome.kind === 'unavailable') return this.#settleFailure(unavailableError(outcome.message), resolve, reject, all);
-        const reply = outcome.reply;
+      this.#submit(body, (reply, failure) => {
+        if (reply === null) return this.#settleFailure(unavailableError(failure), resolve, reject, all);
         if (reply.kind === 'batch' && reply.results.length === numbers.length) return resolve([...reply.results]);
         if (reply.kind === 'error') return this.#settleFailure(reply.error, resolve, reject, all);
         return this.#settleFailure(unavailableError(`the gate answered a batch of ${numbers.length} with ${reply.kind === 'batch' ? `${reply.results.length} results` : `a ${reply.kind} reply`}`), resolve, reject, all);
@@ -257,9 +252,8 @@ export class CallgateClient {
     let body = `"op":"outcome","number":${JSON.stringify(number)},"outcome":${JSON.stringify(outcome)}`;
     if (options.campaign !== undefined) body += `,"campaign":${JSON.stringify(options.campaign)}`;
     return new Promise<OutcomeAnswer>((resolve, reject) => {
-      this.#submit(body, (settled) => {
-        if (settled.kind === 'unavailable') return this.#settleFailure(unavailableError(settled.message), resolve, reject, failed);
-        const reply = settled.reply;
+      this.#submit(body, (reply, failure) => {
+        if (reply === null) return this.#settleFailure(unavailableError(failure), resolve, reject, failed);
         if (reply.kind === 'outcome') return resolve({ ok: true, number: reply.number, outcome: reply.outcome });
         if (reply.kind === 'error') return this.#settleFailure(reply.error, resolve, reject, failed);
         return this.#settleFailure(unavailableError(`the gate answered an outcome with a ${reply.kind} reply`), resolve, reject, failed);
@@ -313,21 +307,30 @@ export class CallgateClient {
   }
 
   /** `body`: the request's JSON fields after the id, written by the caller. */
-  #submit(body: string, settle: (outcome: Settled) => void): void {
-    if (this.#state === 'closed') return settle({ kind: 'unavailable', message: 'the client is closed', timeout: false });
-    if (this.#state === 'down') return settle({ kind: 'unavailable', message: `the gate is unreachable (${this.#lastFailure}); reconnecting`, timeout: false });
-    if (this.#pending.size >= this.#s.maxPending) return settle({ kind: 'unavailable', message: `${this.#s.maxPending} requests already pending (maxPending)`, timeout: false });
+  #submit(body: string, settle: (reply: Reply | null, failure: string) => void): void {
+    if (this.#state === 'closed') return settle(null, 'the client is closed');
+    if (this.#state === 'down') return settle(null, `the gate is unreachable (${this.#lastFailure}); reconnecting`);
+    if (this.#pending.size >= this.#s.maxPending) return settle(null, `${this.#s.maxPending} requests already pending (maxPending)`);
     const id = this.#pending.nextId();
-    const now = performance.now();
-    this.#pending.add(id, { deadline: now + this.#s.timeoutMs, frame: `{"id":${id},${body}}`, settle });
-    this.#armSweep(now + this.#s.timeoutMs);
-    this.#flush();
+    const deadline = performance.now() + this.#s.timeoutMs;
+    const frame = `{"id":${id},${body}}`;
+    const socket = this.#socket;
+    // The common case goes straight to the wire: open, under the limits, nothing queued ahead of it (order).
+    if (socket !== null && this.#state === 'open' && this.#inFlight < this.#s.maxInFlight && this.#pending.queuedIds === 0 && socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
+      this.#pending.add(id, { deadline, frame: null, settle });
+      this.#inFlight++;
+      socket.send(frame);
+    } else {
+      this.#pending.add(id, { deadline, frame, settle });
+      this.#flush();
+    }
+    this.#armSweep(deadline);
   }
 
   /** Sends queued requests while the connection is open, under `maxInFlight` and the send high-water mark. */
   #flush(): void {
     const socket = this.#socket;
-    if (socket === null || this.#state !== 'open') return;
+    if (socket === null || this.#state !== 'open' || this.#pending.queuedIds === 0) return;
     while (this.#inFlight < this.#s.maxInFlight && socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
       const next = this.#pending.nextToSend();
       if (next === null) return;
@@ -349,7 +352,7 @@ export class CallgateClient {
       return;
     }
     if (entry.frame === null) this.#inFlight--;
-    entry.settle({ kind: 'reply', reply });
+    entry.settle(reply, '');
     this.#flush();
   }
 
@@ -370,7 +373,7 @@ export class CallgateClient {
     for (const entry of this.#pending.expire(performance.now())) {
       if (entry.frame === null) this.#inFlight--;
       this.#timeouts++;
-      entry.settle({ kind: 'unavailable', message: `no reply within ${this.#s.timeoutMs} ms`, timeout: true });
+      entry.settle(null, `no reply within ${this.#s.timeoutMs} ms`);
     }
     const next = this.#pending.oldestDeadline();
     if (next !== null) this.#armSweep(next);
@@ -449,7 +452,7 @@ export class CallgateClient {
 
   #failAll(message: string): void {
     this.#inFlight = 0;
-    for (const entry of this.#pending.drain()) entry.settle({ kind: 'unavailable', message, timeout: false });
+    for (const entry of this.#pending.drain()) entry.settle(null, message);
     if (this.#sweepTimer !== null) clearTimeout(this.#sweepTimer);
     this.#sweepTimer = null;
     this.#sweepAt = Number.POSITIVE_INFINITY;

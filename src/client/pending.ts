@@ -20,6 +20,8 @@ export class PendingTable<T extends PendingEntry> {
   #queue: number[] = [];
   #queueHead = 0;
   #nextId = 1;
+  /** Ids have wrapped past Number.MAX_SAFE_INTEGER: a fresh one must be checked against those still pending. */
+  #wrapped = false;
 
   /** Requests in the table, sent or not. */
   get size(): number {
@@ -35,8 +37,11 @@ export class PendingTable<T extends PendingEntry> {
   nextId(): number {
     for (;;) {
       const id = this.#nextId;
-      this.#nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
-      if (!this.#byId.has(id)) return id;
+      if (id >= Number.MAX_SAFE_INTEGER) {
+        this.#nextId = 1;
+        this.#wrapped = true;
+      } else this.#nextId = id + 1;
+      if (!this.#wrapped || !this.#byId.has(id)) return id;
     }
   }
 
@@ -67,8 +72,10 @@ export class PendingTable<T extends PendingEntry> {
         return { id, entry };
       }
     }
-    this.#queue = [];
-    this.#queueHead = 0;
+    if (this.#queue.length > 0) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
     return null;
   }
 

@@ -74,8 +74,93 @@ function readEntry(v: unknown): BatchEntry | null {
   return { number, verdict, reason };
 }
 
-/** Reads one reply frame; null for anything the protocol does not define (never guessed at). */
+const Q = 0x22; // "
+const BACKSLASH = 0x5c;
+
+/**
+ * The end (index of the closing quote) of a JSON string whose content starts at `from` and needs no
+ * unescaping: no backslash, no control character (JSON.parse would refuse those). -1 when it is not such a
+ * string: the parsed path decides.
+ */
+function plainStringEnd(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === Q) return i;
+    if (c === BACKSLASH || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+/**
+ * `{"id":N,"verdict":"V","reason":"R","number":"E"|null[,"basis":"B"][,"retryAt":"T"]}` exactly — the
+ * order encodeCheckReply (check/protocol.ts) writes — read without JSON.parse. Returns what readReplyParsed
+ * would return for the same text, or null to let it decide (any other shape, escapes, odd ids): the scan
+ * only ever accepts frames whose meaning is unambiguous, so it cannot read an allow the parsed path would not.
+ */
+function readCheckReplyFast(text: string): Reply | null {
+  if (!text.startsWith('{"id":')) return null;
+  let i = 6;
+  // A positive integer without leading zeros, at most 16 digits (then checked safe).
+  const first = text.charCodeAt(i);
+  if (first < 0x31 || first > 0x39) return null;
+  let id = 0;
+  for (; i < text.length && i < 6 + 16; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) break;
+    id = id * 10 + c;
+  }
+  if (!Number.isSafeInteger(id)) return null;
+  let verdict: Verdict;
+  if (text.startsWith(',"verdict":"allow","reason":"', i)) verdict = 'allow';
+  else if (text.startsWith(',"verdict":"block","reason":"', i)) verdict = 'block';
+  else return null;
+  i += 29;
+  const reasonEnd = plainStringEnd(text, i);
+  if (reasonEnd < 0) return null;
+  const reason = text.slice(i, reasonEnd);
+  if (!isReason(reason)) return null;
+  i = reasonEnd + 1;
+  if (!text.startsWith(',"number":', i)) return null;
+  i += 10;
+  let number: string | null;
+  if (text.startsWith('null', i)) {
+    number = null;
+    i += 4;
+  } else if (text.charCodeAt(i) === Q) {
+    const end = plainStringEnd(text, i + 1);
+    if (end < 0) return null;
+    number = text.slice(i + 1, end);
+    i = end + 1;
+  } else return null;
+  const answer: { -readonly [K in keyof CheckAnswer]: CheckAnswer[K] } = { verdict, reason, number };
+  if (text.startsWith(',"basis":"', i)) {
+    const end = plainStringEnd(text, i + 10);
+    if (end < 0) return null;
+    answer.basis = text.slice(i + 10, end);
+    i = end + 1;
+  }
+  if (text.startsWith(',"retryAt":"', i)) {
+    const end = plainStringEnd(text, i + 12);
+    if (end < 0) return null;
+    answer.retryAt = text.slice(i + 12, end);
+    i = end + 1;
+  }
+  // The closing brace ends the text: JSON.parse allows trailing white space, the parsed path reads that.
+  if (i !== text.length - 1 || text.charCodeAt(i) !== 0x7d) return null;
+  return { kind: 'check', id, answer };
+}
+
+/**
+ * Reads one reply frame; null for anything the protocol does not define (never guessed at). The server's
+ * single-check reply, byte for byte as check/protocol.ts encodes it, is read by a scan that builds no parse
+ * tree (the client's hot path); every other frame, and any check reply the scan is not sure of, is parsed.
+ */
 export function readReply(text: string): Reply | null {
+  return readCheckReplyFast(text) ?? readReplyParsed(text);
+}
+
+/** The general reader: JSON.parse, then every field validated. Exported for the test that the scan agrees with it. */
+export function readReplyParsed(text: string): Reply | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

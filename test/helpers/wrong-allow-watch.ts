@@ -3,7 +3,7 @@
  * records every allow (a wrong allow). Sidecars come and go: the probes are read afresh each round, and a
  * request on a closing connection is not an answer.
  */
-import type { CheckClient } from '../../src/server/ws-client.js';
+import type { CheckClient } from './raw-check-client.js';
 
 export interface NeverAllow {
   /** Said in the report of a wrong allow. */

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../../src/service.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';

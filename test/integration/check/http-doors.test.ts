@@ -12,7 +12,7 @@ import { request as httpRequest, Agent } from 'node:http';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import type { RunningService } from '../../../src/service.js';
 import { writeConsentConfig } from '../../helpers/list-files.js';
 import { rawExchange, responseComplete, statusOf } from '../../helpers/raw-http.js';

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatNumber, SyntheticNumbers, type NumberStyle } from '../../../bench/synthetic-numbers.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import type { RunningService } from '../../../src/service.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

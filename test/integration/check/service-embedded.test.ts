@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { startEmbedded, writeList, tempDir } from '../../helpers/service.js';
 import type { RunningService } from '../../../src/service.js';
 

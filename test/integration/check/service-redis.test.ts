@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markerKey } from '../../../src/redis/keys.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Socket } from 'node:net';
 import type { RunningService } from '../../../src/service.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { SEND_HIGH_WATER_BYTES } from '../../../src/server/ws-check.js';
 import { clientFrame, rawExchange, rawWebSocket, responseComplete, statusOf, UPGRADE_HEADERS } from '../../helpers/raw-http.js';
 import { waitFor } from '../../helpers/spawn-cli.js';

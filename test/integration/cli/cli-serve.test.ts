@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { tempDir, writeList } from '../../helpers/service.js';
 import { CLI, spawnServe, waitFor } from '../../helpers/spawn-cli.js';
 

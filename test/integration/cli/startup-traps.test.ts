@@ -8,7 +8,7 @@ import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningService } from '../../../src/service.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { runCli, waitFor } from '../../helpers/spawn-cli.js';
 import { readyz } from '../../helpers/endpoints.js';

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
 import { bucketPattern, filterKey } from '../../../src/redis/keys.js';
 import { memberOf } from '../../../src/redis/bucketing.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { redisCli, startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';

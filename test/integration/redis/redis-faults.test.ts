@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { uniquePrefix } from '../../helpers/redis.js';
 import { startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

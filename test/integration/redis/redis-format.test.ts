@@ -14,7 +14,7 @@ import { CHANGE_FORMAT_FIELD, FORMAT_VERSION, encodeMarker } from '../../../src/
 import { bucketCount, bucketIdOf, memberOf } from '../../../src/redis/bucketing.js';
 import { bucketKey, changesKey, filterKey, formatKey, gensKey, listsKey, markerKey, pointerKey } from '../../../src/redis/keys.js';
 import { newGenerationId } from '../../../src/lists/generation.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { redisCli } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

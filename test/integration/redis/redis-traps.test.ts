@@ -11,7 +11,7 @@ import { addedKey, changesKey, listsKey } from '../../../src/redis/keys.js';
 import { RedisStore } from '../../../src/redis/store.js';
 import { scriptDigests } from '../../../src/redis/scripts.js';
 import type { RunningService } from '../../../src/service.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { redisCli, startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

@@ -12,7 +12,7 @@ import { parseServeConfig } from '../../../src/config/config.js';
 import { addedKey, refusedKey, revokedKey } from '../../../src/redis/keys.js';
 import { loadListIntoRedis } from '../../../src/backends/redis-load.js';
 import { RedisStore } from '../../../src/redis/store.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { uniquePrefix } from '../../helpers/redis.js';
 import { startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

@@ -5,7 +5,7 @@
  * once the counts reach Redis again, fleet-wide; both clear once the window has only confirmed answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { writeList } from '../../helpers/service.js';

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
 import { DAY_MS } from '../../../src/core/time.js';

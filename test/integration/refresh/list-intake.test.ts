@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/core/errors.js';
 import { recordPathOf } from '../../../src/refresh/install-record.js';
 import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';

@@ -12,7 +12,7 @@ import { NumberFilter } from '../../../src/lists/bloom.js';
 import { LIBPHONENUMBER_VERSION } from '../../../src/numbers/phone-metadata.js';
 import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
 import { RedisStore } from '../../../src/redis/store.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';

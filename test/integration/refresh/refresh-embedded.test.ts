@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/supervision/alerts.js';
 import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
 import { runCli } from '../../helpers/spawn-cli.js';
 import { alerts } from '../../helpers/endpoints.js';

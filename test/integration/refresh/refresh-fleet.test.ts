@@ -16,7 +16,7 @@ import type { RefreshOutcome } from '../../../src/refresh/refresh.js';
 import { eventsChannel, gensKey, markerKey } from '../../../src/redis/keys.js';
 import { type GenerationMarker } from '../../../src/redis/codecs.js';
 import { RedisStore } from '../../../src/redis/store.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

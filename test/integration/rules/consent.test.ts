@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markerKey } from '../../../src/redis/keys.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { redisCli } from '../../helpers/redis-server.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChangeCommand } from '../../../src/admin/client.js';
 import type { RunningService } from '../../../src/service.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { rawExchange, responseComplete, statusOf, UPGRADE_HEADERS } from '../../helpers/raw-http.js';
 import { startEmbedded, tempDir, writeList } from '../../helpers/service.js';
 

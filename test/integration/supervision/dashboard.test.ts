@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { withPage } from '../../helpers/browser.js';
 import { startEmbedded, tempDir, writeList } from '../../helpers/service.js';
 

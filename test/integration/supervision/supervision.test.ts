@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir, writeList } from '../../helpers/service.js';

@@ -1,11 +1,11 @@
 /**
- * Reading reply frames (src/client/replies.ts): the server's own encoders read back exactly, and nothing
- * malformed ever reads as an allow.
+ * Reading reply frames (src/client/replies.ts): the server's own encoders read back exactly, nothing
+ * malformed ever reads as an allow, and the scan of single-check replies reads what JSON.parse would.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeBatchReply, encodeCheckReply, encodeErrorReply, encodeOutcomeReply } from '../../../src/check/protocol.js';
-import { readReply } from '../../../src/client/replies.js';
+import { readReply, readReplyParsed } from '../../../src/client/replies.js';
 
 const SEED = 20261203;
 
@@ -79,5 +79,36 @@ describe('readReply', () => {
       }),
       { seed: SEED, numRuns: 2000 },
     );
+  });
+
+  it('the scan of a single-check reply reads exactly what the parsed path reads, or leaves the frame to it', () => {
+    // Check-reply shapes with hostile parts: escapes, quotes, control characters, odd ids, extra or
+    // reordered keys, trailing bytes. Whatever the scan accepts must equal the parsed reading.
+    const word = fc.oneof(
+      { arbitrary: fc.constantFrom('not_listed', 'bloctel', '+33612345678', 'consent', '2026-12-03T09:00:00+01:00', '\u00e9t\u00e9'), weight: 4 },
+      { arbitrary: fc.constantFrom('', 'a"b', 'a\\"b', 'a\\u0041', 'x\ny', 'a\\\\', 'x'.repeat(129)), weight: 1 },
+      { arbitrary: fc.string({ maxLength: 6 }), weight: 1 },
+    );
+    const id = fc.oneof({ arbitrary: fc.nat().map(String), weight: 4 }, { arbitrary: fc.constantFrom('0', '01', '-3', '1.5', '1e3', '9007199254740991', '9007199254740992', '12345678901234567', '"s"', 'null'), weight: 1 });
+    const verdict = fc.oneof({ arbitrary: fc.constantFrom('allow', 'block'), weight: 4 }, { arbitrary: word, weight: 1 });
+    const num = fc.oneof({ arbitrary: word.map((w) => `"${w}"`), weight: 4 }, { arbitrary: fc.constantFrom('null', 'nul', '5'), weight: 1 });
+    const tail = fc.oneof({ arbitrary: fc.constant('}'), weight: 4 }, { arbitrary: fc.constantFrom('} ', ' }', '}}', ',"x":1}', ',"error":{"code":"internal"}}', ''), weight: 1 });
+    const frame = fc
+      .tuple(id, verdict, word, num, fc.option(word), fc.option(word), tail, fc.integer({ min: 0, max: 5 }))
+      .map(([i, v, reason, n, basis, retryAt, end, swap]) => {
+        const head = swap === 0 ? `{"id":${i},"reason":"${reason}","verdict":"${v}"` : `{"id":${i},"verdict":"${v}","reason":"${reason}"`;
+        return `${head},"number":${n}${basis === null ? '' : `,"basis":"${basis}"`}${retryAt === null ? '' : `,"retryAt":"${retryAt}"`}${end}`;
+      });
+    let checks = 0;
+    fc.assert(
+      fc.property(fc.oneof(frame, fc.json()), (text) => {
+        const parsed = readReplyParsed(text);
+        if (parsed?.kind === 'check') checks++;
+        expect(readReply(text)).toEqual(parsed);
+      }),
+      { seed: SEED, numRuns: 5000 },
+    );
+    // The generator does reach well-formed check replies (those the scan reads), not only rejects.
+    expect(checks).toBeGreaterThan(500);
   });
 });

@@ -1,6 +1,8 @@
 /**
- * The client side of the check protocol (the `callgate check` command, tests, benchmarks):
- * one socket, many requests in flight, replies matched by id.
+ * A raw client of the check protocol, for tests that assert on the wire: one socket, many requests in
+ * flight, each reply handed back as the server sent it (error replies, ids, extra fields), frames sent as
+ * given (malformed ones too). Not the package's client (src/client/), which fails closed and so would hide
+ * exactly what these tests look at.
  */
 import { WebSocket } from 'ws';
 
