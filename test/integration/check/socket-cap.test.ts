@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import type { RunningService } from '../../../src/service.js';
 import { socketCap } from '../../../src/config/config.js';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { rawExchange, responseComplete, statusOf } from '../../helpers/raw-http.js';
 import { waitFor } from '../../helpers/spawn-cli.js';
 import { startEmbedded, writeList } from '../../helpers/service.js';
