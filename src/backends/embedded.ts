@@ -145,6 +145,14 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
       slot.intraday.apply(op, keys, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString() };
     },
+    lastChange(list, key, op) {
+      const changes = journal?.changes(list) ?? [];
+      for (let i = changes.length - 1; i >= 0; i--) {
+        const c = changes[i] as (typeof changes)[number];
+        if (c.op === op && c.keys.includes(key)) return Promise.resolve({ op, at: c.at, who: c.who });
+      }
+      return Promise.resolve(null);
+    },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({}),
     close: async () => {

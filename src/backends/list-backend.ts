@@ -13,6 +13,14 @@ export type ChangeOutcome =
   | { readonly ok: true; readonly list: string; readonly op: 'add' | 'remove'; readonly count: number; readonly at: string; readonly id?: string }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** Who made an intraday change of one number, and when (`callgate why`). */
+export interface ChangeTrace {
+  readonly op: 'add' | 'remove';
+  /** ms since epoch (Redis mode: Redis's clock). */
+  readonly at: number;
+  readonly who: string;
+}
+
 export interface ListBackend {
   readonly mode: 'embedded' | 'redis';
   /** Confirms Bloom hits outside the process; null when members are in memory. */
@@ -24,6 +32,11 @@ export interface ListBackend {
   start(): Promise<void>;
   /** An intraday change (an opt-out recorded now, or its withdrawal), durable before it resolves. */
   change(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string): Promise<ChangeOutcome>;
+  /**
+   * The newest recorded change `op` of `key` on `list`, from what this mode keeps (embedded: the journal; Redis:
+   * the newest entries of the change stream); null when none is held there (no journal, trimmed, older).
+   */
+  lastChange(list: string, key: NumberKey, op: 'add' | 'remove'): Promise<ChangeTrace | null>;
   /** The last load error of a list, for /readyz; null when none. */
   lastError(list: string): string | null;
   /** Backend health for /readyz (e.g. whether Redis is reachable). */

@@ -129,6 +129,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       await ctx.copy?.change(op, list, keys, who, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
+    async lastChange(list, key, op) {
+      const c = await store.changes.findLast(list, key, op);
+      return c === null ? null : { op, at: Date.parse(c.at), who: c.who };
+    },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({ redis: { up: store.connection.isUp() } }),
     async close() {

@@ -33,6 +33,9 @@ export interface FollowOptions {
 }
 
 const FOLLOW_COUNT = 1000;
+/** `callgate why` reads at most this many of the newest changes to say who made one (an admin question, bounded). */
+export const WHY_SCAN_ENTRIES = 20_000;
+const WHY_SCAN_PAGE = 1000;
 
 export class ChangeFollower {
   readonly #connection: Connection;
@@ -56,6 +59,41 @@ export class ChangeFollower {
     } catch (err) {
       throw redisError('reading the last change id', err);
     }
+  }
+
+  /**
+   * The newest change of `op` naming `key` on `list`, searched among the newest `maxEntries` entries of the stream
+   * (`callgate why`: who made an intraday change, and when); null when none is found there (trimmed, or older).
+   * Entries that cannot be decoded are passed over: this answers a question, it applies nothing.
+   */
+  async findLast(list: string, key: number, op: 'add' | 'remove', maxEntries = WHY_SCAN_ENTRIES): Promise<Change | null> {
+    const streamKey = changesKey(this.#prefix);
+    const digits = String(key);
+    let end = '+';
+    let read = 0;
+    try {
+      while (read < maxEntries) {
+        const page = await this.#connection.bulk.xrevrange(streamKey, end, '-', 'COUNT', Math.min(WHY_SCAN_PAGE, maxEntries - read));
+        for (const [id, flat] of page) {
+          // A cheap test before decoding: most entries name other lists or other numbers.
+          if (!flat.includes(list) || !flat.some((f) => f === digits || f.startsWith(`${digits},`) || f.endsWith(`,${digits}`) || f.includes(`,${digits},`))) continue;
+          let change: Change;
+          try {
+            change = decodeChange(id, flat);
+          } catch {
+            continue;
+          }
+          if (change.list === list && change.op === op && change.keys.includes(key)) return change;
+        }
+        read += page.length;
+        const last = page[page.length - 1];
+        if (last === undefined || page.length < WHY_SCAN_PAGE) return null;
+        end = `(${last[0]}`;
+      }
+    } catch (err) {
+      throw redisError('reading the changes stream', err);
+    }
+    return null;
   }
 
   /**
