@@ -13,8 +13,9 @@ export type ChangeOutcome =
   | { readonly ok: true; readonly list: string; readonly op: 'add' | 'remove'; readonly count: number; readonly at: string; readonly id?: string }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
-/** Who made an intraday change of one number, and when (`callgate why`). */
+/** Who made an intraday change of one number on one list, and when (`callgate why`). */
 export interface ChangeTrace {
+  readonly list: string;
   readonly op: 'add' | 'remove';
   /** ms since epoch (Redis mode: Redis's clock). */
   readonly at: number;
@@ -33,10 +34,11 @@ export interface ListBackend {
   /** An intraday change (an opt-out recorded now, or its withdrawal), durable before it resolves. */
   change(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string): Promise<ChangeOutcome>;
   /**
-   * The newest recorded change `op` of `key` on `list`, from what this mode keeps (embedded: the journal; Redis:
-   * the newest entries of the change stream); null when none is held there (no journal, trimmed, older).
+   * The newest recorded change of `key` per list and op (at most one add and one remove per list), from what this
+   * mode keeps (embedded: the journal; Redis: the newest entries of the change stream); a change no longer held
+   * there (no journal, trimmed, older) is simply absent.
    */
-  lastChange(list: string, key: NumberKey, op: 'add' | 'remove'): Promise<ChangeTrace | null>;
+  changesOf(key: NumberKey): Promise<readonly ChangeTrace[]>;
   /** The last load error of a list, for /readyz; null when none. */
   lastError(list: string): string | null;
   /** Backend health for /readyz (e.g. whether Redis is reachable). */
@@ -58,5 +60,20 @@ export interface OutcomeRecorder {
 export class EmbeddedOutcomes implements OutcomeRecorder {
   recordOutcome(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** Folds changes, newest first, into the newest one per list and op. */
+export class NewestChanges {
+  readonly #seen = new Map<string, ChangeTrace>();
+
+  /** Keeps `c` unless a newer change of its list and op was kept. */
+  offer(c: ChangeTrace): void {
+    const id = `${c.op}\u0000${c.list}`;
+    if (!this.#seen.has(id)) this.#seen.set(id, c);
+  }
+
+  get all(): ChangeTrace[] {
+    return [...this.#seen.values()];
   }
 }

@@ -20,7 +20,7 @@
  */
 import type { Candidate, RemoteConfirmer } from '../check/deny-lists.js';
 import type { Membership } from '../check/verdict.js';
-import type { ChangeOutcome, ListBackend } from './list-backend.js';
+import { NewestChanges, type ChangeOutcome, type ListBackend } from './list-backend.js';
 import { DEFAULT_ATTEMPT_WINDOW_MS } from '../redis/consumer-history.js';
 import type { RedisStore } from '../redis/store.js';
 import { FleetCopy } from './fleet-copy.js';
@@ -129,9 +129,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       await ctx.copy?.change(op, list, keys, who, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
     },
-    async lastChange(list, key, op) {
-      const c = await store.changes.findLast(list, key, op);
-      return c === null ? null : { op, at: Date.parse(c.at), who: c.who };
+    async changesOf(key) {
+      const newest = new NewestChanges();
+      for (const c of await store.changes.changesOf(key)) newest.offer({ list: c.list, op: c.op, at: Date.parse(c.at), who: c.who });
+      return newest.all;
     },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({ redis: { up: store.connection.isUp() } }),

@@ -62,38 +62,38 @@ export class ChangeFollower {
   }
 
   /**
-   * The newest change of `op` naming `key` on `list`, searched among the newest `maxEntries` entries of the stream
-   * (`callgate why`: who made an intraday change, and when); null when none is found there (trimmed, or older).
-   * Entries that cannot be decoded are passed over: this answers a question, it applies nothing.
+   * The changes naming `key`, newest first, among the newest `maxEntries` entries of the stream (`callgate why`:
+   * who made a day's change, and when); older or trimmed ones are not found. Entries that cannot be decoded are
+   * passed over: this answers a question, it applies nothing.
    */
-  async findLast(list: string, key: number, op: 'add' | 'remove', maxEntries = WHY_SCAN_ENTRIES): Promise<Change | null> {
+  async changesOf(key: number, maxEntries = WHY_SCAN_ENTRIES): Promise<Change[]> {
     const streamKey = changesKey(this.#prefix);
     const digits = String(key);
+    const found: Change[] = [];
     let end = '+';
     let read = 0;
     try {
       while (read < maxEntries) {
         const page = await this.#connection.bulk.xrevrange(streamKey, end, '-', 'COUNT', Math.min(WHY_SCAN_PAGE, maxEntries - read));
         for (const [id, flat] of page) {
-          // A cheap test before decoding: most entries name other lists or other numbers.
-          if (!flat.includes(list) || !flat.some((f) => f === digits || f.startsWith(`${digits},`) || f.endsWith(`,${digits}`) || f.includes(`,${digits},`))) continue;
-          let change: Change;
+          // A cheap test before decoding: most entries name other numbers.
+          if (!flat.some((f) => f === digits || f.startsWith(`${digits},`) || f.endsWith(`,${digits}`) || f.includes(`,${digits},`))) continue;
           try {
-            change = decodeChange(id, flat);
+            const change = decodeChange(id, flat);
+            if (change.keys.includes(key)) found.push(change);
           } catch {
-            continue;
+            // An entry of a newer format or damaged: the follower reports it; here it is only not found.
           }
-          if (change.list === list && change.op === op && change.keys.includes(key)) return change;
         }
         read += page.length;
         const last = page[page.length - 1];
-        if (last === undefined || page.length < WHY_SCAN_PAGE) return null;
+        if (last === undefined || page.length < WHY_SCAN_PAGE) break;
         end = `(${last[0]}`;
       }
     } catch (err) {
       throw redisError('reading the changes stream', err);
     }
-    return null;
+    return found;
   }
 
   /**

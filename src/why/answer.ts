@@ -58,6 +58,11 @@ export interface WhyList {
   readonly added: WhyChange | null;
   /** Allow-lists: withdrawn during the day (a revocation, which overrides the file). */
   readonly revoked: WhyChange | null;
+  /**
+   * Deny-lists, when the number is not added now: the newest withdrawal of a day's addition (`unblock`), from the
+   * record of changes ('unknown' when that record did not answer).
+   */
+  readonly removed?: Known<WhyChange | null>;
 }
 
 /** Refusals and attempts: kept only in Redis mode (embedded mode runs no policy that reads them). */

@@ -23,7 +23,7 @@ const DEFAULT_WINDOW_DAYS = 30;
 
 export interface WhyDeps {
   readonly registry: ListRegistry;
-  readonly backend: Pick<ListBackend, 'mode' | 'lastChange'>;
+  readonly backend: Pick<ListBackend, 'mode' | 'changesOf'>;
   /** A RulesFacts of its own (not counted in the unconfirmed_rate alert's figures). */
   readonly facts: RulesFacts;
   /** The request handler's dependencies: the verdicts come from its code. */
@@ -65,15 +65,17 @@ async function verdicts(deps: WhyDeps, raw: string): Promise<WhyVerdict[]> {
   return out;
 }
 
-async function change(deps: WhyDeps, slot: ListSlot, key: NumberKey, op: 'add' | 'remove', atMs: number | null): Promise<WhyChange | null> {
+/** The day's changes of the number, newest per list and op; 'unknown' when what keeps them did not answer. */
+type Changes = readonly ChangeTrace[] | 'unknown';
+
+function traceOf(changes: Changes, list: string, op: 'add' | 'remove'): ChangeTrace | null {
+  return changes === 'unknown' ? null : (changes.find((c) => c.list === list && c.op === op) ?? null);
+}
+
+/** A change the overlay holds (its time), with who made it when the record still has it. */
+function heldChange(changes: Changes, list: string, op: 'add' | 'remove', atMs: number | null): WhyChange | null {
   if (atMs === null) return null;
-  let trace: ChangeTrace | null;
-  try {
-    trace = await deps.backend.lastChange(slot.spec.name, key, op);
-  } catch {
-    trace = null; // Redis not answering: who is unknown, the change itself is known here.
-  }
-  return { at: iso(atMs), who: trace?.who ?? 'unknown' };
+  return { at: iso(atMs), who: traceOf(changes, list, op)?.who ?? 'unknown' };
 }
 
 /** Whether the file generation lists the number: exact in memory; in Redis, known unless a day's addition answers for it. */
@@ -102,8 +104,9 @@ function fileOf(slot: ListSlot, listed: Known<boolean>): WhyFile | null {
   };
 }
 
-async function listOf(deps: WhyDeps, slot: ListSlot, key: NumberKey, answer: AllowAnswer | undefined, stored: string | null): Promise<WhyList> {
+function listOf(slot: ListSlot, key: NumberKey, answer: AllowAnswer | undefined, stored: string | null, changes: Changes): WhyList {
   const spec = slot.spec;
+  const addedAt = slot.intraday.addedAt(key);
   const holds: Known<boolean> = answer === undefined ? false : answer === 'unconfirmed' ? 'unknown' : answer === 'member';
   const base = {
     list: spec.name,
@@ -111,10 +114,14 @@ async function listOf(deps: WhyDeps, slot: ListSlot, key: NumberKey, answer: All
     role: spec.kind === 'allow' ? (spec.role ?? null) : null,
     holds,
     file: fileOf(slot, fileListed(slot, key, answer)),
-    added: await change(deps, slot, key, 'add', slot.intraday.addedAt(key)),
-    revoked: spec.kind === 'allow' ? await change(deps, slot, key, 'remove', slot.intraday.revokedAt(key)) : null,
+    added: heldChange(changes, spec.name, 'add', addedAt),
+    revoked: spec.kind === 'allow' ? heldChange(changes, spec.name, 'remove', slot.intraday.revokedAt(key)) : null,
   };
-  if (spec.kind === 'deny') return base;
+  if (spec.kind === 'deny') {
+    // An addition withdrawn during the day (`unblock`): only the record of changes keeps it.
+    const removed = addedAt !== null ? null : changes === 'unknown' ? 'unknown' : traceOf(changes, spec.name, 'remove');
+    return { ...base, removed: removed === null || removed === 'unknown' ? removed : { at: iso(removed.at), who: removed.who } };
+  }
   const state = answer === undefined || answer === 'absent' ? 'absent' : answer === 'unconfirmed' ? 'unknown' : answer === 'member' ? 'valid' : answer;
   const t = stored === null ? null : decodeTerms(stored);
   const terms = t === null ? undefined : { consentedAt: t.consentedAt === null ? null : iso(t.consentedAt), source: t.source, proof: t.proof, expiresAt: t.expiresAt === null ? null : iso(t.expiresAt) };
@@ -139,12 +146,17 @@ async function readingOf(deps: WhyDeps, e164: string, days: number): Promise<Why
   // Every loaded list is asked exactly (not only Bloom hits): a why is rare, and its answer must be exact.
   const hits: FactsHit[] = slots.filter((s) => s.state !== null).map((slot) => ({ slot, key, role: roleOf(slot) }));
   const facts = await deps.facts.decide({ key, hits, dial: false, requireConsent: false, jsBlocked: true, cap: null, windowMs: days * DAY_MS, refusals: true, now: deps.now() });
-  const lists: WhyList[] = [];
-  for (const slot of slots) {
+  let changes: Changes;
+  try {
+    changes = await deps.backend.changesOf(key);
+  } catch {
+    changes = 'unknown'; // Redis not answering: the changes themselves are known here, not who made them.
+  }
+  const lists = slots.map((slot) => {
     const i = hits.findIndex((h) => h.slot === slot);
     const answer: AllowAnswer | undefined = i === -1 ? undefined : facts.answered ? (facts.memberships[i] ?? 'unconfirmed') : 'unconfirmed';
-    lists.push(await listOf(deps, slot, key, answer, i === -1 ? null : (facts.terms[i] ?? null)));
-  }
+    return listOf(slot, key, answer, i === -1 ? null : (facts.terms[i] ?? null), changes);
+  });
   return { number: e164, lists, history: historyOf(deps, facts, days), verdicts: await verdicts(deps, e164) };
 }
 

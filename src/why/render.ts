@@ -27,6 +27,8 @@ function listLines(l: WhyList): string[] {
   }
   if (l.added !== null) out.push(`  ${changeText(l.kind === 'deny' ? 'added' : 'granted', l.added)}`);
   if (l.revoked !== null) out.push(`  ${changeText('revoked', l.revoked)}`);
+  if (l.removed === 'unknown') out.push('  withdrawn during the day: unknown (the record of changes did not answer)');
+  else if (l.removed !== undefined && l.removed !== null) out.push(`  ${changeText('addition withdrawn', l.removed)}`);
   if (l.terms !== undefined) {
     const t = l.terms;
     out.push(`  terms: consented ${t.consentedAt ?? '-'}, source ${t.source || '-'}, proof ${t.proof || '-'}, expires ${t.expiresAt ?? 'never'}`);
@@ -36,7 +38,7 @@ function listLines(l: WhyList): string[] {
 
 /** A list worth showing: it holds the number (or may), or the day changed something about it. */
 function relevant(l: WhyList): boolean {
-  return l.holds !== false || l.added !== null || l.revoked !== null || (l.file?.listed ?? false) !== false;
+  return l.holds !== false || l.added !== null || l.revoked !== null || (l.removed ?? null) !== null || (l.file?.listed ?? false) !== false;
 }
 
 function historyLines(h: WhyHistory): string[] {

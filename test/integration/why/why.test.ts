@@ -91,6 +91,9 @@ async function runCases(mode: 'embedded' | 'redis', server: SpawnedServer, audit
   // The day's changes, by named operators.
   expect((await runCli(['block', TARGET, '--url', url, '--token', TOKEN, '--who', 'alice'])).code).toBe(0);
   expect(await admin(port, '/admin/lists/remove', { list: 'consents', numbers: [REVOKED], who: 'crm' })).toMatchObject({ ok: true });
+  // Blocked, then unblocked: the withdrawal and who made it.
+  expect(await admin(port, '/admin/block', { numbers: [EXPIRED], who: 'dave' })).toMatchObject({ ok: true });
+  expect(await admin(port, '/admin/unblock', { numbers: [EXPIRED], who: 'erin' })).toMatchObject({ ok: true });
   if (mode === 'redis') {
     // Two allowed dials (counted attempts), then a refusal.
     for (let i = 0; i < 2; i++) expect(await httpCheck(port, `/v1/check?number=${HISTORY}&campaign=winter&dial=1`)).toMatchObject({ verdict: 'allow', reason: 'consent' });
@@ -139,6 +142,7 @@ async function runCases(mode: 'embedded' | 'redis', server: SpawnedServer, audit
   const expired = (await why(port, EXPIRED)).body as unknown as WhyAnswer;
   expect(byName(expired, 'consents')).toMatchObject({ holds: false, state: 'expired', terms: { proof: 'rec-41' } });
   expect(expired.verdicts[1]).toMatchObject({ campaign: 'winter', verdict: 'block', reason: 'no_consent' });
+  expect(byName(expired, 'internal')).toMatchObject({ holds: false, added: null, removed: { who: 'erin' } });
   const revoked = (await why(port, REVOKED)).body as unknown as WhyAnswer;
   expect(byName(revoked, 'consents')).toMatchObject({ holds: false, state: 'revoked', revoked: { who: 'crm' } });
   expect(revoked.verdicts[0]).toMatchObject({ campaign: null, verdict: 'allow', reason: 'not_listed' });

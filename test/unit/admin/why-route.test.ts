@@ -42,7 +42,7 @@ function setup(adminToken: string | null, auditTakes = true) {
   let logged = '';
   const destination = new Writable({ write: (chunk: Buffer, _e, cb) => ((logged += chunk.toString()), cb()) });
   const logger = createLogger({ level: 'info', instanceId: 't', destination });
-  const backend = { mode: 'embedded' as const, lastChange: () => Promise.resolve({ op: 'add' as const, at: Date.now(), who: 'alice' }) };
+  const backend = { mode: 'embedded' as const, changesOf: () => Promise.resolve([{ list: 'internal', op: 'add' as const, at: Date.now(), who: 'alice' }]) };
   const route = whyRoutes({ why: { registry, backend, facts: new MemoryRulesFacts(), handler, now: Date.now }, adminToken, audit, logger }).get('GET /v1/why');
   if (route === undefined) throw new Error('no route');
   const ask = async (r: IncomingMessage, query: string): Promise<HttpReply | HttpError> => {

@@ -1,5 +1,5 @@
 /**
- * Conformance of ListBackend.lastChange (backends/list-backend.ts), what `callgate why` says of who made a day's
+ * Conformance of ListBackend.changesOf (backends/list-backend.ts), what `callgate why` says of who made a day's
  * change: ONE table of cases against both implementations — embedded (the journal) and Redis (the change stream,
  * on the shared Redis: unique prefix per run, deleted after). Each backend runs inside a real service (in process).
  */
@@ -22,16 +22,17 @@ async function cases(backend: ListBackend): Promise<void> {
   await backend.change('add', 'internal', [A], 'bob');
   await backend.change('remove', 'internal', [B], 'carol');
 
-  // The newest change of that kind, with who made it and when.
-  const a = await backend.lastChange('internal', A, 'add');
-  expect(a).toMatchObject({ op: 'add', who: 'bob' });
-  expect(Number.isFinite(a?.at)).toBe(true);
-  expect(await backend.lastChange('internal', B, 'add')).toMatchObject({ who: 'alice' });
-  expect(await backend.lastChange('internal', B, 'remove')).toMatchObject({ op: 'remove', who: 'carol' });
-  // Nothing recorded: null, never a guess.
-  expect(await backend.lastChange('internal', A, 'remove')).toBeNull();
-  expect(await backend.lastChange('internal', NEVER, 'add')).toBeNull();
-  expect(await backend.lastChange('bloctel', A, 'add')).toBeNull();
+  // The newest change per list and op, with who made it and when.
+  const a = await backend.changesOf(A);
+  expect(a).toEqual([{ list: 'internal', op: 'add', at: expect.any(Number), who: 'bob' }]);
+  const b = [...(await backend.changesOf(B))].sort((x, y) => x.op.localeCompare(y.op));
+  expect(b).toMatchObject([
+    { list: 'internal', op: 'add', who: 'alice' },
+    { list: 'internal', op: 'remove', who: 'carol' },
+  ]);
+  expect((b[1]?.at ?? 0) >= (b[0]?.at ?? Infinity)).toBe(true);
+  // Nothing recorded: nothing said, never a guess.
+  expect(await backend.changesOf(NEVER)).toEqual([]);
 }
 
 function args(): string[] {
@@ -42,7 +43,7 @@ function args(): string[] {
   return ['--config', path];
 }
 
-describe('ListBackend.lastChange', { timeout: 60_000 }, () => {
+describe('ListBackend.changesOf', { timeout: 60_000 }, () => {
   it('embedded: from the journal', async () => {
     const service = await startEmbedded(args(), {}, { journalPath: join(tempDir('callgate-journal-'), 'journal.jsonl') });
     try {
@@ -52,11 +53,11 @@ describe('ListBackend.lastChange', { timeout: 60_000 }, () => {
     }
   });
 
-  it('embedded without a journal: nothing held, so null', async () => {
+  it('embedded without a journal: nothing held, so nothing said', async () => {
     const service = await startEmbedded(args());
     try {
       await service.backend.change('add', 'internal', [A], 'alice');
-      expect(await service.backend.lastChange('internal', A, 'add')).toBeNull();
+      expect(await service.backend.changesOf(A)).toEqual([]);
     } finally {
       await service.stop();
     }
@@ -71,7 +72,6 @@ describe('ListBackend.lastChange', { timeout: 60_000 }, () => {
       await cases(service.backend);
     } finally {
       await service.stop();
-      await service.store.close();
     }
   });
 });
