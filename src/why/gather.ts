@@ -107,7 +107,9 @@ function fileOf(slot: ListSlot, listed: Known<boolean>): WhyFile | null {
 function listOf(slot: ListSlot, key: NumberKey, answer: AllowAnswer | undefined, stored: string | null, changes: Changes): WhyList {
   const spec = slot.spec;
   const addedAt = slot.intraday.addedAt(key);
-  const holds: Known<boolean> = answer === undefined ? false : answer === 'unconfirmed' ? 'unknown' : answer === 'member';
+  // A deny-list's day's addition held here counts on its own, as in a check (Redis may have lost it, or not answer).
+  const heldHere = spec.kind === 'deny' && addedAt !== null;
+  const holds: Known<boolean> = heldHere ? true : answer === undefined || answer === 'unconfirmed' ? 'unknown' : answer === 'member';
   const base = {
     list: spec.name,
     kind: spec.kind,
@@ -122,7 +124,8 @@ function listOf(slot: ListSlot, key: NumberKey, answer: AllowAnswer | undefined,
     const removed = addedAt !== null ? null : changes === 'unknown' ? 'unknown' : traceOf(changes, spec.name, 'remove');
     return { ...base, removed: removed === null || removed === 'unknown' ? removed : { at: iso(removed.at), who: removed.who } };
   }
-  const state = answer === undefined || answer === 'absent' ? 'absent' : answer === 'unconfirmed' ? 'unknown' : answer === 'member' ? 'valid' : answer;
+  // No answer: the list has no generation loaded.
+  const state = answer === undefined || answer === 'unconfirmed' ? 'unknown' : answer === 'member' ? 'valid' : answer;
   const t = stored === null ? null : decodeTerms(stored);
   const terms = t === null ? undefined : { consentedAt: t.consentedAt === null ? null : iso(t.consentedAt), source: t.source, proof: t.proof, expiresAt: t.expiresAt === null ? null : iso(t.expiresAt) };
   return { ...base, state, ...(terms === undefined ? {} : { terms }) };
