@@ -79,7 +79,8 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
   const handlerDeps = { registry, checker, rules: config.rules, rulesChecker, outcomes: mode.outcomes, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now };
   const handle = createRequestHandler(handlerDeps);
-  // `callgate why`: its own RulesFacts, so that its questions are not counted in the unconfirmed_rate figures.
+  // `callgate why`: the facts it gathers come from a RulesFacts of its own, left out of the unconfirmed_rate figures
+  // (its verdicts, decided by the check's own code, count there as a check's Redis answers do).
   const why = { registry, backend, facts: mode.rulesFacts({ confirms: null, local: backend.local ?? null }), handler: handlerDeps, now };
 
   const sockets = new CheckSocketServer({
