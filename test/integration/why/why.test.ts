@@ -5,6 +5,7 @@
  * without any number, the admin token required, and attempt counts unchanged by a why.
  */
 import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WhyAnswer, WhyList } from '../../../src/why/answer.js';
@@ -199,6 +200,28 @@ describe('callgate why (embedded)', { timeout: 120_000 }, () => {
     const server = await spawnServe(['--config', setup(dir, false), '--admin-token', TOKEN, '--check-token', CHECK_TOKEN, '--audit-dir', auditDir, '--journal', join(dir, 'journal.jsonl')]);
     try {
       await runCases('embedded', server, auditDir, () => Promise.resolve(0));
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
+
+// An address of this machine other than loopback, to reach the sidecar "from the network".
+const outside = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+
+describe('callgate why without an admin token', { timeout: 60_000 }, () => {
+  it.skipIf(outside === undefined)('answers loopback clients only: 403 from another address', async () => {
+    const dir = tempDir('callgate-why-');
+    const server = await spawnServe(['--config', setup(dir, false), '--host', '0.0.0.0']);
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${server.port}/readyz`)).status === 200, 'readiness');
+      const far = await fetch(`http://${outside as string}:${server.port}/v1/why?number=${TARGET}`);
+      expect(far.status).toBe(403);
+      expect(await far.json()).toMatchObject({ error: { code: 'forbidden' } });
+      expect((await fetch(`http://127.0.0.1:${server.port}/v1/why?number=${TARGET}`)).status).toBe(200);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
