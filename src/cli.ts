@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CallgateError, ErrorCode, isCallgateError } from './core/errors.js';
-import { runChangeCommand, runRefreshCommand } from './admin/client.js';
+import { runChangeCommand, runRefreshCommand, runWhyCommand } from './admin/client.js';
 import { runAuditCommand } from './audit/command.js';
 import { runCheckCommand } from './client/check-command.js';
 import { runAcceptEvictionsCommand, runLoadCommand, runServe } from './main.js';
@@ -29,6 +29,9 @@ const COMMANDS: Readonly<Record<string, string>> = {
   Adds numbers to the block list (--block-list) at once.`,
   unblock: `callgate unblock NUMBER… [--url U] [--token T] [--who W]
   Withdraws intraday block-list additions (numbers listed by the file stay listed).`,
+  why: `callgate why NUMBER [--url http://127.0.0.1:8080] [--token T] [--who W] [--json]
+  Why a running sidecar blocks or allows a number: its lists (since when, by whom), consent, refusal, attempts,
+  and each campaign's verdict now (never counted as an attempt; recorded in the audit trail). docs/why.md.`,
   audit: `callgate audit NUMBER [--from DATE] [--to DATE] [--dir DIR]…
   Every recorded decision and call outcome of one number, oldest first.`,
 };
@@ -80,6 +83,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runChangeCommand(command, rest, process.env);
     case 'audit':
       return runAuditCommand(rest, process.env);
+    case 'why':
+      return runWhyCommand(rest, process.env);
     case '--version':
     case '-v':
     case 'version':

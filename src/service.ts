@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { adminRoutes, applyChange } from './admin/routes.js';
+import { whyRoutes } from './admin/why-route.js';
 import { dashboardRoutes } from './supervision/dashboard-assets.js';
 import { AlertRegistry } from './supervision/alerts.js';
 import { Checker } from './check/deny-lists.js';
@@ -76,7 +77,11 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const audit = config.auditDir === null ? null : await AuditLog.open({ dir: config.auditDir, instanceId: config.instanceId, retentionDays: config.auditRetentionDays, maxPendingBytes: config.auditMaxPendingBytes, now, logger: logger.child({ component: 'audit' }) });
   const auditStats = audit === null ? null : () => audit.stats();
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
-  const handle = createRequestHandler({ registry, checker, rules: config.rules, rulesChecker, outcomes: mode.outcomes, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now });
+  const handlerDeps = { registry, checker, rules: config.rules, rulesChecker, outcomes: mode.outcomes, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now };
+  const handle = createRequestHandler(handlerDeps);
+  // `callgate why`: the facts it gathers come from a RulesFacts of its own, left out of the unconfirmed_rate figures
+  // (its verdicts, decided by the check's own code, count there as a check's Redis answers do).
+  const why = { registry, backend, facts: mode.rulesFacts({ confirms: null, local: backend.local ?? null }), handler: handlerDeps, now };
 
   const sockets = new CheckSocketServer({
     maxPayloadBytes: config.maxPayloadBytes,
@@ -119,6 +124,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['GET /readyz', (): HttpReply => readiness({ registry, backend, alerts, nextRefresh: schedules?.next() ?? {}, retries, warm: mode.isWarm(), now: now() })],
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes(adminDeps),
+    ...whyRoutes({ why, adminToken: config.adminToken, audit, logger: logger.child({ component: 'why' }) }),
     ...httpCheckRoutes({
       handle,
       limits: { maxBatchSize: config.maxBatchSize },

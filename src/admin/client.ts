@@ -1,11 +1,14 @@
 /**
- * The client side of the admin API, for `callgate refresh`, `callgate list add|remove` and
- * `callgate block|unblock`: one HTTP request to a running sidecar, a line of output per result.
+ * The client side of the admin API, for `callgate refresh`, `callgate list add|remove`,
+ * `callgate block|unblock` and `callgate why`: one HTTP request to a running sidecar, a line of output per result.
  */
 import { hostname, userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { RefreshOutcome } from '../refresh/refresh.js';
+import { readingsOf } from '../numbers/normalise.js';
+import { WHY_VERSION, type WhyAnswer } from '../why/answer.js';
+import { renderWhy } from '../why/render.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -30,13 +33,13 @@ function parse<T extends Record<string, { type: 'string' | 'boolean' }>>(argv: r
 }
 
 async function post(t: AdminTarget, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  return request(t, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+}
+
+async function request(t: AdminTarget, path: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; json: Record<string, unknown> }> {
   let res: Response;
   try {
-    res = await fetch(`${t.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(t.token === null ? {} : { authorization: `Bearer ${t.token}` }) },
-      body: JSON.stringify(body ?? {}),
-    });
+    res = await fetch(`${t.url}${path}`, { ...init, headers: { ...init.headers, ...(t.token === null ? {} : { authorization: `Bearer ${t.token}` }) } });
   } catch (err) {
     throw new CallgateError(ErrorCode.UNREACHABLE, `cannot reach ${t.url}: ${(err as Error).message}`);
   }
@@ -133,4 +136,27 @@ export async function runChangeCommand(kind: 'list' | 'block' | 'unblock', argv:
   // A remove withdraws intraday additions only: the file's numbers stay listed until a file without them is loaded.
   process.stdout.write(`${String(json['list'])}: ${kept.length} number(s) still listed by file generation ${String(still?.generation)}, not removed: ${kept.join(', ')}\n`);
   return 1;
+}
+
+/**
+ * `callgate why NUMBER [--url U] [--token T] [--who W] [--json]`: why a running sidecar blocks or allows a number
+ * (GET /v1/why). 0 when answered (whatever the verdicts); any failure is an error (exit 2, its code).
+ */
+export async function runWhyCommand(argv: readonly string[], env: Env): Promise<number> {
+  const { values, positionals } = parse(argv, { url: { type: 'string' }, token: { type: 'string' }, who: { type: 'string' }, json: { type: 'boolean' } });
+  const [number, ...extra] = positionals;
+  if (number === undefined || extra.length > 0) throw new CallgateError(ErrorCode.CONFIG, 'usage: callgate why NUMBER [--url U] [--token T] [--who W] [--json]');
+  // Refused here too, without a round trip; the message does not repeat the input.
+  if (readingsOf(number).length === 0) throw new CallgateError(ErrorCode.BAD_REQUEST, 'not a valid phone number');
+  const t = target(values as { url?: string; token?: string }, env);
+  const q = new URLSearchParams({ number, who: (values['who'] as string | undefined) ?? defaultWho() });
+  const { status, json } = await request(t, `/v1/why?${q.toString()}`, { method: 'GET' });
+  if (status !== 200) {
+    const e = json['error'] as { code?: string; message?: string } | undefined;
+    const code = status === 400 ? ErrorCode.BAD_REQUEST : status === 401 || status === 403 ? ErrorCode.UNAUTHORIZED : ErrorCode.INTERNAL;
+    throw new CallgateError(code, `${e?.message ?? `HTTP ${status}`} (${e?.code ?? status})`);
+  }
+  if (json['v'] !== WHY_VERSION) throw new CallgateError(ErrorCode.FORMAT, `the sidecar answered why format ${JSON.stringify(json['v'])}; this callgate reads ${WHY_VERSION}: use the same version`);
+  process.stdout.write(values['json'] === true ? `${JSON.stringify(json)}\n` : renderWhy(json as unknown as WhyAnswer));
+  return 0;
 }

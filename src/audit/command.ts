@@ -35,6 +35,6 @@ export async function runAuditCommand(argv: readonly string[], env: Env): Promis
   const to = date(parsed.values.to, '--to', true);
   const result = await queryAudit({ dirs, number, ...(from ? { from } : {}), ...(to ? { to } : {}) });
   for (const r of result.records) process.stdout.write(`${formatAuditRecord(r)}\n`);
-  process.stderr.write(`${result.records.length} record(s) for ${number} in ${result.files} file(s)${result.malformed > 0 ? `, ${result.malformed} malformed line(s) skipped` : ''}${result.unreadable.length > 0 ? `, ${result.unreadable.length} file(s) only partly readable` : ''}\n`);
+  process.stderr.write(`${result.records.length} record(s) for ${number} in ${result.files} file(s)${result.malformed > 0 ? `, ${result.malformed} malformed line(s) skipped` : ''}${result.newer > 0 ? `, ${result.newer} record(s) written by a newer callgate skipped` : ''}${result.unreadable.length > 0 ? `, ${result.unreadable.length} file(s) only partly readable` : ''}\n`);
   return result.unreadable.length > 0 ? 1 : 0;
 }

@@ -13,7 +13,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { AuditRecord } from './record.js';
+import { AUDIT_KINDS, WHY_RECORD_VERSION, type AuditRecord } from './record.js';
 import { parseAuditFileName, utcDay } from './rotation.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { DAY_MS } from '../core/time.js';
@@ -31,12 +31,17 @@ export interface AuditQueryOptions {
 }
 
 export interface AuditQueryResult {
-  /** Check and outcome records of the number, sorted by `at` (then instance). */
+  /** Check, outcome and why records of the number, sorted by `at` (then instance). */
   readonly records: AuditRecord[];
   /** Files read (after the by-name day filter). */
   readonly files: number;
   readonly lines: number;
   readonly malformed: number;
+  /**
+   * Records of the number this build cannot read: a kind it does not know, or a `why` of a newer version (written
+   * by a newer callgate). Counted apart from malformed lines, never read with older rules.
+   */
+  readonly newer: number;
   /** Files that failed part-way (a truncated .gz): their readable lines are included. */
   readonly unreadable: readonly { readonly file: string; readonly message: string }[];
 }
@@ -70,10 +75,13 @@ export async function queryAudit(options: AuditQueryOptions): Promise<AuditQuery
   files.sort();
 
   const needle = `"number":${JSON.stringify(number)}`;
+  // `why` records name the number under `readings` (audit/record.ts AuditWhy).
+  const quoted = JSON.stringify(number);
   const records: AuditRecord[] = [];
   const unreadable: { file: string; message: string }[] = [];
   let lines = 0;
   let malformed = 0;
+  let newer = 0;
   for (const file of files) {
     try {
       for await (const raw of readLines(file)) {
@@ -84,13 +92,15 @@ export async function queryAudit(options: AuditQueryOptions): Promise<AuditQuery
           malformed++;
           continue;
         }
-        if (!line.includes(needle)) continue;
+        if (!line.includes(needle) && !(line.startsWith('{"type":"why"') && line.includes(quoted))) continue;
         const rec = parseRecord(line);
         if (rec === null) {
-          malformed++;
+          if (isNewerRecord(line)) newer++;
+          else malformed++;
           continue;
         }
-        if (rec.type === 'batch' || rec.number !== number) continue;
+        if (rec.type === 'batch') continue;
+        if (rec.type === 'why' ? !rec.readings.includes(number) : rec.number !== number) continue;
         const at = Date.parse(rec.at);
         if (at < fromMs || at > toMs) continue;
         records.push(rec);
@@ -100,7 +110,7 @@ export async function queryAudit(options: AuditQueryOptions): Promise<AuditQuery
     }
   }
   records.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
-  return { records, files: files.length, lines, malformed, unreadable };
+  return { records, files: files.length, lines, malformed, newer, unreadable };
 }
 
 /** Lines of a file, gunzipped if its name says so; stream errors (a truncated .gz) surface as a throw. */
@@ -137,6 +147,21 @@ function isStringMap(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A line this build cannot read because a newer build wrote it: an unknown kind, or a `why` of a newer `v`. */
+function isNewerRecord(line: string): boolean {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return false;
+  }
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  if (typeof r['type'] !== 'string' || typeof r['at'] !== 'string') return false;
+  if (!AUDIT_KINDS.has(r['type'])) return true;
+  return r['type'] === 'why' && typeof r['v'] === 'number' && r['v'] > WHY_RECORD_VERSION;
+}
+
 /** A file line as a record, or null when it is not one AuditLog could have written. */
 export function parseRecord(line: string): AuditRecord | null {
   let v: unknown;
@@ -158,6 +183,9 @@ export function parseRecord(line: string): AuditRecord | null {
       return r as unknown as AuditRecord;
     case 'batch':
       return typeof r['count'] === 'number' && isStringMap(r['blockedByReason']) && isStringMap(r['generations']) ? (r as unknown as AuditRecord) : null;
+    case 'why':
+      if (r['v'] !== WHY_RECORD_VERSION || typeof r['who'] !== 'string' || !isStringMap(r['verdicts'])) return null;
+      return Array.isArray(r['readings']) && r['readings'].every((n) => typeof n === 'string') ? (r as unknown as AuditRecord) : null;
     default:
       return null;
   }
@@ -172,7 +200,7 @@ function pairs(m: Readonly<Record<string, string | number>>, sep: string): strin
 
 /** One human-readable line per record, for the CLI. */
 export function formatAuditRecord(r: AuditRecord): string {
-  const campaign = `campaign=${r.campaign ?? '-'}`;
+  const campaign = `campaign=${('campaign' in r ? r.campaign : null) ?? '-'}`;
   const instance = `instance=${r.instance}`;
   switch (r.type) {
     case 'check': {
@@ -191,6 +219,8 @@ export function formatAuditRecord(r: AuditRecord): string {
     }
     case 'outcome':
       return [r.at, 'outcome', r.number, campaign, r.outcome, instance].join('  ');
+    case 'why':
+      return [r.at, 'why', r.readings.join(','), `who=${r.who}`, `verdicts=${pairs(r.verdicts, ':')}`, instance].join('  ');
     case 'batch':
       return [r.at, 'batch', `count=${r.count}`, campaign, `policy=${r.policy}`, `blocked=${pairs(r.blockedByReason, ':')}`, `generations=${pairs(r.generations, '@')}`, instance].join('  ');
     default: {

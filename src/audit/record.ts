@@ -1,5 +1,5 @@
 /**
- * What an audit record is and how it is written: the record types (check, batch, outcome) and their one
+ * What an audit record is and how it is written: the record types (check, batch, outcome, why) and their one
  * serialisation, the line a file holds (the record with this process's `instance` spliced in, then '\n').
  * The trail is proof kept for years and parsed by `callgate audit` (audit/query.ts) and by inspectors'
  * tools, so its bytes are defined here once: the hot path's check record (encodeCheckRecord, built from
@@ -57,8 +57,32 @@ export interface AuditOutcome {
   readonly outcome: 'no_answer' | 'answered' | 'refused';
 }
 
+/**
+ * A `callgate why` (GET /v1/why): who asked about which number, and what each campaign would have answered then.
+ * A kind added after the first three: its numbers are under `readings`, never `number`, so a reader that predates
+ * it (which finds a number's records by their `"number":` field) passes over it instead of counting it malformed;
+ * `v` versions this kind's own fields (audit/query.ts counts a record of a newer `v` or an unknown kind apart).
+ */
+export interface AuditWhy {
+  readonly type: 'why';
+  readonly v: typeof WHY_RECORD_VERSION;
+  readonly at: string;
+  /** Every E.164 reading of the input (two for an ambiguous input). */
+  readonly readings: readonly string[];
+  /** Who asked (the CLI sends user@host; `who` of the request). */
+  readonly who: string;
+  /** What a check of the input as written would have answered, per campaign ('(default)': no campaign). */
+  readonly verdicts: Readonly<Record<string, string>>;
+}
+
+/** The version of AuditWhy's fields this build writes and reads. */
+export const WHY_RECORD_VERSION = 1;
+
+/** The record kinds this build reads (a later build may add more: audit/query.ts counts those apart). */
+export const AUDIT_KINDS: ReadonlySet<string> = new Set(['check', 'batch', 'outcome', 'why']);
+
 /** What the service writes; the log adds `instance` itself. */
-export type AuditEvent = AuditCheck | AuditBatch | AuditOutcome;
+export type AuditEvent = AuditCheck | AuditBatch | AuditOutcome | AuditWhy;
 /** What a file line holds. */
 export type AuditRecord = AuditEvent & { readonly instance: string };
 

@@ -8,7 +8,7 @@ import type { AlertRegistry } from '../supervision/alerts.js';
 import { ExactSet } from '../lists/exact-set.js';
 import { NumberFilter } from '../lists/bloom.js';
 import { IntradayJournal } from './journal.js';
-import type { ChangeOutcome, ListBackend } from './list-backend.js';
+import { NewestChanges, type ChangeOutcome, type ListBackend } from './list-backend.js';
 import { newGenerationId } from '../lists/generation.js';
 import { ListRecordFile, recordPathOf, type InstalledLists } from '../refresh/install-record.js';
 import type { ListSpec } from '../config/list-spec.js';
@@ -144,6 +144,15 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): ListBack
       await journal?.append({ op, list, keys, who, at });
       slot.intraday.apply(op, keys, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString() };
+    },
+    changesOf(key) {
+      const newest = new NewestChanges();
+      const entries = journal?.entries() ?? [];
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i] as (typeof entries)[number];
+        if ((e.op === 'add' || e.op === 'remove') && e.keys.includes(key)) newest.offer({ list: e.list, op: e.op, at: e.at, who: e.who });
+      }
+      return Promise.resolve(newest.all);
     },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({}),

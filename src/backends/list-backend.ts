@@ -13,6 +13,15 @@ export type ChangeOutcome =
   | { readonly ok: true; readonly list: string; readonly op: 'add' | 'remove'; readonly count: number; readonly at: string; readonly id?: string }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/** Who made an intraday change of one number on one list, and when (`callgate why`). */
+export interface ChangeTrace {
+  readonly list: string;
+  readonly op: 'add' | 'remove';
+  /** ms since epoch (Redis mode: Redis's clock). */
+  readonly at: number;
+  readonly who: string;
+}
+
 export interface ListBackend {
   readonly mode: 'embedded' | 'redis';
   /** Confirms Bloom hits outside the process; null when members are in memory. */
@@ -24,6 +33,12 @@ export interface ListBackend {
   start(): Promise<void>;
   /** An intraday change (an opt-out recorded now, or its withdrawal), durable before it resolves. */
   change(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string): Promise<ChangeOutcome>;
+  /**
+   * The newest recorded change of `key` per list and op (at most one add and one remove per list), from what this
+   * mode keeps (embedded: the journal; Redis: the newest entries of the change stream); a change no longer held
+   * there (no journal, trimmed, older) is simply absent.
+   */
+  changesOf(key: NumberKey): Promise<readonly ChangeTrace[]>;
   /** The last load error of a list, for /readyz; null when none. */
   lastError(list: string): string | null;
   /** Backend health for /readyz (e.g. whether Redis is reachable). */
@@ -45,5 +60,20 @@ export interface OutcomeRecorder {
 export class EmbeddedOutcomes implements OutcomeRecorder {
   recordOutcome(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** Folds changes, newest first, into the newest one per list and op. */
+export class NewestChanges {
+  readonly #seen = new Map<string, ChangeTrace>();
+
+  /** Keeps `c` unless a newer change of its list and op was kept. */
+  offer(c: ChangeTrace): void {
+    const id = `${c.op}\u0000${c.list}`;
+    if (!this.#seen.has(id)) this.#seen.set(id, c);
+  }
+
+  get all(): ChangeTrace[] {
+    return [...this.#seen.values()];
   }
 }

@@ -20,7 +20,7 @@
  */
 import type { Candidate, RemoteConfirmer } from '../check/deny-lists.js';
 import type { Membership } from '../check/verdict.js';
-import type { ChangeOutcome, ListBackend } from './list-backend.js';
+import { NewestChanges, type ChangeOutcome, type ListBackend } from './list-backend.js';
 import { DEFAULT_ATTEMPT_WINDOW_MS } from '../redis/consumer-history.js';
 import type { RedisStore } from '../redis/store.js';
 import { FleetCopy } from './fleet-copy.js';
@@ -128,6 +128,11 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       // This sidecar's copy too, before the acknowledgement: Redis may lose the change before others read it.
       await ctx.copy?.change(op, list, keys, who, at);
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
+    },
+    async changesOf(key) {
+      const newest = new NewestChanges();
+      for (const c of await store.changes.changesOf(key)) newest.offer({ list: c.list, op: c.op, at: Date.parse(c.at), who: c.who });
+      return newest.all;
     },
     lastError: (list) => errors.get(list) ?? null,
     describe: () => ({ redis: { up: store.connection.isUp() } }),

@@ -46,6 +46,31 @@ export interface RequestHandlerDeps {
   readonly now?: () => number;
 }
 
+/**
+ * The decision of one single-number check, before its bookkeeping: what `single` answers, and what `callgate why`
+ * (verdictNow) reports, by the same code. `campaign` null: a campaign that must be refused (resolveCampaign).
+ */
+function decideOne(deps: RequestHandlerDeps, campaign: CampaignConfig | null, raw: string, dial: boolean): CheckResult | Promise<CheckResult> {
+  // Checks under an unknown campaign block: the campaign's policy, which may require consent, is unknown.
+  if (campaign === null) return { verdict: 'block', reason: Reason.UNKNOWN_CAMPAIGN, number: normalise(raw) };
+  if (isDenyListsOnly(campaign.policy)) return deps.checker.check(raw);
+  return deps.rulesChecker.check({ raw, campaign, dial });
+}
+
+/**
+ * The verdict a check of `raw` under `campaignName` would get now, never counted as an attempt (dial false) and
+ * never recorded or counted (`callgate why`): the same decision as a check, including the block an allow gets
+ * while its audit record cannot be written (allowNeedsAudit).
+ */
+export async function verdictNow(deps: RequestHandlerDeps, raw: string, campaignName: string | null): Promise<{ readonly policy: string; readonly result: CheckResult }> {
+  const fallback: CampaignConfig = { policy: deps.rules.defaultPolicy, sector: null };
+  const campaign = resolveCampaign(deps.rules, fallback, campaignName);
+  const policy = campaign?.policy ?? fallback.policy;
+  let result = await decideOne(deps, campaign, raw, false);
+  if (result.verdict === 'allow' && policy.allowNeedsAudit && (deps.audit === null || !deps.audit.writable)) result = auditUnavailable(result);
+  return { policy: policy.name, result };
+}
+
 /** A policy with none of the rules: the deny-lists fast path answers it. */
 export function isDenyListsOnly(p: PolicyConfig): boolean {
   return !p.requireConsent && !p.hours && p.frequencyCap === null && p.refusalDays === null && p.bannedSectors.length === 0;
@@ -110,12 +135,8 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     const campaign = resolveCampaign(deps.rules, fallback, request.campaign);
     const policy = campaign?.policy ?? fallback.policy;
     const done = (r: CheckResult): string => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
-    if (campaign === null) return done(unknownCampaign(request.number));
-    if (isDenyListsOnly(policy)) {
-      const r = checker.check(request.number);
-      return 'then' in r ? r.then(done) : done(r);
-    }
-    return deps.rulesChecker.check({ raw: request.number, campaign, dial: request.dial }).then(done);
+    const r = decideOne(deps, campaign, request.number, request.dial);
+    return 'then' in r ? r.then(done) : done(r);
   };
 
   const batch = async (request: Extract<Request, { op: 'batch' }>): Promise<string> => {

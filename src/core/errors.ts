@@ -17,6 +17,8 @@ export const ErrorCode = {
   NEEDS_REDIS: 'CALLGATE_ERR_NEEDS_REDIS',
   LOCK_LOST: 'CALLGATE_ERR_LOCK_LOST',
   DASHBOARD_ASSETS: 'CALLGATE_ERR_DASHBOARD_ASSETS',
+  /** The sidecar refused the CLI's admin request: no or a wrong admin token (HTTP 401), or not from loopback (403). */
+  UNAUTHORIZED: 'CALLGATE_ERR_UNAUTHORIZED',
   /** The CLI could not reach the sidecar it was pointed at. */
   UNREACHABLE: 'CALLGATE_ERR_UNREACHABLE',
   /**

@@ -27,6 +27,11 @@ export class IntradayAdditions {
     return this.#added.has(key);
   }
 
+  /** When the number was added during the day (ms since epoch), or null (`callgate why`). */
+  addedAt(key: NumberKey): number | null {
+    return this.#added.get(key) ?? null;
+  }
+
   /**
    * Keeps the latest time of a number added twice: an opt-out recorded again after a new file was
    * exported cannot be in that file, so clearBefore must not drop it (Redis's ZADD keeps the latest too).

@@ -33,6 +33,9 @@ export interface FollowOptions {
 }
 
 const FOLLOW_COUNT = 1000;
+/** `callgate why` reads at most this many of the newest changes to say who made one (an admin question, bounded). */
+export const WHY_SCAN_ENTRIES = 20_000;
+const WHY_SCAN_PAGE = 1000;
 
 export class ChangeFollower {
   readonly #connection: Connection;
@@ -56,6 +59,41 @@ export class ChangeFollower {
     } catch (err) {
       throw redisError('reading the last change id', err);
     }
+  }
+
+  /**
+   * The changes naming `key`, newest first, among the newest `maxEntries` entries of the stream (`callgate why`:
+   * who made a day's change, and when); older or trimmed ones are not found. Entries that cannot be decoded are
+   * passed over: this answers a question, it applies nothing.
+   */
+  async changesOf(key: number, maxEntries = WHY_SCAN_ENTRIES): Promise<Change[]> {
+    const streamKey = changesKey(this.#prefix);
+    const digits = String(key);
+    const found: Change[] = [];
+    let end = '+';
+    let read = 0;
+    try {
+      while (read < maxEntries) {
+        const page = await this.#connection.bulk.xrevrange(streamKey, end, '-', 'COUNT', Math.min(WHY_SCAN_PAGE, maxEntries - read));
+        for (const [id, flat] of page) {
+          // A cheap test before decoding: most entries name other numbers.
+          if (!flat.some((f) => f === digits || f.startsWith(`${digits},`) || f.endsWith(`,${digits}`) || f.includes(`,${digits},`))) continue;
+          try {
+            const change = decodeChange(id, flat);
+            if (change.keys.includes(key)) found.push(change);
+          } catch {
+            // An entry of a newer format or damaged: the follower reports it; here it is only not found.
+          }
+        }
+        read += page.length;
+        const last = page[page.length - 1];
+        if (last === undefined || page.length < WHY_SCAN_PAGE) break;
+        end = `(${last[0]}`;
+      }
+    } catch (err) {
+      throw redisError('reading the changes stream', err);
+    }
+    return found;
   }
 
   /**

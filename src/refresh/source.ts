@@ -252,6 +252,11 @@ function parseHttpDate(value: string | null): Date | null {
   return Number.isNaN(ms) ? null : new Date(ms);
 }
 
+/** A list's source as it may be shown (logs, `callgate why`): a path as is, a URL without credentials or query. */
+export function sourceLabel(source: string): string {
+  return isUrlSource(source) ? redact(source) : source;
+}
+
 /** Credentials and query strings (signed URLs, tokens) stay out of logs and error messages. */
 function redact(url: string): string {
   try {

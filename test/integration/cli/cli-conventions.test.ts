@@ -13,7 +13,7 @@ import { runCli, spawnServe, waitFor, type SpawnedServer } from '../../helpers/s
 import { duplicateKeys } from '../../helpers/json-keys.js';
 
 const ONE_CODED_LINE = /^callgate: [^\n]+ \[CALLGATE_ERR_[A-Z_]+\]\n$/;
-const COMMANDS = ['serve', 'check', 'load', 'refresh', 'list', 'block', 'unblock', 'audit'];
+const COMMANDS = ['serve', 'check', 'load', 'refresh', 'list', 'block', 'unblock', 'audit', 'why'];
 
 /** Every raw stdout line from now on (the parsed logs would hide a key written twice). */
 function rawLines(server: SpawnedServer): string[] {
@@ -59,6 +59,9 @@ describe('callgate --help, --version and errors', { timeout: 180_000 }, () => {
       ['load', 'a=b'],
       ['list', 'add'],
       ['audit'],
+      ['why'],
+      ['why', 'not-a-number'],
+      ['why', '0612345678', '--url', 'http://127.0.0.1:1'],
     ];
     const results = await Promise.all(failures.map((argv) => runCli(argv, {}, 60_000)));
     results.forEach((r, i) => {

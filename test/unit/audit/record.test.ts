@@ -63,3 +63,18 @@ describe('audit record bytes (golden)', () => {
     );
   });
 });
+
+describe('the why record (golden)', () => {
+  const GOLDEN_WHY =
+    '{"type":"why","v":1,"at":"2026-11-30T09:15:00.123Z","readings":["+33687751234","+687751234"],"who":"alice@host","verdicts":{"(default)":"allow:not_listed","winter":"block:no_consent"},"instance":"host-a"}\n';
+
+  it('writes its numbers under `readings`, never `number`, so that an older reader passes over it', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'callgate-audit-golden-'));
+    const log = await AuditLog.open({ dir: d, instanceId: 'host-a', now: () => AT, logger: silentLogger() });
+    log.write({ type: 'why', v: 1, at: ISO, readings: ['+33687751234', '+687751234'], who: 'alice@host', verdicts: { '(default)': 'allow:not_listed', winter: 'block:no_consent' } });
+    await log.close();
+    const text = readFileSync(join(d, 'callgate-audit-host-a-2026-11-30.jsonl'), 'utf8');
+    expect(text).toBe(GOLDEN_WHY);
+    expect(text).not.toContain('"number":');
+  });
+});
