@@ -63,23 +63,17 @@ export class Utf8Check {
   }
 }
 
-/** A streaming decoder for one encoding (the BOM, if any, is dropped from the text). */
+/** A streaming decoder for one encoding (a UTF-8 BOM, if any, is dropped from the text by TextDecoder). */
 export class TextReader {
   readonly #utf8: InstanceType<typeof TextDecoder> | null;
-  #first = true;
-  #bom: boolean;
 
   constructor(encoding: FileEncoding) {
-    this.#utf8 = encoding.encoding === 'utf-8' ? new TextDecoder('utf-8', { ignoreBOM: true }) : null;
-    this.#bom = encoding.bom;
+    this.#utf8 = encoding.encoding === 'utf-8' ? new TextDecoder('utf-8') : null;
   }
 
   decode(bytes: Uint8Array): string {
-    let chunk = bytes;
-    if (this.#first && this.#bom) chunk = bytes.subarray(3);
-    this.#first = false;
-    if (this.#utf8 !== null) return this.#utf8.decode(chunk, { stream: true });
-    return decodeCp1252(chunk);
+    if (this.#utf8 !== null) return this.#utf8.decode(bytes, { stream: true });
+    return decodeCp1252(bytes);
   }
 
   end(): string {
