@@ -177,6 +177,20 @@ export const BUDGETS: readonly Budget[] = [
     why: 'the fail-closed client costs at most 10% of what the raw socket achieves at 64 in flight',
     advisory: true,
   },
+  {
+    id: 'scrub-vs-batch-rate',
+    figure: 'callgate.scrub.numbers_per_s',
+    op: '>=',
+    inputs: ['callgate.scrub.batch_numbers_per_s'],
+    limit: (f) => 0.8 * f('callgate.scrub.batch_numbers_per_s'),
+    limitText: '0.8 × callgate.scrub.batch_numbers_per_s',
+    // Issue 15: `callgate scrub` over a 1,000,000-line lead file at ≥ 0.8× the gate's raw batch rate (frames
+    // of 1,000, 8 in flight), both measured by bench/scrub-driver.ts in the same process and round (batches,
+    // scrub, batches). The scrub adds reading, parsing and writing the CSV on the same two cores as the gate.
+    // Advisory: first trial (2026-12-03, 200k lines, load average 11 on 2 cores) measured 0.44–0.93.
+    why: 'scrubbing a lead file costs little beyond the batches it sends',
+    advisory: true,
+  },
 ];
 
 export interface BudgetOutcome {
