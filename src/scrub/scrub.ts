@@ -198,26 +198,29 @@ export async function scrubFile(options: ScrubOptions, client: BatchChecker): Pr
       while (inFlight.length >= maxInFlight) await writeOldest();
     };
 
-    const onRecord = async (record: CsvRecord): Promise<void> => {
+    const writeHeader = async (record: CsvRecord): Promise<void> => {
+      const line = `${record.raw ?? ''}${sep}${formatRecord(APPENDED_COLUMNS, sep)}${record.eol === '' ? dialect.lineEnding : record.eol}`;
+      const bytes = encodeText(line, encoding.encoding);
+      for (const f of [callableFile, blockedFile, annotatedFile]) if (f !== null) await f.write(bytes);
+    };
+
+    /** Takes one record; a promise only when it must be waited for (a header to write, a batch to send): most rows cost no await. */
+    const onRecord = (record: CsvRecord): Promise<void> | null => {
       if (record.raw === '' && record.problem === null) {
         blankLines++;
-        return;
+        return null;
       }
       if (choice === null) {
         choice = chooseColumn(record.fields, options.column);
         columns = record.fields.length;
-        if (choice.header) {
-          const line = `${record.raw ?? ''}${sep}${formatRecord(APPENDED_COLUMNS, sep)}${record.eol === '' ? dialect.lineEnding : record.eol}`;
-          const bytes = encodeText(line, encoding.encoding);
-          for (const f of [callableFile, blockedFile, annotatedFile]) if (f !== null) await f.write(bytes);
-          return;
-        }
+        if (choice.header) return writeHeader(record);
       }
       const decided = numberOrBlock(record, choice.index);
       if ('number' in decided) batchNumbers.push(decided.number);
       batchRows.push({ record, blocked: 'blocked' in decided ? decided.blocked : null });
       batchChars += record.raw?.length ?? 0;
-      if (batchNumbers.length >= batchSize || batchChars >= BATCH_MAX_CHARS || batchRows.length >= 2 * batchSize) await dispatch();
+      if (batchNumbers.length >= batchSize || batchChars >= BATCH_MAX_CHARS || batchRows.length >= 2 * batchSize) return dispatch();
+      return null;
     };
 
     try {
@@ -226,10 +229,16 @@ export async function scrubFile(options: ScrubOptions, client: BatchChecker): Pr
       for await (const chunk of createReadStream(options.input, { highWaterMark: READ_CHUNK_BYTES })) {
         const bytes = chunk as Buffer;
         bytesRead += bytes.length;
-        for (const record of reader.push(text.decode(bytes))) await onRecord(record);
+        for (const record of reader.push(text.decode(bytes))) {
+          const wait = onRecord(record);
+          if (wait !== null) await wait;
+        }
       }
       const tail = text.end();
-      for (const record of tail === '' ? reader.end() : [...reader.push(tail), ...reader.end()]) await onRecord(record);
+      for (const record of tail === '' ? reader.end() : [...reader.push(tail), ...reader.end()]) {
+        const wait = onRecord(record);
+        if (wait !== null) await wait;
+      }
       await dispatch();
       while (inFlight.length > 0) await writeOldest();
     } finally {
