@@ -187,7 +187,8 @@ export const BUDGETS: readonly Budget[] = [
     // Issue 15: `callgate scrub` over a 1,000,000-line lead file at ≥ 0.8× the gate's raw batch rate (frames
     // of 1,000, 8 in flight), both measured by bench/scrub-driver.ts in the same process and round (batches,
     // scrub, batches). The scrub adds reading, parsing and writing the CSV on the same two cores as the gate.
-    // Advisory: first trial (2026-12-03, 200k lines, load average 11 on 2 cores) measured 0.44–0.93.
+    // Advisory: first trials (2026-12-03, load average 10–11 on 2 cores, a 100k list): 1M lines 0.81 (72k vs
+    // 88k numbers/s); 200k lines 0.71 and 0.87. Enforce it once measured on a quiet CI run.
     why: 'scrubbing a lead file costs little beyond the batches it sends',
     advisory: true,
   },
