@@ -7,6 +7,7 @@
  *
  *   npm run bench -- [--size 1000000] [--seed 1] [--ci] [--rounds N] [--measure-ms MS] [--warmup-ms MS]
  *                    [--rates 5000,20000,50000] [--out FILE] [--compare OLD.json] [--budgets] [--no-build]
+ *                    [--scrub-lines 1000000]
  *
  * --ci: short scenarios, 3 rounds, no rate search (≈3–4 min at 1M on 2 cores). Figures are medians over
  * rounds; every round's value is kept in the JSON.
@@ -46,6 +47,9 @@ interface Settings {
   readonly budgets: boolean;
   readonly build: boolean;
   readonly listPath: string;
+  /** Lines of the lead file `callgate scrub` reads (bench/scrub-driver.ts). */
+  readonly scrubLines: number;
+  readonly leadsPath: string;
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number): number {
@@ -70,6 +74,7 @@ function parseSettings(argv: readonly string[]): Settings {
       compare: { type: 'string' },
       budgets: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      'scrub-lines': { type: 'string' },
     },
     strict: true,
   });
@@ -94,6 +99,8 @@ function parseSettings(argv: readonly string[]): Settings {
     budgets: values.budgets,
     build: !values['no-build'],
     listPath: join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`),
+    scrubLines: intFlag('scrub-lines', values['scrub-lines'], 1_000_000),
+    leadsPath: join(ROOT, '.tmp', `bench-leads-${intFlag('scrub-lines', values['scrub-lines'], 1_000_000)}-n${size}-s${seed}.csv`),
   };
 }
 
@@ -310,6 +317,8 @@ async function main(): Promise<number> {
       if (t.name === 'callgate') store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
+      // The lead-file scrub vs the gate's batch rate, same round (bench/scrub-driver.ts; the file is cached in .tmp/).
+      if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/scrub-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--lines', String(s.scrubLines), '--file', s.leadsPath, '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
       if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     if (redis !== null) {

@@ -8,6 +8,7 @@ import { CallgateError, ErrorCode, isCallgateError } from './core/errors.js';
 import { runChangeCommand, runRefreshCommand, runWhyCommand } from './admin/client.js';
 import { runAuditCommand } from './audit/command.js';
 import { runCheckCommand } from './client/check-command.js';
+import { runScrubCommand } from './scrub/command.js';
 import { runAcceptEvictionsCommand, runLoadCommand, runServe } from './main.js';
 
 /** Each command's usage, printed by `callgate COMMAND --help` (and all of them by `callgate --help`). */
@@ -17,6 +18,10 @@ const COMMANDS: Readonly<Record<string, string>> = {
   check: `callgate check [--url ws://127.0.0.1:8080] [--campaign NAME] [--json] [--exit-code] NUMBER…
   One line per number: given, verdict, reason, E.164 (--json: one JSON array of the replies).
   --exit-code: 0 when every number is allowed, 1 when any is blocked, 2 on an error.`,
+  scrub: `callgate scrub LEADS.csv [--url ws://127.0.0.1:8080] [--campaign NAME] [--column N|NAME] [--out DIR] [--annotate] [--token T]
+  Checks a lead file's phone column through a running gate in batches (never a dial); writes NAME.callable.csv and
+  NAME.blocked.csv (--annotate: NAME.scrubbed.csv) with verdict, reason, e164 and retryAt appended, and NAME.report.txt
+  listing bad rows by line. 2 when any row could not be decided (docs/scrub.md).`,
   load: `callgate load --redis URL [--redis-prefix P] [--force] [--kind deny|allow] [--role consent|contract] NAME=PATH…
   Writes a new generation of each list into Redis and switches the fleet to it.`,
   'accept-evictions': `callgate accept-evictions --redis URL [--redis-prefix P]
@@ -70,6 +75,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runServe(rest, process.env);
     case 'check':
       return runCheckCommand(rest, process.env);
+    case 'scrub':
+      return runScrubCommand(rest, process.env);
     case 'load':
       return runLoadCommand(rest, process.env);
     case 'accept-evictions':

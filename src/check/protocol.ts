@@ -145,7 +145,8 @@ export function encodeBatchReply(id: RequestId, results: readonly CheckResult[])
   const parts = new Array<string>(results.length);
   for (let i = 0; i < results.length; i++) {
     const r = results[i] as CheckResult;
-    parts[i] = `{"number":${numberField(r.number)},"verdict":"${r.verdict}","reason":"${r.reason}"}`;
+    // retryAt, when a rule gives one, so a scrub can say when a blocked lead may be called (issue 15).
+    parts[i] = `{"number":${numberField(r.number)},"verdict":"${r.verdict}","reason":"${r.reason}"${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}}`;
   }
   return `{"id":${encodeId(id)},"results":[${parts.join(',')}]}`;
 }

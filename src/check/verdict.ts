@@ -48,6 +48,10 @@ export const RESERVED_REASON_WORDS: ReadonlySet<string> = new Set([
   'outside_hours',
   'holiday',
   'frequency_cap',
+  // `callgate scrub`'s own reasons for a lead-file row it could not send (src/scrub/row-verdict.ts).
+  'no_number',
+  'row_too_long',
+  'broken_quoting',
 ]);
 
 export interface CheckResult {

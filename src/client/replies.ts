@@ -33,6 +33,8 @@ export interface BatchEntry {
   readonly number: string | null;
   readonly verdict: Verdict;
   readonly reason: string;
+  /** Rules policies, on a time-bound block: the next allowed instant (as in a single check's answer). */
+  readonly retryAt?: string;
   readonly error?: ClientError;
 }
 
@@ -69,9 +71,10 @@ function isId(v: unknown): v is RequestId {
 function readEntry(v: unknown): BatchEntry | null {
   if (v === null || typeof v !== 'object') return null;
   const e = v as Record<string, unknown>;
-  const { number, verdict, reason } = e;
+  const { number, verdict, reason, retryAt } = e;
   if (!isVerdict(verdict) || !isReason(reason) || !isNumberField(number)) return null;
-  return { number, verdict, reason };
+  if (retryAt !== undefined && typeof retryAt !== 'string') return null;
+  return retryAt === undefined ? { number, verdict, reason } : { number, verdict, reason, retryAt };
 }
 
 const Q = 0x22; // "

@@ -431,3 +431,46 @@ export function parseCheckCommand(argv: readonly string[], env: Readonly<Record<
 export function socketCap(maxSockets: number, maxConnections: number): number {
   return Math.max(maxSockets, 2 * maxConnections + 64);
 }
+
+export interface ScrubCommandConfig {
+  readonly input: string;
+  readonly url: string;
+  readonly campaign: string | null;
+  /** `--column`: a 1-based index or a header name; null: detected from the header. */
+  readonly column: string | null;
+  /** `--out`: the folder the results go to; null: beside the input. */
+  readonly outDir: string | null;
+  /** One annotated file (every row, verdict appended) instead of callable and blocked files. */
+  readonly annotate: boolean;
+  /** The check token (`--token`, CALLGATE_CHECK_TOKEN), for a gate that requires one. */
+  readonly token: string | null;
+}
+
+/** `callgate scrub LEADS.csv [--campaign C] [--column N|NAME] [--url …] [--out DIR] [--annotate] [--token T]`. */
+export function parseScrubCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ScrubCommandConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { url: { type: 'string' }, campaign: { type: 'string' }, column: { type: 'string' }, out: { type: 'string' }, annotate: { type: 'boolean' }, token: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw configError((err as Error).message);
+  }
+  const url = parsed.values.url ?? env['CALLGATE_URL'] ?? 'ws://127.0.0.1:8080';
+  if (!/^wss?:\/\//.test(url)) throw configError(`--url: expected ws:// or wss://, got ${JSON.stringify(url)}`);
+  if (parsed.positionals.length !== 1) throw configError(`scrub: expected one lead file, got ${parsed.positionals.length}`);
+  const column = parsed.values.column ?? null;
+  if (column !== null && column.trim() === '') throw configError('--column: expected a column number from 1 or a header name, got ""');
+  return Object.freeze({
+    input: parsed.positionals[0] as string,
+    url,
+    campaign: parsed.values.campaign ?? null,
+    column,
+    outDir: parsed.values.out ?? null,
+    annotate: parsed.values.annotate === true,
+    token: parsed.values.token ?? env['CALLGATE_CHECK_TOKEN'] ?? null,
+  });
+}
