@@ -52,6 +52,12 @@ export interface ServerStats {
   /** INFO evicted_keys; null when the server does not report it. */
   readonly evicted: number | null;
   readonly policy: string;
+  /** INFO role ('master' or 'slave'); '' when the server does not report it. */
+  readonly role: string;
+  /** INFO connected_slaves; null when the server does not report it. */
+  readonly replicas: number | null;
+  /** INFO aof_enabled; null when the server does not report it. */
+  readonly aof: boolean | null;
 }
 
 export class Connection {
@@ -96,7 +102,13 @@ export class Connection {
       autoResendUnfulfilledCommands: false,
       connectTimeout: Math.min(connectTimeoutMs, 10_000),
       ...(options.sentinels !== undefined && options.sentinels.length > 0
-        ? { sentinels: options.sentinels.map((s) => ({ host: s.host, port: s.port })), name: options.sentinelName }
+        ? {
+            sentinels: options.sentinels.map((s) => ({ host: s.host, port: s.port })),
+            name: options.sentinelName,
+            // Drop the connection on the sentinels' +switch-master instead of waiting for the old master to
+            // close it (a paused one never does): checks reach the promoted replica sooner.
+            failoverDetector: true,
+          }
         : {}),
     };
     this.#make = (name, extra) => {
@@ -185,12 +197,34 @@ export class Connection {
       if (!(err instanceof Error) || !/unknown command|NOPERM|disabled/i.test(err.message)) throw err;
     }
     const field = (name: string): string | undefined => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
-    const evicted = field('evicted_keys');
+    const count = (name: string): number | null => {
+      const v = field(name);
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : null;
+    };
+    const aof = field('aof_enabled');
     return {
       runId: field('run_id') ?? '',
-      evicted: evicted !== undefined && /^\d+$/.test(evicted) ? Number(evicted) : null,
+      evicted: count('evicted_keys'),
       policy: field('maxmemory_policy') ?? (await this.evictionPolicy()),
+      role: field('role') ?? '',
+      replicas: count('connected_slaves'),
+      aof: aof === undefined ? null : aof === '1',
     };
+  }
+
+  /**
+   * The role (ROLE: 'master', 'slave', 'sentinel') of the server each ready connection (fast, bulk) is on: after
+   * a fail-over they reconnect separately and may, for a moment, reach different servers. Throws on a Redis error.
+   */
+  async roles(): Promise<string[]> {
+    const roles: string[] = [];
+    for (const client of [this.#fastFull, this.#bulkFull]) {
+      if (client.status !== 'ready') continue;
+      const reply: unknown = await client.call('ROLE');
+      const first: unknown = Array.isArray(reply) ? reply[0] : undefined;
+      roles.push(typeof first === 'string' ? first : String(first));
+    }
+    return roles;
   }
 
   /** maxmemory-policy, from CONFIG GET or else INFO memory. Throws CALLGATE_ERR_REDIS or CALLGATE_ERR_REDIS_EVICTION. */
