@@ -217,13 +217,21 @@ export class Connection {
 
   /**
    * The role (ROLE: 'master', 'slave', 'sentinel') of the server each ready connection (fast, bulk) is on: after
-   * a fail-over they reconnect separately and may, for a moment, reach different servers. Throws on a Redis error.
+   * a fail-over they reconnect separately and may, for a moment, reach different servers. A server refusing ROLE
+   * is left out (INFO's role covers bulk). Throws on any other Redis error.
    */
   async roles(): Promise<string[]> {
     const roles: string[] = [];
     for (const client of [this.#fastFull, this.#bulkFull]) {
       if (client.status !== 'ready') continue;
-      const reply: unknown = await client.call('ROLE');
+      let reply: unknown;
+      try {
+        reply = await client.call('ROLE');
+      } catch (err) {
+        // Some managed Redis refuse ROLE: INFO's role (serverStats) still tells, for the bulk connection.
+        if (err instanceof Error && /unknown command|NOPERM|disabled/i.test(err.message)) continue;
+        throw err;
+      }
       const first: unknown = Array.isArray(reply) ? reply[0] : undefined;
       roles.push(typeof first === 'string' ? first : String(first));
     }
