@@ -37,7 +37,10 @@ export interface ConnectionOptions {
   readonly sentinelName?: string | undefined;
   /** ready() rejects when Redis is not ready within this. @default 10000 */
   readonly connectTimeoutMs?: number | undefined;
-  /** Reconnection backoff cap; reconnection never stops. @default 2000 */
+  /**
+   * Reconnection backoff cap; reconnection never stops. With sentinels each retry asks them for the master, and
+   * a lower cap reaches a promoted replica sooner after a kill (measured: promotion + 1–1.6 s at 2000). @default 2000, 500 with sentinels
+   */
   readonly reconnectMaxDelayMs?: number | undefined;
   /** A connection with a command outstanding and no byte received for this long is dropped and redialled (a hung server). @default 5000 */
   readonly hungSocketMs?: number | undefined;
@@ -83,7 +86,7 @@ export class Connection {
   constructor(options: ConnectionOptions, scripts: readonly ScriptDefinition[]) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     positive('connectTimeoutMs', connectTimeoutMs);
-    const maxDelay = options.reconnectMaxDelayMs ?? 2000;
+    const maxDelay = options.reconnectMaxDelayMs ?? (options.sentinels !== undefined && options.sentinels.length > 0 ? 500 : 2000);
     positive('reconnectMaxDelayMs', maxDelay);
     positive('hungSocketMs', options.hungSocketMs ?? 5000);
     const url = options.url ?? 'redis://127.0.0.1:6379';
