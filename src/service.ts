@@ -115,7 +115,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     audit: auditStats,
   });
   const metrics = counted
-    ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, lastRefresh: (list) => backend.refresher.last(list), confirms, audit: auditStats })
+    ? createMetrics({ stats, registry, alerts, connections: () => sockets.connectionCount, redisUp, redisServerChanges: mode.redisServerChanges, lastRefresh: (list) => backend.refresher.last(list), confirms, audit: auditStats })
     : null;
   const statsSockets = new StatsSocketServer(() => statsService.view(), logger.child({ component: 'stats-ws' }), 1000, config.maxConnections);
   const adminDeps = { registry, backend, adminToken: config.adminToken, blockList, logger: logger.child({ component: 'admin' }), afterRefresh: () => freshness?.check() };

@@ -52,6 +52,8 @@ export interface GateMode {
    * stats-service.ts take null as "no such thing to watch"); null in embedded mode, where there is no Redis at all.
    */
   readonly redisUp: (() => boolean) | null;
+  /** Times the Redis server changed (a fail-over, a restart), for callgate_redis_server_changes_total; null in embedded mode. */
+  readonly redisServerChanges: (() => number) | null;
   /** Starts the clock_drift alert against the shared store's clock (supervision/clock-drift.ts). */
   watchClock(deps: ClockWatchDeps): { stop(): void };
 }
@@ -65,6 +67,7 @@ export function embeddedMode(): GateMode {
     isWarm: () => true,
     warmUp: () => Promise.resolve(),
     redisUp: null,
+    redisServerChanges: null,
     watchClock: () => ({ stop: () => undefined }),
   };
 }

@@ -13,7 +13,7 @@ import type { ListState } from '../lists/registry.js';
 import { NORMALISER_VERSION } from '../numbers/normalise.js';
 import { ListRefresher, type GenerationSink, type RefreshLock } from '../refresh/refresh.js';
 import type { GenerationMarker } from '../redis/codecs.js';
-import type { RedisRisk } from '../redis/risk.js';
+import { UNCHECKED, type RedisRisk } from '../redis/risk.js';
 import { incompatibility, kindMismatch, markerBaseline, stateFromMarker, takeOver } from './redis-load.js';
 import { listNames, type RedisBackendContext } from './redis-context.js';
 
@@ -172,6 +172,12 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
    * this build cannot read.
    */
   function applyRisk(risk: RedisRisk): void {
+    // A reconnection not yet checked blocks too (redis/risk.ts) but is routine: no alert (should the check keep
+    // failing, unconfirmed_rate tells).
+    if (risk.role === null) alerts.clear('redis_role');
+    else if (risk.role !== UNCHECKED) {
+      alerts.raise({ id: 'redis_role', kind: 'redis_role', severity: 'critical', message: `${risk.role}. Every check that needs Redis answers block / unconfirmed until callgate reaches a master (with Sentinel, after the promotion).` });
+    }
     if (risk.eviction === null) alerts.clear('redis_eviction');
     else {
       alerts.raise({

@@ -25,6 +25,8 @@ export interface RedisModeParts {
   readonly stats: FleetStatsStore;
   /** Heartbeats (redis/fleet.ts). */
   readonly fleet: LiveSidecars;
+  /** The server watch (redis/risk.ts): how many times the server changed. */
+  readonly risks: { server(): { readonly changes: number } };
   readonly connection: {
     isUp(): boolean;
     /** Redis's clock (TIME), ms. */
@@ -45,6 +47,7 @@ export function redisMode(store: RedisModeParts): GateMode {
       warm = true;
     },
     redisUp: () => store.connection.isUp(),
+    redisServerChanges: () => store.risks.server().changes,
     watchClock: ({ alerts, thresholdMs, logger, now }) => startClockDriftMonitor({ remoteNow: () => store.connection.now(), alerts, thresholdMs, logger, now }),
   };
 }

@@ -13,6 +13,8 @@
  *   sidecar follows the stream from its last entry, replaying after a reconnect.
  * - Heartbeats say which generations this sidecar reads; old generations are collected only when no
  *   live sidecar reads them (fleet-sync.ts).
+ * - A server change (server-watch.ts: a fail-over, a restart) alerts and re-checks the fleet epoch at every
+ *   reconnection; the role and eviction checks that block while unsafe are redis/risk.ts's.
  * - Redis losing its data (wipe-recovery.ts): every sidecar keeps a durable copy of the change stream and
  *   of the refusals and attempts it recorded (backends/fleet-copy.ts), which counts as listed on its own; a
  *   wipe raises a critical alert, re-creates the lists, re-publishes the copy, and only then answers rules
@@ -30,6 +32,7 @@ import { createIntradaySync } from './intraday-sync.js';
 import { createWipeRecovery } from './wipe-recovery.js';
 import { createRedisStartup } from './redis-startup.js';
 import { createFleetSync } from './fleet-sync.js';
+import { watchServer } from './server-watch.js';
 
 export function redisConfirmer(store: RedisStore): RemoteConfirmer {
   return {
@@ -114,6 +117,9 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       } else {
         await wipe.checkEpoch();
       }
+      // After the epoch is known: a reconnection compares with it.
+      const stopServerWatch = watchServer(ctx, () => wipe.checkEpoch());
+      stoppers.push(async () => stopServerWatch());
       fleet.startTimers();
     },
     async change(op, list, keys, who): Promise<ChangeOutcome> {

@@ -278,10 +278,11 @@ export function defaultInstanceId(): string {
 }
 
 function redisConfigFrom(o: Raw): RedisConfig | null {
-  const url = o['redisUrl'];
-  if (typeof url !== 'string') return null;
-  if (!/^rediss?:\/\//.test(url)) throw configError(`--redis / CALLGATE_REDIS_URL: expected redis:// or rediss://, got ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//***@'))}`);
   const sentinels = typeof o['redisSentinels'] === 'string' ? parseSentinels(o['redisSentinels']) : null;
+  // With sentinels the URL only carries credentials, TLS and db: Redis mode without it, never embedded by surprise.
+  const url = typeof o['redisUrl'] === 'string' ? o['redisUrl'] : sentinels !== null ? 'redis://' : null;
+  if (url === null) return null;
+  if (!/^rediss?:\/\//.test(url)) throw configError(`--redis / CALLGATE_REDIS_URL: expected redis:// or rediss://, got ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//***@'))}`);
   return Object.freeze({
     url,
     prefix: o['redisPrefix'] as string,
@@ -386,7 +387,7 @@ export function parseLoadConfig(argv: readonly string[], env: Readonly<Record<st
   if (kind === 'deny' && role !== null) throw configError('--role: only allow-lists (--kind allow) have a role');
   const all = [...lists, ...positionals.map((p): ListSpec => ({ ...parseListShorthand(p, defaults), kind, role: role as ListSpec['role'] }))];
   const redis = redisConfigFrom(o);
-  if (redis === null) throw configError('load needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  if (redis === null) throw configError('load needs Redis: give --redis URL (or --redis-sentinels) or CALLGATE_REDIS_URL');
   if (all.length === 0) throw new CallgateError(ErrorCode.NO_LISTS, 'load: no list given; expected NAME=PATH');
   for (const l of all) if (l.source === null) throw configError(`load: list ${l.name} has no source file`);
   return Object.freeze({ force: flags['force'] === true, redis, lists: Object.freeze(all), logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
@@ -397,7 +398,7 @@ export function parseAcceptEvictionsConfig(argv: readonly string[], env: Readonl
   const { options: o, positionals } = resolveOptions(argv, env);
   if (positionals.length > 0) throw configError(`accept-evictions takes no positional arguments, got ${JSON.stringify(positionals)}`);
   const redis = redisConfigFrom(o);
-  if (redis === null) throw configError('accept-evictions needs Redis: give --redis URL or CALLGATE_REDIS_URL');
+  if (redis === null) throw configError('accept-evictions needs Redis: give --redis URL (or --redis-sentinels) or CALLGATE_REDIS_URL');
   return Object.freeze({ redis, logLevel: o['logLevel'] as string, instanceId: (o['instanceId'] as string | null) ?? defaultInstanceId() });
 }
 

@@ -46,7 +46,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'redisPrefix', flag: 'redis-prefix', env: 'CALLGATE_REDIS_PREFIX', type: 'string', default: 'callgate:', doc: 'Key namespace in Redis.' },
   { key: 'redisConfirmTimeoutMs', flag: 'redis-confirm-timeout-ms', env: 'CALLGATE_REDIS_CONFIRM_TIMEOUT_MS', type: 'int', default: 50, min: 1, doc: 'A Bloom hit not confirmed in Redis within this time is blocked as `unconfirmed`.' },
   { key: 'redisAllowEviction', flag: 'redis-allow-eviction', env: 'CALLGATE_REDIS_ALLOW_EVICTION', type: 'boolean', default: false, doc: 'Start even when Redis\'s maxmemory-policy can evict callgate\'s keys (not recommended); checks that need Redis still block once an eviction is counted.' },
-  { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the URL then supplies password/TLS/db only.' },
+  { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the master is found through them. --redis is then optional and supplies password/TLS/db only.' },
   { key: 'redisSentinelName', flag: 'redis-sentinel-name', env: 'CALLGATE_REDIS_SENTINEL_NAME', type: 'string', default: 'mymaster', doc: 'Sentinel master group name.' },
   { key: 'refreshCron', flag: 'refresh-cron', env: 'CALLGATE_REFRESH_CRON', type: 'string', default: '30 2 * * *', doc: 'Default refresh schedule of lists with a source (cron, 5 fields).' },
   { key: 'refreshTimezone', flag: 'refresh-timezone', env: 'CALLGATE_REFRESH_TIMEZONE', type: 'string', default: 'Europe/Paris', doc: 'Time zone of the refresh schedule.' },

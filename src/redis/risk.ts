@@ -1,13 +1,17 @@
 /**
  * The eviction and format watch: whether Redis's answers can be trusted right now. While a risk holds,
  * confirm() answers 'unconfirmed' and decide() answered false (redis/confirm.ts reads `active` on every call).
- * Re-read every watchMs and at every reconnection (a fail-over may reach a server configured differently).
+ * Re-read every watchMs and at every reconnection (a fail-over may reach a server configured differently): from
+ * a reconnection until that re-read passes, answers are not trusted either (the server may be a replica, or evict).
+ * The same reads tell the role (callgate never reads from nor writes to a replica: it blocks while connected to
+ * one), whether anything protects the data (AOF or a replica: a warning only), and when the server changed (INFO
+ * run_id: a fail-over or a restart), for the redis_failover alert and metric.
  *
  * Only 'noeviction' is safe: 'volatile-*' is not, since refusals, attempt counts, heartbeats and locks carry
  * TTLs, and losing a refusal or an attempt history allows a call the rules forbid.
  */
 import { CallgateError, ErrorCode, isCallgateError } from '../core/errors.js';
-import type { Connection } from './connection.js';
+import type { Connection, ServerStats } from './connection.js';
 import { asError, redisError } from './errors.js';
 import { evictionsAckKey, formatKey } from './keys.js';
 import { FORMAT_VERSION, decodeFormat } from './codecs.js';
@@ -24,6 +28,20 @@ export interface RedisRisk {
   readonly eviction: string | null;
   /** A newer format than this build reads: the fleet's format key (until lowered), a marker or a stream entry (until restart). */
   readonly format: string | null;
+  /** Not connected to a master (a replica, e.g. a demoted master), or reconnected and not yet checked; until a check passes. */
+  readonly role: string | null;
+}
+
+/** What the watch knows of the server, beyond risks: nothing here blocks a check. */
+export interface ServerFacts {
+  /** INFO run_id of the server last read; '' before the first read. */
+  readonly runId: string;
+  /** Times the run_id changed since start (a fail-over or a restart). */
+  readonly changes: number;
+  /** Epoch ms of the last change; null when none. */
+  readonly changedAt: number | null;
+  /** Why a lost machine or restart would lose recent writes (neither AOF nor a replica); null when protected. */
+  readonly persistence: string | null;
 }
 
 export interface RiskOptions {
@@ -45,7 +63,11 @@ export class RiskWatch {
   readonly #allowEviction: boolean;
   readonly #onError: ((err: Error) => void) | undefined;
   readonly #listeners = new Set<(risk: RedisRisk) => void>();
+  readonly #serverListeners = new Set<(facts: ServerFacts) => void>();
+  #server: ServerFacts = { runId: '', changes: 0, changedAt: null, persistence: null };
   #evictionRisk: string | null = null;
+  /** Not a master, or not checked since the last reconnection. */
+  #roleRisk: string | null = null;
   /** The fleet's format key is newer than ours (re-read at each watch). */
   #fleetFormatRisk: string | null = null;
   /** A marker or stream entry of a newer format was met: kept until restart (an upgrade). */
@@ -62,7 +84,12 @@ export class RiskWatch {
     this.#prefix = prefix;
     this.#allowEviction = options.allowEviction ?? false;
     this.#onError = options.onError;
-    connection.onReady(() => void this.#watch());
+    connection.onReady(() => {
+      // Until the re-read passes, this server may be a replica or evict: fail closed at once (synchronously,
+      // before any command can reach it).
+      this.#setRisk(this.#evictionRisk, this.#fleetFormatRisk, this.#seenFormatRisk, UNCHECKED);
+      void this.#watch();
+    });
     this.#timer = setInterval(() => void this.#watch(), options.watchMs ?? 1000);
     this.#timer.unref();
   }
@@ -74,7 +101,18 @@ export class RiskWatch {
 
   /** What currently makes Redis's answers untrustworthy (see RedisRisk); both null when nothing does. */
   risk(): RedisRisk {
-    return this.#risk ?? { eviction: null, format: null };
+    return this.#risk ?? { eviction: null, format: null, role: null };
+  }
+
+  /** The server last read: identity, changes, persistence. */
+  server(): ServerFacts {
+    return this.#server;
+  }
+
+  /** Calls listener whenever server() changes (run_id or persistence); returns the function that stops it. */
+  watchServer(listener: (facts: ServerFacts) => void): () => void {
+    this.#serverListeners.add(listener);
+    return () => this.#serverListeners.delete(listener);
   }
 
   /** Calls listener whenever risk() changes (raised or cleared); returns the function that stops it. */
@@ -91,7 +129,7 @@ export class RiskWatch {
   /** A marker or stream entry of a newer format: fail closed until this sidecar is upgraded (restarted). */
   noteFormat(err: unknown): void {
     if (!isCallgateError(err, ErrorCode.FORMAT) || this.#seenFormatRisk !== null) return;
-    this.#setRisk(this.#evictionRisk, this.#fleetFormatRisk, err.message);
+    this.#setRisk(this.#evictionRisk, this.#fleetFormatRisk, err.message, this.#roleRisk);
   }
 
   /**
@@ -137,6 +175,7 @@ export class RiskWatch {
   /** Forgets every listener. */
   clearListeners(): void {
     this.#listeners.clear();
+    this.#serverListeners.clear();
   }
 
   #watch(): Promise<void> {
@@ -164,6 +203,10 @@ export class RiskWatch {
 
   async #watchOnce(): Promise<void> {
     const stats = await this.#connection.serverStats();
+    const roles = await this.#connection.roles();
+    const replica = roles.find((r) => r !== 'master') ?? (stats.role !== '' && stats.role !== 'master' ? stats.role : undefined);
+    const role = replica === undefined ? null : `connected to a Redis ${replica === 'slave' ? 'replica' : replica}, not a master: callgate neither trusts its answers nor writes to it`;
+    this.#noteServer(stats);
     // The format script writes: under maxmemory it fails (OOM) while INFO still answers, and the eviction risk
     // must not wait for it. Without its answer, nothing is accepted and the fleet's format is as last read.
     let format: string | undefined;
@@ -188,17 +231,43 @@ export class RiskWatch {
     } else if (stats.evicted > accepted) {
       eviction = `Redis evicted ${stats.evicted} keys (server ${stats.runId.slice(0, 12)}; ${accepted} accepted): callgate's lists, refusals or attempts may be incomplete`;
     }
-    this.#setRisk(eviction, fleetFormat, this.#seenFormatRisk);
+    // A reconnection during this read left UNCHECKED in place: the loop in #watch() reads again.
+    this.#setRisk(eviction, fleetFormat, this.#seenFormatRisk, this.#watchAgain && this.#roleRisk === UNCHECKED ? UNCHECKED : role);
   }
 
-  #setRisk(eviction: string | null, fleetFormat: string | null, seenFormat: string | null): void {
+  /** Server identity and persistence, from the same INFO. */
+  #noteServer(stats: ServerStats): void {
+    const before = this.#server;
+    const persistence =
+      stats.role === 'master' && stats.aof === false && stats.replicas === 0
+        ? 'Redis has neither AOF persistence nor a replica: a restart or a lost machine loses the opt-outs, refusals and attempts written since its last snapshot'
+        : null;
+    const changed = before.runId !== '' && stats.runId !== '' && stats.runId !== before.runId;
+    if (!changed && persistence === before.persistence && (before.runId !== '' || stats.runId === '')) return;
+    this.#server = {
+      runId: stats.runId || before.runId,
+      changes: before.changes + (changed ? 1 : 0),
+      changedAt: changed ? Date.now() : before.changedAt,
+      persistence,
+    };
+    for (const listener of [...this.#serverListeners]) {
+      try {
+        listener(this.#server);
+      } catch (err) {
+        this.#onError?.(asError(err));
+      }
+    }
+  }
+
+  #setRisk(eviction: string | null, fleetFormat: string | null, seenFormat: string | null, role: string | null): void {
     const format = fleetFormat ?? seenFormat;
     this.#fleetFormatRisk = fleetFormat;
     this.#seenFormatRisk = seenFormat;
     const before = this.#risk;
-    const changed = (before?.eviction ?? null) !== eviction || (before?.format ?? null) !== format;
+    const changed = (before?.eviction ?? null) !== eviction || (before?.format ?? null) !== format || (before?.role ?? null) !== role;
     this.#evictionRisk = eviction;
-    this.#risk = eviction === null && format === null ? null : { eviction, format };
+    this.#roleRisk = role;
+    this.#risk = eviction === null && format === null && role === null ? null : { eviction, format, role };
     if (!changed) return;
     const risk = this.risk();
     for (const listener of [...this.#listeners]) {
@@ -210,6 +279,9 @@ export class RiskWatch {
     }
   }
 }
+
+/** The role risk from a reconnection until the server is checked. */
+export const UNCHECKED = 'reconnected to Redis: its role and settings are being checked';
 
 /** The evicted_keys count accepted for this server run ('run_id:count'); another run's acceptance counts 0. */
 function acceptedEvictions(ack: string, runId: string): number {

@@ -26,6 +26,9 @@ export const ALERT_KINDS = [
   'list_not_loaded',
   'list_registry',
   'redis_wiped',
+  'redis_role',
+  'redis_failover',
+  'redis_persistence',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -18,6 +18,8 @@ export interface MetricsSources {
   readonly connections: () => number;
   /** null in embedded mode. */
   readonly redisUp: (() => boolean) | null;
+  /** Times the Redis server changed (fail-over, restart); null or absent in embedded mode. */
+  readonly redisServerChanges?: (() => number) | null;
   readonly lastRefresh: (list: string) => { outcome: RefreshOutcome | null; lastSuccess: number | null };
   /** Redis's answers per list (Redis mode); null or absent: not exported. */
   readonly confirms?: ConfirmStats | null;
@@ -177,6 +179,20 @@ export function createMetrics(sources: MetricsSources): Registry {
       registers: [registry],
       collect() {
         this.set(up() ? 1 : 0);
+      },
+    });
+  }
+  if (sources.redisServerChanges != null) {
+    const changes = sources.redisServerChanges;
+    let counted = 0;
+    new Counter({
+      name: 'callgate_redis_server_changes_total',
+      help: 'Times the Redis server answering changed (INFO run_id): a Sentinel fail-over or a restart.',
+      registers: [registry],
+      collect() {
+        const n = changes();
+        if (n > counted) this.inc(n - counted);
+        counted = n;
       },
     });
   }

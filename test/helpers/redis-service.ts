@@ -12,14 +12,16 @@ export async function startRedisMode(
   url: string,
   prefix: string,
   args: readonly string[],
-  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number; journalPath?: string | null } = {},
+  options: { confirmTimeoutMs?: number; timings?: Partial<FleetTimings>; instanceId?: string; now?: () => number; journalPath?: string | null; watchMs?: number; sentinels?: ReadonlyArray<{ host: string; port: number }>; sentinelName?: string } = {},
 ): Promise<RunningService & { url: string; store: RedisStore }> {
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
   const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
   const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...settle, ...args], {});
   const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
     // (fault tests pass a short one on purpose).
-    confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000 });
+    confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000,
+    ...(options.watchMs === undefined ? {} : { watchMs: options.watchMs }),
+    ...(options.sentinels === undefined ? {} : { sentinels: options.sentinels, sentinelName: options.sentinelName }) });
   await store.risks.checkEvictionPolicy();
   // CALLGATE_TEST_LOG=debug|info|…: the sidecars' logs on stderr, to debug a fault test.
   const logger = process.env['CALLGATE_TEST_LOG'] ? createLogger({ level: process.env['CALLGATE_TEST_LOG'], instanceId: options.instanceId ?? config.instanceId, destination: process.stderr }) : silentLogger();

@@ -144,7 +144,7 @@ describe('keys lost behind the sidecar (private redis-server)', () => {
     const { stdout } = await run(process.execPath, [CLI, 'accept-evictions', '--redis', redis.url, '--redis-prefix', PREFIX], { env: { PATH: process.env['PATH'] ?? '' } });
     expect(stdout).toMatch(/^accepted \d+ evicted keys of Redis server \w+/);
     await svc.store.risks.watchNow();
-    expect(svc.store.risks.risk()).toEqual({ eviction: null, format: null });
+    expect(svc.store.risks.risk()).toEqual({ eviction: null, format: null, role: null });
     expect(svc.alerts.active().map((a) => a.id)).not.toContain('redis_eviction');
     for (const campaign of [null, 'legacy']) expect((await checkAll(client, LISTED, campaign)).allow).toEqual([]);
   });
