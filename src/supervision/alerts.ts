@@ -26,6 +26,7 @@ export const ALERT_KINDS = [
   'list_not_loaded',
   'list_registry',
   'redis_wiped',
+  'redis_unreplicated',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
