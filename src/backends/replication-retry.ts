@@ -19,7 +19,11 @@ import type { RedisBackendContext } from './redis-context.js';
 /** Numbers held for re-publishing at most (changes + refusals + attempts). */
 export const MAX_PENDING = 100_000;
 
-type PendingChange = { readonly op: 'add' | 'remove'; readonly revocable: boolean; readonly who: string };
+type PendingChange = { readonly op: 'add' | 'remove'; readonly revocable: boolean; readonly who: string; sentAt: number };
+type PendingRuleWrite = { readonly write: UnreplicatedWrite; sentAt: number };
+
+/** sentAt before any publishing: the first pass re-publishes (once: harmless if the master already holds it). */
+const NEVER = -1;
 
 export interface ReplicationRetry {
   /** A list change that was not seen on a replica; kept only when it blocks more. */
@@ -38,7 +42,7 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
   const { store, logger, alerts } = ctx;
   /** list → number → the change to re-publish. */
   const changes = new Map<string, Map<NumberKey, PendingChange>>();
-  const ruleWrites = new Map<string, UnreplicatedWrite>();
+  const ruleWrites = new Map<string, PendingRuleWrite>();
   let count = 0;
   let running = false;
   let overflowed = 0;
@@ -72,12 +76,16 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
     if (running || count === 0 || !store.connection.isUp()) return;
     running = true;
     try {
+      // Re-published once per connection span (connection.drops): while no connection dropped, the master that took
+      // them is still the one answering, and only the WAIT is repeated (no duplicate stream entries every poll).
       const mark = store.durability.mark();
       const sentChanges: Array<[string, NumberKey, PendingChange]> = [];
       for (const [list, held] of changes) {
         // Grouped by op and who: one script call per group, as the change was first made.
         const groups = new Map<string, { change: PendingChange; keys: NumberKey[] }>();
         for (const [key, change] of held) {
+          sentChanges.push([list, key, change]);
+          if (change.sentAt === mark.drops) continue;
           const id = `${change.op}\u0000${change.who}\u0000${String(change.revocable)}`;
           let g = groups.get(id);
           if (g === undefined) groups.set(id, (g = { change, keys: [] }));
@@ -87,13 +95,19 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
           const meta = { who: change.who, revocable: change.revocable };
           if (change.op === 'add') await store.intraday.addIntraday(list, keys, meta);
           else await store.intraday.removeIntraday(list, keys, meta);
-          for (const key of keys) sentChanges.push([list, key, change]);
+          for (const key of keys) {
+            const c = held.get(key);
+            if (c !== undefined) c.sentAt = mark.drops;
+          }
         }
       }
       const sentRules = [...ruleWrites];
-      for (const [, w] of sentRules) {
+      for (const [, p] of sentRules) {
+        if (p.sentAt === mark.drops) continue;
+        const w = p.write;
         if (w.kind === 'refusal') await store.history.restoreRefusal(w.key, w.at, w.until);
         else await store.history.restoreAttempts(w.key, [{ at: w.at, member: w.member }]);
+        p.sentAt = mark.drops;
       }
       if (!(await store.durability.replicated(mark))) return;
       // Dropped only if unchanged since sent (a newer write of the same number stays pending, or was superseded).
@@ -105,8 +119,8 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
         }
         if (held?.size === 0) changes.delete(list);
       }
-      for (const [id, w] of sentRules) {
-        if (ruleWrites.get(id) === w) {
+      for (const [id, p] of sentRules) {
+        if (ruleWrites.get(id) === p) {
           ruleWrites.delete(id);
           count--;
         }
@@ -129,7 +143,7 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
       if (held === undefined) changes.set(list, (held = new Map()));
       for (const key of keys) {
         if (!held.has(key)) count++;
-        held.set(key, { op, revocable, who });
+        held.set(key, { op, revocable, who, sentAt: NEVER });
       }
       raise();
     },
@@ -143,11 +157,11 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
     ruleWriteUnreplicated(write) {
       const id = write.kind === 'refusal' ? `r\u0000${write.key}` : `a\u0000${write.member}`;
       if (ruleWrites.has(id)) {
-        ruleWrites.set(id, write);
+        ruleWrites.set(id, { write, sentAt: NEVER });
         return;
       }
       if (!room(1)) return;
-      ruleWrites.set(id, write);
+      ruleWrites.set(id, { write, sentAt: NEVER });
       count++;
       raise();
     },
