@@ -4,6 +4,7 @@
  */
 import { createServer, connect } from 'node:net';
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { collectOutput, spawnTracked } from './children.js';
 
 export interface PrivateRedis {
@@ -48,10 +49,12 @@ function redisVersion(): string {
   return /v=(\S+)/.exec(text)?.[1] ?? text.trim();
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** extraArgs: more redis-server flags, e.g. ['--replicaof', '127.0.0.1', '6380'] (bench/redis-wait.ts). */
+export async function startPrivateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--maxmemory-policy', 'noeviction']);
+    // Its own --dir: a replica's full sync writes dump.rdb, which must not land in the checkout.
+    const child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', tmpdir(), '--dbfilename', `bench-${port}.rdb`, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--maxmemory-policy', 'noeviction', ...extraArgs]);
     const out = collectOutput(child);
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && child.exitCode === null) {

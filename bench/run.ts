@@ -3,7 +3,8 @@
  * target in its own process — the raw `ws` echo (the floor), callgate embedded, callgate in Redis mode on
  * a private redis-server — and runs the load driver (bench/driver.ts) in another process against each,
  * round after round, interleaved (echo, callgate, callgate-redis, direct Redis; again…) so that a noisy
- * neighbour hits all of them alike. Baselines in the same run: direct SISMEMBER, in-process Set lookup.
+ * neighbour hits all of them alike. Baselines in the same run: direct SISMEMBER, in-process Set lookup; a dial
+ * check's rules script with and without WAIT for a replica (bench/redis-wait.ts).
  *
  *   npm run bench -- [--size 1000000] [--seed 1] [--ci] [--rounds N] [--measure-ms MS] [--warmup-ms MS]
  *                    [--rates 5000,20000,50000] [--out FILE] [--compare OLD.json] [--budgets] [--no-build]
@@ -200,6 +201,7 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('block-p99 callgate/echo', 'callgate.closed-block.p99_us / echo.closed-block.p99_us', ['callgate.closed-block.p99_us', 'echo.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
   def('64-in-flight throughput callgate/echo', 'callgate.inflight-64x1.throughput_per_s / echo.inflight-64x1.throughput_per_s', ['callgate.inflight-64x1.throughput_per_s', 'echo.inflight-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
   def('fr-optin p99 / redis block-p99', 'callgate-redis.closed-optin.p99_us / callgate-redis.closed-block.p99_us', ['callgate-redis.closed-optin.p99_us', 'callgate-redis.closed-block.p99_us'], ([a = 0, b = 1]) => a / b);
+  def('dial p99 with WAIT / without', 'redis-wait.dial-wait-1.p99_us / redis-wait.dial-off-1.p99_us', ['redis-wait.dial-wait-1.p99_us', 'redis-wait.dial-off-1.p99_us'], ([a = 0, b = 1]) => a / b);
   def('CPU per check at 20k/s, audit on / off', 'callgate.open-20000.cpu_us_per_check / callgate-noaudit.open-20000.cpu_us_per_check', ['callgate.open-20000.cpu_us_per_check', 'callgate-noaudit.open-20000.cpu_us_per_check'], ([a = 0, b = 1]) => a / b);
   def('HTTP single check p99 callgate/http-echo', 'callgate.http-single.p99_us / http-echo.http-single.p99_us', ['callgate.http-single.p99_us', 'http-echo.http-single.p99_us'], ([a = 0, b = 1]) => a / b);
   def('client/raw throughput at 64 in flight', 'callgate.client-64x1.throughput_per_s / callgate.raw-64x1.throughput_per_s', ['callgate.client-64x1.throughput_per_s', 'callgate.raw-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
@@ -324,6 +326,9 @@ async function main(): Promise<number> {
     if (redis !== null) {
       log(`round ${round}/${s.rounds}: direct Redis`);
       store.add('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      // A dial check's rules script with WAIT for one replica vs without, same run (its own master + replica).
+      log(`round ${round}/${s.rounds}: dial with and without WAIT`);
+      store.add('redis-wait.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-wait.ts', '--rounds', '1', '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     loadPerRound.push(loadavg());
   }

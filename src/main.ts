@@ -62,6 +62,8 @@ async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { st
     allowEviction: config.allowEviction,
     sentinels: config.sentinels ?? undefined,
     sentinelName: config.sentinels === null ? undefined : config.sentinelName,
+    waitReplicas: config.waitReplicas,
+    waitTimeoutMs: config.waitTimeoutMs,
     onStateChange: (state) => {
       if (state === 'up') logger.info('redis up');
       else if (lifecycle.stopping) logger.info('redis connections closed');

@@ -132,6 +132,10 @@ export async function runChangeCommand(kind: 'list' | 'block' | 'unblock', argv:
   if (changed > 0 || kept.length === 0) {
     process.stdout.write(`${String(json['list'])}: ${String(json['op'])} ${changed} number(s) at ${String(json['at'])} by ${who}\n`);
   }
+  if (json['replicated'] === false) {
+    // Applied, and blocked by the sidecar that took it; a fail-over before a replica has it could lose it elsewhere.
+    process.stdout.write(`${String(json['list'])}: not replicated yet: no Redis replica acknowledged it in time; the sidecar keeps it and re-publishes it until one does\n`);
+  }
   if (kept.length === 0) return 0;
   // A remove withdraws intraday additions only: the file's numbers stay listed until a file without them is loaded.
   process.stdout.write(`${String(json['list'])}: ${kept.length} number(s) still listed by file generation ${String(still?.generation)}, not removed: ${kept.join(', ')}\n`);

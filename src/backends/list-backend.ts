@@ -10,7 +10,16 @@ import type { NumberKey } from '../numbers/number-key.js';
 import type { ListRefresher } from '../refresh/refresh.js';
 
 export type ChangeOutcome =
-  | { readonly ok: true; readonly list: string; readonly op: 'add' | 'remove'; readonly count: number; readonly at: string; readonly id?: string }
+  | {
+      readonly ok: true;
+      readonly list: string;
+      readonly op: 'add' | 'remove';
+      readonly count: number;
+      readonly at: string;
+      readonly id?: string;
+      /** Present (false) only when Redis mode waits for replicas and none was seen to hold the change in time. */
+      readonly replicated?: false;
+    }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
 /** Who made an intraday change of one number on one list, and when (`callgate why`). */
@@ -53,7 +62,8 @@ export interface ListBackend {
  * that would without Redis); the outcome is still on the audit trail.
  */
 export interface OutcomeRecorder {
-  recordOutcome(key: NumberKey, outcome: CallOutcome, options: { readonly refusalDays: number }): Promise<unknown>;
+  /** replicated false: Redis kept it but no replica was seen to hold it in time (redis/durability.ts). */
+  recordOutcome(key: NumberKey, outcome: CallOutcome, options: { readonly refusalDays: number }): Promise<{ readonly replicated: boolean } | void>;
 }
 
 /** Embedded mode's OutcomeRecorder: keeps nothing (see OutcomeRecorder). */

@@ -19,6 +19,8 @@
  *   of the refusals and attempts it recorded (backends/fleet-copy.ts), which counts as listed on its own; a
  *   wipe raises a critical alert, re-creates the lists, re-publishes the copy, and only then answers rules
  *   checks again.
+ * - Fail-over (replication-retry.ts): the writes that matter wait for a replica (redis/durability.ts); those no
+ *   replica was seen to hold are re-published until one does, so a promoted replica that lacked them gets them.
  */
 import type { Candidate, RemoteConfirmer } from '../check/deny-lists.js';
 import type { Membership } from '../check/verdict.js';
@@ -33,6 +35,7 @@ import { createWipeRecovery } from './wipe-recovery.js';
 import { createRedisStartup } from './redis-startup.js';
 import { createFleetSync } from './fleet-sync.js';
 import { watchServer } from './server-watch.js';
+import { createReplicationRetry } from './replication-retry.js';
 
 export function redisConfirmer(store: RedisStore): RemoteConfirmer {
   return {
@@ -59,6 +62,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
   const wipe = createWipeRecovery(ctx, { syncList: (name) => generations.syncList(name), seedIntraday: intraday.seedIntraday, ensureSourceless: generations.ensureSourceless });
   const startList = createRedisStartup(ctx, generations);
   const fleet = createFleetSync(ctx, { syncList: (name) => generations.syncList(name), checkEpoch: wipe.checkEpoch });
+  const unreplicated = createReplicationRetry(ctx);
   const { refresher, applyRisk } = generations;
   const { overlayOf, followIntraday } = intraday;
 
@@ -86,7 +90,16 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       ctx.copy = held;
       if (options.journalPath) logger.info({ path: options.journalPath, skipped: opened.skipped, epoch: held.epoch }, 'copy of the fleet\'s changes opened');
       store.confirmer.expectEpoch(held.epoch);
-      store.observeRuleWrites({ refusal: (key, at, until) => held.refusalRecorded(key, at, until), attempt: (key, at, member) => held.attemptRecorded(key, at, member) });
+      store.observeRuleWrites({
+        refusal: (key, at, until) => held.refusalRecorded(key, at, until),
+        attempt: (key, at, member) => held.attemptRecorded(key, at, member),
+        unreplicated: (write) => unreplicated.ruleWriteUnreplicated(write),
+      });
+      if (store.durability.enabled) {
+        // At each poll, and at once when a connection is ready again (a fail-over reached a new master).
+        timers.push(setInterval(() => void unreplicated.retry(), ctx.timings.pollMs));
+        store.connection.onReady(() => void unreplicated.retry());
+      }
       // A copy that saw an epoch meeting none (or another): Redis lost its data since this sidecar last ran.
       const epochAtStart = await store.epoch.readEpoch();
       const wipedBeforeStart = held.epoch !== null && epochAtStart !== held.epoch;
@@ -127,13 +140,21 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
       // Redis first (durable, and the stream carries it to every sidecar); then here at once.
       const revocable = slot.spec.kind === 'allow';
+      unreplicated.superseded(list, keys);
+      const mark = store.durability.mark();
       const id = op === 'add' ? await store.intraday.addIntraday(list, keys, { who, revocable }) : await store.intraday.removeIntraday(list, keys, { who, revocable });
       const at = Date.now() + ctx.clockOffsetMs;
       overlayOf(list);
       slot.intraday.apply(op, keys, at);
       // This sidecar's copy too, before the acknowledgement: Redis may lose the change before others read it.
       await ctx.copy?.change(op, list, keys, who, at);
-      return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id };
+      // Acknowledged once a replica holds it; otherwise the caller is told, and it is re-published until one does.
+      const replicated = await store.durability.replicated(mark);
+      if (!replicated) {
+        unreplicated.changeUnreplicated(op, list, keys, who, revocable);
+        logger.warn({ list, op, count: keys.length, replicas: store.durability.replicas }, 'intraday change not seen on a replica in time: kept in this sidecar\'s copy and re-published until one holds it');
+      }
+      return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id, ...(replicated ? {} : { replicated: false }) };
     },
     async changesOf(key) {
       const newest = new NewestChanges();
@@ -141,7 +162,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       return newest.all;
     },
     lastError: (list) => errors.get(list) ?? null,
-    describe: () => ({ redis: { up: store.connection.isUp() } }),
+    describe: () => ({ redis: { up: store.connection.isUp(), ...(store.durability.enabled ? { unreplicated: unreplicated.pending() } : {}) } }),
     async close() {
       ctx.closed = true;
       for (const t of timers) clearInterval(t);

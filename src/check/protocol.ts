@@ -137,8 +137,9 @@ export function encodeCheckReply(id: RequestId, r: CheckResult): string {
   return `{"id":${encodeId(id)},"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}${extra}}`;
 }
 
-export function encodeOutcomeReply(id: RequestId, number: string, outcome: CallOutcome): string {
-  return `{"id":${encodeId(id)},"ok":true,"number":"${number}","outcome":"${outcome}"}`;
+/** replicated false (Redis mode waiting for replicas, none seen to hold the refusal in time) adds `"replicated":false`. */
+export function encodeOutcomeReply(id: RequestId, number: string, outcome: CallOutcome, replicated = true): string {
+  return `{"id":${encodeId(id)},"ok":true,"number":"${number}","outcome":"${outcome}"${replicated ? '' : ',"replicated":false'}}`;
 }
 
 export function encodeBatchReply(id: RequestId, results: readonly CheckResult[]): string {

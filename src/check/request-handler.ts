@@ -174,12 +174,14 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     const e164 = readings[0];
     if (e164 === undefined) return encodeErrorReply(request.id, 'bad_request', `"number" ${JSON.stringify(request.number.slice(0, 40))} is not a valid number`);
     const policy = campaignOf(request.campaign).policy;
+    let replicated = true;
     for (const number of readings) {
       // A refusal is recorded whatever this campaign's policy: the policies that apply refusals read it.
-      await deps.outcomes.recordOutcome(e164ToKey(number), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
+      const kept = await deps.outcomes.recordOutcome(e164ToKey(number), request.outcome as CallOutcome, { refusalDays: policy.refusalDays ?? FR_REFUSAL_DAYS });
+      if (kept !== undefined && !kept.replicated) replicated = false;
       audit?.write({ type: 'outcome', at: at(), number, campaign: request.campaign, outcome: request.outcome });
     }
-    return encodeOutcomeReply(request.id, e164, request.outcome);
+    return encodeOutcomeReply(request.id, e164, request.outcome, replicated);
   };
 
   return (request: Request): string | Promise<string> => {

@@ -23,6 +23,9 @@ export interface RedisConfig {
   readonly allowEviction: boolean;
   readonly sentinels: readonly { host: string; port: number }[] | null;
   readonly sentinelName: string;
+  /** Replicas a write that matters waits for (0: none); resolved from --redis-wait-replicas or the Sentinel default. */
+  readonly waitReplicas: number;
+  readonly waitTimeoutMs: number;
 }
 
 export interface ServeConfig {
@@ -290,6 +293,8 @@ function redisConfigFrom(o: Raw): RedisConfig | null {
     allowEviction: o['redisAllowEviction'] as boolean,
     sentinels,
     sentinelName: o['redisSentinelName'] as string,
+    waitReplicas: typeof o['redisWaitReplicas'] === 'number' ? o['redisWaitReplicas'] : sentinels !== null && sentinels.length > 0 ? 1 : 0,
+    waitTimeoutMs: o['redisWaitTimeoutMs'] as number,
   });
 }
 

@@ -20,6 +20,7 @@ import { bucketIndexOf, bucketsOfPart, highOf, memberOf, validPlan } from './buc
 import type { BucketPlan } from './bucketing.js';
 import type { Client, Connection } from './connection.js';
 import { addedKey, attemptsKey, bucketKey, epochKey, markerKey, refusalTtlMs, refusedKey, revokedKey, termsKey } from './keys.js';
+import type { Durability } from './durability.js';
 import type { RiskWatch } from './risk.js';
 import type { ScriptDefinition } from './scripts.js';
 import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS, DEFAULT_REFUSAL_DAYS } from './consumer-history.js';
@@ -69,9 +70,11 @@ export class Confirmer {
   /** The fleet epoch decide() requires ('' = none required). */
   #expectedEpoch = '';
   #ruleWrites: RuleWriteObserver | null = null;
+  readonly #durability: Durability;
 
-  constructor(connection: Connection, prefix: string, risk: RiskWatch, scripts: readonly ScriptDefinition[], options: ConfirmOptions) {
+  constructor(connection: Connection, prefix: string, risk: RiskWatch, scripts: readonly ScriptDefinition[], options: ConfirmOptions, durability: Durability) {
     this.#connection = connection;
+    this.#durability = durability;
     this.#fast = connection.fast;
     this.#prefix = prefix;
     this.#risk = risk;
@@ -124,6 +127,10 @@ export class Confirmer {
    * anything else (timeout, error) reads counted false. Never throws: bad input, timeout, disconnection or an error
    * answer every item 'unconfirmed' with answered false. A timed-out script may still have counted an attempt
    * (the quota is then used without a call: the safe side).
+   *
+   * A counted attempt is answered only once a replica holds it (redis/durability.ts, when waiting is on). When none
+   * is seen within the wait, the verdict stands (the attempt IS counted on the master and in this sidecar's copy,
+   * the fail-closed side of a quota) and the observer is told, to re-publish it: see docs/redis-mode.md.
    */
   decide(input: DecideInput): Promise<DecideFacts> {
     const { items, key } = input;
@@ -183,7 +190,8 @@ export class Confirmer {
     keys.push(epochKey(this.#prefix));
     args.push(this.#expectedEpoch);
     const observer = this.#ruleWrites;
-    return this.#bounded(
+    const mark = this.#durability.mark();
+    const decided = this.#bounded(
       (fast) => fast.cgDecide(keys.length, ...keys, ...args),
       (reply) => {
         const facts = parseDecideReply(reply, n);
@@ -193,6 +201,12 @@ export class Confirmer {
       },
       failed,
     );
+    if (!this.#durability.enabled || !input.dial) return decided;
+    return decided.then(async (facts) => {
+      if (!facts.counted) return facts;
+      if (!(await this.#durability.replicated(mark))) observer?.unreplicated?.({ kind: 'attempt', key, at: facts.now, member: `${facts.now}-${suffix}` });
+      return facts;
+    });
   }
 
   /**

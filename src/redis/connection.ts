@@ -3,6 +3,8 @@
  * carries confirms and small fleet commands (lock renewals, heartbeats, outcomes), so that bulk traffic (a 25 MB
  * filter, 60k SADDs) never queues in front of a check waiting on a 50 ms budget; 'bulk' carries the rest.
  * Pub/sub and each change-follower loop get dedicated connections (dial()): SUBSCRIBE and XREAD BLOCK hold one.
+ * A third long-lived connection, 'durability', exists only when writes wait for replicas (redis/durability.ts):
+ * WAIT blocks the connection it runs on, so it never runs on fast or bulk.
  *
  * Every connection fails fast while disconnected (no offline queue: a queued confirm would answer after the
  * dialer gave up on it), reconnects forever with capped backoff, and has the Lua scripts defined
@@ -20,7 +22,7 @@ type Command =
   | 'get' | 'set' | 'append' | 'strlen' | 'exists' | 'getrangeBuffer' | 'mget' | 'pexpire' | 'pttl' | 'scan' | 'unlink'
   | 'hset' | 'hgetall' | 'smembers'
   | 'zadd' | 'zrem' | 'zrange' | 'zscore' | 'zrangebyscore' | 'zremrangebyscore' | 'zscan'
-  | 'xread' | 'xrevrange' | 'xinfo';
+  | 'xread' | 'xrevrange' | 'xinfo' | 'incr' | 'wait';
 
 /** A connection with callgate's scripts defined: the typed surface the other parts of redis/ use. */
 export type Client = Pick<Redis, Command> & Scripts;
@@ -48,6 +50,8 @@ export interface ConnectionOptions {
   readonly onStateChange?: ((state: 'up' | 'down') => void) | undefined;
   /** Connection errors (ioredis 'error' events), for logs. @default undefined */
   readonly onError?: ((err: Error) => void) | undefined;
+  /** Open the 'durability' connection (writes wait for replicas, redis/durability.ts). @default false */
+  readonly durability?: boolean | undefined;
 }
 
 export interface ServerStats {
@@ -68,8 +72,13 @@ export class Connection {
   readonly fast: Client;
   /** Loads, reads, scans, stats: anything that may be large or slow. */
   readonly bulk: Client;
+  /** WAIT for replicas (redis/durability.ts); null unless options.durability. */
+  readonly durability: Client | null;
   readonly #fastFull: FullClient;
   readonly #bulkFull: FullClient;
+  readonly #durabilityFull: FullClient | null;
+  /** Counts the drops of fast, bulk and durability: a write and the WAIT covering it must see the same count. */
+  #drops = 0;
   readonly reconnectMaxDelayMs: number;
   readonly hungSocketMs: number;
   readonly #make: (name: string, extra: RedisOptions) => FullClient;
@@ -132,15 +141,29 @@ export class Connection {
     this.hungSocketMs = options.hungSocketMs ?? 5000;
     this.#fastFull = this.#make('confirm', { socketTimeout: this.hungSocketMs });
     this.#bulkFull = this.#make('bulk', {});
+    // WAIT holds its connection up to its own timeout: no hung-socket timer here (durability.ts bounds each round).
+    this.#durabilityFull = options.durability === true ? this.#make('durability', {}) : null;
     this.fast = this.#fastFull;
     this.bulk = this.#bulkFull;
+    this.durability = this.#durabilityFull;
     this.fast.on('ready', () => this.#setUp(true));
     this.fast.on('close', () => this.#setUp(false));
+    for (const client of [this.#fastFull, this.#bulkFull, this.#durabilityFull]) client?.on('close', () => this.#drops++);
   }
 
-  /** Resolves when fast and bulk are ready; rejects with CALLGATE_ERR_REDIS after connectTimeoutMs. */
+  /**
+   * How many times fast, bulk or durability dropped so far. A write made before a drop may have reached a
+   * master that a fail-over then replaced: a WAIT on the new master says nothing of it (redis/durability.ts).
+   */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Resolves when fast and bulk (and durability when open) are ready; rejects with CALLGATE_ERR_REDIS after connectTimeoutMs. */
   async ready(): Promise<void> {
-    await Promise.all([whenReady(this.#fastFull, this.#connectTimeoutMs, this.#url), whenReady(this.#bulkFull, this.#connectTimeoutMs, this.#url)]);
+    await Promise.all(
+      [this.#fastFull, this.#bulkFull, this.#durabilityFull].flatMap((c) => (c === null ? [] : [whenReady(c, this.#connectTimeoutMs, this.#url)])),
+    );
   }
 
   /** Calls listener each time fast or bulk becomes ready (a reconnection may reach another server). */
@@ -180,7 +203,7 @@ export class Connection {
   /** Quits fast and bulk (1 s each at most, then disconnects). */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([quit(this.#fastFull), quit(this.#bulkFull)]);
+    await Promise.all([quit(this.#fastFull), quit(this.#bulkFull), quit(this.#durabilityFull)]);
     this.#setUp(false);
   }
 

@@ -9,6 +9,7 @@ import type { NumberKey } from '../numbers/number-key.js';
 import type { CallOutcome } from '../check/protocol.js';
 import { DAY_MS } from '../core/time.js';
 import type { Client, Connection } from './connection.js';
+import type { Durability } from './durability.js';
 import { positiveInteger, redisError } from './errors.js';
 import { attemptsKey, refusalTtlMs, refusedKey } from './keys.js';
 
@@ -18,11 +19,18 @@ export const DEFAULT_ATTEMPT_WINDOW_MS = 30 * DAY_MS;
 /** Décret 2022-1313: no call nor attempt for 60 days after a refusal. */
 export const DEFAULT_REFUSAL_DAYS = 60;
 
+/** A refusal or a counted attempt Redis acknowledged but no replica was seen to hold (redis/durability.ts). */
+export type UnreplicatedWrite =
+  | { readonly kind: 'refusal'; readonly key: NumberKey; readonly at: number; readonly until: number }
+  | { readonly kind: 'attempt'; readonly key: NumberKey; readonly at: number; readonly member: string };
+
 /** Told of every refusal and counted attempt the store records (the sidecar keeps a durable copy of them). */
 export interface RuleWriteObserver {
   refusal(key: NumberKey, at: number, until: number): void;
   /** member: the attempt's member in the attempts set, re-published as is after a wipe. */
   attempt(key: NumberKey, at: number, member: string): void;
+  /** One of the above that no replica was seen to hold: to re-publish once Redis (maybe a new master) answers. */
+  unreplicated?(write: UnreplicatedWrite): void;
 }
 
 export interface OutcomeOptions {
@@ -43,12 +51,14 @@ export class ConsumerHistory {
   readonly #fast: Client;
   readonly #bulk: Client;
   readonly #prefix: string;
+  readonly #durability: Durability;
   #ruleWrites: RuleWriteObserver | null = null;
 
-  constructor(connection: Connection, prefix: string) {
+  constructor(connection: Connection, prefix: string, durability: Durability) {
     this.#fast = connection.fast;
     this.#bulk = connection.bulk;
     this.#prefix = prefix;
+    this.#durability = durability;
   }
 
   /** Who is told of the refusals recorded here (null: nobody). */
@@ -59,25 +69,31 @@ export class ConsumerHistory {
   /**
    * Records how a call ended. 'refused' starts (or restarts) the no-call period: `{p}refused:KEY` = now, expiring
    * after refusalTtlMs(refusalDays), never shortening a longer period running. 'no_answer' and 'answered' change
-   * nothing: decide() counted the attempt at dial time. Returns Redis's clock (ms). Throws CALLGATE_ERR_BAD_REQUEST
-   * on a bad key, CALLGATE_ERR_CONFIG on bad refusalDays, CALLGATE_ERR_REDIS when Redis fails (retry: it is idempotent
-   * but for the refusal time).
+   * nothing: decide() counted the attempt at dial time. Returns Redis's clock (ms) and, for a refusal, whether a
+   * replica was seen to hold it (redis/durability.ts; true when waiting is off; the observer is told otherwise).
+   * Throws CALLGATE_ERR_BAD_REQUEST on a bad key, CALLGATE_ERR_CONFIG on bad refusalDays, CALLGATE_ERR_REDIS when
+   * Redis fails (retry: it is idempotent but for the refusal time).
    */
-  async recordOutcome(key: NumberKey, outcome: CallOutcome, options: OutcomeOptions = {}): Promise<number> {
+  async recordOutcome(key: NumberKey, outcome: CallOutcome, options: OutcomeOptions = {}): Promise<{ readonly at: number; readonly replicated: boolean }> {
     const refusedAt = refusedKey(this.#prefix, key);
     if (outcome !== 'refused' && outcome !== 'answered' && outcome !== 'no_answer') {
       throw new CallgateError(ErrorCode.BAD_REQUEST, `outcome must be no_answer, answered or refused, got ${JSON.stringify(outcome)}`);
     }
     const ttl = refusalTtlMs(options.refusalDays ?? DEFAULT_REFUSAL_DAYS);
     let reply: unknown;
+    const mark = this.#durability.mark();
     try {
       reply = await this.#fast.cgOutcome(refusedAt, outcome, ttl);
     } catch (err) {
       throw redisError(`recording a call outcome (${outcome})`, err);
     }
     const at = Number(reply);
-    if (outcome === 'refused') this.#ruleWrites?.refusal(key, at, at + ttl);
-    return at;
+    if (outcome !== 'refused') return { at, replicated: true };
+    const observer = this.#ruleWrites;
+    observer?.refusal(key, at, at + ttl);
+    const replicated = await this.#durability.replicated(mark);
+    if (!replicated) observer?.unreplicated?.({ kind: 'refusal', key, at, until: at + ttl });
+    return { at, replicated };
   }
 
   /** The consumer's attempts within the window (Redis clock), for tests and the audit trail. Throws CALLGATE_ERR_REDIS. */

@@ -26,3 +26,9 @@ export function positive(name: string, value: number): void {
     throw new CallgateError(ErrorCode.CONFIG, `${name} must be a positive number, got ${String(value)}`);
   }
 }
+
+export function nonNegativeInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new CallgateError(ErrorCode.CONFIG, `${name} must be a non-negative integer, got ${String(value)}`);
+  }
+}

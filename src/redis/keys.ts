@@ -33,6 +33,8 @@
  *   {p}format                   STRING  the highest format version (FORMAT_VERSION) any writer of the fleet uses;
  *                                       raised, never lowered, by every store at connect and at each watch
  *   {p}evictions:ack            STRING  `${run_id}:${evicted_keys}`: evictions an operator accepted (accept-evictions)
+ *   {p}wait                     STRING  a counter INCRed before each WAIT (redis/durability.ts): the write whose
+ *                                       offset WAIT waits for; its value means nothing and nothing reads it
  *
  * The stored formats (FORMAT_VERSION) are described in redis/codecs.ts.
  */
@@ -248,4 +250,8 @@ export function assertWho(who: string): void {
  */
 export function epochKey(prefix: string): string {
   return `${prefix}epoch`;
+}
+
+export function waitKey(prefix: string): string {
+  return `${prefix}wait`;
 }

@@ -15,6 +15,7 @@
  *   locks        fleet locks
  *   epoch        the fleet epoch (a wipe detector)
  *   stats        fleet check counts
+ *   durability   WAIT for replicas after the writes that matter (opt-outs, revocations, refusals, attempts)
  *
  * observeRuleWrites is the one method of its own: it tells two parts (confirmer, history) of one observer.
  */
@@ -22,8 +23,9 @@ import { ChangeFollower } from './change-follower.js';
 import { Confirmer, type ConfirmOptions } from './confirm.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { ConsumerHistory, type RuleWriteObserver } from './consumer-history.js';
+import { Durability, type DurabilityOptions } from './durability.js';
 import { FleetEpoch } from './epoch.js';
-import { positive } from './errors.js';
+import { nonNegativeInteger, positive } from './errors.js';
 import { Fleet } from './fleet.js';
 import { FleetLocks } from './fleet-lock.js';
 import { Generations } from './generations.js';
@@ -34,7 +36,7 @@ import { loadScripts } from './scripts.js';
 import { StatsStore } from './stats-store.js';
 
 /** The connection's options (redis/connection.ts), the confirmer's (redis/confirm.ts), and the store's own. */
-export interface RedisStoreOptions extends ConnectionOptions, ConfirmOptions {
+export interface RedisStoreOptions extends ConnectionOptions, ConfirmOptions, DurabilityOptions {
   /** Prefix of every key. @default 'callgate:' */
   readonly prefix?: string | undefined;
   /**
@@ -65,13 +67,15 @@ export class RedisStore {
   readonly locks: FleetLocks;
   readonly epoch: FleetEpoch;
   readonly stats: StatsStore;
+  readonly durability: Durability;
 
   private constructor(connection: Connection, prefix: string, options: RedisStoreOptions, scripts: ReturnType<typeof loadScripts>) {
     this.connection = connection;
     this.prefix = prefix;
+    this.durability = new Durability(connection, prefix, options);
     this.risks = new RiskWatch(connection, prefix, { allowEviction: options.allowEviction, watchMs: options.watchMs, onError: options.onError });
-    this.confirmer = new Confirmer(connection, prefix, this.risks, scripts, options);
-    this.history = new ConsumerHistory(connection, prefix);
+    this.confirmer = new Confirmer(connection, prefix, this.risks, scripts, options, this.durability);
+    this.history = new ConsumerHistory(connection, prefix, this.durability);
     this.fleet = new Fleet(connection, prefix, options.onError);
     this.epoch = new FleetEpoch(connection, prefix);
     this.generations = new Generations(connection, prefix, this.risks, this.epoch, this.fleet);
@@ -92,8 +96,10 @@ export class RedisStore {
     positive('hungSocketMs', options.hungSocketMs ?? 5000);
     positive('changesMaxLen', options.changesMaxLen ?? 1_000_000);
     positive('watchMs', options.watchMs ?? 1000);
+    nonNegativeInteger('waitReplicas', options.waitReplicas ?? 0);
+    positive('waitTimeoutMs', options.waitTimeoutMs ?? 50);
     const scripts = loadScripts();
-    const store = new RedisStore(new Connection(options, scripts), prefix, options, scripts);
+    const store = new RedisStore(new Connection({ ...options, durability: (options.waitReplicas ?? 0) > 0 }, scripts), prefix, options, scripts);
     try {
       await store.connection.ready();
     } catch (err) {

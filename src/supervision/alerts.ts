@@ -29,6 +29,7 @@ export const ALERT_KINDS = [
   'redis_role',
   'redis_failover',
   'redis_persistence',
+  'redis_unreplicated',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

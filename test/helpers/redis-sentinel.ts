@@ -263,15 +263,9 @@ export async function startSentinelTopology(options: SentinelOptions = {}): Prom
   live.add(topology);
 
   try {
-    // Each data node its own dir: a full sync writes an RDB file, never into the working tree.
-    const nodeDir = (): string => {
-      const d = mkdtempSync(join(tmpdir(), 'callgate-redis-'));
-      dirs.push(d);
-      return d;
-    };
-    const master = await startPrivateRedis(['--dir', nodeDir(), ...redisArgs]);
+    const master = await startPrivateRedis(redisArgs);
     nodes.push(master);
-    for (let i = 0; i < replicaCount; i++) nodes.push(await startPrivateRedis(['--dir', nodeDir(), '--replicaof', '127.0.0.1', String(master.port), ...redisArgs]));
+    for (let i = 0; i < replicaCount; i++) nodes.push(await startPrivateRedis(['--replicaof', '127.0.0.1', String(master.port), ...redisArgs]));
     await until(
       async () => {
         for (const r of nodes.slice(1)) if (infoField(await r.cli('INFO', 'replication'), 'master_link_status') !== 'up') return false;

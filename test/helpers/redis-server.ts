@@ -4,7 +4,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -38,6 +41,9 @@ export async function freePort(): Promise<number> {
 /** extraArgs: more redis-server flags, e.g. ['--rename-command', 'CONFIG', '']. */
 export async function startPrivateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
+  // Its own working directory: a replica's full sync writes dump.rdb there, which any later redis-server started in
+  // the same directory (the checkout) would load at start — another test's keys in a "fresh" server.
+  const dir = mkdtempSync(join(tmpdir(), 'callgate-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
@@ -47,9 +53,11 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
   };
 
   const start = async (): Promise<void> => {
+    // Empty at every start, even after a full sync wrote a snapshot.
+    rmSync(join(dir, 'dump.rdb'), { force: true });
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extraArgs],
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...extraArgs],
       { stdio: 'ignore' },
     );
     child = proc;

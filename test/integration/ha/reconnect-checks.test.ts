@@ -6,7 +6,7 @@
  * alert and metric. Private redis-server processes only (CONFIG SET and REPLICAOF never reach the shared one).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { epochKey } from '../../../src/redis/keys.js';
 import { startPrivateRedis, type PrivateRedis } from '../../helpers/redis-server.js';
 import { infoField } from '../../helpers/redis-sentinel.js';

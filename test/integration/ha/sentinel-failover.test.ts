@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CheckClient } from '../../../src/server/ws-client.js';
+import { CheckClient } from '../../helpers/raw-check-client.js';
 import { DAY_MS } from '../../../src/core/time.js';
 import { uniquePrefix } from '../../helpers/redis.js';
 import { startSentinelTopology, type SentinelTopology } from '../../helpers/redis-sentinel.js';

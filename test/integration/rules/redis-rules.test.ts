@@ -202,12 +202,12 @@ describe('calling rules on the shared Redis', () => {
 
   it('blocks counting after a refusal until refusedUntil; other outcomes change nothing', async () => {
     const key = fresh();
-    const t0 = await store.history.recordOutcome(key, 'no_answer');
-    const t1 = await store.history.recordOutcome(key, 'answered');
+    const t0 = (await store.history.recordOutcome(key, 'no_answer')).at;
+    const t1 = (await store.history.recordOutcome(key, 'answered')).at;
     expect(t1).toBeGreaterThanOrEqual(t0);
     expect(await redisCli(URL, ['EXISTS', refusedKey(PREFIX, key), attemptsKey(PREFIX, key)])).toBe('0');
 
-    const refusedAt = await store.history.recordOutcome(key, 'refused');
+    const refusedAt = (await store.history.recordOutcome(key, 'refused')).at;
     const facts = await store.confirmer.decide(rules(key));
     expect(facts.counted).toBe(false);
     expect(facts.refusedAt).toBe(refusedAt);

@@ -28,6 +28,7 @@ const SAMPLE_ARGS: Readonly<Record<string, readonly (string | number)[]>> = {
   termsKey: ['consents', '0m1abcdef-0a1b2c3d'],
   bucketKey: ['bloctel', '0m1abcdef-0a1b2c3d', '33.17'],
   epochKey: [],
+  waitKey: [],
 };
 
 /** The table's rows as regular expressions: {p} the prefix, an upper-case word any non-empty text. */

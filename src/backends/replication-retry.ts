@@ -1,0 +1,171 @@
+/**
+ * Redis mode: the writes that matter which Redis acknowledged but no replica was seen to hold within the wait
+ * (redis/durability.ts), re-published until one does. A fail-over may promote a replica that lacks them; this
+ * sidecar's durable copy (backends/fleet-copy.ts) already blocks them here, and re-publishing them on whatever
+ * master then answers brings them back for the whole fleet — including sidecars started after the promotion.
+ *
+ * Only writes that block more are re-published: a deny-list addition, an allow-list revocation, a refusal, a
+ * counted attempt. Re-publishing is idempotent (an addition or revocation again; a refusal never shortens a running
+ * one; an attempt under its own member counts once). A later change of the same number on the same list drops
+ * the pending one (the newer write wins, as it would have on Redis). Memory is bounded: past MAX_PENDING numbers
+ * new ones are not queued (they stay blocked here by the copy; an error is logged and the alert says so).
+ * Pending writes live in memory: a sidecar restarted before they are re-published keeps blocking them from its
+ * copy, but no longer re-publishes them (docs/redis-mode.md says which writes can still be lost).
+ */
+import type { NumberKey } from '../numbers/number-key.js';
+import type { UnreplicatedWrite } from '../redis/consumer-history.js';
+import type { RedisBackendContext } from './redis-context.js';
+
+/** Numbers held for re-publishing at most (changes + refusals + attempts). */
+export const MAX_PENDING = 100_000;
+
+type PendingChange = { readonly op: 'add' | 'remove'; readonly revocable: boolean; readonly who: string; sentAt: number };
+type PendingRuleWrite = { readonly write: UnreplicatedWrite; sentAt: number };
+
+/** sentAt before any publishing: the first pass re-publishes (once: harmless if the master already holds it). */
+const NEVER = -1;
+
+export interface ReplicationRetry {
+  /** A list change that was not seen on a replica; kept only when it blocks more. */
+  changeUnreplicated(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string, revocable: boolean): void;
+  /** A later change of these numbers on this list supersedes any pending one. */
+  superseded(list: string, keys: readonly NumberKey[]): void;
+  /** A refusal or attempt that was not seen on a replica. */
+  ruleWriteUnreplicated(write: UnreplicatedWrite): void;
+  /** Numbers waiting to be re-published. */
+  pending(): number;
+  /** One pass: re-publishes everything pending, then one WAIT; what a replica then holds is dropped. Never rejects. */
+  retry(): Promise<void>;
+}
+
+export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRetry {
+  const { store, logger, alerts } = ctx;
+  /** list → number → the change to re-publish. */
+  const changes = new Map<string, Map<NumberKey, PendingChange>>();
+  const ruleWrites = new Map<string, PendingRuleWrite>();
+  let count = 0;
+  let running = false;
+  let overflowed = 0;
+
+  const raise = (): void => {
+    if (count === 0 && overflowed === 0) {
+      alerts.clear('redis_unreplicated');
+      return;
+    }
+    alerts.raise({
+      id: 'redis_unreplicated',
+      kind: 'redis_unreplicated',
+      severity: overflowed > 0 ? 'critical' : 'warning',
+      message:
+        `${count} opt-outs, revocations, refusals or attempts were acknowledged by Redis but not seen on ${store.durability.replicas} replica(s): ` +
+        'this sidecar blocks them from its copy and re-publishes them until a replica holds them' +
+        (overflowed > 0 ? `; ${overflowed} more could not be queued (kept blocked here only)` : ''),
+      details: { pending: count, overflowed, replicas: store.durability.replicas },
+    });
+  };
+
+  const room = (n: number): boolean => {
+    if (count + n <= MAX_PENDING) return true;
+    overflowed += n;
+    logger.error({ pending: count, dropped: n }, 'too many writes waiting for a replica: not queued for re-publishing (this sidecar\'s copy still blocks them)');
+    raise();
+    return false;
+  };
+
+  const retry = async (): Promise<void> => {
+    if (running || count === 0 || !store.connection.isUp()) return;
+    running = true;
+    try {
+      // Re-published once per connection span (connection.drops): while no connection dropped, the master that took
+      // them is still the one answering, and only the WAIT is repeated (no duplicate stream entries every poll).
+      const mark = store.durability.mark();
+      const sentChanges: Array<[string, NumberKey, PendingChange]> = [];
+      for (const [list, held] of changes) {
+        // Grouped by op and who: one script call per group, as the change was first made.
+        const groups = new Map<string, { change: PendingChange; keys: NumberKey[] }>();
+        for (const [key, change] of held) {
+          sentChanges.push([list, key, change]);
+          if (change.sentAt === mark.drops) continue;
+          const id = `${change.op}\u0000${change.who}\u0000${String(change.revocable)}`;
+          let g = groups.get(id);
+          if (g === undefined) groups.set(id, (g = { change, keys: [] }));
+          g.keys.push(key);
+        }
+        for (const { change, keys } of groups.values()) {
+          const meta = { who: change.who, revocable: change.revocable };
+          if (change.op === 'add') await store.intraday.addIntraday(list, keys, meta);
+          else await store.intraday.removeIntraday(list, keys, meta);
+          for (const key of keys) {
+            const c = held.get(key);
+            if (c !== undefined) c.sentAt = mark.drops;
+          }
+        }
+      }
+      const sentRules = [...ruleWrites];
+      for (const [, p] of sentRules) {
+        if (p.sentAt === mark.drops) continue;
+        const w = p.write;
+        if (w.kind === 'refusal') await store.history.restoreRefusal(w.key, w.at, w.until);
+        else await store.history.restoreAttempts(w.key, [{ at: w.at, member: w.member }]);
+        p.sentAt = mark.drops;
+      }
+      if (!(await store.durability.replicated(mark))) return;
+      // Dropped only if unchanged since sent (a newer write of the same number stays pending, or was superseded).
+      for (const [list, key, change] of sentChanges) {
+        const held = changes.get(list);
+        if (held?.get(key) === change) {
+          held.delete(key);
+          count--;
+        }
+        if (held?.size === 0) changes.delete(list);
+      }
+      for (const [id, p] of sentRules) {
+        if (ruleWrites.get(id) === p) {
+          ruleWrites.delete(id);
+          count--;
+        }
+      }
+      logger.info({ republished: sentChanges.length + sentRules.length, pending: count }, 'writes a replica lacked were re-published and are now replicated');
+      if (count === 0) overflowed = 0;
+      raise();
+    } catch (err) {
+      logger.warn({ err, pending: count }, 're-publishing writes a replica lacked failed; retried at the next poll');
+    } finally {
+      running = false;
+    }
+  };
+
+  return {
+    changeUnreplicated(op, list, keys, who, revocable) {
+      // A deny-list addition or an allow-list revocation blocks more; the others are not re-published (losing them blocks).
+      if ((op === 'add') === revocable || !room(keys.length)) return;
+      let held = changes.get(list);
+      if (held === undefined) changes.set(list, (held = new Map()));
+      for (const key of keys) {
+        if (!held.has(key)) count++;
+        held.set(key, { op, revocable, who, sentAt: NEVER });
+      }
+      raise();
+    },
+    superseded(list, keys) {
+      const held = changes.get(list);
+      if (held === undefined) return;
+      for (const key of keys) if (held.delete(key)) count--;
+      if (held.size === 0) changes.delete(list);
+      raise();
+    },
+    ruleWriteUnreplicated(write) {
+      const id = write.kind === 'refusal' ? `r\u0000${write.key}` : `a\u0000${write.member}`;
+      if (ruleWrites.has(id)) {
+        ruleWrites.set(id, { write, sentAt: NEVER });
+        return;
+      }
+      if (!room(1)) return;
+      ruleWrites.set(id, { write, sentAt: NEVER });
+      count++;
+      raise();
+    },
+    pending: () => count,
+    retry,
+  };
+}

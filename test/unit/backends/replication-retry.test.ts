@@ -1,0 +1,68 @@
+/**
+ * backends/replication-retry.ts over a fake store: only writes that block more are held, a later change of the
+ * same number supersedes a pending one, a pass re-publishes once per connection span and drops what a replica
+ * then holds, and the alert follows the pending count. (Against real processes: test/integration/redis/failover-loss.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { createReplicationRetry } from '../../../src/backends/replication-retry.js';
+import type { RedisBackendContext } from '../../../src/backends/redis-context.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { AlertRegistry } from '../../../src/supervision/alerts.js';
+
+function fake(): { ctx: RedisBackendContext; calls: string[]; state: { replicated: boolean; drops: number } } {
+  const calls: string[] = [];
+  const state = { replicated: false, drops: 0 };
+  const store = {
+    connection: { isUp: () => true },
+    durability: { replicas: 1, mark: () => ({ drops: state.drops }), replicated: () => Promise.resolve(state.replicated) },
+    intraday: {
+      addIntraday: (list: string, keys: number[]) => (calls.push(`add ${list} ${keys.join(',')}`), Promise.resolve('1-0')),
+      removeIntraday: (list: string, keys: number[]) => (calls.push(`remove ${list} ${keys.join(',')}`), Promise.resolve('1-0')),
+    },
+    history: {
+      restoreRefusal: (key: number) => (calls.push(`refusal ${key}`), Promise.resolve(true)),
+      restoreAttempts: (key: number) => (calls.push(`attempt ${key}`), Promise.resolve()),
+    },
+  };
+  const ctx = { store, logger: silentLogger(), alerts: new AlertRegistry({ logger: silentLogger() }) } as unknown as RedisBackendContext;
+  return { ctx, calls, state };
+}
+
+describe('re-publishing writes a replica lacked', () => {
+  it('holds only what blocks more, and a later change supersedes', () => {
+    const { ctx } = fake();
+    const r = createReplicationRetry(ctx);
+    r.changeUnreplicated('add', 'internal', [1, 2], 'agent', false); // deny-list addition: held
+    r.changeUnreplicated('remove', 'internal', [3], 'agent', false); // deny-list withdrawal: losing it blocks
+    r.changeUnreplicated('remove', 'consents', [4], 'crm', true); // revocation: held
+    r.changeUnreplicated('add', 'consents', [5], 'crm', true); // grant: losing it blocks
+    expect(r.pending()).toBe(3);
+    r.superseded('internal', [2]);
+    expect(r.pending()).toBe(2);
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 1, until: 2 });
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 3, until: 4 });
+    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' });
+    expect(r.pending()).toBe(4);
+    expect(ctx.alerts.active().map((a) => a.id)).toEqual(['redis_unreplicated']);
+  });
+
+  it('re-publishes once per connection span, waits until a replica holds them, then forgets them', async () => {
+    const { ctx, calls, state } = fake();
+    const r = createReplicationRetry(ctx);
+    r.changeUnreplicated('add', 'internal', [1], 'agent', false);
+    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' });
+    await r.retry();
+    expect(calls).toEqual(['add internal 1', 'attempt 8']);
+    // No replica yet, same connections: only the WAIT is repeated.
+    await r.retry();
+    expect(calls).toHaveLength(2);
+    expect(r.pending()).toBe(2);
+    // A connection dropped (a fail-over may have replaced the master): published again.
+    state.drops++;
+    state.replicated = true;
+    await r.retry();
+    expect(calls).toEqual(['add internal 1', 'attempt 8', 'add internal 1', 'attempt 8']);
+    expect(r.pending()).toBe(0);
+    expect(ctx.alerts.active()).toEqual([]);
+  });
+});
