@@ -104,17 +104,23 @@ export class TermsTable implements TermsLookup, Iterable<[NumberKey, string]> {
     return decoder.decode(this.#bytes.subarray(this.#ends[i] as number, this.#ends[i + 1] as number));
   }
 
-  /** The stored form's bytes at position i, without decoding (e.g. a Redis hash value). */
-  bytesAt(i: number): Uint8Array {
-    return this.#bytes.subarray(this.#ends[i] as number, this.#ends[i + 1] as number);
-  }
-
   *[Symbol.iterator](): IterableIterator<[NumberKey, string]> {
     for (let i = 0; i < this.#keys.length; i++) yield [this.keyAt(i), this.termsAt(i)];
   }
 }
 
 const encoder = new TextEncoder();
+
+/** Writes `text` as UTF-8 at `at`; the bytes written. ASCII (nearly every line) by hand: encodeInto's call costs more. */
+function writeUtf8(text: string, bytes: Uint8Array, at: number): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return encoder.encodeInto(text, bytes.subarray(at)).written;
+    bytes[at + i] = c;
+  }
+  return n;
+}
 
 /**
  * Collects terms line by line, in file order, into typed arrays (no object per line), then sorts and
@@ -146,7 +152,7 @@ export class TermsBuilder {
     const i = this.#count++;
     this.#keys[i] = key;
     this.#ats[i] = consentedAt ?? Number.NEGATIVE_INFINITY;
-    this.#used += encoder.encodeInto(encoded, this.#bytes.subarray(this.#used)).written;
+    this.#used += writeUtf8(encoded, this.#bytes, this.#used);
     this.#starts[i + 1] = this.#used;
   }
 
