@@ -194,6 +194,22 @@ export const BUDGETS: readonly Budget[] = [
     why: 'scrubbing a lead file costs little beyond the batches it sends',
     advisory: true,
   },
+  ...(['embedded', 'redis'] as const).map(
+    (mode): Budget => ({
+      id: `consent-terms-load-${mode}`,
+      figure: `consent-load.${mode}.terms_ms`,
+      op: '<=',
+      inputs: [`consent-load.${mode}.bare_ms`],
+      limit: (f) => 2 * f(`consent-load.${mode}.bare_ms`),
+      limitText: `2 × consent-load.${mode}.bare_ms`,
+      // Issue 17: the same numbers as a consent list with terms (dates, channel, proof, expiry) and without,
+      // through the sidecar's refresh path (bench/consent-load.ts). Measured 8–20× before (every date asked
+      // Intl for its zone offset; the terms crossed threads as a cloned Map). 2026-12-03, 200k numbers, load 7–10 on 2 cores,
+      // private redis-server: medians of per-round ratios 1.43–1.69 embedded, 1.70–1.92 Redis (the HSETs' Node-side
+      // encoding is most of Redis mode's extra; a Lua bulk loader taking packed chunks would cut it).
+      why: 'consent terms are parsed in the worker, held packed and written in bulk: they cost at most as much again as the numbers',
+    }),
+  ),
 ];
 
 export interface BudgetOutcome {

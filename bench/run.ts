@@ -212,6 +212,9 @@ function ratios(store: FigureStore): Record<string, Ratio> {
     ['callgate-redis.closed-block.p99_us', 'echo.closed-block.p99_us', 'redis-direct.sismember-1.p99_us'],
     ([a = 0, b = 0, c = 0]) => a / (b + 1.2 * c),
   );
+  for (const mode of ['embedded', 'redis']) {
+    def(`consent list load, terms / none (${mode})`, `consent-load.${mode}.terms_ms / consent-load.${mode}.bare_ms`, [`consent-load.${mode}.terms_ms`, `consent-load.${mode}.bare_ms`], ([a = 0, b = 1]) => a / b);
+  }
   return out;
 }
 
@@ -335,6 +338,14 @@ async function main(): Promise<number> {
   for (const t of targets) store.add(`${t.name}.`, { 'memory.rss_mb': rssMb(t.pid) });
 
   await stopAll();
+
+  // Issue 17: a consent list with terms vs the same numbers without, both modes, interleaved rounds, after the
+  // targets stopped (a load is CPU-heavy). Sized down from the run's list: the ratio is what is budgeted.
+  const consentSize = Math.min(s.size, s.ci ? 100_000 : 200_000);
+  log(`consent list load, ${consentSize} numbers, with terms vs without`);
+  const consentArgs = [...TSX, 'bench/consent-load.ts', '--size', String(consentSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--modes', redis === null ? 'embedded' : 'embedded,redis'];
+  if (redis !== null) consentArgs.push('--redis-port', String(redis.port));
+  store.add('', parseFigures(await runToEnd(NODE, consentArgs, { cwd: ROOT })));
 
   // A driver that sends late cannot tell how fast the server is: flag open-loop figures it disturbed.
   for (const t of targets) {

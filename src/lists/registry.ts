@@ -6,9 +6,9 @@
  */
 import type { NumberFilter } from './bloom.js';
 import type { ExactSet } from './exact-set.js';
+import type { TermsLookup } from './terms-table.js';
 import { IntradayAdditions } from './intraday.js';
 import type { ListSpec } from '../config/list-spec.js';
-import type { NumberKey } from '../numbers/number-key.js';
 import type { BucketPlan } from '../redis/bucketing.js';
 import { DAY_MS } from '../core/time.js';
 
@@ -17,8 +17,8 @@ export type Members =
   | {
       readonly where: 'memory';
       readonly set: ExactSet;
-      /** Consent lists: number key → stored consent terms (rules/consent-terms.ts); null for other lists. */
-      readonly terms: ReadonlyMap<NumberKey, string> | null;
+      /** Consent lists: number key → stored consent terms (rules/consent-terms.ts), a TermsTable once loaded; null for other lists. */
+      readonly terms: TermsLookup | null;
     }
   | { readonly where: 'redis'; readonly generation: string; readonly buckets: BucketPlan };
 

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { NumberFilter } from '../lists/bloom.js';
 import { CallgateError, ErrorCode, type ErrorCode as Code } from '../core/errors.js';
 import { ExactSet } from '../lists/exact-set.js';
+import { TermsTable } from '../lists/terms-table.js';
 import type { BuiltGeneration } from '../lists/generation.js';
 import type { BuildRequest, BuildResponse } from './build-worker.js';
 import type { ListReadResult } from './read.js';
@@ -55,7 +56,7 @@ export function buildInWorker(request: BuildRequest): Promise<BuildOutcome> {
             validators: r.validators,
             sourceDate: r.sourceDate === null ? null : new Date(r.sourceDate),
             fetchedAt: r.fetchedAt,
-            read: { ...r.counts, keys: r.keys, terms: r.terms, fingerprint: r.fingerprint },
+            read: { ...r.counts, keys: r.keys, terms: r.terms === null ? null : TermsTable.fromParts(r.terms), fingerprint: r.fingerprint },
             built,
           };
         }

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildGeneration } from '../lists/generation.js';
 import { fetchList } from './fetch.js';
+import type { TermsTableParts } from '../lists/terms-table.js';
 import type { SourceValidators } from './source.js';
 import type { ListKind } from '../config/list-spec.js';
 
@@ -35,8 +36,8 @@ export type BuildResponse =
       readonly counts: { lines: number; numbers: number; blank: number; comments: number; header: boolean; badLines: number; badLineNumbers: number[]; bytes: number; textBytes: number; durationMs: number };
       readonly fingerprint: string;
       readonly keys: Float64Array;
-      /** Consent lists: number key → stored terms (structured-cloned; consent lists are small beside Bloctel). */
-      readonly terms: ReadonlyMap<number, string> | null;
+      /** Consent lists: the terms table's arrays (lists/terms-table.ts), transferred like the keys. */
+      readonly terms: TermsTableParts | null;
       readonly filter: Uint8Array;
       readonly duplicates: number;
       readonly buildMs: number;
@@ -55,6 +56,9 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
   const filter = new Uint8Array(filterBuf.length);
   filter.set(filterBuf);
   const { keys: _raw, terms, fingerprint, sourceDate, ...counts } = read;
+  // Three typed arrays, transferred: no Map of strings cloned into the main thread (issue 17).
+  const termsParts = terms === null ? null : terms.parts();
+  const termsBuffers = termsParts === null ? [] : [termsParts.keys.buffer, termsParts.ends.buffer, termsParts.bytes.buffer].filter((b, i, all) => b.byteLength > 0 && all.indexOf(b) === i);
   return {
     response: {
       kind: 'changed',
@@ -65,12 +69,12 @@ async function run(req: BuildRequest): Promise<{ response: BuildResponse; transf
       counts: { ...counts, badLineNumbers: [...counts.badLineNumbers] },
       fingerprint,
       keys,
-      terms,
+      terms: termsParts,
       filter,
       duplicates: built?.duplicates ?? 0,
       buildMs: built?.buildMs ?? 0,
     },
-    transfer: [keys.buffer as ArrayBuffer, filter.buffer as ArrayBuffer],
+    transfer: [keys.buffer as ArrayBuffer, filter.buffer as ArrayBuffer, ...(termsBuffers as ArrayBuffer[])],
   };
 }
 

@@ -10,6 +10,7 @@ import { encodeTerms, parseTerms } from '../rules/consent-terms.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { otherReading } from '../numbers/normalise.js';
 import { e164ToKey, type NumberKey } from '../numbers/number-key.js';
+import { TermsBuilder, type TermsTable } from '../lists/terms-table.js';
 
 /** Same contract as `normalise` in numbers/normalise.ts: E.164 (`+digits`) or null when invalid. */
 export type Normaliser = (raw: string) => string | null;
@@ -135,7 +136,9 @@ export function splitFields(line: string): string[] {
       field = line.slice(i, j);
       i = j;
     }
-    out.push(field.trim().replace(/^'+|'+$/g, ''));
+    const trimmed = field.trim();
+    // The regex only when a spreadsheet's text marker is there: this runs for every field of a consent list.
+    out.push(trimmed.length > 0 && (trimmed.charCodeAt(0) === APOSTROPHE || trimmed.charCodeAt(trimmed.length - 1) === APOSTROPHE) ? trimmed.replace(/^'+|'+$/g, '') : trimmed);
     if (i >= n) return out;
     i++; // the separator
   }
@@ -180,7 +183,7 @@ export interface ListParseResult extends ListCounts {
    */
   readonly keys: Float64Array;
   /** Consent lists: the stored terms (rules/consent-terms.ts) of each number that has some; null for other lists. */
-  readonly terms: ReadonlyMap<NumberKey, string> | null;
+  readonly terms: TermsTable | null;
 }
 
 export interface AccumulatorOptions {
@@ -210,7 +213,7 @@ export class ListAccumulator {
   #header = false;
   #badLines = 0;
   readonly #badLineNumbers: number[] = [];
-  readonly #terms: Map<NumberKey, { at: number; encoded: string }> | null;
+  readonly #terms: TermsBuilder | null;
   /** Keys written (numbers plus the second readings of deny-list lines). */
   #keyCount = 0;
   readonly #allowList: boolean;
@@ -218,7 +221,7 @@ export class ListAccumulator {
   constructor(normalise: Normaliser, initialCapacity = 1 << 16, options: AccumulatorOptions = {}) {
     this.#normalise = normalise;
     this.#keys = new Float64Array(Math.max(16, initialCapacity));
-    this.#terms = options.terms === true ? new Map() : null;
+    this.#terms = options.terms === true ? new TermsBuilder(Math.min(initialCapacity, 1 << 16)) : null;
     this.#allowList = options.kind === 'allow' || options.terms === true;
   }
 
@@ -276,10 +279,7 @@ export class ListAccumulator {
   #readTerms(line: string, key: NumberKey): boolean {
     const terms = parseTerms(splitFields(line).slice(1));
     if (terms === 'bad') return false;
-    if (terms === null) return true;
-    const at = terms.consentedAt ?? Number.NEGATIVE_INFINITY;
-    const previous = this.#terms?.get(key);
-    if (previous === undefined || at >= previous.at) this.#terms?.set(key, { at, encoded: encodeTerms(terms) });
+    if (terms !== null) this.#terms?.add(key, terms.consentedAt, encodeTerms(terms));
     return true;
   }
 
@@ -311,7 +311,7 @@ export class ListAccumulator {
       badLines: this.#badLines,
       badLineNumbers: [...this.#badLineNumbers],
       keys,
-      terms: this.#terms === null ? null : new Map([...this.#terms].map(([k, v]) => [k, v.encoded])),
+      terms: this.#terms === null ? null : this.#terms.build(),
     };
   }
 }

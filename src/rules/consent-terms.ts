@@ -32,13 +32,35 @@ const DATE_ONLY = /^(\d{4}-\d{2}-\d{2})$/;
 const LOCAL_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?$/;
 const WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
+/** 'YYYY-MM-DD' (shape already matched) names a day of the proleptic Gregorian calendar, as Date reads it. */
 function validDate(date: string): boolean {
-  const d = new Date(`${date}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().startsWith(date);
+  // Arithmetic, not a Date and its ISO string: a consent list checks two dates per line.
+  const y = Number(date.slice(0, 4));
+  const m = Number(date.slice(5, 7));
+  const d = Number(date.slice(8, 10));
+  if (m < 1 || m > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31);
 }
+
+/**
+ * Dates read lately: a consent list repeats the same dates over many lines (a day's sign-ups, one expiry
+ * date), so most lines skip the regexes and the zone arithmetic. Bounded: emptied when full.
+ */
+const DATES_KEPT = 8192;
+const dates = new Map<string, number | null>();
 
 /** An ISO 8601 date or date-time → ms since epoch; null when unreadable. Exported for tests. */
 export function parseTermsDate(text: string): number | null {
+  const known = dates.get(text);
+  if (known !== undefined) return known;
+  const ms = readTermsDate(text);
+  if (dates.size >= DATES_KEPT) dates.clear();
+  dates.set(text, ms);
+  return ms;
+}
+
+function readTermsDate(text: string): number | null {
   const t = text.trim();
   let m = DATE_ONLY.exec(t);
   if (m !== null) return validDate(m[1] as string) ? wallTimeToInstant(m[1] as string, 0, TERMS_TIMEZONE) : null;

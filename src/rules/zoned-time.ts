@@ -69,12 +69,41 @@ function intlOffsetMs(instantMs: number, timezone: string): number {
 const SPAN_MS = 15 * MINUTE_MS;
 const spans = new Map<string, { readonly from: number; readonly offsetMs: number }>();
 
+/**
+ * Behind the span, each zone remembers the offset of the UTC days it was asked about: a consent list
+ * dates hundreds of thousands of lines over a few years, and asking Intl for each date cost 15 of the
+ * 21 s of parsing 200k lines (issue 17). A day whose first and last second have the same offset has
+ * it throughout (no zone changes offset twice within a day); a day holding a change is remembered as
+ * such (NaN) and keeps asking Intl. Bounded: past DAYS_KEPT days a zone's memory starts afresh.
+ */
+const DAYS_KEPT = 4096;
+const days = new Map<string, Map<number, number>>();
+
+function dayOffsetMs(instantMs: number, timezone: string): number {
+  let byDay = days.get(timezone);
+  if (byDay === undefined) {
+    byDay = new Map();
+    days.set(timezone, byDay);
+  }
+  const day = Math.floor(instantMs / DAY_MS);
+  let offset = byDay.get(day);
+  if (offset === undefined) {
+    if (byDay.size >= DAYS_KEPT) byDay.clear();
+    const first = intlOffsetMs(day * DAY_MS, timezone);
+    offset = first === intlOffsetMs(day * DAY_MS + DAY_MS - 1000, timezone) ? first : Number.NaN;
+    byDay.set(day, offset);
+  }
+  return offset;
+}
+
 function offsetMsAt(instantMs: number, timezone: string): number {
   const span = spans.get(timezone);
   if (span !== undefined && instantMs >= span.from && instantMs < span.from + SPAN_MS) return span.offsetMs;
   const from = Math.floor(instantMs / SPAN_MS) * SPAN_MS;
-  const first = intlOffsetMs(from, timezone);
-  if (first !== intlOffsetMs(from + SPAN_MS - 1000, timezone)) return intlOffsetMs(instantMs, timezone);
+  const day = dayOffsetMs(instantMs, timezone);
+  // A span never crosses a UTC day (a day is a whole number of spans), so a uniform day's offset is its span's.
+  const first = Number.isNaN(day) ? intlOffsetMs(from, timezone) : day;
+  if (Number.isNaN(day) && first !== intlOffsetMs(from + SPAN_MS - 1000, timezone)) return intlOffsetMs(instantMs, timezone);
   spans.set(timezone, { from, offsetMs: first });
   return first;
 }
@@ -117,8 +146,8 @@ export function localDateOf(instantMs: number, timezone: string): string {
  */
 export function wallTimeToInstant(date: string, minuteOfDay: number, timezone: string): number {
   const wallAsUtc = dateAsUtcMs(date) + minuteOfDay * MINUTE_MS;
-  let t = wallAsUtc - localTime(wallAsUtc, timezone).offsetMs;
-  t = wallAsUtc - localTime(t, timezone).offsetMs;
+  let t = wallAsUtc - offsetMsAt(wallAsUtc, timezone);
+  t = wallAsUtc - offsetMsAt(t, timezone);
   return t;
 }
 
