@@ -161,10 +161,11 @@ describe.each(MODES)('callgate scrub (%s mode)', (_mode, { start, rules }) => {
         }
       }
       // The scrubs' audit records are batch summaries, never a (dialled) check: the only checks are the dials above.
+      // The writer flushes on its own schedule: wait for the dials' records too, then count exactly.
       const types = await waitFor(async () => {
         const t = await auditTypes(auditDir);
-        return t.filter((x) => x === 'batch').length >= 3 ? t : null;
-      }, 'the three scrubs\' batch records');
+        return t.filter((x) => x === 'batch').length >= 3 && t.filter((x) => x === 'check').length >= (rules ? 5 : 0) ? t : null;
+      }, 'the three scrubs\' batch records and the dials\' check records');
       expect(types.filter((t) => t === 'check')).toHaveLength(rules ? 5 : 0);
     } finally {
       await svc.stop();
