@@ -52,6 +52,7 @@ export const RESERVED_REASON_WORDS: ReadonlySet<string> = new Set([
   'no_number',
   'row_too_long',
   'broken_quoting',
+  'stray_line_break',
 ]);
 
 export interface CheckResult {

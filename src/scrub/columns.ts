@@ -38,18 +38,21 @@ function digitCount(cell: string): number {
   return n;
 }
 
-/** The index of the phone column among header names, or -1. */
-export function phoneColumnOf(header: readonly string[]): number {
-  const keys = header.map(headerKey);
-  for (const name of PHONE_NAMES) {
-    const i = keys.indexOf(name);
-    if (i !== -1) return i;
-  }
-  for (const part of PHONE_PARTS) {
-    const i = keys.findIndex((k) => k.startsWith(part) || k.endsWith(part));
-    if (i !== -1) return i;
-  }
-  return -1;
+/** Whether a header name says phone: a whole phone name, or a phone part at its start or end. */
+function isPhoneName(key: string): boolean {
+  return PHONE_NAMES.includes(key) || PHONE_PARTS.some((part) => key.startsWith(part) || key.endsWith(part));
+}
+
+/**
+ * The indexes of the header's phone columns. More than one (`telephone;mobile`, `phone;phone`) is the
+ * operator's choice: checking one would ship the other's listed numbers as callable.
+ */
+export function phoneColumnsOf(header: readonly string[]): number[] {
+  const out: number[] = [];
+  header.forEach((cell, i) => {
+    if (isPhoneName(headerKey(cell))) out.push(i);
+  });
+  return out;
 }
 
 /**
@@ -69,6 +72,7 @@ export function chooseColumn(first: readonly string[], column: string | null): C
     const key = headerKey(column);
     const index = first.findIndex((cell) => headerKey(cell) === key);
     if (key === '' || index === -1) throw new CallgateError(ErrorCode.SCRUB_INPUT, `--column ${JSON.stringify(column)}: no such column in the header (${first.map((c) => JSON.stringify(c)).join(', ')})`);
+    if (first.findIndex((cell, i) => i > index && headerKey(cell) === key) !== -1) throw new CallgateError(ErrorCode.SCRUB_INPUT, `--column ${JSON.stringify(column)}: several columns have that name; say which with --column N`);
     return { index, header: true };
   }
   const dataLike = first.findIndex((cell) => digitCount(cell) >= PHONE_DIGITS);
@@ -79,7 +83,9 @@ export function chooseColumn(first: readonly string[], column: string | null): C
     if (others > 1) throw new CallgateError(ErrorCode.SCRUB_INPUT, `the file has no header and ${others} columns that look like numbers; say which with --column N`);
     return { index: dataLike, header: false };
   }
-  const index = phoneColumnOf(first);
-  if (index === -1) throw new CallgateError(ErrorCode.SCRUB_INPUT, `no phone column found in the header (${first.map((c) => JSON.stringify(c)).join(', ')}); say which with --column N or --column NAME`);
+  const phones = phoneColumnsOf(first);
+  const index = phones[0];
+  if (index === undefined) throw new CallgateError(ErrorCode.SCRUB_INPUT, `no phone column found in the header (${first.map((c) => JSON.stringify(c)).join(', ')}); say which with --column N or --column NAME`);
+  if (phones.length > 1) throw new CallgateError(ErrorCode.SCRUB_INPUT, `the header has ${phones.length} phone columns (${phones.map((i) => JSON.stringify(first[i])).join(', ')}); a scrub checks one: say which with --column N, and scrub the others in turn`);
   return { index, header: true };
 }

@@ -9,7 +9,12 @@
  */
 import type { Dialect } from './dialect.js';
 
-export type RowProblem = 'row_too_long' | 'broken_quoting';
+/**
+ * stray_line_break: the line ending the file does not use (a lone CR in an LF file, an LF in a CR file),
+ * outside quotes. A spreadsheet or a dialer reads a new row there, whose number this reader would not
+ * have sent: the record is refused whole rather than half checked.
+ */
+export type RowProblem = 'row_too_long' | 'broken_quoting' | 'stray_line_break';
 
 export interface CsvRecord {
   /** The physical line (1-based) the record starts on. */
@@ -40,6 +45,9 @@ export class CsvReader {
   /** The character that ends a line: LF (a CR before it belongs to the ending) or a lone CR. */
   readonly #eol: string;
   readonly #eolCode: number;
+  /** The other line-ending character (CR in an LF file, LF in a CR file): a stray line break. */
+  readonly #strayCode: number;
+  readonly #stray: string;
   readonly #max: number;
   #buf = '';
   #pos = 0;
@@ -52,6 +60,8 @@ export class CsvReader {
     this.#sepCode = dialect.separator.charCodeAt(0);
     this.#eol = dialect.lineEnding === '\r' ? '\r' : '\n';
     this.#eolCode = this.#eol.charCodeAt(0);
+    this.#stray = this.#eol === '\n' ? '\r' : '\n';
+    this.#strayCode = this.#stray.charCodeAt(0);
     this.#max = options.maxRowChars;
   }
 
@@ -105,7 +115,7 @@ export class CsvReader {
           out.push({ line: this.#line, lines: 1, raw: null, fields: [], eol, problem: 'row_too_long' });
         } else {
           const raw = buf.slice(start, end);
-          out.push({ line: this.#line, lines: 1, raw, fields: raw.split(this.#sep), eol, problem: null });
+          out.push({ line: this.#line, lines: 1, raw, fields: raw.split(this.#sep), eol, problem: raw.includes(this.#stray) ? 'stray_line_break' : null });
         }
         this.#line++;
         continue;
@@ -175,9 +185,11 @@ export class CsvReader {
       }
       // Unquoted text (or text after a closing quote, which is broken quoting but kept).
       const textStart = i;
+      let stray = false;
       while (i < buf.length) {
         const c = buf.charCodeAt(i);
         if (c === this.#sepCode || c === this.#eolCode) break;
+        if (c === this.#strayCode) stray = true;
         i++;
       }
       if (i >= buf.length && !final) return 'incomplete';
@@ -190,6 +202,8 @@ export class CsvReader {
           eol = '\r\n';
         }
       }
+      // A CR counted as stray just before the LF that ends the line is the CRLF ending itself.
+      if (stray && buf.indexOf(this.#stray, textStart) < textEnd && problem === null) problem = 'stray_line_break';
       if (textEnd > textStart) {
         // `"ab"cd`: text after a closing quote. Kept, but the row is reported: the file is malformed here.
         if (quoted) problem = 'broken_quoting';

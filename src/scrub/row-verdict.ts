@@ -17,13 +17,14 @@ export const ScrubReason = {
   NO_NUMBER: 'no_number',
   ROW_TOO_LONG: 'row_too_long',
   BROKEN_QUOTING: 'broken_quoting',
+  STRAY_LINE_BREAK: 'stray_line_break',
 } as const;
 
 /** Reasons that mean the gate could not decide: the row is blocked, and the scrub exits non-zero. */
 const UNDECIDED: ReadonlySet<string> = new Set<string>([Reason.GATE_UNAVAILABLE, Reason.NOT_READY, Reason.UNCONFIRMED, Reason.STALE_LIST, Reason.AUDIT_UNAVAILABLE, Reason.UNKNOWN_CAMPAIGN, 'bad_request']);
 
 /** Reasons of a bad row: listed in the report with the row's line. */
-const BAD_ROW: ReadonlySet<string> = new Set<string>([ScrubReason.NO_NUMBER, ScrubReason.ROW_TOO_LONG, ScrubReason.BROKEN_QUOTING, Reason.INVALID_NUMBER]);
+const BAD_ROW: ReadonlySet<string> = new Set<string>([ScrubReason.NO_NUMBER, ScrubReason.ROW_TOO_LONG, ScrubReason.BROKEN_QUOTING, ScrubReason.STRAY_LINE_BREAK, Reason.INVALID_NUMBER]);
 
 export interface RowVerdict {
   readonly callable: boolean;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeText, hasUtf8Bom, TextReader, Utf8Check } from '../../../src/scrub/encoding.js';
-import { chooseColumn, phoneColumnOf } from '../../../src/scrub/columns.js';
+import { chooseColumn, phoneColumnsOf } from '../../../src/scrub/columns.js';
 import { fromAnswer, numberOrBlock } from '../../../src/scrub/row-verdict.js';
 import type { CsvRecord } from '../../../src/scrub/reader.js';
 import { ErrorCode } from '../../../src/core/errors.js';
@@ -50,12 +50,19 @@ describe('encoding', () => {
 
 describe('column choice', () => {
   it('finds the phone column by header name', () => {
-    expect(phoneColumnOf(['Nom', 'Téléphone', 'Ville'])).toBe(1);
-    expect(phoneColumnOf(['name', 'Mobile phone'])).toBe(1);
-    expect(phoneColumnOf(['id', 'numéro'])).toBe(1);
-    expect(phoneColumnOf(['id', 'tel_domicile'])).toBe(1);
-    expect(phoneColumnOf(['id', 'city'])).toBe(-1);
+    expect(phoneColumnsOf(['Nom', 'Téléphone', 'Ville'])).toEqual([1]);
+    expect(phoneColumnsOf(['name', 'Mobile phone'])).toEqual([1]);
+    expect(phoneColumnsOf(['id', 'numéro'])).toEqual([1]);
+    expect(phoneColumnsOf(['id', 'tel_domicile'])).toEqual([1]);
+    expect(phoneColumnsOf(['id', 'city'])).toEqual([]);
     expect(chooseColumn(['Nom', 'TEL', 'Ville'], null)).toEqual({ index: 1, header: true });
+  });
+
+  it('refuses to pick one of several phone columns (the other\'s listed numbers would ship as callable)', () => {
+    expect(codeOf(() => chooseColumn(['nom', 'telephone', 'mobile'], null))).toBe(ErrorCode.SCRUB_INPUT);
+    expect(codeOf(() => chooseColumn(['phone', 'phone'], null))).toBe(ErrorCode.SCRUB_INPUT);
+    expect(codeOf(() => chooseColumn(['phone', 'Phone'], 'phone'))).toBe(ErrorCode.SCRUB_INPUT);
+    expect(chooseColumn(['nom', 'telephone', 'mobile'], 'mobile')).toEqual({ index: 2, header: true });
   });
 
   it('takes --column as a 1-based index or a header name', () => {
