@@ -140,9 +140,10 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       if (slot === undefined) return { ok: false, code: 'unknown_list', message: `no list named ${list}` };
       // Redis first (durable, and the stream carries it to every sidecar); then here at once.
       const revocable = slot.spec.kind === 'allow';
-      unreplicated.superseded(list, keys);
       const mark = store.durability.mark();
       const id = op === 'add' ? await store.intraday.addIntraday(list, keys, { who, revocable }) : await store.intraday.removeIntraday(list, keys, { who, revocable });
+      // Only once the new change is in Redis: had its write failed, a pending opt-out must still be re-published.
+      unreplicated.superseded(list, keys);
       const at = Date.now() + ctx.clockOffsetMs;
       overlayOf(list);
       slot.intraday.apply(op, keys, at);
