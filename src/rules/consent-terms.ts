@@ -33,12 +33,16 @@ const LOCAL_TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,
 const WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 
 /** 'YYYY-MM-DD' (shape already matched) names a day of the proleptic Gregorian calendar, as Date reads it. */
+/** Consent and expiry dates before this year are refused (the line is bad, the number not taken). */
+const MIN_TERMS_YEAR = 1900;
+
 function validDate(date: string): boolean {
   // Arithmetic, not a Date and its ISO string: a consent list checks two dates per line.
   const y = Number(date.slice(0, 4));
   const m = Number(date.slice(5, 7));
   const d = Number(date.slice(8, 10));
-  if (m < 1 || m > 12 || d < 1) return false;
+  // Before 1900 is a typo in a consent export, and the zone arithmetic reads years 0–99 as 19xx: refused.
+  if (y < MIN_TERMS_YEAR || m < 1 || m > 12 || d < 1) return false;
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   return d <= (m === 2 ? (leap ? 29 : 28) : m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31);
 }

@@ -120,7 +120,14 @@ export function isoDate(y: number, m: number, d: number): string {
 }
 
 function dateAsUtcMs(date: string): number {
-  return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
+  const y = Number(date.slice(0, 4));
+  const m = Number(date.slice(5, 7)) - 1;
+  const d = Number(date.slice(8, 10));
+  if (y >= 100) return Date.UTC(y, m, d);
+  // Date.UTC reads years 0–99 as 1900–1999: '0050-06-01' would be 1950 here and 0050 in an ISO instant.
+  const t = new Date(0);
+  t.setUTCFullYear(y, m, d);
+  return t.getTime();
 }
 
 /** 'YYYY-MM-DD' plus `days` calendar days (plain calendar arithmetic, no zone involved). */

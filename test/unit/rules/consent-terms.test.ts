@@ -18,8 +18,9 @@ describe('parseTermsDate', () => {
     expect(parseTermsDate(' 2026-09-01 ')).toBe(T('2026-08-31T22:00:00Z'));
   });
 
+  // Years before 1900 are refused in every form (they used to read as 19xx in one form and as written in another).
   it('refuses what is not a real ISO 8601 date', () => {
-    for (const bad of ['', 'yesterday', '01/09/2026', '2026-02-30', '2026-13-01', '2026-09-01T25:00', '2026-09-01T10:61Z', '20260901', '2026-9-1']) {
+    for (const bad of ['', 'yesterday', '01/09/2026', '2026-02-30', '2026-13-01', '2026-09-01T25:00', '2026-09-01T10:61Z', '20260901', '2026-9-1', '0050-06-01', '0099-12-31 10:00', '0050-06-01T12:00Z', '1899-12-31']) {
       expect(parseTermsDate(bad), bad).toBeNull();
     }
   });
