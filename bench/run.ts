@@ -343,8 +343,8 @@ async function main(): Promise<number> {
   // targets stopped (a load is CPU-heavy). Sized down from the run's list: the ratio is what is budgeted.
   const consentSize = Math.min(s.size, s.ci ? 100_000 : 200_000);
   log(`consent list load, ${consentSize} numbers, with terms vs without`);
+  // stopAll() stopped the run's private redis-server too: consent-load starts its own (a fresh, empty one).
   const consentArgs = [...TSX, 'bench/consent-load.ts', '--size', String(consentSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--modes', redis === null ? 'embedded' : 'embedded,redis'];
-  if (redis !== null) consentArgs.push('--redis-port', String(redis.port));
   store.add('', parseFigures(await runToEnd(NODE, consentArgs, { cwd: ROOT })));
 
   // A driver that sends late cannot tell how fast the server is: flag open-loop figures it disturbed.
