@@ -46,6 +46,11 @@ interface Settings {
   readonly budgets: boolean;
   readonly build: boolean;
   readonly listPath: string;
+  /** The fixed offered rate of the cost scenarios (driver --cost-rate), and how long each is measured. */
+  readonly costRate: number;
+  readonly costMeasureMs: number;
+  /** Only what the stable cost figures need (CPU per check at fixed rates, script cost in Redis). */
+  readonly costOnly: boolean;
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number): number {
@@ -70,6 +75,9 @@ function parseSettings(argv: readonly string[]): Settings {
       compare: { type: 'string' },
       budgets: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      'cost-only': { type: 'boolean', default: false },
+      'cost-rate': { type: 'string' },
+      'cost-measure-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -94,6 +102,11 @@ function parseSettings(argv: readonly string[]): Settings {
     budgets: values.budgets,
     build: !values['no-build'],
     listPath: join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`),
+    costOnly: values['cost-only'],
+    // Well below saturation on a shared 2-core machine (load ~10): at 5k/s Redis mode fell behind and answered
+    // checks unsent (timeouts), at 2k/s fr-optin dials still queued: CPU per check then measures the overload.
+    costRate: intFlag('cost-rate', values['cost-rate'], 1000),
+    costMeasureMs: intFlag('cost-measure-ms', values['cost-measure-ms'], ci ? 3000 : 5000),
   };
 }
 
@@ -262,13 +275,21 @@ async function main(): Promise<number> {
     { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
     // The HTTP floor for callgate's GET /v1/check (bench/http-driver.ts, one kept-alive connection).
     { name: 'http-echo', command: NODE, args: [...TSX, HTTP_ECHO_SCRIPT], readyz: false, readyTimeoutMs: 30_000 },
+    // The fair floor of embedded mode: ws + one in-process Set lookup per check (bench/lookup-server.ts).
+    { name: 'ws-set', command: NODE, args: [...TSX, 'bench/lookup-server.ts', '--store', 'set', '--size', String(s.size), '--seed', String(s.seed)], readyz: false, readyTimeoutMs: readyTimeoutMs, verify: false },
     { name: 'callgate', command: NODE, args: callgateArgs, readyz: true, readyTimeoutMs },
     // The same without the audit trail, for the audit's cost at fixed rates (open-loop scenarios only).
     { name: 'callgate-noaudit', command: NODE, args: callgateArgs.map((a, i) => (callgateArgs[i - 1] === '--audit-dir' ? 'off' : a)), readyz: true, readyTimeoutMs, onlyOpen: true },
+    // The same without counting (--stats false), for the bookkeeping's cost at fixed rates (issue 17).
+    { name: 'callgate-nostats', command: NODE, args: callgateArgs, env: { CALLGATE_STATS: 'false' }, readyz: true, readyTimeoutMs, onlyOpen: true },
   ];
   if (redis !== null) {
-    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`, '--config', optinConfig], readyz: true, readyTimeoutMs, optin: 'optin' });
+    // The fair floor of Redis mode: ws + one SISMEMBER per check on the same private Redis (three processes).
+    specs.push({ name: 'ws-redis', command: NODE, args: [...TSX, 'bench/lookup-server.ts', '--store', 'redis', '--redis-port', String(redis.port), '--key', directKey], readyz: false, readyTimeoutMs: 30_000, openBlock: true, verify: false });
+    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`, '--config', optinConfig], readyz: true, readyTimeoutMs, optin: 'optin', openBlock: true, redisPort: redis.port });
   }
+  // --cost-only: the targets with a CPU figure (/metrics), open loops and script cost only.
+  if (s.costOnly) for (let i = specs.length - 1; i >= 0; i--) if (specs[i]?.name === 'echo' || specs[i]?.name === 'http-echo') specs.splice(i, 1);
   const targets: RunningTarget[] = [];
   // One at a time: list loading is CPU-heavy and would slow the others' start.
   for (const spec of specs) {
@@ -288,7 +309,7 @@ async function main(): Promise<number> {
   log('in-process Set baseline');
   store.add('', parseFigures(await runToEnd(NODE, [...TSX, 'bench/set-lookup.ts', '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT })));
 
-  const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.rates.join(',')];
+  const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.costOnly ? '' : s.rates.join(','), '--cost-rate', String(s.costRate), '--cost-measure-ms', String(s.costMeasureMs)];
   const loadPerRound: number[][] = [];
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
@@ -301,18 +322,21 @@ async function main(): Promise<number> {
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
-      if (t.name !== 'echo') args.push('--verify');
+      if (t.name !== 'echo' && t.spec.verify !== false) args.push('--verify');
       if (t.spec.optin !== undefined) args.push('--optin-campaign', t.spec.optin);
-      if (t.spec.onlyOpen === true) args.push('--only-open');
+      if (t.spec.onlyOpen === true || s.costOnly) args.push('--only-open');
+      args.push('--server-pid', String(t.pid));
+      if (t.spec.openBlock === true) args.push('--open-block');
+      if (t.spec.redisPort !== undefined) args.push('--redis-port', String(t.spec.redisPort));
       if (s.search) args.push('--search');
       // HTTP first: right after the WebSocket scenarios (open loop at 50k/s last) the server is still
       // flushing their audit records, which measured the backlog rather than the HTTP door.
-      if (t.name === 'callgate') store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
-      if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
-    if (redis !== null) {
+    if (redis !== null && !s.costOnly) {
       log(`round ${round}/${s.rounds}: direct Redis`);
       store.add('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
