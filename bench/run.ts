@@ -210,12 +210,16 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('HTTP single check p99 callgate/http-echo', 'callgate.http-single.p99_us / http-echo.http-single.p99_us', ['callgate.http-single.p99_us', 'http-echo.http-single.p99_us'], ([a = 0, b = 1]) => a / b);
   def('client/raw throughput at 64 in flight', 'callgate.client-64x1.throughput_per_s / callgate.raw-64x1.throughput_per_s', ['callgate.client-64x1.throughput_per_s', 'callgate.raw-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
   def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
-  def(
-    'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
-    'callgate-redis.closed-block.p99_us / (echo.closed-block.p99_us + 1.2 × redis-direct.sismember-1.p99_us)',
-    ['callgate-redis.closed-block.p99_us', 'echo.closed-block.p99_us', 'redis-direct.sismember-1.p99_us'],
-    ([a = 0, b = 0, c = 0]) => a / (b + 1.2 * c),
-  );
+  const ratio = (name: string, num: string, den: string): void => def(name, `${num} / ${den}`, [num, den], ([a = 0, b = 1]) => a / b);
+  // Issue 17: against the fair floors (bench/lookup-server.ts), and the stable cost figures.
+  ratio('redis block-p99 callgate-redis/ws-redis', 'callgate-redis.closed-block.p99_us', 'ws-redis.closed-block.p99_us');
+  ratio('miss-p99 callgate/ws-set', 'callgate.closed-miss.p99_us', 'ws-set.closed-miss.p99_us');
+  ratio('64-in-flight throughput callgate/ws-set', 'callgate.inflight-64x1.throughput_per_s', 'ws-set.inflight-64x1.throughput_per_s');
+  ratio('CPU per check callgate/ws-set', 'callgate.cost-mixed.cpu_us_per_check', 'ws-set.cost-mixed.cpu_us_per_check');
+  ratio('CPU per block callgate-redis/ws-redis', 'callgate-redis.cost-block.cpu_us_per_check', 'ws-redis.cost-block.cpu_us_per_check');
+  ratio('CPU per check fr-optin dial / Redis block', 'callgate-redis.cost-optin.cpu_us_per_check', 'callgate-redis.cost-block.cpu_us_per_check');
+  ratio('in Redis: rules script / confirmation', 'callgate-redis.cost-optin.redis_script_us', 'callgate-redis.cost-block.redis_script_us');
+  ratio('CPU per check stats on / off', 'callgate.cost-mixed.cpu_us_per_check', 'callgate-nostats.cost-mixed.cpu_us_per_check');
   return out;
 }
 
