@@ -9,9 +9,12 @@
  * Every target gets the same frames; the echo server returns each request unchanged, so its figures are
  * the cost of the WebSocket round trip alone.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
+import { Redis } from 'ioredis';
 import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
@@ -267,6 +270,74 @@ async function serverCpuSeconds(url: string): Promise<number | null> {
   }
 }
 
+/**
+ * Script cost measured INSIDE Redis (issue 17), per scenario: SLOWLOG with slower-than 0 logs every command's
+ * own duration, and the MEDIAN over the scenario's EVALSHAs is the figure (commandstats' mean is kept too: on a
+ * busy machine a descheduled Redis inflates a few scripts by milliseconds, which the mean takes in and the
+ * median does not). The commands the scripts called are read from commandstats, per check, to show where the
+ * microseconds went. The log's settings are restored after each scenario.
+ */
+class RedisCost {
+  static readonly LOG_LEN = 4096;
+  readonly #redis: Redis;
+  #saved: [string, string] | null = null;
+
+  constructor(port: number) {
+    this.#redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
+  }
+
+  async start(): Promise<void> {
+    if (this.#redis.status !== 'ready') await this.#redis.connect();
+    if (this.#saved === null) {
+      const [, slower = '10000'] = (await this.#redis.config('GET', 'slowlog-log-slower-than')) as string[];
+      const [, len = '128'] = (await this.#redis.config('GET', 'slowlog-max-len')) as string[];
+      this.#saved = [slower, len];
+    }
+    await this.#redis.config('SET', 'slowlog-max-len', String(RedisCost.LOG_LEN));
+    await this.#redis.config('SET', 'slowlog-log-slower-than', '0');
+    await this.#redis.slowlog('RESET');
+    await this.#redis.config('RESETSTAT');
+  }
+
+  async read(checks: number): Promise<{ medianUs: number | null; meanUs: number | null; callsPerCheck: number; breakdown: string }> {
+    const log = (await this.#redis.slowlog('GET', RedisCost.LOG_LEN)) as Array<[number, number, number, string[]]>;
+    const text = await this.#redis.info('commandstats');
+    if (this.#saved !== null) {
+      await this.#redis.config('SET', 'slowlog-log-slower-than', this.#saved[0]);
+      await this.#redis.config('SET', 'slowlog-max-len', this.#saved[1]);
+    }
+    const durations = log.filter((e) => String(e[3]?.[0] ?? '').toLowerCase() === 'evalsha').map((e) => Number(e[2])).sort((x, y) => x - y);
+    const rows: Array<{ cmd: string; calls: number; usec: number }> = [];
+    for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+),/gm)) rows.push({ cmd: m[1] ?? '', calls: Number(m[2]), usec: Number(m[3]) });
+    const evalsha = rows.find((r) => r.cmd === 'evalsha');
+    const inner = rows.filter((r) => r.calls >= checks / 20 && !['evalsha', 'eval', 'slowlog', 'info', 'ping'].includes(r.cmd) && !r.cmd.startsWith('config')).sort((x, y) => y.usec - x.usec);
+    const perCheck = (v: number): string => (v / Math.max(1, checks)).toFixed(2);
+    return {
+      medianUs: durations.length === 0 ? null : (durations[durations.length >> 1] ?? null),
+      meanUs: evalsha === undefined || evalsha.calls === 0 ? null : evalsha.usec / evalsha.calls,
+      callsPerCheck: (evalsha?.calls ?? 0) / Math.max(1, checks),
+      breakdown: inner.map((r) => `${r.cmd} ${perCheck(r.usec)} µs/${perCheck(r.calls)} calls`).join(', '),
+    };
+  }
+
+  close(): void {
+    this.#redis.disconnect();
+  }
+}
+
+/** A process's CPU seconds (all threads) from /proc, for any target alike, even one without /metrics. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -284,6 +355,15 @@ async function main(): Promise<void> {
       'optin-campaign': { type: 'string' },
       // Only the open-loop scenarios (a variant target compared at fixed rates, e.g. without the audit trail).
       'only-open': { type: 'boolean', default: false },
+      // The cost scenarios (issue 17): open loops at this fixed rate, well below saturation, measuring the server's
+      // CPU per check (from /proc/<server-pid>: every target alike) and, with --redis-port, the script cost inside
+      // Redis: cost-mixed (the loaded mix), cost-block (--open-block: listed numbers only; in Redis mode one
+      // confirmation each), cost-optin (--optin-campaign: dials under fr-optin, the rules script each).
+      'cost-rate': { type: 'string' },
+      'cost-measure-ms': { type: 'string', default: '3000' },
+      'server-pid': { type: 'string' },
+      'open-block': { type: 'boolean', default: false },
+      'redis-port': { type: 'string' },
     },
     strict: true,
   });
@@ -322,7 +402,8 @@ async function main(): Promise<void> {
   const optin = values['optin-campaign'];
   const closed: Array<readonly [string, readonly string[]]> = values['only-open'] ? [] : [['closed-miss', missTails], ['closed-block', blockTails]];
   // A dialer's check under fr-optin: a consenting number, not opposed, dialled now (counted, fleet-wide).
-  if (optin !== undefined && !values['only-open']) closed.push(['closed-optin', miss.map((n) => `,"op":"check","number":${JSON.stringify(n)},"campaign":${JSON.stringify(optin)},"dial":true}`)]);
+  const optinTails = optin === undefined ? [] : miss.map((n) => `,"op":"check","number":${JSON.stringify(n)},"campaign":${JSON.stringify(optin)},"dial":true}`);
+  if (optin !== undefined && !values['only-open']) closed.push(['closed-optin', optinTails]);
   for (const [name, tails] of closed) {
     const r = await closedLoop(one, 1, tails, warmupMs, measureMs);
     latencyFigures(name, r.hist, figures);
@@ -356,11 +437,40 @@ async function main(): Promise<void> {
   // priority cannot be raised back without privileges, hence the order.
   setPriority(OPEN_LOOP_NICE);
   const metricsUrl = values.url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
+  const costRate = values['cost-rate'] === undefined ? null : Number(values['cost-rate']);
+  const serverPid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
+  if (costRate !== null && serverPid !== null) {
+    const redisCost = values['redis-port'] === undefined ? null : new RedisCost(Number(values['redis-port']));
+    const costs: Array<readonly [string, readonly string[]]> = [['cost-mixed', mixedTails]];
+    if (values['open-block']) costs.push(['cost-block', blockTails]);
+    if (optin !== undefined) costs.push(['cost-optin', optinTails]);
+    for (const [name, tails] of costs) {
+      await redisCost?.start();
+      const cpuBefore = procCpuSeconds(serverPid);
+      const r = await openLoop(one, costRate, tails, Math.min(warmupMs, 300), Number(values['cost-measure-ms']));
+      const cpuAfter = procCpuSeconds(serverPid);
+      if (cpuBefore !== null && cpuAfter !== null) figures[`${name}.cpu_us_per_check`] = ((cpuAfter - cpuBefore) * 1e6) / Math.max(1, r.answered);
+      figures[`${name}.p50_us`] = summarise(r.hist).p50_us;
+      figures[`${name}.send_lag_p99_us`] = summarise(r.lag).p99_us;
+      figures[`${name}.lost`] = r.lost;
+      let inside = '';
+      if (redisCost !== null && name !== 'cost-mixed') {
+        const c = await redisCost.read(r.answered);
+        if (c.medianUs !== null) figures[`${name}.redis_script_us`] = c.medianUs;
+        if (c.meanUs !== null) figures[`${name}.redis_script_mean_us`] = c.meanUs;
+        figures[`${name}.redis_scripts_per_check`] = c.callsPerCheck;
+        inside = `; inside Redis median ${c.medianUs ?? '-'} µs (mean ${c.meanUs?.toFixed(1) ?? '-'}), ${c.callsPerCheck.toFixed(2)} scripts per check; per check: ${c.breakdown}`;
+      }
+      log(`${name} at ${costRate}/s: CPU ${figures[`${name}.cpu_us_per_check`]?.toFixed(1) ?? '-'} µs per check${inside}`);
+      await sleep(200);
+    }
+    redisCost?.close();
+  }
   for (const rate of rates) {
+    const name = `open-${rate}`;
     const cpuBefore = await serverCpuSeconds(metricsUrl);
     const r = await openLoop(one, rate, mixedTails, Math.min(warmupMs, 300), openMeasureMs);
     const cpuAfter = await serverCpuSeconds(metricsUrl);
-    const name = `open-${rate}`;
     // The server's own CPU per answered check at this rate (warm-up included on both sides of the ratio):
     // what a feature costs at a fixed load, compared between two variants of the server.
     if (cpuBefore !== null && cpuAfter !== null) figures[`${name}.cpu_us_per_check`] = ((cpuAfter - cpuBefore) * 1e6) / Math.max(1, r.answered);

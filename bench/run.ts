@@ -51,6 +51,11 @@ interface Settings {
   /** Lines of the lead file `callgate scrub` reads (bench/scrub-driver.ts). */
   readonly scrubLines: number;
   readonly leadsPath: string;
+  /** The fixed offered rate of the cost scenarios (driver --cost-rate), and how long each is measured. */
+  readonly costRate: number;
+  readonly costMeasureMs: number;
+  /** Only what the stable cost figures need (CPU per check at fixed rates, script cost in Redis). */
+  readonly costOnly: boolean;
 }
 
 function intFlag(name: string, value: string | undefined, fallback: number): number {
@@ -76,6 +81,9 @@ function parseSettings(argv: readonly string[]): Settings {
       budgets: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
       'scrub-lines': { type: 'string' },
+      'cost-only': { type: 'boolean', default: false },
+      'cost-rate': { type: 'string' },
+      'cost-measure-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -102,6 +110,11 @@ function parseSettings(argv: readonly string[]): Settings {
     listPath: join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`),
     scrubLines: intFlag('scrub-lines', values['scrub-lines'], 1_000_000),
     leadsPath: join(ROOT, '.tmp', `bench-leads-${intFlag('scrub-lines', values['scrub-lines'], 1_000_000)}-n${size}-s${seed}.csv`),
+    costOnly: values['cost-only'],
+    // Well below saturation on a shared 2-core machine (load ~10): at 5k/s Redis mode fell behind and answered
+    // checks unsent (timeouts), at 2k/s fr-optin dials still queued: CPU per check then measures the overload.
+    costRate: intFlag('cost-rate', values['cost-rate'], 1000),
+    costMeasureMs: intFlag('cost-measure-ms', values['cost-measure-ms'], ci ? 3000 : 5000),
   };
 }
 
@@ -206,12 +219,16 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   def('HTTP single check p99 callgate/http-echo', 'callgate.http-single.p99_us / http-echo.http-single.p99_us', ['callgate.http-single.p99_us', 'http-echo.http-single.p99_us'], ([a = 0, b = 1]) => a / b);
   def('client/raw throughput at 64 in flight', 'callgate.client-64x1.throughput_per_s / callgate.raw-64x1.throughput_per_s', ['callgate.client-64x1.throughput_per_s', 'callgate.raw-64x1.throughput_per_s'], ([a = 0, b = 1]) => a / b);
   def('miss-p99 callgate-redis/echo', 'callgate-redis.closed-miss.p99_us / echo.closed-miss.p99_us', ['callgate-redis.closed-miss.p99_us', 'echo.closed-miss.p99_us'], ([a = 0, b = 1]) => a / b);
-  def(
-    'redis block-p99 / (echo p99 + 1.2 × direct-Redis p99)',
-    'callgate-redis.closed-block.p99_us / (echo.closed-block.p99_us + 1.2 × redis-direct.sismember-1.p99_us)',
-    ['callgate-redis.closed-block.p99_us', 'echo.closed-block.p99_us', 'redis-direct.sismember-1.p99_us'],
-    ([a = 0, b = 0, c = 0]) => a / (b + 1.2 * c),
-  );
+  const ratio = (name: string, num: string, den: string): void => def(name, `${num} / ${den}`, [num, den], ([a = 0, b = 1]) => a / b);
+  // Issue 17: against the fair floors (bench/lookup-server.ts), and the stable cost figures.
+  ratio('redis block-p99 callgate-redis/ws-redis', 'callgate-redis.closed-block.p99_us', 'ws-redis.closed-block.p99_us');
+  ratio('miss-p99 callgate/ws-set', 'callgate.closed-miss.p99_us', 'ws-set.closed-miss.p99_us');
+  ratio('64-in-flight throughput callgate/ws-set', 'callgate.inflight-64x1.throughput_per_s', 'ws-set.inflight-64x1.throughput_per_s');
+  ratio('CPU per check callgate/ws-set', 'callgate.cost-mixed.cpu_us_per_check', 'ws-set.cost-mixed.cpu_us_per_check');
+  ratio('CPU per block callgate-redis/ws-redis', 'callgate-redis.cost-block.cpu_us_per_check', 'ws-redis.cost-block.cpu_us_per_check');
+  ratio('CPU per check fr-optin dial / Redis block', 'callgate-redis.cost-optin.cpu_us_per_check', 'callgate-redis.cost-block.cpu_us_per_check');
+  ratio('in Redis: rules script / confirmation', 'callgate-redis.cost-optin.redis_script_us', 'callgate-redis.cost-block.redis_script_us');
+  ratio('CPU per check stats on / off', 'callgate.cost-mixed.cpu_us_per_check', 'callgate-nostats.cost-mixed.cpu_us_per_check');
   for (const mode of ['embedded', 'redis']) {
     def(`consent list load, terms / none (${mode})`, `consent-load.${mode}.terms_ms / consent-load.${mode}.bare_ms`, [`consent-load.${mode}.terms_ms`, `consent-load.${mode}.bare_ms`], ([a = 0, b = 1]) => a / b);
   }
@@ -274,13 +291,21 @@ async function main(): Promise<number> {
     { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
     // The HTTP floor for callgate's GET /v1/check (bench/http-driver.ts, one kept-alive connection).
     { name: 'http-echo', command: NODE, args: [...TSX, HTTP_ECHO_SCRIPT], readyz: false, readyTimeoutMs: 30_000 },
+    // The fair floor of embedded mode: ws + one in-process Set lookup per check (bench/lookup-server.ts).
+    { name: 'ws-set', command: NODE, args: [...TSX, 'bench/lookup-server.ts', '--store', 'set', '--size', String(s.size), '--seed', String(s.seed)], readyz: false, readyTimeoutMs: readyTimeoutMs, verify: false },
     { name: 'callgate', command: NODE, args: callgateArgs, readyz: true, readyTimeoutMs },
     // The same without the audit trail, for the audit's cost at fixed rates (open-loop scenarios only).
     { name: 'callgate-noaudit', command: NODE, args: callgateArgs.map((a, i) => (callgateArgs[i - 1] === '--audit-dir' ? 'off' : a)), readyz: true, readyTimeoutMs, onlyOpen: true },
+    // The same without counting (--stats false), for the bookkeeping's cost at fixed rates (issue 17).
+    { name: 'callgate-nostats', command: NODE, args: callgateArgs, env: { CALLGATE_STATS: 'false' }, readyz: true, readyTimeoutMs, onlyOpen: true },
   ];
   if (redis !== null) {
-    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`, '--config', optinConfig], readyz: true, readyTimeoutMs, optin: 'optin' });
+    // The fair floor of Redis mode: ws + one SISMEMBER per check on the same private Redis (three processes).
+    specs.push({ name: 'ws-redis', command: NODE, args: [...TSX, 'bench/lookup-server.ts', '--store', 'redis', '--redis-port', String(redis.port), '--key', directKey], readyz: false, readyTimeoutMs: 30_000, openBlock: true, verify: false });
+    specs.push({ name: 'callgate-redis', command: NODE, args: [...callgateArgs, '--redis', redis.url, '--redis-prefix', `bench-${process.pid}:`, '--config', optinConfig], readyz: true, readyTimeoutMs, optin: 'optin', openBlock: true, redisPort: redis.port });
   }
+  // --cost-only: the targets with a CPU figure (/metrics), open loops and script cost only.
+  if (s.costOnly) for (let i = specs.length - 1; i >= 0; i--) if (specs[i]?.name === 'echo' || specs[i]?.name === 'http-echo') specs.splice(i, 1);
   const targets: RunningTarget[] = [];
   // One at a time: list loading is CPU-heavy and would slow the others' start.
   for (const spec of specs) {
@@ -300,7 +325,7 @@ async function main(): Promise<number> {
   log('in-process Set baseline');
   store.add('', parseFigures(await runToEnd(NODE, [...TSX, 'bench/set-lookup.ts', '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT })));
 
-  const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.rates.join(',')];
+  const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.costOnly ? '' : s.rates.join(','), '--cost-rate', String(s.costRate), '--cost-measure-ms', String(s.costMeasureMs)];
   const loadPerRound: number[][] = [];
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
@@ -313,20 +338,24 @@ async function main(): Promise<number> {
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
-      if (t.name !== 'echo') args.push('--verify');
+      if (t.name !== 'echo' && t.spec.verify !== false) args.push('--verify');
       if (t.spec.optin !== undefined) args.push('--optin-campaign', t.spec.optin);
-      if (t.spec.onlyOpen === true) args.push('--only-open');
+      if (t.spec.onlyOpen === true || s.costOnly) args.push('--only-open');
+      args.push('--server-pid', String(t.pid));
+      if (t.spec.openBlock === true) args.push('--open-block');
+      if (t.spec.redisPort !== undefined) args.push('--redis-port', String(t.spec.redisPort));
       if (s.search) args.push('--search');
       // HTTP first: right after the WebSocket scenarios (open loop at 50k/s last) the server is still
       // flushing their audit records, which measured the backlog rather than the HTTP door.
-      if (t.name === 'callgate') store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
       store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
       // The lead-file scrub vs the gate's batch rate, same round (bench/scrub-driver.ts; the file is cached in .tmp/).
       if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/scrub-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--lines', String(s.scrubLines), '--file', s.leadsPath, '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
       if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
-    if (redis !== null) {
+    if (redis !== null && !s.costOnly) {
       log(`round ${round}/${s.rounds}: direct Redis`);
       store.add('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
       // A dial check's rules script with WAIT for one replica vs without, same run (its own master + replica).

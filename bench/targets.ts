@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { collectOutput, spawnTracked, stopChild } from './children.js';
 
-export type TargetName = 'echo' | 'http-echo' | 'callgate' | 'callgate-noaudit' | 'callgate-redis';
+export type TargetName = 'echo' | 'http-echo' | 'ws-set' | 'ws-redis' | 'callgate' | 'callgate-noaudit' | 'callgate-nostats' | 'callgate-redis';
 
 export interface TargetSpec {
   readonly name: TargetName;
@@ -21,6 +21,14 @@ export interface TargetSpec {
   readonly optin?: string;
   /** Measure only the open-loop scenarios. */
   readonly onlyOpen?: boolean;
+  /** Also an open loop of listed numbers only (driver --open-block): CPU per check of the block path. */
+  readonly openBlock?: boolean;
+  /** The private redis-server whose script cost the driver reads per scenario (driver --redis-port). */
+  readonly redisPort?: number;
+  /** Environment added to the target's (e.g. CALLGATE_STATS=false: the CLI takes no --no-… flags). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Whether the driver checks verdicts first (a floor server does no normalisation: its verdicts differ). */
+  readonly verify?: boolean;
 }
 
 export interface RunningTarget {
@@ -88,7 +96,7 @@ export function rssMb(pid: number): number {
 
 export async function startTarget(spec: TargetSpec): Promise<StartOutcome> {
   const started = performance.now();
-  const child = spawnTracked(spec.command, spec.args);
+  const child = spawnTracked(spec.command, spec.args, spec.env === undefined ? {} : { env: { ...process.env, ...spec.env } });
   const out = collectOutput(child);
   const deadline = Date.now() + spec.readyTimeoutMs;
   let port: number | null = null;

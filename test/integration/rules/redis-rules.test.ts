@@ -200,6 +200,24 @@ describe('calling rules on the shared Redis', () => {
     expect((await store.history.attemptsOf(key, { windowMs })).times).toEqual([later.now]);
   });
 
+  it('counts attempts exactly past the one-read peek (no cap, stale and live ones), dropping the stale on a dial', async () => {
+    // decide.lua reads the oldest 16 attempts in one ZRANGE; a larger set falls back to ZCOUNT / ZRANGEBYSCORE.
+    for (const [stale, live] of [[3, 2], [20, 0], [0, 20], [10, 10]] as const) {
+      const key = fresh();
+      const now = Date.now();
+      const windowMs = 3_600_000;
+      const scores = [...Array.from({ length: stale }, (_, i) => now - windowMs - 60_000 - i), ...Array.from({ length: live }, (_, i) => now - 60_000 + i)];
+      const args = scores.flatMap((s, i) => [String(s), `${s}-seeded${i}`]);
+      if (args.length > 0) await redisCli(URL, ['ZADD', attemptsKey(PREFIX, key), ...args]);
+      const facts = await store.confirmer.decide(rules(key, { cap: null, windowMs }));
+      expect(facts).toMatchObject({ counted: true, attempts: live, oldestAttemptAt: live > 0 ? now - 60_000 : null, answered: true });
+      // The counted dial dropped every stale attempt and kept the live ones with its own.
+      expect(Number(await redisCli(URL, ['ZCARD', attemptsKey(PREFIX, key)]))).toBe(live + 1);
+      const capped = await store.confirmer.decide(rules(key, { cap: live + 1, windowMs }));
+      expect(capped).toMatchObject({ counted: false, attempts: live + 1 });
+    }
+  });
+
   it('blocks counting after a refusal until refusedUntil; other outcomes change nothing', async () => {
     const key = fresh();
     const t0 = (await store.history.recordOutcome(key, 'no_answer')).at;
