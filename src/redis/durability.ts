@@ -11,7 +11,7 @@
  * whose reply was received before the marker was sent, and WAIT covering the marker covers them all.
  * (Redis ≤ 7 happens to set `woff` on any command, even a read; that is not promised, so it is not relied on.)
  *
- * Coalesced: one round (marker + WAIT) at a time; every caller arriving while it runs joins the next round, which
+ * Coalesced: one round (marker + WAIT) at a time, and none sent while a hung socket leaves the last unanswered; every caller arriving while it runs joins the next round, which
  * starts when it ends. A caller therefore waits at most two rounds, each bounded by `timeoutMs`.
  *
  * A round that spans a drop of any long-lived connection (connection.drops) reads "not replicated": the write may
@@ -46,6 +46,8 @@ export class Durability {
   #next: Round | null = null;
   #busy = false;
   #rounds = 0;
+  /** A round's pipeline that a hung socket has not answered yet: no other is queued behind it (bounded memory). */
+  #unanswered: Promise<unknown> | null = null;
 
   constructor(connection: Connection, prefix: string, options: DurabilityOptions) {
     this.#connection = connection;
@@ -102,6 +104,9 @@ export class Durability {
   async #waitOnce(): Promise<boolean> {
     const client = this.#client;
     if (client === null || client.status !== 'ready' || this.#connection.closed) return false;
+    // The last round's commands are still unanswered (a hung or paused server): queueing more behind them would
+    // grow the client's queue for as long as the socket hangs. Not replicated, until it answers or drops.
+    if (this.#unanswered !== null) return false;
     this.#rounds++;
     const before = this.#connection.drops;
     let timer: NodeJS.Timeout | undefined;
@@ -110,8 +115,19 @@ export class Durability {
       timer = setTimeout(() => resolve(null), this.timeoutMs + 1000);
     });
     try {
-      const replies = await Promise.race([client.pipeline().incr(this.#key).wait(this.replicas, this.timeoutMs).exec(), guard]);
-      if (replies === null) return false;
+      const exec = client.pipeline().incr(this.#key).wait(this.replicas, this.timeoutMs).exec();
+      const replies = await Promise.race([exec, guard]);
+      if (replies === null) {
+        const pending = exec.then(
+          () => undefined,
+          () => undefined,
+        );
+        this.#unanswered = pending;
+        void pending.then(() => {
+          if (this.#unanswered === pending) this.#unanswered = null;
+        });
+        return false;
+      }
       const [, waited] = replies[1] ?? [];
       return replies.every(([err]) => err === null) && typeof waited === 'number' && waited >= this.replicas && this.#connection.drops === before;
     } catch {

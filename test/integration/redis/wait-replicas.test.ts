@@ -60,6 +60,21 @@ describe('writes wait for a replica (WAIT on the durability connection)', () => 
     expect(store.durability.rounds - before).toBeLessThan(40);
   });
 
+  it('a paused master: one round is left unanswered, and no other is queued behind it until it answers', async () => {
+    const before = store.durability.rounds;
+    master.signal('SIGSTOP');
+    try {
+      // Each call outlives a round's guard (timeout + 1 s) and answers "not replicated", never throws.
+      for (let i = 0; i < 3; i++) expect(await store.durability.replicated(store.durability.mark())).toBe(false);
+      expect(store.durability.rounds - before).toBe(1);
+    } finally {
+      master.signal('SIGCONT');
+    }
+    // Once the server answers the old round, rounds run again.
+    await waitFor(() => store.durability.replicated(store.durability.mark()), 'a replicated round after the master resumed', 15_000);
+    expect(store.durability.rounds - before).toBeGreaterThan(1);
+  });
+
   it('does not wait when waiting is off (waitReplicas 0)', async () => {
     const off = await RedisStore.connect({ url: master.url, prefix: uniquePrefix('cgtest-wait-off') });
     try {
