@@ -47,7 +47,7 @@ export class Durability {
   #busy = false;
   #rounds = 0;
   /** A round's pipeline that a hung socket has not answered yet: no other is queued behind it (bounded memory). */
-  #unanswered: Promise<unknown> | null = null;
+  #unanswered = false;
 
   constructor(connection: Connection, prefix: string, options: DurabilityOptions) {
     this.#connection = connection;
@@ -106,7 +106,7 @@ export class Durability {
     if (client === null || client.status !== 'ready' || this.#connection.closed) return false;
     // The last round's commands are still unanswered (a hung or paused server): queueing more behind them would
     // grow the client's queue for as long as the socket hangs. Not replicated, until it answers or drops.
-    if (this.#unanswered !== null) return false;
+    if (this.#unanswered) return false;
     this.#rounds++;
     const before = this.#connection.drops;
     let timer: NodeJS.Timeout | undefined;
@@ -118,14 +118,13 @@ export class Durability {
       const exec = client.pipeline().incr(this.#key).wait(this.replicas, this.timeoutMs).exec();
       const replies = await Promise.race([exec, guard]);
       if (replies === null) {
-        const pending = exec.then(
-          () => undefined,
-          () => undefined,
-        );
-        this.#unanswered = pending;
-        void pending.then(() => {
-          if (this.#unanswered === pending) this.#unanswered = null;
-        });
+        // No round is sent while this one is out, so one flag is enough; it clears when the server answers or the
+        // connection drops.
+        this.#unanswered = true;
+        const answered = (): void => {
+          this.#unanswered = false;
+        };
+        void exec.then(answered, answered);
         return false;
       }
       const [, waited] = replies[1] ?? [];
