@@ -151,22 +151,50 @@ describe('Sentinel fail-over (real redis-server and redis-sentinel processes)', 
       }
     };
 
+    /** The run_id of a data node (INFO server). */
+    const runIdOf = async (node: PrivateRedis): Promise<string> => /^run_id:(\w+)/m.exec(await node.cli('INFO', 'server'))?.[1] ?? '';
     /**
-     * From the fault (t0) to the first confirmed block by list name on sidecar a; meanwhile misses must still
-     * answer (allow) and hits block. Returns ms and the hit answers seen.
+     * The node to fault: the master every sentinel names, once sidecar a is on it (its last INFO read the same
+     * run_id). Under a loaded suite a spurious fail-over can move the master between two steps; faulting a node
+     * the sidecar no longer uses would measure nothing.
      */
-    const measure = async (t0: number): Promise<{ ms: number; hits: Set<string>; missNotAllowed: string[] }> => {
+    const faultTarget = async (): Promise<{ node: PrivateRedis; runId: string }> => {
+      let target: { node: PrivateRedis; runId: string } | undefined;
+      await waitFor(
+        async () => {
+          const node = await t.masterNode();
+          const runId = await runIdOf(node).catch(() => '');
+          const views = await Promise.all(t.sentinelAddresses.map((_, i) => t.currentMaster(i).catch(() => null)));
+          if (runId === '' || views.some((v) => v?.port !== node.port) || sidecars[0]?.s.store.risks.server().runId !== runId) return false;
+          target = { node, runId };
+          return true;
+        },
+        'sidecar a on the master every sentinel names',
+        30_000,
+        20,
+      );
+      if (target === undefined) throw new Error('unreachable: no fault target');
+      return target;
+    };
+
+    /**
+     * From the fault (t0) to the first confirmed block by list name on sidecar a once it has left the faulted
+     * server (its INFO run_id changed: read at every reconnection, so a switch shorter than a poll still counts);
+     * meanwhile misses must still answer (allow) and hits block. Returns ms and the hit answers seen.
+     */
+    const measure = async (t0: number, faultedRunId: string): Promise<{ ms: number; hits: Set<string>; missNotAllowed: string[] }> => {
       const hits = new Set<string>();
       const missNotAllowed: string[] = [];
       const c = clients[0] as CheckClient;
-      let sawSwitch = false;
+      const store = (sidecars[0] as { s: Sidecar }).s.store;
       for (;;) {
         const [hit, miss] = await Promise.all([c.request({ op: 'check', number: BLOCTEL[1] as string }), c.request({ op: 'check', number: UNLISTED[1] as string })]);
-        hits.add(`${String(hit['verdict'])}/${String(hit['reason'])}`);
+        const answer = `${String(hit['verdict'])}/${String(hit['reason'])}`;
+        hits.add(answer);
         if (miss['verdict'] !== 'allow') missNotAllowed.push(JSON.stringify(miss));
-        if (hit['reason'] !== 'bloctel') sawSwitch = true;
-        else if (sawSwitch) return { ms: Date.now() - t0, hits, missNotAllowed };
-        if (Date.now() - t0 > 60_000) throw new Error(`no confirmed block within 60 s; answers: ${[...hits].join(', ')}`);
+        const server = store.risks.server();
+        if (answer === 'block/bloctel' && server.runId !== '' && server.runId !== faultedRunId) return { ms: Date.now() - t0, hits, missNotAllowed };
+        if (Date.now() - t0 > 60_000) throw new Error(`no confirmed block from a new server within 60 s; answers: ${[...hits].join(', ')}; sidecar a on run_id ${server.runId.slice(0, 12)} (faulted ${faultedRunId.slice(0, 12)}), ${server.changes} change(s)`);
         await new Promise((r) => setTimeout(r, 10));
       }
     };
@@ -193,12 +221,12 @@ describe('Sentinel fail-over (real redis-server and redis-sentinel processes)', 
       await waitFor(() => optedOut.length > 0 && refused.length > 0 && capped.length > 0, 'every kind of mutation before the faults', 30_000);
 
       // 1. kill -9 the master.
-      const first = await t.masterNode();
+      const { node: first, runId: firstRunId } = await faultTarget();
       const killedAt = Date.now();
       await t.kill(first);
       const killPromotion = promotedAfter(first.port, killedAt);
-      const afterKill = await measure(killedAt);
-      const { address: promoted, ms: killPromotedMs } = await killPromotion;
+      const afterKill = await measure(killedAt, firstRunId);
+      const { ms: killPromotedMs } = await killPromotion;
       figures.push(`kill -9: promotion seen by the sentinels ${killPromotedMs} ms, first confirmed block ${afterKill.ms} ms after the kill (down-after ${t.downAfterMs} ms, failover-timeout ${t.failoverTimeoutMs} ms)`);
       expect(afterKill.missNotAllowed).toEqual([]);
       expect([...afterKill.hits].every((h) => h === 'block/bloctel' || h === 'block/unconfirmed')).toBe(true);
@@ -211,13 +239,13 @@ describe('Sentinel fail-over (real redis-server and redis-sentinel processes)', 
       await traffic(5);
 
       // 2. SIGSTOP the master past the fail-over, then resume it.
-      const second: PrivateRedis = t.node(promoted.port);
+      const { node: second, runId: secondRunId } = await faultTarget();
       const pausedAt = Date.now();
       t.pause(second);
       let resumed = false;
       try {
         const pausePromotion = promotedAfter(second.port, pausedAt);
-        const afterPause = await measure(pausedAt);
+        const afterPause = await measure(pausedAt, secondRunId);
         const { ms: pausePromotedMs } = await pausePromotion;
         figures.push(`SIGSTOP: promotion seen ${pausePromotedMs} ms, first confirmed block ${afterPause.ms} ms after the pause`);
         expect(afterPause.missNotAllowed).toEqual([]);
