@@ -93,7 +93,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       store.observeRuleWrites({
         refusal: (key, at, until) => held.refusalRecorded(key, at, until),
         attempt: (key, at, member) => held.attemptRecorded(key, at, member),
-        unreplicated: (write) => unreplicated.ruleWriteUnreplicated(write),
+        unreplicated: (write, mark) => unreplicated.ruleWriteUnreplicated(write, mark),
       });
       if (store.durability.enabled) {
         // At each poll, and at once when a connection is ready again (a fail-over reached a new master).
@@ -152,7 +152,7 @@ export function createRedisBackend(options: RedisBackendOptions): ListBackend {
       // Acknowledged once a replica holds it; otherwise the caller is told, and it is re-published until one does.
       const replicated = await store.durability.replicated(mark);
       if (!replicated) {
-        unreplicated.changeUnreplicated(op, list, keys, who, revocable);
+        unreplicated.changeUnreplicated(op, list, keys, who, revocable, mark);
         logger.warn({ list, op, count: keys.length, replicas: store.durability.replicas }, 'intraday change not seen on a replica in time: kept in this sidecar\'s copy and re-published until one holds it');
       }
       return { ok: true, list, op, count: keys.length, at: new Date(at).toISOString(), id, ...(replicated ? {} : { replicated: false }) };

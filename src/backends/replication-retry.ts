@@ -8,12 +8,17 @@
  * counted attempt. Re-publishing is idempotent (an addition or revocation again; a refusal never shortens a running
  * one; an attempt under its own member counts once). A later change of the same number on the same list drops
  * the pending one (the newer write wins, as it would have on Redis). Memory is bounded: past MAX_PENDING numbers
- * new ones are not queued (they stay blocked here by the copy; an error is logged and the alert says so).
+ * new ones are not queued (they stay blocked here by the copy; an error is logged and the alert turns critical).
+ * Writes not queued are cleared from the alert only when a later WAIT proves them replicated: a round on the same
+ * connection span as the write (redis/durability.ts: the replication stream is ordered, so a WAIT covering a later
+ * marker covers them). Once a connection dropped after one of them, Redis may have lost it and nothing here can
+ * re-publish it: the alert stays critical until this sidecar restarts (docs/redis-topology.md).
  * Pending writes live in memory: a sidecar restarted before they are re-published keeps blocking them from its
  * copy, but no longer re-publishes them (docs/redis-mode.md says which writes can still be lost).
  */
 import type { NumberKey } from '../numbers/number-key.js';
 import type { UnreplicatedWrite } from '../redis/consumer-history.js';
+import type { WriteMark } from '../redis/durability.js';
 import type { RedisBackendContext } from './redis-context.js';
 
 /** Numbers held for re-publishing at most (changes + refusals + attempts). */
@@ -27,11 +32,11 @@ const NEVER = -1;
 
 export interface ReplicationRetry {
   /** A list change that was not seen on a replica; kept only when it blocks more. */
-  changeUnreplicated(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string, revocable: boolean): void;
+  changeUnreplicated(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string, revocable: boolean, mark: WriteMark): void;
   /** A later change of these numbers on this list supersedes any pending one. */
   superseded(list: string, keys: readonly NumberKey[]): void;
   /** A refusal or attempt that was not seen on a replica. */
-  ruleWriteUnreplicated(write: UnreplicatedWrite): void;
+  ruleWriteUnreplicated(write: UnreplicatedWrite, mark: WriteMark): void;
   /** Numbers waiting to be re-published. */
   pending(): number;
   /** One pass: re-publishes everything pending, then one WAIT; what a replica then holds is dropped. Never rejects. */
@@ -45,35 +50,43 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
   const ruleWrites = new Map<string, PendingRuleWrite>();
   let count = 0;
   let running = false;
-  let overflowed = 0;
+  /** Writes not queued (over MAX_PENDING), by the connection span (WriteMark.drops) they were written in. */
+  const overflowed = new Map<number, number>();
+  const overflowCount = (): number => {
+    let n = 0;
+    for (const v of overflowed.values()) n += v;
+    return n;
+  };
 
   const raise = (): void => {
-    if (count === 0 && overflowed === 0) {
+    const lost = overflowCount();
+    if (count === 0 && lost === 0) {
       alerts.clear('redis_unreplicated');
       return;
     }
     alerts.raise({
       id: 'redis_unreplicated',
       kind: 'redis_unreplicated',
-      severity: overflowed > 0 ? 'critical' : 'warning',
+      severity: lost > 0 ? 'critical' : 'warning',
       message:
         `${count} opt-outs, revocations, refusals or attempts were acknowledged by Redis but not seen on ${store.durability.replicas} replica(s): ` +
         'this sidecar blocks them from its copy and re-publishes them until a replica holds them' +
-        (overflowed > 0 ? `; ${overflowed} more could not be queued (kept blocked here only)` : ''),
-      details: { pending: count, overflowed, replicas: store.durability.replicas },
+        (lost > 0 ? `; ${lost} more could not be queued (kept blocked here only; if Redis lost them they stay lost for the other sidecars until recorded again)` : ''),
+      details: { pending: count, overflowed: lost, replicas: store.durability.replicas },
     });
   };
 
-  const room = (n: number): boolean => {
+  const room = (n: number, mark: WriteMark): boolean => {
     if (count + n <= MAX_PENDING) return true;
-    overflowed += n;
+    overflowed.set(mark.drops, (overflowed.get(mark.drops) ?? 0) + n);
     logger.error({ pending: count, dropped: n }, 'too many writes waiting for a replica: not queued for re-publishing (this sidecar\'s copy still blocks them)');
     raise();
     return false;
   };
 
   const retry = async (): Promise<void> => {
-    if (running || count === 0 || !store.connection.isUp()) return;
+    // Nothing pending and no unqueued write this span's WAIT could cover (older spans' can no longer be proven).
+    if (running || (count === 0 && !overflowed.has(store.durability.mark().drops)) || !store.connection.isUp()) return;
     running = true;
     try {
       // Re-published once per connection span (connection.drops): while no connection dropped, the master that took
@@ -102,6 +115,8 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
         }
       }
       const sentRules = [...ruleWrites];
+      // Writes not queued before this pass: covered by its WAIT if they were written in the same connection span.
+      const unqueued = overflowed.get(mark.drops) ?? 0;
       for (const [, p] of sentRules) {
         if (p.sentAt === mark.drops) continue;
         const w = p.write;
@@ -125,8 +140,11 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
           count--;
         }
       }
-      logger.info({ republished: sentChanges.length + sentRules.length, pending: count }, 'writes a replica lacked were re-published and are now replicated');
-      if (count === 0) overflowed = 0;
+      // Those written in this span are now on a replica; any written since (another span entry, or more here) stay.
+      const now = overflowed.get(mark.drops) ?? 0;
+      if (now === unqueued) overflowed.delete(mark.drops);
+      else overflowed.set(mark.drops, now - unqueued);
+      logger.info({ republished: sentChanges.length + sentRules.length, pending: count, unqueuedReplicated: unqueued }, 'writes a replica lacked were re-published and are now replicated');
       raise();
     } catch (err) {
       logger.warn({ err, pending: count }, 're-publishing writes a replica lacked failed; retried at the next poll');
@@ -136,9 +154,9 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
   };
 
   return {
-    changeUnreplicated(op, list, keys, who, revocable) {
+    changeUnreplicated(op, list, keys, who, revocable, mark) {
       // A deny-list addition or an allow-list revocation blocks more; the others are not re-published (losing them blocks).
-      if ((op === 'add') === revocable || !room(keys.length)) return;
+      if ((op === 'add') === revocable || !room(keys.length, mark)) return;
       let held = changes.get(list);
       if (held === undefined) changes.set(list, (held = new Map()));
       for (const key of keys) {
@@ -154,13 +172,13 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
       if (held.size === 0) changes.delete(list);
       raise();
     },
-    ruleWriteUnreplicated(write) {
+    ruleWriteUnreplicated(write, mark) {
       const id = write.kind === 'refusal' ? `r\u0000${write.key}` : `a\u0000${write.member}`;
       if (ruleWrites.has(id)) {
         ruleWrites.set(id, { write, sentAt: NEVER });
         return;
       }
-      if (!room(1)) return;
+      if (!room(1, mark)) return;
       ruleWrites.set(id, { write, sentAt: NEVER });
       count++;
       raise();

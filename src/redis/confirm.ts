@@ -204,7 +204,7 @@ export class Confirmer {
     if (!this.#durability.enabled || !input.dial) return decided;
     return decided.then(async (facts) => {
       if (!facts.counted) return facts;
-      if (!(await this.#durability.replicated(mark))) observer?.unreplicated?.({ kind: 'attempt', key, at: facts.now, member: `${facts.now}-${suffix}` });
+      if (!(await this.#durability.replicated(mark))) observer?.unreplicated?.({ kind: 'attempt', key, at: facts.now, member: `${facts.now}-${suffix}` }, mark);
       return facts;
     });
   }

@@ -9,7 +9,7 @@ import type { NumberKey } from '../numbers/number-key.js';
 import type { CallOutcome } from '../check/protocol.js';
 import { DAY_MS } from '../core/time.js';
 import type { Client, Connection } from './connection.js';
-import type { Durability } from './durability.js';
+import type { Durability, WriteMark } from './durability.js';
 import { positiveInteger, redisError } from './errors.js';
 import { attemptsKey, refusalTtlMs, refusedKey } from './keys.js';
 
@@ -30,7 +30,7 @@ export interface RuleWriteObserver {
   /** member: the attempt's member in the attempts set, re-published as is after a wipe. */
   attempt(key: NumberKey, at: number, member: string): void;
   /** One of the above that no replica was seen to hold: to re-publish once Redis (maybe a new master) answers. */
-  unreplicated?(write: UnreplicatedWrite): void;
+  unreplicated?(write: UnreplicatedWrite, mark: WriteMark): void;
 }
 
 export interface OutcomeOptions {
@@ -92,7 +92,7 @@ export class ConsumerHistory {
     const observer = this.#ruleWrites;
     observer?.refusal(key, at, at + ttl);
     const replicated = await this.#durability.replicated(mark);
-    if (!replicated) observer?.unreplicated?.({ kind: 'refusal', key, at, until: at + ttl });
+    if (!replicated) observer?.unreplicated?.({ kind: 'refusal', key, at, until: at + ttl }, mark);
     return { at, replicated };
   }
 

@@ -1,10 +1,11 @@
 /**
  * backends/replication-retry.ts over a fake store: only writes that block more are held, a later change of the
  * same number supersedes a pending one, a pass re-publishes once per connection span and drops what a replica
- * then holds, and the alert follows the pending count. (Against real processes: test/integration/redis/failover-loss.test.ts.)
+ * then holds, and the alert follows the pending count; writes over the cap clear only when a WAIT of their own
+ * connection span covers them. (Against real processes: test/integration/redis/failover-loss.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { createReplicationRetry } from '../../../src/backends/replication-retry.js';
+import { createReplicationRetry, MAX_PENDING } from '../../../src/backends/replication-retry.js';
 import type { RedisBackendContext } from '../../../src/backends/redis-context.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
@@ -28,20 +29,22 @@ function fake(): { ctx: RedisBackendContext; calls: string[]; state: { replicate
   return { ctx, calls, state };
 }
 
+const SPAN0 = { drops: 0 };
+
 describe('re-publishing writes a replica lacked', () => {
   it('holds only what blocks more, and a later change supersedes', () => {
     const { ctx } = fake();
     const r = createReplicationRetry(ctx);
-    r.changeUnreplicated('add', 'internal', [1, 2], 'agent', false); // deny-list addition: held
-    r.changeUnreplicated('remove', 'internal', [3], 'agent', false); // deny-list withdrawal: losing it blocks
-    r.changeUnreplicated('remove', 'consents', [4], 'crm', true); // revocation: held
-    r.changeUnreplicated('add', 'consents', [5], 'crm', true); // grant: losing it blocks
+    r.changeUnreplicated('add', 'internal', [1, 2], 'agent', false, SPAN0); // deny-list addition: held
+    r.changeUnreplicated('remove', 'internal', [3], 'agent', false, SPAN0); // deny-list withdrawal: losing it blocks
+    r.changeUnreplicated('remove', 'consents', [4], 'crm', true, SPAN0); // revocation: held
+    r.changeUnreplicated('add', 'consents', [5], 'crm', true, SPAN0); // grant: losing it blocks
     expect(r.pending()).toBe(3);
     r.superseded('internal', [2]);
     expect(r.pending()).toBe(2);
-    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 1, until: 2 });
-    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 3, until: 4 });
-    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' });
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 1, until: 2 }, SPAN0);
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 3, until: 4 }, SPAN0);
+    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' }, SPAN0);
     expect(r.pending()).toBe(4);
     expect(ctx.alerts.active().map((a) => a.id)).toEqual(['redis_unreplicated']);
   });
@@ -49,8 +52,8 @@ describe('re-publishing writes a replica lacked', () => {
   it('re-publishes once per connection span, waits until a replica holds them, then forgets them', async () => {
     const { ctx, calls, state } = fake();
     const r = createReplicationRetry(ctx);
-    r.changeUnreplicated('add', 'internal', [1], 'agent', false);
-    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' });
+    r.changeUnreplicated('add', 'internal', [1], 'agent', false, SPAN0);
+    r.ruleWriteUnreplicated({ kind: 'attempt', key: 8, at: 1, member: '1-a' }, SPAN0);
     await r.retry();
     expect(calls).toEqual(['add internal 1', 'attempt 8']);
     // No replica yet, same connections: only the WAIT is repeated.
@@ -64,5 +67,35 @@ describe('re-publishing writes a replica lacked', () => {
     expect(calls).toEqual(['add internal 1', 'attempt 8', 'add internal 1', 'attempt 8']);
     expect(r.pending()).toBe(0);
     expect(ctx.alerts.active()).toEqual([]);
+  });
+
+  it('clears the unqueued writes of a span once a WAIT of that span covers them', async () => {
+    const { ctx, state } = fake();
+    const r = createReplicationRetry(ctx);
+    r.changeUnreplicated('add', 'internal', Array.from({ length: MAX_PENDING }, (_, i) => i), 'agent', false, SPAN0);
+    r.changeUnreplicated('add', 'internal', [MAX_PENDING], 'agent', false, SPAN0); // not queued: over the cap
+    expect(r.pending()).toBe(MAX_PENDING);
+    expect(ctx.alerts.active().map((a) => [a.id, a.severity])).toEqual([['redis_unreplicated', 'critical']]);
+    state.replicated = true;
+    await r.retry();
+    expect(r.pending()).toBe(0);
+    expect(ctx.alerts.active()).toEqual([]);
+  });
+
+  it('keeps the alert critical for unqueued writes once a connection dropped after them (Redis may have lost them)', async () => {
+    const { ctx, state } = fake();
+    const r = createReplicationRetry(ctx);
+    r.changeUnreplicated('add', 'internal', Array.from({ length: MAX_PENDING }, (_, i) => i), 'agent', false, SPAN0);
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: -1, at: 1, until: 2 }, SPAN0); // not queued
+    state.drops++;
+    state.replicated = true;
+    await r.retry();
+    expect(r.pending()).toBe(0);
+    const alert = ctx.alerts.active().find((a) => a.id === 'redis_unreplicated');
+    expect(alert?.severity).toBe('critical');
+    expect(alert?.details).toMatchObject({ pending: 0, overflowed: 1 });
+    // Later passes cannot prove it either: it stays.
+    await r.retry();
+    expect(ctx.alerts.active().map((a) => a.id)).toEqual(['redis_unreplicated']);
   });
 });
