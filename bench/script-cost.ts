@@ -5,6 +5,8 @@
  * consent hit (one item: marker, bucket member, stored terms), 5,000 consumers in turn, with the fleet epoch
  * required as a sidecar with a journal requires it (EPOCH=0: none, as before 2026-12-03's second run).
  *   node --import tsx bench/script-cost.ts decide [variant.lua …]      (ROUNDS=7 N=1000 PACE_MS=0 by default)
+ * A variant named *.v0.lua is called with decide.lua's arguments before 2026-12-03 (n and the refusal fallback
+ * passed as ARGV[8] and ARGV[9]): to compare a script of that layout with today's.
  */
 import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
@@ -35,7 +37,8 @@ let seq = 0;
 const call = (name: string, sha: string): Promise<unknown> => {
   const i = seq++;
   if (name === 'confirm') return redis.evalsha(sha, 3, 'm', 'b', 'a', '123', '33612345678', 'e');
-  return redis.evalsha(sha, 8, 'ref:' + i, 'att:' + i, 'm', 'b', 'a', 'rv', 't', 'ep', '1', '1', '0', '4', String(30 * 86400000), '1', 'x' + i, '1', String(60 * 86400000), '123', '33612345678', 'c', 'e', epoch);
+  if (name.endsWith('.v0.lua')) return redis.evalsha(sha, 8, 'ref:' + i, 'att:' + i, 'm', 'b', 'a', 'rv', 't', 'ep', '1', '1', '0', '4', String(30 * 86400000), '1', 'x' + i, '1', String(60 * 86400000), '123', '33612345678', 'c', 'e', epoch);
+  return redis.evalsha(sha, 8, 'ref:' + i, 'att:' + i, 'm', 'b', 'a', 'rv', 't', 'ep', '1', '1', '0', '4', String(30 * 86400000), '1', 'x' + i, '123', '33612345678', 'c', 'e', epoch);
 };
 // Per round: the median of each script's SLOWLOG durations (1 µs steps) and the mean of its middle half (finer).
 const per: Record<string, number[]> = {};
