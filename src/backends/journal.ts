@@ -76,10 +76,11 @@ const VERSION_LINE = `${JSON.stringify({ op: 'version', v: JOURNAL_VERSION })}\n
 
 /**
  * How long a record nobody waits on (appendSoon) may wait for others to share its write and datasync. At 1k
- * counted dials/s each attempt paid its own flush, ~170 µs of CPU (write, datasync, their promises), more than
- * the whole rules check (issue 17, measured 2026-12-03); a few ms carry several records per flush.
+ * counted dials/s each attempt paid its own flush: ~170 µs of CPU (write, datasync, their promises), more than
+ * the whole rules check. bench/journal-cost.ts, 2026-12-03, µs per record over the bare 1 ms timer: 5 ms ~80,
+ * 20 ms ~15-30, 50 ms ~10 (issue 17). The audit trail accepts ~1.2 s (audit/writer.ts); this copy, 20 ms.
  */
-export const SOON_FLUSH_MS = 5;
+export const SOON_FLUSH_MS = 20;
 
 export class IntradayJournal {
   readonly #path: string;
