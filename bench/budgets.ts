@@ -108,6 +108,10 @@ export const BUDGETS: readonly Budget[] = [
     // ADVISORY: 2026-12-03 at 1k/s (load average ~4–5): 315 vs 245 µs per check, per-round ratios 1.26, 1.27, 1.28
     // of the deny block's CPU (value/limit 1.05–1.07). The checks measured fell in the décret's lunch break:
     // hours blocked them in JS, so the script read everything and counted nothing.
+    // Counted dials (2026-12-03 afternoon, callgate-redis alone, load average 9–19): 1.6, 1.9, 2.0 per round, of
+    // which the durable copy's journal took ~170 µs per attempt (one write + datasync each); with refusals and
+    // attempts sharing flushes within 20 ms (bench/journal-cost.ts: ~15–30 µs per record) 1.5, 1.4, then 1.5,
+    // 1.2 (noise of that load). decide() itself costs 1.16–1.21× a confirm() in Node (bench/store-call-cost.ts).
     why: 'a dial under fr-optin costs the sidecar at most 20% more CPU than a deny-list block (issue 17)',
     advisory: true,
   },
@@ -124,7 +128,14 @@ export const BUDGETS: readonly Budget[] = [
     // confirmation's 2. A/B of 7 interleaved rounds (bench/script-cost.ts, 2026-12-03): confirmation 9 µs,
     // rules script 44 → 40 µs (one ZRANGE for the attempts instead of ZCOUNT + ZRANGEBYSCORE, ZREMRANGEBYSCORE
     // only when a stale attempt is held). In the bench at 1k/s: 52–63 vs 18–23 µs (3.1×), of which
-    // the commands themselves take ~8 vs ~3 µs: the rest is each call's trip through Lua. 2× needs the consumer's refusal and attempts in one key (a format change).
+    // the commands themselves take ~8 vs ~3 µs: the rest is each call's trip through Lua.
+    // Later (script-cost now interleaves call by call, epoch required, a new consumer per call): the epoch and the
+    // refusal in one MGET took the ratio from 4.16 to 3.90 back to back and from 3.55 to 3.29 paced as at 1k/s
+    // (PACE_MS=1). Per call, back to back (µs): the script's fixed cost with its 22 arguments ~6.5 (as much as a
+    // whole confirmation), ZADD 4.1, PEXPIRE 3.1, ZRANGE 2.9, TIME 2.4, HGET 2.2, ZSCORE revoked 1.9, SISMEMBER
+    // 1.6, EXISTS 1.3, ZSCORE added 1.2. Even with the refusal and attempts in one key (one SET for the three
+    // writes) the estimate is ~2.7× paced: 2× would also need the consent's membership, terms and revocation
+    // in one read (see issue 17's report of 2026-12-03).
     why: 'the rules script costs Redis at most twice a confirmation (issue 17)',
     advisory: true,
   },

@@ -113,6 +113,12 @@ export class FleetCopy implements LocalRuleFacts {
     return this.#journal === null ? Promise.resolve() : this.#journal.append(e);
   }
 
+  /** As #record, for the refusals and attempts nobody waits on: they share flushes (journal.ts appendSoon). */
+  #recordSoon(e: JournalEntry): Promise<void> {
+    this.#fold(e);
+    return this.#journal === null ? Promise.resolve() : this.#journal.appendSoon(e);
+  }
+
   /** The fleet epoch this sidecar last saw; null when it never saw one (a new sidecar, or a new copy). */
   get epoch(): string | null {
     return this.#epoch;
@@ -153,11 +159,11 @@ export class FleetCopy implements LocalRuleFacts {
 
   /** For the Redis parts' RuleWriteObserver (redis/consumer-history.ts): a refusal or an attempt, recorded in the background (errors reported). */
   refusalRecorded(key: NumberKey, at: number, until: number): void {
-    this.#record({ op: 'refusal', key, at, until }).catch(this.#onError);
+    this.#recordSoon({ op: 'refusal', key, at, until }).catch(this.#onError);
   }
 
   attemptRecorded(key: NumberKey, at: number, member: string): void {
-    this.#record({ op: 'attempt', key, at, member }).catch(this.#onError);
+    this.#recordSoon({ op: 'attempt', key, at, member }).catch(this.#onError);
   }
 
   refusal(key: NumberKey, now: number): { at: number; until: number } | null {

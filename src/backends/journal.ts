@@ -2,7 +2,8 @@
  * The record of intraday list changes kept on this host's disk, so they survive a restart (embedded mode)
  * or a Redis that lost its data (Redis mode: every sidecar keeps the fleet's change stream here, plus the
  * refusals and attempts it recorded itself, and the fleet epoch it last saw). An append-only JSON-lines file;
- * each record is written (and flushed to disk) before the call that appends it resolves.
+ * each record is written (and flushed to disk) before the call that appends it resolves; records no caller waits
+ * on (appendSoon) may wait a few ms for others to share their flush.
  * `generation` records say which file a list was loaded from: additions made before a *different*
  * file replaced the list are superseded by it; a restart that reloads the same file keeps them.
  *
@@ -73,6 +74,14 @@ function parseLine(line: string): Fields | null {
 
 const VERSION_LINE = `${JSON.stringify({ op: 'version', v: JOURNAL_VERSION })}\n`;
 
+/**
+ * How long a record nobody waits on (appendSoon) may wait for others to share its write and datasync. At 1k
+ * counted dials/s each attempt paid its own flush: ~170 µs of CPU (write, datasync, their promises), more than
+ * the whole rules check. bench/journal-cost.ts, 2026-12-03, µs per record over the bare 1 ms timer: 5 ms ~80,
+ * 20 ms ~15-30, 50 ms ~10 (issue 17). The audit trail accepts ~1.2 s (audit/writer.ts); this copy, 20 ms.
+ */
+export const SOON_FLUSH_MS = 20;
+
 export class IntradayJournal {
   readonly #path: string;
   #fh: FileHandle;
@@ -81,6 +90,10 @@ export class IntradayJournal {
   #queue: Promise<void> = Promise.resolve();
   /** Records waiting for the next write. */
   #pending: { entry: JournalEntry; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** A flush is queued that has not taken #pending yet: a record appended now goes with it. */
+  #flushQueued = false;
+  /** Set while records of appendSoon wait for their flush. */
+  #soon: NodeJS.Timeout | undefined;
   #appended = 0;
 
   private constructor(path: string, fh: FileHandle, entries: JournalEntry[]) {
@@ -155,14 +168,37 @@ export class IntradayJournal {
   append(entry: JournalEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ entry, resolve, reject });
-      if (this.#pending.length === 1) {
-        const run = this.#queue.then(() => this.#flush());
-        this.#queue = run.catch(() => undefined);
-      }
+      this.#queueFlush();
     });
   }
 
+  /**
+   * Appends one record that no caller waits on (a refusal or an attempt this sidecar recorded: Redis holds it,
+   * this copy serves after a wipe), durable when it resolves: written with the next flush, at the latest
+   * SOON_FLUSH_MS from now, so that one datasync carries several such records.
+   */
+  appendSoon(entry: JournalEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ entry, resolve, reject });
+      if (this.#flushQueued || this.#soon !== undefined) return;
+      this.#soon = setTimeout(() => this.#queueFlush(), SOON_FLUSH_MS);
+    });
+  }
+
+  /** Queues a flush of #pending behind the writes before it, unless one is queued already; it takes the records waiting for appendSoon's delay too. */
+  #queueFlush(): void {
+    if (this.#soon !== undefined) {
+      clearTimeout(this.#soon);
+      this.#soon = undefined;
+    }
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    const run = this.#queue.then(() => this.#flush());
+    this.#queue = run.catch(() => undefined);
+  }
+
   async #flush(): Promise<void> {
+    this.#flushQueued = false;
     const batch = this.#pending;
     this.#pending = [];
     try {
@@ -181,6 +217,8 @@ export class IntradayJournal {
 
   /** Replaces the whole file with these records (atomically: write a copy, then rename). */
   rewrite(entries: readonly JournalEntry[]): Promise<void> {
+    // Records waiting for their flush go first, as they would have without the wait: the copy is of them too.
+    if (this.#soon !== undefined) this.#queueFlush();
     const run = this.#queue.then(() => this.#rewrite([...entries]));
     this.#queue = run.catch(() => undefined);
     return run;
@@ -207,6 +245,7 @@ export class IntradayJournal {
    * made before `at`), rewriting the journal atomically (write a copy, then rename).
    */
   replaced(list: string, fingerprint: string, at: number): Promise<void> {
+    if (this.#soon !== undefined) this.#queueFlush();
     const run = this.#queue.then(async () => {
       const kept = this.#entries.filter((e) => !('list' in e) || e.list !== list || (e.op !== 'generation' && e.at >= at));
       kept.push({ op: 'generation', list, fingerprint, at });
@@ -224,6 +263,7 @@ export class IntradayJournal {
   }
 
   async close(): Promise<void> {
+    if (this.#soon !== undefined) this.#queueFlush();
     await this.#queue;
     await this.#fh.close();
   }

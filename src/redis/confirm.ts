@@ -19,11 +19,11 @@ import { DAY_MS } from '../core/time.js';
 import { bucketIndexOf, bucketsOfPart, highOf, memberOf, validPlan } from './bucketing.js';
 import type { BucketPlan } from './bucketing.js';
 import type { Client, Connection } from './connection.js';
-import { addedKey, attemptsKey, bucketKey, epochKey, markerKey, refusalTtlMs, refusedKey, revokedKey, termsKey } from './keys.js';
+import { addedKey, attemptsKeyBase, bucketKey, epochKey, markerKey, refusedKeyBase, revokedKey, termsKey } from './keys.js';
 import type { Durability } from './durability.js';
 import type { RiskWatch } from './risk.js';
 import type { ScriptDefinition } from './scripts.js';
-import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS, DEFAULT_REFUSAL_DAYS } from './consumer-history.js';
+import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS } from './consumer-history.js';
 import type { RuleWriteObserver } from './consumer-history.js';
 import type { DecideFacts, DecideInput, DecideItem, DecideRole } from '../rules/facts.js';
 
@@ -62,6 +62,10 @@ export class Confirmer {
   readonly #confirmTimeoutMs: number;
   readonly #maxInFlight: number;
   readonly #generationKeyCache = new Map<string, DecideKeys>();
+  // Per-consumer and fleet key names without the consumer, built once (decide() runs on every rules check).
+  readonly #refusedBase: string;
+  readonly #attemptsBase: string;
+  readonly #epochKey: string;
   // Unique per attempt (two attempts in the same ms are two members): a random id and a counter, not a crypto
   // call per check (measured ~9 µs).
   readonly #attemptIdPrefix = `${randomBytes(6).toString('hex')}.`;
@@ -77,6 +81,9 @@ export class Confirmer {
     this.#durability = durability;
     this.#fast = connection.fast;
     this.#prefix = prefix;
+    this.#refusedBase = refusedKeyBase(prefix);
+    this.#attemptsBase = attemptsKeyBase(prefix);
+    this.#epochKey = epochKey(prefix);
     this.#risk = risk;
     this.#scripts = scripts;
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 50;
@@ -135,17 +142,7 @@ export class Confirmer {
   decide(input: DecideInput): Promise<DecideFacts> {
     const { items, key } = input;
     const n = items.length;
-    const failed = (): DecideFacts => ({
-      memberships: new Array<AllowAnswer>(n).fill('unconfirmed'),
-      terms: new Array<string | null>(n).fill(null),
-      refusedUntil: null,
-      refusedAt: null,
-      attempts: 0,
-      oldestAttemptAt: null,
-      counted: false,
-      now: Date.now(),
-      answered: false,
-    });
+    const failed = (): DecideFacts => failedFacts(n);
     const cap = input.cap === undefined ? DEFAULT_ATTEMPT_CAP : input.cap;
     const windowMs = input.windowMs ?? DEFAULT_ATTEMPT_WINDOW_MS;
     if (
@@ -161,19 +158,21 @@ export class Confirmer {
     ) {
       return Promise.resolve(failed());
     }
-    const keys: string[] = [refusedKey(this.#prefix, key), attemptsKey(this.#prefix, key)];
-    const args: Array<string | number> = [
-      input.dial ? '1' : '0',
-      input.requireConsent ? '1' : '0',
-      input.jsBlocked ? '1' : '0',
-      cap === null ? '' : cap,
-      windowMs,
-      input.refusals === false ? '0' : '1',
-      `${this.#attemptIdPrefix}${(this.#attemptSeq = (this.#attemptSeq + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`,
-      n,
-      refusalTtlMs(DEFAULT_REFUSAL_DAYS),
-    ];
-    const suffix = args[6] as string;
+    // decide.lua's KEYS then ARGV in one array (its header gives the layout): 5 keys and 4 arguments per item.
+    const nKeys = 5 * n + 3;
+    const argv = new Array<string | number>(nKeys + 4 * n + 8);
+    const suffix = `${this.#attemptIdPrefix}${(this.#attemptSeq = (this.#attemptSeq + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+    // The key was checked above (a positive safe integer), as refusedKey() would check it.
+    argv[0] = `${this.#refusedBase}${key}`;
+    argv[1] = `${this.#attemptsBase}${key}`;
+    argv[nKeys - 1] = this.#epochKey;
+    argv[nKeys] = input.dial ? '1' : '0';
+    argv[nKeys + 1] = input.requireConsent ? '1' : '0';
+    argv[nKeys + 2] = input.jsBlocked ? '1' : '0';
+    argv[nKeys + 3] = cap === null ? '' : cap;
+    argv[nKeys + 4] = windowMs;
+    argv[nKeys + 5] = input.refusals === false ? '0' : '1';
+    argv[nKeys + 6] = suffix;
     for (let i = 0; i < n; i++) {
       const item = items[i] as DecideItem;
       const role = ROLE_CODES[item.role] as string | undefined;
@@ -184,15 +183,23 @@ export class Confirmer {
       const high = highOf(item.key);
       const buckets = bucketsOfPart(item.buckets, high);
       const k = this.#generationKeys(item.list, item.generation);
-      keys.push(k.marker, buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`, k.added, k.revoked, k.terms);
-      args.push(member, String(item.key), role, bucketMode(item.buckets, buckets));
+      const at = 5 * i + 2;
+      argv[at] = k.marker;
+      argv[at + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
+      argv[at + 2] = k.added;
+      argv[at + 3] = k.revoked;
+      argv[at + 4] = k.terms;
+      const a = nKeys + 7 + 4 * i;
+      argv[a] = member;
+      argv[a + 1] = String(item.key);
+      argv[a + 2] = role;
+      argv[a + 3] = bucketMode(item.buckets, buckets);
     }
-    keys.push(epochKey(this.#prefix));
-    args.push(this.#expectedEpoch);
+    argv[argv.length - 1] = this.#expectedEpoch;
     const observer = this.#ruleWrites;
     const mark = this.#durability.mark();
     const decided = this.#bounded(
-      (fast) => fast.cgDecide(keys.length, ...keys, ...args),
+      (fast) => fast.cgDecide(nKeys, ...argv),
       (reply) => {
         const facts = parseDecideReply(reply, n);
         if (facts === null) return failed();
@@ -309,19 +316,59 @@ function parseConfirmReply(reply: unknown, n: number): Membership[] {
   return out;
 }
 
-/** decide.lua's reply; null when malformed (read as not answered). */
-const ANSWERS: Readonly<Record<number, AllowAnswer>> = { 1: 'member', 0: 'absent', [-1]: 'unconfirmed', 2: 'revoked', 3: 'expired' };
+/** What decide() answers when Redis did not: every item unconfirmed, nothing counted (the caller blocks). */
+function failedFacts(n: number): DecideFacts {
+  return {
+    memberships: new Array<AllowAnswer>(n).fill('unconfirmed'),
+    terms: new Array<string | null>(n).fill(null),
+    refusedUntil: null,
+    refusedAt: null,
+    attempts: 0,
+    oldestAttemptAt: null,
+    counted: false,
+    now: Date.now(),
+    answered: false,
+  };
+}
 
+/** decide.lua's answer codes; undefined for anything else (the reply is then malformed). */
+function answerOf(v: unknown): AllowAnswer | undefined {
+  switch (v) {
+    case 1:
+      return 'member';
+    case 0:
+      return 'absent';
+    case -1:
+      return 'unconfirmed';
+    case 2:
+      return 'revoked';
+    case 3:
+      return 'expired';
+    default:
+      return undefined;
+  }
+}
+
+/** An integer of the reply, NaN when it is not one (the reply is then malformed). */
+function int(v: unknown): number {
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : Number.NaN;
+}
+
+/** decide.lua's reply; null when malformed (read as not answered). Read in place: no copies of the reply. */
 function parseDecideReply(reply: unknown, n: number): DecideFacts | null {
   if (!Array.isArray(reply) || reply.length !== 6 + 2 * n) return null;
   const all = reply as unknown[];
-  const v = all.slice(0, 6 + n).map((x) => (typeof x === 'number' && Number.isSafeInteger(x) ? x : Number.NaN));
-  const [now = Number.NaN, refusedAt = Number.NaN, refusedUntil = Number.NaN, attempts = Number.NaN, oldest = Number.NaN, counted = Number.NaN] = v;
-  if (v.some(Number.isNaN)) return null;
+  const now = int(all[0]);
+  const refusedAt = int(all[1]);
+  const refusedUntil = int(all[2]);
+  const attempts = int(all[3]);
+  const oldest = int(all[4]);
+  const counted = int(all[5]);
+  if (Number.isNaN(now) || Number.isNaN(refusedAt) || Number.isNaN(refusedUntil) || Number.isNaN(attempts) || Number.isNaN(oldest) || Number.isNaN(counted)) return null;
   const memberships = new Array<AllowAnswer>(n);
   const terms = new Array<string | null>(n);
   for (let i = 0; i < n; i++) {
-    const a = ANSWERS[v[6 + i] as number];
+    const a = answerOf(all[6 + i]);
     const tv = all[6 + n + i];
     if (a === undefined || typeof tv !== 'string') return null;
     memberships[i] = a;

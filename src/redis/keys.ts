@@ -176,13 +176,23 @@ export function refusalTtlMs(refusalDays: number): number {
 /** When the consumer last refused during a call; the key expires at the end of the no-call period. */
 export function refusedKey(prefix: string, key: NumberKey): string {
   assertConsumerKey(key);
-  return `${prefix}refused:${key}`;
+  return `${refusedKeyBase(prefix)}${key}`;
+}
+
+/** refusedKey without the consumer: the hot path appends a key it has checked already (redis/confirm.ts). */
+export function refusedKeyBase(prefix: string): string {
+  return `${prefix}refused:`;
 }
 
 /** The consumer's attempt times within the frequency window. */
 export function attemptsKey(prefix: string, key: NumberKey): string {
   assertConsumerKey(key);
-  return `${prefix}attempts:${key}`;
+  return `${attemptsKeyBase(prefix)}${key}`;
+}
+
+/** attemptsKey without the consumer (as refusedKeyBase). */
+export function attemptsKeyBase(prefix: string): string {
+  return `${prefix}attempts:`;
 }
 
 /** Check counts of one minute: per sidecar (`who` = its instance id) and for the whole fleet (`who` = 'fleet'). */

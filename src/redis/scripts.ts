@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { CHANGE_FORMAT_FIELD, FORMAT_VERSION } from './codecs.js';
+import { DEFAULT_REFUSAL_DAYS } from './consumer-history.js';
+import { refusalTtlMs } from './keys.js';
 
 type Args = Array<string | number | Buffer>;
 
@@ -64,6 +66,8 @@ const TABLE: ReadonlyArray<readonly [keyof Scripts, string, number | undefined]>
 const CONSTANTS: Readonly<Record<string, string>> = {
   CHANGE_FORMAT_FIELD,
   FORMAT_VERSION: String(FORMAT_VERSION),
+  // decide.lua: the period of a refusal key without expiry (written by hand), as a recorded refusal's.
+  REFUSAL_FALLBACK_MS: String(refusalTtlMs(DEFAULT_REFUSAL_DAYS)),
 };
 
 const INCLUDE = /^--- @include (\S+)\s*$/gm;

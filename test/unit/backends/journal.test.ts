@@ -126,6 +126,29 @@ describe('IntradayJournal', () => {
     expect(readFileSync(newer, 'utf8')).toContain(`"v":${JOURNAL_VERSION + 1}`);
   });
 
+  it('appendSoon: records nobody waits on share one flush, are durable when they resolve, and go out at once with an append or a close', async () => {
+    const p = path();
+    const { journal } = await IntradayJournal.open(p);
+    const soon = Array.from({ length: 20 }, (_, i) => journal.appendSoon({ op: 'attempt', key: 33612345678, at: 100 + i, member: `${100 + i}-x.${i}` }));
+    await Promise.all(soon);
+    expect(readFileSync(p, 'utf8').trim().split('\n')).toHaveLength(21); // version + 20, on disk once resolved
+    expect(journal.entries()).toHaveLength(20);
+    // An append nobody waits on, then one a caller waits on: the second takes the first along (in order).
+    const lazy = journal.appendSoon({ op: 'refusal', key: 33612345678, at: 200, until: 300 });
+    await journal.append({ op: 'add', list: 'internal', keys: [1], who: 'a', at: 201 });
+    await lazy;
+    expect(journal.entries().slice(-2).map((e) => e.op)).toEqual(['refusal', 'add']);
+    // Closed while a record waits for its flush: written before the file is closed.
+    const last = journal.appendSoon({ op: 'attempt', key: 33612345679, at: 300, member: '300-x.y' });
+    await journal.close();
+    await last;
+    const reopened = await IntradayJournal.open(p);
+    expect(reopened.skipped).toBe(0);
+    expect(reopened.entries).toHaveLength(23);
+    expect(reopened.entries.at(-1)).toMatchObject({ op: 'attempt', member: '300-x.y' });
+    await reopened.journal.close();
+  });
+
   it('keeps refusal, attempt and epoch records across a reopen and a rewrite', async () => {
     const p = path();
     const { journal } = await IntradayJournal.open(p);
