@@ -131,7 +131,8 @@ export const BUDGETS: readonly Budget[] = [
     // the commands themselves take ~8 vs ~3 µs: the rest is each call's trip through Lua.
     // Later (script-cost now interleaves call by call, epoch required, a new consumer per call): the epoch and the
     // refusal in one MGET took the ratio from 4.16 to 3.90 back to back and from 3.55 to 3.29 paced as at 1k/s
-    // (PACE_MS=1). Per call, back to back (µs): the script's fixed cost with its 22 arguments ~6.5 (as much as a
+    // (PACE_MS=1), but MGET reads a refusal key of another type as no refusal (GET fails the script: a block), so
+    // it was not kept. Per call, back to back (µs): the script's fixed cost with its 22 arguments ~6.5 (as much as a
     // whole confirmation), ZADD 4.1, PEXPIRE 3.1, ZRANGE 2.9, TIME 2.4, HGET 2.2, ZSCORE revoked 1.9, SISMEMBER
     // 1.6, EXISTS 1.3, ZSCORE added 1.2. Even with the refusal and attempts in one key (one SET for the three
     // writes) the estimate is ~2.7× paced: 2× would also need the consent's membership, terms and revocation
