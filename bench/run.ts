@@ -330,7 +330,7 @@ async function main(): Promise<number> {
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
       log(`round ${round}/${s.rounds}: ${t.name}`);
-      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo' };
+      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo', serverPid: t.pid };
       if (t.name === 'http-echo') {
         store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
         continue;
