@@ -2,7 +2,7 @@
  * The SIP-level gate end to end (issue 14 item 3), every part real: callgate (the built CLI, embedded
  * mode, a check token), Kamailio running integrations/kamailio/kamailio.cfg on a free loopback UDP port,
  * SIPp as the dialer (one process per call) and SIPp as the carrier behind the proxy (sipp/uas.xml).
- * Real INVITEs over UDP: a listed number gets 603 with the list in X-Callgate-Reason and never reaches
+ * Real INVITEs over UDP (and over TCP on CG_LISTEN_TCP): a listed number gets 603 with the list in X-Callgate-Reason and never reaches
  * the carrier; an unlisted one is relayed and the call completes; the campaign comes from X-Campaign,
  * else callgate's default policy; a number carrying `&campaign=` cannot change the campaign; a wrong
  * token, a hung (SIGSTOP) and a dead (killed) callgate all fail closed with a 603 within the 1 s timeout.
@@ -188,6 +188,23 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     ]);
   });
 
+  it('takes SIP over TCP too when CG_LISTEN_TCP is given: an allowed call reaches the carrier over UDP and is answered, a listed number gets 603', async () => {
+    const tcp = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S, token: TOKEN, tcp: true });
+    extra.push(tcp);
+    const tcpPort = tcp.tcpPort ?? 0;
+    const call = await sippCall(tcp.port, 'uac-answered', { number: UNLISTED, campaign: 'open', tcpPort });
+    // The INVITE came over TCP (its Via says so), reached the carrier over UDP, and the carrier's 200 came
+    // back over TCP. Not SIPp's exit code: its TCP client, on this loaded machine, at times loses its socket
+    // (EAGAIN) after the ACK and never sends the BYE, which says nothing about the gate.
+    expect(first(call, 'sent', 'INVITE ')?.text).toMatch(/^Via: SIP\/2\.0\/TCP /m);
+    expect(first(call, 'received', 'SIP/2.0 200'), `sipp: ${call.errors}`).toBeDefined();
+    const callId = sipHeader(first(call, 'sent', 'INVITE ')?.text ?? '', 'Call-ID');
+    expect(uas.messages().some((m) => m.direction === 'received' && m.firstLine.startsWith(`INVITE sip:${UNLISTED}@`) && sipHeader(m.text, 'Call-ID') === callId)).toBe(true);
+    expect(declinedWith(await sippCall(tcp.port, 'uac-declined', { number: LISTED, campaign: 'open', tcpPort }))).toBe('bloctel');
+    expect(invitesAtCarrier(uas)).not.toContain(LISTED);
+    await tcp.stop();
+  });
+
   it('answers 603 gate_unavailable, never a 5xx, when Kamailio has no shared memory left for a transaction', async () => {
     // 16 MB holds about a thousand transactions, each kept 5 s after its final reply: a burst runs it out.
     const uasPeer = await startUas();
@@ -259,8 +276,8 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     extra.push(nowhere);
     expect(declinedWith(await sippCall(nowhere.port, 'uac-declined', { number: UNLISTED, campaign: 'open' }))).toBe('gate_unavailable');
     await nowhere.stop();
-    // Only the three allowed calls of UNLISTED reached the carrier (first test, campaign test, recovery).
-    expect(invitesAtCarrier(uas).filter((u) => u === UNLISTED)).toHaveLength(3);
+    // Only the four allowed calls of UNLISTED reached the carrier (first test, campaign test, TCP test, recovery).
+    expect(invitesAtCarrier(uas).filter((u) => u === UNLISTED)).toHaveLength(4);
   });
 });
 
