@@ -4,12 +4,16 @@
  * number=…` with off-list numbers in the mixed formats list files use, percent-encoded. The same requests
  * go to the HTTP echo (bench/http-echo-server.ts), so the two p99s differ by callgate's work alone. The
  * client is a raw socket writing the request bytes and reading Content-Length, so that its own cost (the
- * same for both targets) dilutes the ratio as little as possible. Prints one JSON line on stdout:
+ * same for both targets) dilutes the ratio as little as possible. With `--server-pid`, also the server's
+ * CPU per request over the measured window (from /proc, any target alike): the per-request cost that the
+ * latency figures on a loaded machine only hint at. Prints one JSON line on stdout:
  * { "figures": { "http-single.<metric>": value } }.
  *
  *   node --import tsx bench/http-driver.ts --url http://127.0.0.1:P --size N [--seed 1] [--measure-ms 3000]
- *     [--warmup-ms 1000] [--verify]
+ *     [--warmup-ms 1000] [--verify] [--server-pid PID]
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { newHistogram, recordMs, summarise } from './hdr.js';
@@ -18,6 +22,19 @@ import { blockE164, missE164, styleAll } from './bench-numbers.js';
 
 function log(msg: string): void {
   process.stderr.write(`http-driver: ${msg}\n`);
+}
+
+/** A process's CPU seconds (all threads) from /proc; null when it cannot be read. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
 }
 
 /** One HTTP/1.1 connection, one request at a time; resolves with status and body. */
@@ -87,6 +104,7 @@ async function main(): Promise<void> {
       'measure-ms': { type: 'string', default: '3000' },
       'warmup-ms': { type: 'string', default: '1000' },
       verify: { type: 'boolean', default: false },
+      'server-pid': { type: 'string' },
     },
     strict: true,
   });
@@ -121,8 +139,15 @@ async function main(): Promise<void> {
       }
     }
   })();
+  const pid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
+  let cpu0: number | null = null;
+  let cpu1: number | null = null;
   const seconds = await measureWindow(Number(values['warmup-ms']), Number(values['measure-ms']), (on) => {
     measuring = on;
+    if (pid !== null) {
+      if (on) cpu0 = procCpuSeconds(pid);
+      else cpu1 = procCpuSeconds(pid);
+    }
   });
   stopping = true;
   await loop;
@@ -134,7 +159,9 @@ async function main(): Promise<void> {
     'http-single.throughput_per_s': completed / seconds,
     'http-single.errors': errors,
   };
-  log(`http-single: p50 ${s.p50_us} µs, p99 ${s.p99_us} µs, ${Math.round(completed / seconds)}/s`);
+  if (cpu0 !== null && cpu1 !== null && completed > 0) figures['http-single.cpu_us_per_check'] = ((cpu1 - cpu0) * 1e6) / completed;
+  const cpu = figures['http-single.cpu_us_per_check'];
+  log(`http-single: p50 ${s.p50_us} µs, p99 ${s.p99_us} µs, ${Math.round(completed / seconds)}/s${cpu === undefined ? '' : `, server CPU ${cpu.toFixed(1)} µs/request`}`);
   process.stdout.write(`${JSON.stringify({ figures })}\n`);
 }
 

@@ -330,7 +330,7 @@ async function main(): Promise<number> {
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
       log(`round ${round}/${s.rounds}: ${t.name}`);
-      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo' };
+      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo', serverPid: t.pid };
       if (t.name === 'http-echo') {
         store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
         continue;
@@ -352,7 +352,6 @@ async function main(): Promise<number> {
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
       // The lead-file scrub vs the gate's batch rate, same round (bench/scrub-driver.ts; the file is cached in .tmp/).
       if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/scrub-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--lines', String(s.scrubLines), '--file', s.leadsPath, '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
-      if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
       if (t.name === 'callgate' && !s.costOnly) store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     if (redis !== null && !s.costOnly) {

@@ -123,10 +123,14 @@ export interface KamailioOptions {
   readonly gateOff?: boolean;
   /** Kamailio's shared memory (-m), MB: transactions live there until 5 s after their final reply. Default 64. */
   readonly shmMb?: number;
+  /** Also listen for SIP over TCP (CG_LISTEN_TCP) on a free loopback port: RunningKamailio.tcpPort. */
+  readonly tcp?: boolean;
 }
 
 export interface RunningKamailio {
   readonly port: number;
+  /** The TCP port when started with `tcp`, else null. */
+  readonly tcpPort: number | null;
   readonly pid: number;
   /** Everything Kamailio logged so far (-E: its log on stderr). */
   log(): string;
@@ -137,6 +141,7 @@ export interface RunningKamailio {
 export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio> {
   assertSipPartsInstalled();
   const port = await freeUdpPort();
+  const tcpPort = o.tcp === true ? await freeTcpPort() : null;
   const dir = mkdtempSync(join(tmpdir(), 'callgate-kamailio-'));
   const subst = (name: string, value: string): string => `--substdef=!${name}!${value}!g`;
   const args = [
@@ -149,6 +154,7 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
     ...(o.campaign === undefined ? [] : [subst('CG_CAMPAIGN', o.campaign)]),
     ...(o.token === undefined ? [] : [subst('CG_TOKEN', o.token)]),
     ...(o.gateOff === true ? ['-A', 'GATE_OFF'] : []),
+    ...(tcpPort === null ? [] : [subst('CG_LISTEN_TCP', `tcp:127.0.0.1:${tcpPort}`)]),
   ];
   const child = track(spawn('kamailio', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let log = '';
@@ -157,6 +163,7 @@ export async function startKamailio(o: KamailioOptions): Promise<RunningKamailio
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const running: RunningKamailio = {
     port,
+    tcpPort,
     pid: child.pid ?? -1,
     log: () => log,
     stop: () => stopChild(child, exited),
@@ -230,7 +237,7 @@ export interface SippMessage {
   readonly text: string;
 }
 
-/** SIPp's -trace_msg file: entries headed by a line of dashes and a timestamp, then "UDP message sent/received". */
+/** SIPp's -trace_msg file: entries headed by a line of dashes and a timestamp, then "UDP (or TCP) message sent/received". */
 export function readSippTrace(file: string): SippMessage[] {
   if (!existsSync(file)) return [];
   const out: SippMessage[] = [];
@@ -238,7 +245,7 @@ export function readSippTrace(file: string): SippMessage[] {
   for (const entry of entries) {
     const lines = entry.split(/\r?\n/);
     const stamp = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{3})/.exec(lines[0] ?? '');
-    const dir = /UDP message (sent|received)/.exec(lines[1] ?? '');
+    const dir = /(?:UDP|TCP) message (sent|received)/.exec(lines[1] ?? '');
     if (stamp === null || dir === null) continue;
     const body = lines.slice(2).join('\r\n').replace(/^(\r\n)+/, '');
     out.push({
@@ -266,6 +273,8 @@ export interface CallOptions {
   readonly campaign?: string;
   /** Overall limit for SIPp (seconds). */
   readonly timeoutS?: number;
+  /** Call over TCP to this port of Kamailio (its CG_LISTEN_TCP) instead of UDP to `kamailioPort`. */
+  readonly tcpPort?: number;
 }
 
 /**
@@ -281,7 +290,8 @@ export async function sippCall(kamailioPort: number, scenario: 'uac-answered' | 
   // The header's name is a key too, so that one scenario sends it or not (an unknown X- header is ignored).
   const header = o.campaign === undefined ? ['-key', 'campaign_header', 'X-Note', '-key', 'campaign', 'none'] : ['-key', 'campaign_header', 'X-Campaign', '-key', 'campaign', o.campaign];
   const args = [
-    `127.0.0.1:${kamailioPort}`, '-sf', join(SIPP_DIR, `${scenario}.xml`), '-i', '127.0.0.1', '-p', String(port),
+    `127.0.0.1:${o.tcpPort ?? kamailioPort}`, '-sf', join(SIPP_DIR, `${scenario}.xml`), '-i', '127.0.0.1', '-p', String(port),
+    ...(o.tcpPort === undefined ? [] : ['-t', 't1']),
     '-m', '1', '-nostdin', '-timeout', `${o.timeoutS ?? 20}`, '-timeout_error',
     '-key', 'number', o.number, ...header,
     '-trace_msg', '-message_file', file, '-trace_err', '-error_file', errFile,

@@ -2,15 +2,19 @@
  * The SIP-level gate end to end (issue 14 item 3), every part real: callgate (the built CLI, embedded
  * mode, a check token), Kamailio running integrations/kamailio/kamailio.cfg on a free loopback UDP port,
  * SIPp as the dialer (one process per call) and SIPp as the carrier behind the proxy (sipp/uas.xml).
- * Real INVITEs over UDP: a listed number gets 603 with the list in X-Callgate-Reason and never reaches
+ * Real INVITEs over UDP (and over TCP on CG_LISTEN_TCP): a listed number gets 603 with the list in X-Callgate-Reason and never reaches
  * the carrier; an unlisted one is relayed and the call completes; the campaign comes from X-Campaign,
  * else callgate's default policy; a number carrying `&campaign=` cannot change the campaign; a wrong
  * token, a hung (SIGSTOP) and a dead (killed) callgate all fail closed with a 603 within the 1 s timeout.
  * A Kamailio with too little shared memory for its call rate answers 603 too, never a 5xx.
  * Last, the configuration's own guard: an HTTP server standing in for a broken callgate (the real one
- * never answers these) sends near-miss bodies and statuses, and every one fails closed.
+ * never answers these) sends near-miss bodies and statuses, and every one fails closed. And a CANCEL: one that
+ * comes while the check waits (the stand-in holds its answer) ends the call with a 487 and the INVITE is never
+ * relayed, whatever the answer; one for a relayed INVITE reaches the carrier (dialer and carrier there are UDP
+ * peers written here: SIPp cannot wait on the test before its CANCEL).
  * Kamailio or SIPp missing is a failure, not a skip (.ci/run installs them).
  */
+import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -184,6 +188,23 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     ]);
   });
 
+  it('takes SIP over TCP too when CG_LISTEN_TCP is given: an allowed call reaches the carrier over UDP and is answered, a listed number gets 603', async () => {
+    const tcp = await startKamailio({ callgateUrl: `http://127.0.0.1:${server.port}`, nextHopPort: uas.port, timeoutS: TIMEOUT_S, token: TOKEN, tcp: true });
+    extra.push(tcp);
+    const tcpPort = tcp.tcpPort ?? 0;
+    const call = await sippCall(tcp.port, 'uac-answered', { number: UNLISTED, campaign: 'open', tcpPort });
+    // The INVITE came over TCP (its Via says so), reached the carrier over UDP, and the carrier's 200 came
+    // back over TCP. Not SIPp's exit code: its TCP client, on this loaded machine, at times loses its socket
+    // (EAGAIN) after the ACK and never sends the BYE, which says nothing about the gate.
+    expect(first(call, 'sent', 'INVITE ')?.text).toMatch(/^Via: SIP\/2\.0\/TCP /m);
+    expect(first(call, 'received', 'SIP/2.0 200'), `sipp: ${call.errors}`).toBeDefined();
+    const callId = sipHeader(first(call, 'sent', 'INVITE ')?.text ?? '', 'Call-ID');
+    expect(uas.messages().some((m) => m.direction === 'received' && m.firstLine.startsWith(`INVITE sip:${UNLISTED}@`) && sipHeader(m.text, 'Call-ID') === callId)).toBe(true);
+    expect(declinedWith(await sippCall(tcp.port, 'uac-declined', { number: LISTED, campaign: 'open', tcpPort }))).toBe('bloctel');
+    expect(invitesAtCarrier(uas)).not.toContain(LISTED);
+    await tcp.stop();
+  });
+
   it('answers 603 gate_unavailable, never a 5xx, when Kamailio has no shared memory left for a transaction', async () => {
     // 16 MB holds about a thousand transactions, each kept 5 s after its final reply: a burst runs it out.
     const uasPeer = await startUas();
@@ -255,8 +276,8 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     extra.push(nowhere);
     expect(declinedWith(await sippCall(nowhere.port, 'uac-declined', { number: UNLISTED, campaign: 'open' }))).toBe('gate_unavailable');
     await nowhere.stop();
-    // Only the three allowed calls of UNLISTED reached the carrier (first test, campaign test, recovery).
-    expect(invitesAtCarrier(uas).filter((u) => u === UNLISTED)).toHaveLength(3);
+    // Only the four allowed calls of UNLISTED reached the carrier (first test, campaign test, TCP test, recovery).
+    expect(invitesAtCarrier(uas).filter((u) => u === UNLISTED)).toHaveLength(4);
   });
 });
 
@@ -305,5 +326,165 @@ describe('Kamailio gate: any answer but status 200 and exactly "allow" fails clo
       expect(first(call, 'received', 'SIP/2.0 603')?.text).not.toMatch(/X-Evil/i);
     }
     expect(invitesAtCarrier(uas)).toEqual(['0612000019']);
+  });
+});
+
+/** A SIP message's first line and a header, for the UDP peers of the CANCEL tests. */
+function firstLine(text: string): string {
+  return text.split('\r\n')[0] ?? '';
+}
+
+/** A response to `req` with its Via, From, Call-ID and CSeq, a To tag added when `toTag` is given. */
+function responseTo(req: string, status: string, toTag: string | null, extra = ''): string {
+  const vias = req.split('\r\n').filter((l) => /^Via\s*:/i.test(l)).join('\r\n');
+  const to = sipHeader(req, 'To') ?? '';
+  return `SIP/2.0 ${status}\r\n${vias}\r\nFrom: ${sipHeader(req, 'From')}\r\nTo: ${toTag === null || to.includes('tag=') ? to : `${to};tag=${toTag}`}\r\nCall-ID: ${sipHeader(req, 'Call-ID')}\r\nCSeq: ${sipHeader(req, 'CSeq')}\r\n${extra}Content-Length: 0\r\n\r\n`;
+}
+
+interface UdpPeer {
+  readonly port: number;
+  /** Every message received so far. */
+  readonly received: string[];
+  send(text: string, port: number): void;
+  close(): Promise<void>;
+}
+
+async function udpPeer(onMessage: (text: string, reply: (t: string) => void) => void = () => {}): Promise<UdpPeer> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const received: string[] = [];
+  socket.on('message', (m, from) => {
+    const text = m.toString('latin1');
+    received.push(text);
+    onMessage(text, (t) => socket.send(t, from.port, from.address));
+  });
+  return {
+    port: socket.address().port,
+    received,
+    send: (text, port) => socket.send(text, port, '127.0.0.1'),
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
+
+describe('Kamailio gate: a CANCEL from the dialer', () => {
+  // The stand-in gate holds its answer to these numbers until the test lets it go (held.get(number)()).
+  const ANSWERS: Record<string, string> = { '0612000031': 'allow', '0612000032': 'block bloctel', '0612000033': 'allow' };
+  const HOLD = new Set(['0612000031', '0612000032']);
+  const held = new Map<string, () => void>();
+  let stand: Server;
+  let carrier: UdpPeer;
+  let kamailio: RunningKamailio;
+
+  beforeAll(async () => {
+    assertSipPartsInstalled();
+    stand = createServer((req, res) => {
+      const number = new URL(req.url ?? '/', 'http://x').searchParams.get('number') ?? '';
+      const answer = (): void => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(ANSWERS[number] ?? 'block unexpected');
+      };
+      if (HOLD.has(number)) {
+        held.set(number, () => {
+          held.delete(number);
+          answer();
+        });
+      }
+      else answer();
+    });
+    await new Promise<void>((resolve) => stand.listen(0, '127.0.0.1', () => resolve()));
+    // The carrier rings and never answers; a CANCEL gets its 200, and the INVITE its 487.
+    const invites = new Map<string, string>();
+    carrier = await udpPeer((text, reply) => {
+      const callId = sipHeader(text, 'Call-ID') ?? '';
+      if (text.startsWith('INVITE ')) {
+        invites.set(callId, text);
+        reply(responseTo(text, '180 Ringing', 'carrier', `Contact: <sip:carrier@127.0.0.1:${carrier.port}>\r\n`));
+      } else if (text.startsWith('CANCEL ')) {
+        reply(responseTo(text, '200 OK', null));
+        const invite = invites.get(callId);
+        if (invite !== undefined) reply(responseTo(invite, '487 Request Terminated', 'carrier'));
+      }
+    });
+    // A held check waits for the test, never for the timeout: 5 s is far above any wait here.
+    kamailio = await startKamailio({ callgateUrl: `http://127.0.0.1:${(stand.address() as AddressInfo).port}`, nextHopPort: carrier.port, timeoutS: 5 });
+  });
+
+  afterAll(async () => {
+    for (const release of [...held.values()]) release();
+    await kamailio?.stop();
+    await carrier?.close();
+    await new Promise<void>((resolve) => (stand === undefined ? resolve() : stand.close(() => resolve())));
+  });
+
+  /** INVITE `number`; once `cancelOn` (a provisional status) arrives, CANCEL it. Returns the dialer and the Call-ID. */
+  async function inviteThenCancel(number: string, cancelOn: '100' | '180'): Promise<{ dialer: UdpPeer; callId: string }> {
+    const callId = `cancel-${number}-${process.pid}`;
+    let dialerPort = 0;
+    const request = (method: string): string =>
+      [
+        `${method} sip:${number}@127.0.0.1:${kamailio.port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${dialerPort};branch=z9hG4bK${callId}`,
+        `From: <sip:dialer@127.0.0.1:${dialerPort}>;tag=dialer`,
+        `To: <sip:${number}@127.0.0.1:${kamailio.port}>`,
+        `Call-ID: ${callId}`,
+        `CSeq: 1 ${method}`,
+        `Contact: <sip:dialer@127.0.0.1:${dialerPort}>`,
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+    let cancelled = false;
+    const dialer = await udpPeer((text, reply) => {
+      if (!cancelled && firstLine(text).startsWith(`SIP/2.0 ${cancelOn} `)) {
+        cancelled = true;
+        reply(request('CANCEL'));
+      }
+      // The INVITE's final answer is ACKed (same branch, the answer's To tag), as RFC 3261 17.1.1.3 asks.
+      if (/^SIP\/2\.0 [3-6]\d\d /.test(firstLine(text)) && /INVITE/i.test(sipHeader(text, 'CSeq') ?? '')) {
+        reply(request('ACK').replace(/^To: .*$/m, `To: ${sipHeader(text, 'To')}`));
+      }
+    });
+    dialerPort = dialer.port;
+    dialer.send(request('INVITE'), kamailio.port);
+    return { dialer, callId };
+  }
+
+  const statuses = (dialer: UdpPeer, method: string): string[] =>
+    dialer.received.filter((t) => (sipHeader(t, 'CSeq') ?? '').endsWith(method)).map((t) => firstLine(t).slice('SIP/2.0 '.length, 'SIP/2.0 '.length + 3));
+  const atCarrier = (callId: string): string[] => carrier.received.filter((t) => sipHeader(t, 'Call-ID') === callId).map((t) => firstLine(t).split(' ')[0] ?? '');
+
+  for (const [number, what] of [
+    ['0612000031', 'an allow'],
+    ['0612000032', 'a block'],
+  ] as const) {
+    it(`while the check waits on callgate (${what}): the dialer gets 200 for the CANCEL and one 487; the INVITE never reaches the carrier`, async () => {
+      const { dialer, callId } = await inviteThenCancel(number, '100');
+      try {
+        // The CANCEL answered while the check is still held: tm has marked the transaction canceled.
+        await waitFor(() => statuses(dialer, 'CANCEL').includes('200'), 'the CANCEL answered 200');
+        await waitFor(() => statuses(dialer, 'INVITE').includes('487'), 'the INVITE answered 487');
+        const release = await waitFor(() => held.get(number) ?? null, 'the held check');
+        release();
+        await waitFor(() => kamailio.log().split('\n').some((l) => l.includes(callId) && l.includes('canceled by the dialer while the check ran')), 'the gate ending the canceled INVITE');
+        expect(atCarrier(callId)).toEqual([]);
+        // One final answer to the INVITE (its retransmissions aside): no second, stateless 487 after the check.
+        expect(new Set(statuses(dialer, 'INVITE').filter((s) => s !== '100'))).toEqual(new Set(['487']));
+        expect(kamailio.log()).not.toMatch(/stateless error reply used|didn't release transaction/);
+      } finally {
+        await dialer.close();
+      }
+    });
+  }
+
+  it('after an allowed INVITE was relayed: the CANCEL reaches the carrier, whose 487 reaches the dialer', async () => {
+    const { dialer, callId } = await inviteThenCancel('0612000033', '180');
+    try {
+      await waitFor(() => statuses(dialer, 'INVITE').includes('487'), 'the carrier\'s 487');
+      expect(statuses(dialer, 'CANCEL')).toContain('200');
+      expect(atCarrier(callId).slice(0, 2)).toEqual(['INVITE', 'CANCEL']);
+    } finally {
+      await dialer.close();
+    }
   });
 });
