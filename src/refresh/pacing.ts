@@ -132,3 +132,13 @@ export class PaceController {
     this.#chunk = Math.min(maxChunk, this.#slowStart ? this.#chunk * 2 : this.#chunk + minChunk);
   }
 }
+
+/** The pacing options of a load (src/config/options.ts: refreshPacing…), global to every list. */
+export interface LoadPacing {
+  readonly enabled: boolean;
+  readonly targetRatio: number;
+  readonly targetUs: number | null;
+  readonly maxPauseMs: number;
+}
+
+export const DEFAULT_LOAD_PACING: LoadPacing = Object.freeze({ enabled: true, targetRatio: 1.5, targetUs: null, maxPauseMs: 20 });
