@@ -223,7 +223,7 @@ async function main(): Promise<void> {
         destination: new Writable({
           write(chunk: Buffer, _enc, done) {
             const line = chunk.toString();
-            if (line.includes('paced"')) {
+            if (line.includes('"msg":"list build paced"') || line.includes('"msg":"load paced"')) {
               const o = JSON.parse(line) as { msg: string; pacing: Record<string, number> };
               const p = o.pacing;
               process.stderr.write(`  ${mode} ${o.msg}: baseline ${Math.round(p['baselineUs'] ?? 0)} µs target ${Math.round(p['targetUs'] ?? 0)} µs, ${p['decisions']} decisions, ${p['congestions']} congested, ${p['atFloor']} at floor, traffic ${p['trafficShare'] ?? '-'}, paused ${p['pausedMs'] ?? '-'} ms, end chunk ${p['chunk']} pause ${p['pauseMs']}\n`);
@@ -266,7 +266,9 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const outcome = await sidecar.refresher.refresh(LIST, { force: true, trigger: 'admin' });
         if (outcome.status !== 'loaded') throw new Error(`${mode}: refresh ${outcome.status} ${outcome.code ?? ''} ${outcome.message ?? ''}`);
-        return performance.now() - t0;
+        const ms = performance.now() - t0;
+        process.stderr.write(`  ${mode} refresh ${pacing.enabled ? 'paced' : 'unpaced'}: ${Math.round(ms)} ms\n`);
+        return ms;
       };
       await refresh();
       // The door: one line in, one check, one line out.

@@ -215,6 +215,7 @@ function listDefaultsFrom(o: Raw): ListDefaults {
       targetRatio: o['refreshPacingRatio'] as number,
       targetUs: (o['refreshPacingTargetUs'] as number | null) ?? null,
       maxPauseMs: o['refreshPacingMaxPauseMs'] as number,
+      maxSlowdown: o['refreshPacingMaxSlowdown'] as number,
     },
   };
   return { falsePositiveRate: o['falsePositiveRate'] as number, refresh };

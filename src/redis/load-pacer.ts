@@ -52,6 +52,7 @@ export class RedisLoadPacer implements ChunkPacer {
   readonly #controller: PaceController;
   readonly #baselineUs: number;
   #probing = false;
+  readonly #startedAt = performance.now();
   #probes = 0;
   #pausedMs = 0;
   /** Commands this load sent (chunks, probes, its INFO readings): not traffic. */
@@ -74,7 +75,7 @@ export class RedisLoadPacer implements ChunkPacer {
     const samples: number[] = [];
     for (let i = 0; i < BASELINE_PROBES; i++) samples.push(await timePing(clients.fast));
     const baselineUs = quantile(samples, 0.99);
-    const controller = new PaceController({ targetRatio: pacing.targetRatio, targetUs: pacing.targetUs, maxChunk, minChunk: 1, maxPauseMs: pacing.maxPauseMs, window: 20 }, baselineUs);
+    const controller = new PaceController({ targetRatio: pacing.targetRatio, targetUs: pacing.targetUs, maxChunk, minChunk: 1, maxPauseMs: pacing.maxPauseMs, window: 20, maxSlowdown: pacing.maxSlowdown }, baselineUs);
     const pacer = new RedisLoadPacer(clients.fast, clients.bulk, controller, baselineUs);
     // Two readings of the command count: the first traffic decision is taken before the first chunk.
     await pacer.#readTraffic();
@@ -90,7 +91,7 @@ export class RedisLoadPacer implements ChunkPacer {
       this.#reading = true;
       void this.#readTraffic().finally(() => (this.#reading = false));
     }
-    const { chunk, pauseMs } = this.#controller.next();
+    const { chunk, pauseMs } = this.#controller.next({ activeMs: performance.now() - this.#startedAt - this.#pausedMs, pausedMs: this.#pausedMs });
     if (pauseMs > 0) {
       const t0 = performance.now();
       await new Promise((resolve) => setTimeout(resolve, pauseMs));

@@ -9,8 +9,10 @@
  *   start); past the first congestion, grows it by one chunk unit per clear decision (additive increase) and
  *   halves it on congestion (multiplicative decrease). At the smallest chunk, congestion doubles a pause
  *   between chunks instead, which clear decisions halve again.
- * - A floor: the chunk never falls under minChunk and the pause never exceeds maxPauseMs, so a load under
- *   traffic that never drops still finishes, at minChunk units per (chunk time + maxPauseMs).
+ * - Floors, so a load under traffic that never drops still finishes: the chunk never falls under minChunk, the
+ *   pause never exceeds maxPauseMs, and, given the load's progress, the pauses never add up to more than
+ *   (maxSlowdown - 1) × its time spent working: it takes at most maxSlowdown × its working time. Past that,
+ *   the latency target is given up (the load runs unpaused at its current chunk) rather than the deadline.
  */
 
 export interface PaceSettings {
@@ -26,6 +28,14 @@ export interface PaceSettings {
   readonly maxPauseMs: number;
   /** Samples per decision: the p99 of each window of this many is compared with the target. @default 20 */
   readonly window: number;
+  /** The pauses never add up to more than (maxSlowdown - 1) × the time spent working. @default 3 */
+  readonly maxSlowdown: number;
+}
+
+/** How far a load is: the time it spent working and the time it spent in pauses (ms). */
+export interface LoadProgress {
+  readonly activeMs: number;
+  readonly pausedMs: number;
 }
 
 export interface Pace {
@@ -71,7 +81,7 @@ export class PaceController {
   /** baselineUs: the p99 of the same kind of samples before the load (no load running). */
   constructor(settings: PaceSettings, baselineUs: number) {
     if (!(settings.minChunk >= 1 && settings.maxChunk >= settings.minChunk)) throw new RangeError(`chunk bounds must satisfy 1 <= minChunk <= maxChunk, got ${settings.minChunk}..${settings.maxChunk}`);
-    if (!(settings.maxPauseMs >= 0) || !(settings.window >= 1) || !(settings.targetRatio >= 1)) throw new RangeError('maxPauseMs must be >= 0, window >= 1, targetRatio >= 1');
+    if (!(settings.maxPauseMs >= 0) || !(settings.window >= 1) || !(settings.targetRatio >= 1) || !(settings.maxSlowdown >= 1)) throw new RangeError('maxPauseMs must be >= 0, window >= 1, targetRatio >= 1, maxSlowdown >= 1');
     this.#s = settings;
     // A baseline of 0 (a timer's resolution) would make every sample congestion: 1 µs at least.
     this.#targetUs = settings.targetUs ?? Math.max(1, baselineUs) * settings.targetRatio;
@@ -98,10 +108,12 @@ export class PaceController {
     if (this.#samples.length >= this.#s.window) this.#decide();
   }
 
-  /** The next chunk's size and the pause before it. */
-  next(): Pace {
+  /** The next chunk's size and the pause before it; with the load's progress, the pause within the slowdown budget. */
+  next(progress?: LoadProgress): Pace {
     if (!this.#traffic) return { chunk: this.#s.maxChunk, pauseMs: 0 };
-    return { chunk: this.#chunk, pauseMs: this.#pauseMs };
+    if (progress === undefined || this.#pauseMs === 0) return { chunk: this.#chunk, pauseMs: this.#pauseMs };
+    const budget = (this.#s.maxSlowdown - 1) * progress.activeMs - progress.pausedMs;
+    return { chunk: this.#chunk, pauseMs: Math.max(0, Math.min(this.#pauseMs, budget)) };
   }
 
   figures(): PaceFigures {
@@ -139,6 +151,7 @@ export interface LoadPacing {
   readonly targetRatio: number;
   readonly targetUs: number | null;
   readonly maxPauseMs: number;
+  readonly maxSlowdown: number;
 }
 
-export const DEFAULT_LOAD_PACING: LoadPacing = Object.freeze({ enabled: true, targetRatio: 1.5, targetUs: null, maxPauseMs: 20 });
+export const DEFAULT_LOAD_PACING: LoadPacing = Object.freeze({ enabled: true, targetRatio: 1.5, targetUs: null, maxPauseMs: 20, maxSlowdown: 3 });

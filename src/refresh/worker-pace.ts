@@ -10,11 +10,15 @@
 import { KEYS_PER_PROGRESS } from '../lists/generation.js';
 import { PaceController, quantile, type LoadPacing, type PaceFigures } from './pacing.js';
 
-/** Int32 slots of the buffer: units of work between two pauses, and the pause (ms). Slot 2 never changes: Atomics.wait's clock. */
+/**
+ * Int32 slots of the buffer: units of work between two pauses, the pause (ms), the worker's total sleep so far
+ * (ms, for the slowdown budget). Slot 3 never changes: Atomics.wait's clock.
+ */
 const CHUNK = 0;
 const PAUSE_MS = 1;
-const SLEEP = 2;
-const SLOTS = 3;
+const SLEPT_MS = 2;
+const SLEEP = 3;
+const SLOTS = 4;
 
 /** A unit of the worker's work: this much list text read and parsed, or this many keys added to the filter. */
 export const WORK_UNIT_BYTES = 64 << 10;
@@ -44,13 +48,17 @@ export function workerPace(buffer: SharedArrayBuffer): (units: number) => void {
     if (done < Atomics.load(slots, CHUNK)) return;
     done = 0;
     const pauseMs = Atomics.load(slots, PAUSE_MS);
-    if (pauseMs > 0) Atomics.wait(slots, SLEEP, 0, pauseMs);
+    if (pauseMs > 0) {
+      Atomics.wait(slots, SLEEP, 0, pauseMs);
+      Atomics.add(slots, SLEPT_MS, pauseMs);
+    }
   };
 }
 
 export interface WorkerPaceFigures extends PaceFigures {
   readonly baselineUs: number;
   readonly probes: number;
+  readonly pausedMs: number;
 }
 
 /** Main side: paces the worker reading this buffer until stop(). */
@@ -63,6 +71,7 @@ export class WorkerPacer {
   #eluAt = performance.now();
   #probes = 0;
   #stopped = false;
+  readonly #startedAt = performance.now();
 
   private constructor(buffer: SharedArrayBuffer, controller: PaceController, baselineUs: number) {
     this.#slots = new Int32Array(buffer);
@@ -75,7 +84,7 @@ export class WorkerPacer {
     const samples: number[] = [];
     for (let i = 0; i < BASELINE_PROBES; i++) samples.push(await lateness());
     const baselineUs = quantile(samples, 0.99);
-    const controller = new PaceController({ targetRatio: pacing.targetRatio, targetUs: pacing.targetUs, maxChunk: MAX_CHUNK, minChunk: 1, maxPauseMs: pacing.maxPauseMs, window: 20 }, baselineUs);
+    const controller = new PaceController({ targetRatio: pacing.targetRatio, targetUs: pacing.targetUs, maxChunk: MAX_CHUNK, minChunk: 1, maxPauseMs: pacing.maxPauseMs, window: 20, maxSlowdown: pacing.maxSlowdown }, baselineUs);
     const pacer = new WorkerPacer(buffer, controller, baselineUs);
     pacer.#probe();
     return pacer;
@@ -84,7 +93,7 @@ export class WorkerPacer {
   stop(): WorkerPaceFigures {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-    return { ...this.#controller.figures(), baselineUs: this.#baselineUs, probes: this.#probes };
+    return { ...this.#controller.figures(), baselineUs: this.#baselineUs, probes: this.#probes, pausedMs: Atomics.load(this.#slots, SLEPT_MS) };
   }
 
   #probe(): void {
@@ -99,7 +108,8 @@ export class WorkerPacer {
         this.#controller.traffic(elu.utilization > TRAFFIC_MIN_UTILISATION);
       }
       this.#controller.sample(Math.max(0, now - due) * 1000);
-      const { chunk, pauseMs } = this.#controller.next();
+      const pausedMs = Atomics.load(this.#slots, SLEPT_MS);
+      const { chunk, pauseMs } = this.#controller.next({ activeMs: now - this.#startedAt - pausedMs, pausedMs });
       Atomics.store(this.#slots, CHUNK, chunk);
       Atomics.store(this.#slots, PAUSE_MS, Math.round(pauseMs));
       if (!this.#stopped) this.#probe();

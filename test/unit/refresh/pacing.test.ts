@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PaceController, quantile, type PaceSettings } from '../../../src/refresh/pacing.js';
 
-const settings: PaceSettings = { targetRatio: 1.5, targetUs: null, maxChunk: 32, minChunk: 1, maxPauseMs: 16, window: 10 };
+const settings: PaceSettings = { targetRatio: 1.5, targetUs: null, maxChunk: 32, minChunk: 1, maxPauseMs: 16, window: 10, maxSlowdown: 3 };
 
 /** Feeds one decision's worth of samples of this latency. */
 function decide(c: PaceController, latencyUs: number, window = settings.window): void {
@@ -70,6 +70,34 @@ describe('PaceController', () => {
     expect(c.next().chunk).toBe(2);
   });
 
+  it('keeps its pauses within the slowdown budget: at most (maxSlowdown - 1) × the time spent working', () => {
+    const c = new PaceController(settings, 100);
+    c.traffic(true);
+    for (let i = 0; i < 6; i++) decide(c, 1000);
+    expect(c.next().pauseMs).toBe(16);
+    expect(c.next({ activeMs: 100, pausedMs: 150 }).pauseMs).toBe(16);
+    expect(c.next({ activeMs: 100, pausedMs: 190 }).pauseMs).toBe(10);
+    expect(c.next({ activeMs: 100, pausedMs: 200 }).pauseMs).toBe(0);
+    expect(c.next({ activeMs: 100, pausedMs: 250 }).pauseMs).toBe(0);
+  });
+
+  it('never pauses past the budget, whatever the samples (a load ends within maxSlowdown × its working time)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0, max: 50, noNaN: true })), { maxLength: 300 }), (steps) => {
+        const c = new PaceController(settings, 100);
+        c.traffic(true);
+        let activeMs = 0;
+        let pausedMs = 0;
+        for (const [latency, work] of steps) {
+          c.sample(latency);
+          pausedMs += c.next({ activeMs, pausedMs }).pauseMs;
+          activeMs += work;
+          expect(pausedMs).toBeLessThanOrEqual((settings.maxSlowdown - 1) * activeMs + 1e-9);
+        }
+      }),
+    );
+  });
+
   it('goes back to full speed when the traffic stops', () => {
     const c = new PaceController(settings, 100);
     c.traffic(true);
@@ -98,7 +126,7 @@ describe('PaceController', () => {
         fc.record({ minChunk: fc.integer({ min: 1, max: 8 }), extra: fc.integer({ min: 0, max: 64 }), maxPauseMs: fc.integer({ min: 0, max: 100 }), window: fc.integer({ min: 1, max: 20 }) }),
         fc.array(fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.boolean()), { maxLength: 500 }),
         ({ minChunk, extra, maxPauseMs, window }, events) => {
-          const s: PaceSettings = { targetRatio: 1.5, targetUs: null, minChunk, maxChunk: minChunk + extra, maxPauseMs, window };
+          const s: PaceSettings = { targetRatio: 1.5, targetUs: null, minChunk, maxChunk: minChunk + extra, maxPauseMs, window, maxSlowdown: 3 };
           const c = new PaceController(s, 100);
           for (const e of events) {
             if (typeof e === 'boolean') c.traffic(e);
