@@ -80,7 +80,6 @@ export class RedisLoadPacer implements ChunkPacer {
     // Two readings of the command count: the first traffic decision is taken before the first chunk.
     await pacer.#readTraffic();
     await new Promise((resolve) => setTimeout(resolve, TRAFFIC_EVERY_MS / 2));
-    pacer.#ours += BASELINE_PROBES;
     await pacer.#readTraffic();
     return pacer;
   }
