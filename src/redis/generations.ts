@@ -161,7 +161,8 @@ export class Generations {
     try {
       await this.#bulk.cgRegister(gensKey(this.#prefix, list), generation);
       // Paced: chunks sized (and spaced) by the latency they cause to confirmations; the writes are the same.
-      const paced = input.pacing?.enabled === true ? await RedisLoadPacer.start({ fast: this.#connection.fast, bulk: this.#bulk }, input.pacing, COMMANDS_PER_FLUSH) : null;
+      // A baseline that cannot be measured (the fast connection down) leaves the load unpaced, not failed.
+      const paced = input.pacing?.enabled === true ? await RedisLoadPacer.start({ fast: this.#connection.fast, bulk: this.#bulk }, input.pacing, COMMANDS_PER_FLUSH).catch(() => null) : null;
       const pacer: ChunkPacer = paced ?? FULL_SPEED;
       // Members and terms side by side: one writer encodes while Redis runs the other's batch (both yield between
       // flushes). Both are awaited before anything else is written, whichever fails first.

@@ -41,7 +41,13 @@ export async function buildInWorker(request: BuildRequest, onPaced?: BuildPaced)
   // Paced: the main thread watches its own timers while the worker runs, and tells it when to sleep.
   const pace = request.pacing?.enabled === true ? newPaceBuffer() : undefined;
   const pacer = pace === undefined || request.pacing === undefined ? null : await WorkerPacer.start(pace, request.pacing);
-  const worker = startWorker(pace === undefined ? request : { ...request, pace });
+  let worker: Worker;
+  try {
+    worker = startWorker(pace === undefined ? request : { ...request, pace });
+  } catch (err) {
+    pacer?.stop();
+    throw err;
+  }
   return new Promise<BuildResponse>((resolve, reject) => {
     worker.once('message', (m: BuildResponse) => resolve(m));
     worker.once('error', reject);
