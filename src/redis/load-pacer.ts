@@ -10,7 +10,6 @@
  * The pacer only ever delays writes or makes them smaller: what is written, and in which order, is unchanged.
  */
 import { PaceController, quantile, type LoadPacing, type PaceFigures } from '../refresh/pacing.js';
-import type { Client } from './connection.js';
 
 /** What a generation's writer asks of a pacer between its chunks. */
 export interface ChunkPacer {
@@ -18,6 +17,12 @@ export interface ChunkPacer {
   next(): Promise<number>;
   /** A chunk of `commands` commands was sent and runs until `done` settles: probe what others see meanwhile. */
   running(done: Promise<unknown>, commands: number): void;
+}
+
+/** What the pacer sends: PING on the confirmations' connection, INFO on the load's (redis/connection.ts Client). */
+export interface PacerClients {
+  readonly fast: { ping(): Promise<unknown> };
+  readonly bulk: { info(section: 'stats'): Promise<string> };
 }
 
 /** Full speed: the unpaced load. */
@@ -47,8 +52,8 @@ function commandsProcessed(info: string): number {
 }
 
 export class RedisLoadPacer implements ChunkPacer {
-  readonly #fast: Pick<Client, 'ping'>;
-  readonly #bulk: Pick<Client, 'info'>;
+  readonly #fast: PacerClients['fast'];
+  readonly #bulk: PacerClients['bulk'];
   readonly #controller: PaceController;
   readonly #baselineUs: number;
   #probing = false;
@@ -63,7 +68,7 @@ export class RedisLoadPacer implements ChunkPacer {
   #readings = 0;
   #busyReadings = 0;
 
-  private constructor(fast: Pick<Client, 'ping'>, bulk: Pick<Client, 'info'>, controller: PaceController, baselineUs: number) {
+  private constructor(fast: PacerClients['fast'], bulk: PacerClients['bulk'], controller: PaceController, baselineUs: number) {
     this.#fast = fast;
     this.#bulk = bulk;
     this.#controller = controller;
@@ -71,7 +76,7 @@ export class RedisLoadPacer implements ChunkPacer {
   }
 
   /** Measures the baseline (probes with no load running) and whether there is traffic, then paces chunks of up to maxChunk units. */
-  static async start(clients: { fast: Pick<Client, 'ping'>; bulk: Pick<Client, 'info'> }, pacing: LoadPacing, maxChunk: number): Promise<RedisLoadPacer> {
+  static async start(clients: PacerClients, pacing: LoadPacing, maxChunk: number): Promise<RedisLoadPacer> {
     const samples: number[] = [];
     for (let i = 0; i < BASELINE_PROBES; i++) samples.push(await timePing(clients.fast));
     const baselineUs = quantile(samples, 0.99);
@@ -141,7 +146,7 @@ export class RedisLoadPacer implements ChunkPacer {
   }
 }
 
-async function timePing(fast: Pick<Client, 'ping'>): Promise<number> {
+async function timePing(fast: PacerClients['fast']): Promise<number> {
   const t0 = performance.now();
   await fast.ping();
   return (performance.now() - t0) * 1000;
