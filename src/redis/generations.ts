@@ -302,7 +302,7 @@ export class Generations {
 
   async #writeFilter(key: string, filter: Buffer, pacer: ChunkPacer): Promise<void> {
     // SET the first chunk (overwrites leftovers), APPEND the rest: no single command carries 25 MB. Paced, a chunk
-    // shrinks with the pace (a 1 MB APPEND holds Redis for as long as a pipeline of SADDs).
+    // shrinks with the pace (a 1 MB APPEND is one long command for Redis, which confirmations wait behind).
     const bytesOf = (chunk: number): number => Math.max(MIN_FILTER_CHUNK_BYTES, Math.min(FILTER_CHUNK_BYTES, Math.floor((chunk * FILTER_CHUNK_BYTES) / COMMANDS_PER_FLUSH)));
     let bytes = bytesOf(await pacer.next());
     const first = this.#bulk.set(key, filter.subarray(0, bytes));
