@@ -56,6 +56,11 @@ export class RedisLoadPacer implements ChunkPacer {
   readonly #bulk: PacerClients['bulk'];
   readonly #controller: PaceController;
   readonly #baselineUs: number;
+  /** A round trip with no load running (the baseline probes' median, ms): what each extra chunk costs. */
+  readonly #roundTripMs: number;
+  readonly #maxChunk: number;
+  #chunks = 0;
+  #commands = 0;
   #probing = false;
   readonly #startedAt = performance.now();
   #probes = 0;
@@ -68,11 +73,13 @@ export class RedisLoadPacer implements ChunkPacer {
   #readings = 0;
   #busyReadings = 0;
 
-  private constructor(fast: PacerClients['fast'], bulk: PacerClients['bulk'], controller: PaceController, baselineUs: number) {
+  private constructor(fast: PacerClients['fast'], bulk: PacerClients['bulk'], controller: PaceController, baselineUs: number, roundTripMs: number, maxChunk: number) {
     this.#fast = fast;
     this.#bulk = bulk;
     this.#controller = controller;
     this.#baselineUs = baselineUs;
+    this.#roundTripMs = roundTripMs;
+    this.#maxChunk = maxChunk;
   }
 
   /** Measures the baseline (probes with no load running) and whether there is traffic, then paces chunks of up to maxChunk units. */
@@ -81,7 +88,7 @@ export class RedisLoadPacer implements ChunkPacer {
     for (let i = 0; i < BASELINE_PROBES; i++) samples.push(await timePing(clients.fast));
     const baselineUs = quantile(samples, 0.99);
     const controller = new PaceController({ targetRatio: pacing.targetRatio, targetUs: pacing.targetUs, maxChunk, minChunk: 1, maxPauseMs: pacing.maxPauseMs, window: 20, maxSlowdown: pacing.maxSlowdown }, baselineUs);
-    const pacer = new RedisLoadPacer(clients.fast, clients.bulk, controller, baselineUs);
+    const pacer = new RedisLoadPacer(clients.fast, clients.bulk, controller, baselineUs, quantile(samples, 0.5) / 1000, maxChunk);
     // Two readings of the command count: the first traffic decision is taken before the first chunk.
     await pacer.#readTraffic();
     await new Promise((resolve) => setTimeout(resolve, TRAFFIC_EVERY_MS / 2));
@@ -95,7 +102,10 @@ export class RedisLoadPacer implements ChunkPacer {
       this.#reading = true;
       void this.#readTraffic().finally(() => (this.#reading = false));
     }
-    const { chunk, pauseMs } = this.#controller.next({ activeMs: performance.now() - this.#startedAt - this.#pausedMs, pausedMs: this.#pausedMs });
+    // What pacing cost so far: the pauses, and a round trip for each chunk beyond those full-speed chunks would have taken.
+    const extraMs = Math.max(0, this.#chunks - this.#commands / this.#maxChunk) * this.#roundTripMs;
+    const costMs = this.#pausedMs + extraMs;
+    const { chunk, pauseMs } = this.#controller.next({ activeMs: Math.max(0, performance.now() - this.#startedAt - costMs), pausedMs: costMs });
     if (pauseMs > 0) {
       const t0 = performance.now();
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
@@ -106,6 +116,8 @@ export class RedisLoadPacer implements ChunkPacer {
 
   running(done: Promise<unknown>, commands: number): void {
     this.#ours += commands;
+    this.#chunks++;
+    this.#commands += commands;
     if (this.#probing) return;
     this.#probing = true;
     this.#ours++;

@@ -10,9 +10,10 @@
  *   halves it on congestion (multiplicative decrease). At the smallest chunk, congestion doubles a pause
  *   between chunks instead, which clear decisions halve again.
  * - Floors, so a load under traffic that never drops still finishes: the chunk never falls under minChunk, the
- *   pause never exceeds maxPauseMs, and, given the load's progress, the pauses never add up to more than
- *   (maxSlowdown - 1) × its time spent working: it takes at most maxSlowdown × its working time. Past that,
- *   the latency target is given up (the load runs unpaused at its current chunk) rather than the deadline.
+ *   pause never exceeds maxPauseMs, and, given the load's progress, what pacing costs (pauses, and the extra
+ *   round trips of small chunks, as the caller counts them) never adds up to more than (maxSlowdown - 1) × the
+ *   time it spent working: it takes at most about maxSlowdown × an unpaced load's time. With that budget
+ *   spent, the latency target gives way to the deadline: full speed until working time earns more budget.
  */
 
 export interface PaceSettings {
@@ -32,9 +33,10 @@ export interface PaceSettings {
   readonly maxSlowdown: number;
 }
 
-/** How far a load is: the time it spent working and the time it spent in pauses (ms). */
+/** How far a load is: the time it spent working at full speed, and what pacing cost it so far (ms). */
 export interface LoadProgress {
   readonly activeMs: number;
+  /** Pauses, plus the extra time of chunks smaller than the full-speed one (their extra round trips). */
   readonly pausedMs: number;
 }
 
@@ -111,9 +113,10 @@ export class PaceController {
   /** The next chunk's size and the pause before it; with the load's progress, the pause within the slowdown budget. */
   next(progress?: LoadProgress): Pace {
     if (!this.#traffic) return { chunk: this.#s.maxChunk, pauseMs: 0 };
-    if (progress === undefined || this.#pauseMs === 0) return { chunk: this.#chunk, pauseMs: this.#pauseMs };
+    if (progress === undefined) return { chunk: this.#chunk, pauseMs: this.#pauseMs };
     const budget = (this.#s.maxSlowdown - 1) * progress.activeMs - progress.pausedMs;
-    return { chunk: this.#chunk, pauseMs: Math.max(0, Math.min(this.#pauseMs, budget)) };
+    if (budget <= 0) return { chunk: this.#s.maxChunk, pauseMs: 0 };
+    return { chunk: this.#chunk, pauseMs: Math.min(this.#pauseMs, budget) };
   }
 
   figures(): PaceFigures {

@@ -77,8 +77,9 @@ describe('PaceController', () => {
     expect(c.next().pauseMs).toBe(16);
     expect(c.next({ activeMs: 100, pausedMs: 150 }).pauseMs).toBe(16);
     expect(c.next({ activeMs: 100, pausedMs: 190 }).pauseMs).toBe(10);
-    expect(c.next({ activeMs: 100, pausedMs: 200 }).pauseMs).toBe(0);
-    expect(c.next({ activeMs: 100, pausedMs: 250 }).pauseMs).toBe(0);
+    // Budget spent: full speed, the deadline before the latency target.
+    expect(c.next({ activeMs: 100, pausedMs: 200 })).toEqual({ chunk: 32, pauseMs: 0 });
+    expect(c.next({ activeMs: 100, pausedMs: 250 })).toEqual({ chunk: 32, pauseMs: 0 });
   });
 
   it('never pauses past the budget, whatever the samples (a load ends within maxSlowdown × its working time)', () => {
