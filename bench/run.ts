@@ -231,6 +231,11 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   ratio('CPU per check stats on / off', 'callgate.cost-mixed.cpu_us_per_check', 'callgate-nostats.cost-mixed.cpu_us_per_check');
   for (const mode of ['embedded', 'redis']) {
     def(`consent list load, terms / none (${mode})`, `consent-load.${mode}.terms_ms / consent-load.${mode}.bare_ms`, [`consent-load.${mode}.terms_ms`, `consent-load.${mode}.bare_ms`], ([a = 0, b = 1]) => a / b);
+    ratio(`refresh time paced / unpaced, under traffic (${mode})`, `refresh-pacing.${mode}.paced_ms`, `refresh-pacing.${mode}.unpaced_ms`);
+    ratio(`refresh time paced / unpaced, no traffic (${mode})`, `refresh-pacing.${mode}.paced_quiet_ms`, `refresh-pacing.${mode}.unpaced_quiet_ms`);
+  }
+  for (const door of ['embedded.self', 'redis.self', 'redis.other']) {
+    for (const kind of ['unpaced', 'paced']) ratio(`p99 during ${kind} refresh / outside (${door})`, `refresh-pacing.${door}.${kind}_p99_us`, `refresh-pacing.${door}.outside_p99_us`);
   }
   return out;
 }
@@ -374,6 +379,11 @@ async function main(): Promise<number> {
   // stopAll() stopped the run's private redis-server too: consent-load starts its own (a fresh, empty one).
   const consentArgs = [...TSX, 'bench/consent-load.ts', '--size', String(consentSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--modes', redis === null ? 'embedded' : 'embedded,redis'];
   store.add('', parseFigures(await runToEnd(NODE, consentArgs, { cwd: ROOT })));
+  // Issue 17 item 3: a refresh under one-in-flight traffic, paced vs unpaced, both modes (its own private redis-server).
+  const pacingSize = Math.min(s.size, s.ci ? 300_000 : 1_000_000);
+  log(`refresh under traffic, ${pacingSize} numbers, paced vs unpaced`);
+  const pacingArgs = [...TSX, 'bench/refresh-pacing.ts', '--size', String(pacingSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--outside-ms', s.ci ? '1500' : '3000', '--modes', redis === null ? 'embedded' : 'embedded,redis'];
+  store.add('', parseFigures(await runToEnd(NODE, pacingArgs, { cwd: ROOT })));
 
   // A driver that sends late cannot tell how fast the server is: flag open-loop figures it disturbed.
   for (const t of targets) {

@@ -151,6 +151,8 @@ export function createGenerationSwitch(ctx: RedisBackendContext, deps: Generatio
         fingerprint: read.fingerprint,
         sourceDate: sourceDate.toISOString(),
         terms: read.terms,
+        pacing: spec.refresh.pacing,
+        onPaced: (figures) => logger.info({ list: spec.name, pacing: figures }, 'load paced'),
       });
       signal.throwIfAborted();
       // The new file supersedes intraday additions made before it; later ones stay (atomically with the switch).

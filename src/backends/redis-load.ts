@@ -73,6 +73,7 @@ async function loadLocked(generations: LoadTarget['generations'], spec: ListSpec
     fingerprint: read.fingerprint,
     sourceDate: read.sourceDate?.toISOString(),
     terms: read.terms,
+    pacing: spec.refresh.pacing,
   });
   signal.throwIfAborted();
   // Intraday additions made before the file (or before this load) are superseded by it; later ones stay.

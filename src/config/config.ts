@@ -190,8 +190,9 @@ function parseListEntry(entry: unknown, index: number, dir: string, defaults: Li
 }
 
 /** The source read settings, global only (not per list). */
-function readLimitsOf(r: RefreshPolicy): Pick<RefreshPolicy, 'settleMs' | 'maxListBytes' | 'maxLineChars'> {
+function readLimitsOf(r: RefreshPolicy): Pick<RefreshPolicy, 'settleMs' | 'maxListBytes' | 'maxLineChars' | 'pacing'> {
   return {
+    ...(r.pacing === undefined ? {} : { pacing: r.pacing }),
     ...(r.settleMs === undefined ? {} : { settleMs: r.settleMs }),
     ...(r.maxListBytes === undefined ? {} : { maxListBytes: r.maxListBytes }),
     ...(r.maxLineChars === undefined ? {} : { maxLineChars: r.maxLineChars }),
@@ -209,6 +210,13 @@ function listDefaultsFrom(o: Raw): ListDefaults {
     settleMs: o['listSettleMs'] as number,
     maxListBytes: o['maxListBytes'] as number,
     maxLineChars: o['maxListLineChars'] as number,
+    pacing: {
+      enabled: o['refreshPacing'] as boolean,
+      targetRatio: o['refreshPacingRatio'] as number,
+      targetUs: (o['refreshPacingTargetUs'] as number | null) ?? null,
+      maxPauseMs: o['refreshPacingMaxPauseMs'] as number,
+      maxSlowdown: o['refreshPacingMaxSlowdown'] as number,
+    },
   };
   return { falsePositiveRate: o['falsePositiveRate'] as number, refresh };
 }

@@ -1,5 +1,6 @@
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { RESERVED_REASON_WORDS } from '../check/verdict.js';
+import type { LoadPacing } from '../refresh/pacing.js';
 
 /** `deny`: a listed number is blocked. `allow` (consents, customers) is read by the rules policies. */
 export type ListKind = 'deny' | 'allow';
@@ -23,6 +24,8 @@ export interface RefreshPolicy {
   readonly maxListBytes?: number;
   /** Longest list line, in characters. @default list-read's DEFAULT_READ_LIMITS */
   readonly maxLineChars?: number;
+  /** How a load paces itself by the latency it causes (refresh/pacing.ts). @default refresh/pacing's DEFAULT_LOAD_PACING */
+  readonly pacing?: LoadPacing;
 }
 
 /** What an allow-list proves: the consumer's consent, or a contract in progress. */

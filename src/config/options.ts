@@ -7,6 +7,7 @@
 import { DEFAULT_MAX_PENDING_BYTES } from '../audit/writer.js';
 import { DEFAULT_READ_LIMITS } from '../refresh/read.js';
 import { DEFAULT_SETTLE_MS } from '../refresh/source.js';
+import { DEFAULT_LOAD_PACING } from '../refresh/pacing.js';
 import { DEFAULT_ALERT_RULES } from '../supervision/stats-service.js';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -61,6 +62,11 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'listSettleMs', flag: 'list-settle-ms', env: 'CALLGATE_LIST_SETTLE_MS', type: 'int', default: DEFAULT_SETTLE_MS, min: 0, doc: 'A list file is read only once it has not changed (size, mtime, inode) for this long; one being written is never installed.' },
   { key: 'maxListBytes', flag: 'max-list-bytes', env: 'CALLGATE_MAX_LIST_BYTES', type: 'int', default: DEFAULT_READ_LIMITS.maxListBytes, min: 1, doc: 'A list source larger than this as text (after gunzip) is refused, CALLGATE_ERR_LIST_TOO_LARGE (a gzip bomb stops there).' },
   { key: 'maxListLineChars', flag: 'max-list-line-chars', env: 'CALLGATE_MAX_LIST_LINE_CHARS', type: 'int', default: DEFAULT_READ_LIMITS.maxLineChars, min: 64, doc: 'A list source with a longer line (in characters) is refused, CALLGATE_ERR_LIST_LINE_TOO_LONG (checked as the line grows: a 1 GB line is never held).' },
+  { key: 'refreshPacing', flag: 'refresh-pacing', env: 'CALLGATE_REFRESH_PACING', type: 'boolean', default: DEFAULT_LOAD_PACING.enabled, doc: 'A list load paces itself by the latency it causes to checks (the build worker, both modes: the lateness of the main thread\'s timers; Redis writes: a probe on the confirmations\' connection while they run): smaller chunks and pauses while checks are answered, full speed when there are none. Never changes what is loaded. See docs/lists-and-refresh.md.' },
+  { key: 'refreshPacingRatio', flag: 'refresh-pacing-ratio', env: 'CALLGATE_REFRESH_PACING_RATIO', type: 'number', default: DEFAULT_LOAD_PACING.targetRatio, min: 1, max: 100, doc: 'Paced loads keep the p99 of the probed latency under this multiple of its p99 measured before the load.' },
+  { key: 'refreshPacingTargetUs', flag: 'refresh-pacing-target-us', env: 'CALLGATE_REFRESH_PACING_TARGET_US', type: 'int', default: null, min: 1, doc: 'An absolute p99 target (µs) for paced loads instead of the ratio.' },
+  { key: 'refreshPacingMaxPauseMs', flag: 'refresh-pacing-max-pause-ms', env: 'CALLGATE_REFRESH_PACING_MAX_PAUSE_MS', type: 'int', default: DEFAULT_LOAD_PACING.maxPauseMs, min: 0, max: 1000, doc: 'The longest pause a paced load makes between two of its smallest chunks: its floor rate, so a load under traffic that never drops still finishes.' },
+  { key: 'refreshPacingMaxSlowdown', flag: 'refresh-pacing-max-slowdown', env: 'CALLGATE_REFRESH_PACING_MAX_SLOWDOWN', type: 'number', default: DEFAULT_LOAD_PACING.maxSlowdown, min: 1, max: 100, doc: 'What pacing costs a load (its pauses, and in Redis mode the extra round trips of smaller chunks) stays under (this - 1) × the time it spends working, so it takes about this many times as long at most; with that spent, the latency target gives way to the deadline (full speed).' },
   { key: 'adminToken', flag: 'admin-token', env: 'CALLGATE_ADMIN_TOKEN', type: 'string', default: null, doc: 'Bearer token for admin operations (refresh, list add/remove); unset = loopback clients only.' },
   { key: 'blockList', flag: 'block-list', env: 'CALLGATE_BLOCK_LIST', type: 'string', default: null, doc: 'Deny-list that `callgate block` / `unblock` change (default: the first deny-list without a source).' },
   { key: 'statsToken', flag: 'stats-token', env: 'CALLGATE_STATS_TOKEN', type: 'string', default: null, doc: 'Read-only token for /api/stats, /stats and /dashboard (`?token=` or Bearer); unset = open to whoever reaches the port.' },

@@ -15,13 +15,24 @@ export interface BuiltGeneration {
   readonly filterBinary?: Buffer;
 }
 
-export function buildGeneration(keys: Float64Array, falsePositiveRate: number): BuiltGeneration {
+/** Keys added to the filter between two calls of buildGeneration's onKeys. */
+export const KEYS_PER_PROGRESS = 8192;
+
+/** onKeys: told of every KEYS_PER_PROGRESS keys added to the filter (the build worker's pace). */
+export function buildGeneration(keys: Float64Array, falsePositiveRate: number, onKeys?: (keys: number) => void): BuiltGeneration {
   const started = performance.now();
   const { set, duplicates } = ExactSet.build(keys);
   // Sized for at least one item: an empty filter is never installed, but sizing must not divide by 0.
   const filter = NumberFilter.create(Math.max(1, set.size), falsePositiveRate);
   const members = set.keys();
-  for (let i = 0; i < members.length; i++) filter.add(members[i] as number);
+  if (onKeys === undefined) for (let i = 0; i < members.length; i++) filter.add(members[i] as number);
+  else {
+    for (let from = 0; from < members.length; from += KEYS_PER_PROGRESS) {
+      const to = Math.min(members.length, from + KEYS_PER_PROGRESS);
+      for (let i = from; i < to; i++) filter.add(members[i] as number);
+      onKeys(to - from);
+    }
+  }
   return { set, filter, duplicates, buildMs: performance.now() - started };
 }
 

@@ -22,7 +22,7 @@ type Command =
   | 'get' | 'set' | 'append' | 'strlen' | 'exists' | 'getrangeBuffer' | 'mget' | 'pexpire' | 'pttl' | 'scan' | 'unlink'
   | 'hset' | 'hgetall' | 'smembers'
   | 'zadd' | 'zrem' | 'zrange' | 'zscore' | 'zrangebyscore' | 'zremrangebyscore' | 'zscan'
-  | 'xread' | 'xrevrange' | 'xinfo' | 'incr' | 'wait';
+  | 'xread' | 'xrevrange' | 'xinfo' | 'incr' | 'wait' | 'ping' | 'info';
 
 /** A connection with callgate's scripts defined: the typed surface the other parts of redis/ use. */
 export type Client = Pick<Redis, Command> & Scripts;

@@ -33,6 +33,8 @@ import {
   termsKey,
 } from './keys.js';
 import type { RiskWatch } from './risk.js';
+import { FULL_SPEED, RedisLoadPacer, type ChunkPacer, type LoadPacerFigures } from './load-pacer.js';
+import type { LoadPacing } from '../refresh/pacing.js';
 
 export interface WriteGenerationInput {
   readonly list: string;
@@ -52,6 +54,10 @@ export interface WriteGenerationInput {
   readonly generation?: string | undefined;
   /** Consent lists: number key → stored consent terms (rules/consent-terms.ts), written beside the members. */
   readonly terms?: TermsTable | ReadonlyMap<NumberKey, string> | null | undefined;
+  /** Pace the writes by the latency they cause (redis/load-pacer.ts). @default undefined (full speed) */
+  readonly pacing?: LoadPacing | undefined;
+  /** Told how the load was paced, once the members, terms and filter are written. */
+  readonly onPaced?: ((figures: LoadPacerFigures) => void) | undefined;
 }
 
 export interface SwitchOptions {
@@ -81,9 +87,15 @@ export interface EmptyGenerationInput {
 // pipeline of SADDs waits for all of it (measured: 256 per flush tripled the confirm p99 during a
 // 12M load); 32 keeps each burst well under a millisecond of Redis time.
 const COMMANDS_PER_FLUSH = 32;
-/** Keys bucketed between two yields to the event loop during a load. */
-const YIELD_EVERY = 65_536;
+/**
+ * Keys bucketed between two yields to the event loop during a load: a check waits for the slice under way. 65,536
+ * took 4.4 ms a slice (median, 19.5 ms max) on the loaded 2-core machine of 2026-12-03, which a refreshing
+ * sidecar's checks waited out (issue 17 item 3); 8,192 keeps a slice around half a millisecond.
+ */
+const YIELD_EVERY = 8192;
 const FILTER_CHUNK_BYTES = 1 << 20;
+/** The smallest filter chunk of a paced load (at the smallest pace). */
+const MIN_FILTER_CHUNK_BYTES = 64 << 10;
 const UNLINK_BATCH = 500;
 /** Consent terms per HSET while writing a generation: bounded command size (~50 kB). */
 const TERMS_PER_HSET = 500;
@@ -152,13 +164,18 @@ export class Generations {
     await this.#epoch.ensureEpoch();
     try {
       await this.#bulk.cgRegister(gensKey(this.#prefix, list), generation);
+      // Paced: chunks sized (and spaced) by the latency they cause to confirmations; the writes are the same.
+      // A baseline that cannot be measured (the fast connection down) leaves the load unpaced, not failed.
+      const paced = input.pacing?.enabled === true ? await RedisLoadPacer.start({ fast: this.#connection.fast, bulk: this.#bulk }, input.pacing, COMMANDS_PER_FLUSH).catch(() => null) : null;
+      const pacer: ChunkPacer = paced ?? FULL_SPEED;
       // Members and terms side by side: one writer encodes while Redis runs the other's batch (both yield between
       // flushes). Both are awaited before anything else is written, whichever fails first.
-      const writes = [this.#writeMembers(list, generation, keys, buckets)];
-      if (input.terms) writes.push(this.#writeTerms(termsKey(this.#prefix, list, generation), input.terms));
+      const writes = [this.#writeMembers(list, generation, keys, buckets, pacer)];
+      if (input.terms) writes.push(this.#writeTerms(termsKey(this.#prefix, list, generation), input.terms, pacer));
       const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
-      await this.#writeFilter(filterKey(this.#prefix, list, generation), input.filter);
+      await this.#writeFilter(filterKey(this.#prefix, list, generation), input.filter, pacer);
+      if (paced !== null) input.onPaced?.(paced.figures());
       written = await this.#bulk.cgMarker(
         gensKey(this.#prefix, list),
         markerKey(this.#prefix, list, generation),
@@ -178,15 +195,19 @@ export class Generations {
     return marker;
   }
 
-  async #writeMembers(list: string, generation: string, keys: Float64Array, plan: PartBuckets): Promise<void> {
+  async #writeMembers(list: string, generation: string, keys: Float64Array, plan: PartBuckets, pacer: ChunkPacer): Promise<void> {
     let pipeline = this.#bulk.pipeline();
     let queued = 0;
+    let limit = Math.min(COMMANDS_PER_FLUSH, await pacer.next());
     const flush = async (): Promise<void> => {
       if (queued === 0) return;
-      const results = await pipeline.exec();
+      const sent = pipeline.exec();
+      pacer.running(sent, queued);
+      const results = await sent;
       for (const [err] of results ?? []) if (err) throw err;
       pipeline = this.#bulk.pipeline();
       queued = 0;
+      limit = Math.min(COMMANDS_PER_FLUSH, await pacer.next());
     };
     // Keys are sorted, so keys sharing a high part form one run; a counting sort of each run by bucket index
     // groups the members without a Map of arrays (12M keys) and keeps them ascending inside each bucket,
@@ -230,7 +251,7 @@ export class Generations {
         const to = counts[b + 1] as number;
         const members = from === to ? [EMPTY_BUCKET_MEMBER] : Array.from(sorted.subarray(from, to));
         pipeline.sadd(bucketKey(this.#prefix, list, generation, `${high}.${b}`), ...members);
-        if (++queued >= COMMANDS_PER_FLUSH) await flush();
+        if (++queued >= limit) await flush();
       }
       start = end;
     }
@@ -241,9 +262,12 @@ export class Generations {
    * Pipelined HSETs, yielding to the event loop between flushes (checks are answered during a load). The values are
    * the stored forms as before (a TermsTable decodes each once): the hash is the same whatever held the terms.
    */
-  async #writeTerms(key: string, terms: TermsTable | ReadonlyMap<NumberKey, string>): Promise<void> {
+  async #writeTerms(key: string, terms: TermsTable | ReadonlyMap<NumberKey, string>, pacer: ChunkPacer): Promise<void> {
     let pipeline = this.#bulk.pipeline();
     let queued = 0;
+    // The pace is in member commands (COMMANDS_PER_FLUSH at full speed): an HSET of terms counts for as many SADDs.
+    const limitOf = (chunk: number): number => Math.max(1, Math.min(HSETS_PER_FLUSH, Math.floor((chunk * HSETS_PER_FLUSH) / COMMANDS_PER_FLUSH)));
+    let limit = limitOf(await pacer.next());
     // Strings, not views of the table's bytes: a command of strings goes out as one string, one of
     // Buffers as a write of hundreds of small buffers (measured slower).
     let fields: string[] = [];
@@ -255,17 +279,21 @@ export class Generations {
         queued++;
         fields = [];
       }
-      if (queued > 0 && (last || queued >= HSETS_PER_FLUSH)) {
+      if (queued > 0 && (last || queued >= limit)) {
         const sent = pipeline.exec().then((results) => {
           for (const [err] of results ?? []) if (err) throw err;
         });
+        pacer.running(sent, queued);
         // Never an unhandled rejection: it is awaited below, at the next batch or the end.
         sent.catch(() => undefined);
         pipeline = this.#bulk.pipeline();
         queued = 0;
         await inFlight;
         inFlight = sent;
-        if (!last) await yieldToEventLoop();
+        if (!last) {
+          await yieldToEventLoop();
+          limit = limitOf(await pacer.next());
+        }
       }
       if (last) await inFlight;
     };
@@ -276,11 +304,19 @@ export class Generations {
     await send(true);
   }
 
-  async #writeFilter(key: string, filter: Buffer): Promise<void> {
-    // SET the first chunk (overwrites leftovers), APPEND the rest: no single command carries 25 MB.
-    await this.#bulk.set(key, filter.subarray(0, FILTER_CHUNK_BYTES));
-    for (let offset = FILTER_CHUNK_BYTES; offset < filter.length; offset += FILTER_CHUNK_BYTES) {
-      await this.#bulk.append(key, filter.subarray(offset, offset + FILTER_CHUNK_BYTES));
+  async #writeFilter(key: string, filter: Buffer, pacer: ChunkPacer): Promise<void> {
+    // SET the first chunk (overwrites leftovers), APPEND the rest: no single command carries 25 MB. Paced, a chunk
+    // shrinks with the pace (a 1 MB APPEND is one long command for Redis, which confirmations wait behind).
+    const bytesOf = (chunk: number): number => Math.max(MIN_FILTER_CHUNK_BYTES, Math.min(FILTER_CHUNK_BYTES, Math.floor((chunk * FILTER_CHUNK_BYTES) / COMMANDS_PER_FLUSH)));
+    let bytes = bytesOf(await pacer.next());
+    const first = this.#bulk.set(key, filter.subarray(0, bytes));
+    pacer.running(first, 1);
+    await first;
+    for (let offset = bytes; offset < filter.length; offset += bytes) {
+      bytes = bytesOf(await pacer.next());
+      const sent = this.#bulk.append(key, filter.subarray(offset, offset + bytes));
+      pacer.running(sent, 1);
+      await sent;
     }
     const length = await this.#bulk.strlen(key);
     if (length !== filter.length) {

@@ -11,6 +11,7 @@ import type { BuiltGeneration } from '../lists/generation.js';
 import type { BuildRequest, BuildResponse } from './build-worker.js';
 import type { ListReadResult } from './read.js';
 import type { SourceValidators } from './source.js';
+import { newPaceBuffer, WorkerPacer, type WorkerPaceFigures } from './worker-pace.js';
 
 export type BuildOutcome =
   | { readonly kind: 'unchanged'; readonly validators: SourceValidators }
@@ -33,14 +34,29 @@ function startWorker(request: BuildRequest): Worker {
   return new Worker(code, { eval: true, workerData: request });
 }
 
-export function buildInWorker(request: BuildRequest): Promise<BuildOutcome> {
-  const worker = startWorker(request);
+/** Told how a paced build went (refresh/worker-pace.ts), for the load's log line. */
+export type BuildPaced = (figures: WorkerPaceFigures) => void;
+
+export async function buildInWorker(request: BuildRequest, onPaced?: BuildPaced): Promise<BuildOutcome> {
+  // Paced: the main thread watches its own timers while the worker runs, and tells it when to sleep.
+  const pace = request.pacing?.enabled === true ? newPaceBuffer() : undefined;
+  const pacer = pace === undefined || request.pacing === undefined ? null : await WorkerPacer.start(pace, request.pacing);
+  let worker: Worker;
+  try {
+    worker = startWorker(pace === undefined ? request : { ...request, pace });
+  } catch (err) {
+    pacer?.stop();
+    throw err;
+  }
   return new Promise<BuildResponse>((resolve, reject) => {
     worker.once('message', (m: BuildResponse) => resolve(m));
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new CallgateError(ErrorCode.LIST_READ, `list build worker exited with code ${code} before answering`)));
   })
-    .finally(() => void worker.terminate())
+    .finally(() => {
+      if (pacer !== null) onPaced?.(pacer.stop());
+      void worker.terminate();
+    })
     .then((r): BuildOutcome => {
       switch (r.kind) {
         case 'unchanged':

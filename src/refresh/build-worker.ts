@@ -9,6 +9,8 @@ import { fetchList } from './fetch.js';
 import type { TermsTableParts } from '../lists/terms-table.js';
 import type { SourceValidators } from './source.js';
 import type { ListKind } from '../config/list-spec.js';
+import type { LoadPacing } from './pacing.js';
+import { WORK_UNIT_BYTES, WORK_UNIT_KEYS, workerPace } from './worker-pace.js';
 
 export interface BuildRequest {
   readonly source: string;
@@ -23,6 +25,10 @@ export interface BuildRequest {
   readonly maxLineChars?: number | undefined;
   /** The list's kind: what a line with two readings means (refresh/parse.ts). */
   readonly kind: ListKind;
+  /** How the build paces itself (refresh/pacing.ts); off when absent. */
+  readonly pacing?: LoadPacing | undefined;
+  /** Set by build-in-worker.ts when pacing is on: the main thread's instructions (refresh/worker-pace.ts). */
+  readonly pace?: SharedArrayBuffer | undefined;
 }
 
 export type BuildResponse =
@@ -45,10 +51,11 @@ export type BuildResponse =
   | { readonly kind: 'error'; readonly code: string | null; readonly message: string };
 
 async function run(req: BuildRequest): Promise<{ response: BuildResponse; transfer: ArrayBuffer[] }> {
-  const opened = await fetchList(req.source, req.previous, req);
+  const pace = req.pace === undefined ? null : workerPace(req.pace);
+  const opened = await fetchList(req.source, req.previous, pace === null ? req : { ...req, onParsed: (bytes) => pace(bytes / WORK_UNIT_BYTES) });
   if (opened.kind === 'unchanged') return { response: { kind: 'unchanged', validators: opened.validators }, transfer: [] };
   const { read, fetchedAt } = opened;
-  const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate);
+  const built = read.numbers === 0 ? null : buildGeneration(read.keys, req.falsePositiveRate, pace === null ? undefined : (keys) => pace(keys / WORK_UNIT_KEYS));
   // The sorted keys are sent as a view of their own buffer, transferred without a copy.
   const keys = built === null ? new Float64Array(0) : (built.set.keys() as Float64Array);
   const filterBuf = built === null ? Buffer.alloc(0) : built.filter.toBinary();

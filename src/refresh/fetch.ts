@@ -16,6 +16,8 @@ export interface ListFetchOptions {
   readonly terms?: boolean | undefined;
   /** What a line with two readings means (refresh/parse.ts). @default 'deny' */
   readonly kind?: ListKind | undefined;
+  /** Told the size of each chunk of text parsed (refresh/read.ts). @default none */
+  readonly onParsed?: ((bytes: number) => void) | undefined;
 }
 
 export type ListFetch =
@@ -41,6 +43,7 @@ export async function fetchList(source: string, previous: SourceValidators | nul
     kind: opts.kind,
     maxListBytes: opts.maxListBytes,
     maxLineChars: opts.maxLineChars,
+    onParsed: opts.onParsed,
   });
   await opened.verify(read);
   return { kind: 'changed', validators: opened.validators, label: opened.label, sourceDate: opened.sourceDate, fetchedAt, read };

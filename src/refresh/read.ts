@@ -34,6 +34,8 @@ export interface ListReadOptions {
   readonly maxLineChars?: number | undefined;
   /** The list's kind: what a line with two readings means (refresh/parse.ts AccumulatorOptions). @default 'deny' */
   readonly kind?: ListKind | undefined;
+  /** Told the size of each chunk of text once it is parsed (the build worker's pace, refresh/worker-pace.ts). @default none */
+  readonly onParsed?: ((bytes: number) => void) | undefined;
 }
 
 /** The caps' defaults (config/config.ts's options table says the same numbers through these constants). */
@@ -117,6 +119,7 @@ export async function readListStream(stream: Readable, opts: ListStreamOptions):
       // Checked per chunk (at most 1 MiB), so the cap bounds what is decoded, not only what is kept.
       if (textBytes > maxListBytes) throw new CallgateError(ErrorCode.LIST_TOO_LARGE, `list ${label} is larger than ${maxListBytes} bytes of text (the size cap)`);
       splitter.push(text.write(chunk));
+      opts.onParsed?.(chunk.length);
     }
     splitter.push(text.end());
     if (splitter.end()) throw new CallgateError(ErrorCode.LIST_PARTIAL, `list ${label} does not end with a newline: it may have been cut while written; refused`);

@@ -7,7 +7,7 @@
  */
 import type { AlertRegistry } from '../supervision/alerts.js';
 import { CallgateError, ErrorCode, isCallgateError } from '../core/errors.js';
-import { buildInWorker, type BuildOutcome } from './build-in-worker.js';
+import { buildInWorker, type BuildOutcome, type BuildPaced } from './build-in-worker.js';
 import type { BuiltGeneration } from '../lists/generation.js';
 import type { BuildRequest } from './build-worker.js';
 import type { ListReadResult } from './read.js';
@@ -87,7 +87,7 @@ export interface RefresherOptions {
   readonly logger: Logger;
   readonly now?: () => number;
   /** Reads and builds a list off the main thread. @default buildInWorker */
-  readonly build?: (request: BuildRequest) => Promise<BuildOutcome>;
+  readonly build?: (request: BuildRequest, onPaced?: BuildPaced) => Promise<BuildOutcome>;
   /**
    * The durable record of each list's last installed generation: the shrink guard's baseline when
    * nothing is loaded yet (start-up), and the file a --force was given for. @default none (no baseline at start-up)
@@ -109,7 +109,7 @@ export class ListRefresher {
   readonly #running = new Map<string, Promise<RefreshOutcome>>();
   readonly #last = new Map<string, { outcome: RefreshOutcome | null; lastSuccess: number | null }>();
 
-  readonly #build: (request: BuildRequest) => Promise<BuildOutcome>;
+  readonly #build: (request: BuildRequest, onPaced?: BuildPaced) => Promise<BuildOutcome>;
 
   constructor(options: RefresherOptions) {
     this.#o = options;
@@ -181,7 +181,9 @@ export class ListRefresher {
         settleMs: spec.refresh.settleMs,
         maxListBytes: spec.refresh.maxListBytes,
         maxLineChars: spec.refresh.maxLineChars,
-      });
+        // Paced by the checks' latency while checks are answered (refresh/worker-pace.ts); full speed without.
+        pacing: spec.refresh.pacing,
+      }, (pacing) => log.info({ pacing }, 'list build paced'));
       if (loaded.kind === 'unchanged') {
         this.#validators.set(name, loaded.validators);
         this.#clearRefreshAlerts(name);
