@@ -290,7 +290,9 @@ async function main(): Promise<void> {
         for (const c of Object.values(children)) c.send({ phase: p });
       };
       for (let r = 0; r < rounds; r++) {
-        const order: LoadPacing[] = r % 2 === 0 ? [{ ...DEFAULT_LOAD_PACING, enabled: false }, DEFAULT_LOAD_PACING] : [DEFAULT_LOAD_PACING, { ...DEFAULT_LOAD_PACING, enabled: false }];
+        // Paced: the worker too (--refresh-pacing-worker, off by default), so that its effect stays measured.
+        const paced: LoadPacing = { ...DEFAULT_LOAD_PACING, worker: true };
+        const order: LoadPacing[] = r % 2 === 0 ? [{ ...DEFAULT_LOAD_PACING, enabled: false }, paced] : [paced, { ...DEFAULT_LOAD_PACING, enabled: false }];
         // Per round, fresh children figures: each child reports once, so a round's phases go to fresh children.
         for (const p of order) {
           const label = p.enabled ? 'paced' : 'unpaced';

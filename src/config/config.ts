@@ -212,6 +212,7 @@ function listDefaultsFrom(o: Raw): ListDefaults {
     maxLineChars: o['maxListLineChars'] as number,
     pacing: {
       enabled: o['refreshPacing'] as boolean,
+      worker: o['refreshPacingWorker'] as boolean,
       targetRatio: o['refreshPacingRatio'] as number,
       targetUs: (o['refreshPacingTargetUs'] as number | null) ?? null,
       maxPauseMs: o['refreshPacingMaxPauseMs'] as number,

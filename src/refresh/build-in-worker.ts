@@ -39,7 +39,7 @@ export type BuildPaced = (figures: WorkerPaceFigures) => void;
 
 export async function buildInWorker(request: BuildRequest, onPaced?: BuildPaced): Promise<BuildOutcome> {
   // Paced: the main thread watches its own timers while the worker runs, and tells it when to sleep.
-  const pace = request.pacing?.enabled === true ? newPaceBuffer() : undefined;
+  const pace = request.pacing?.enabled === true && request.pacing.worker ? newPaceBuffer() : undefined;
   const pacer = pace === undefined || request.pacing === undefined ? null : await WorkerPacer.start(pace, request.pacing);
   let worker: Worker;
   try {

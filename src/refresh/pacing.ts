@@ -151,10 +151,15 @@ export class PaceController {
 /** The pacing options of a load (src/config/options.ts: refreshPacing…), global to every list. */
 export interface LoadPacing {
   readonly enabled: boolean;
+  /**
+   * The build worker paces itself too (refresh/worker-pace.ts). Off by default: on 2 busy cores it did not lower
+   * the checks' p99 during an embedded load (3 runs, docs/performance.md), only made the load longer.
+   */
+  readonly worker: boolean;
   readonly targetRatio: number;
   readonly targetUs: number | null;
   readonly maxPauseMs: number;
   readonly maxSlowdown: number;
 }
 
-export const DEFAULT_LOAD_PACING: LoadPacing = Object.freeze({ enabled: true, targetRatio: 1.5, targetUs: null, maxPauseMs: 20, maxSlowdown: 3 });
+export const DEFAULT_LOAD_PACING: LoadPacing = Object.freeze({ enabled: true, worker: false, targetRatio: 1.5, targetUs: null, maxPauseMs: 20, maxSlowdown: 3 });

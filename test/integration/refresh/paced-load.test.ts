@@ -22,7 +22,7 @@ import { FILTER_HASH_ID } from '../../../src/lists/bloom.js';
 import { SHARED_REDIS_URL, deletePrefix, uniquePrefix } from '../../helpers/redis.js';
 
 /** The slowest pace: every decision congested, so chunks shrink to one command and pauses grow to the longest. */
-const FLOOR: LoadPacing = { enabled: true, targetRatio: 1.5, targetUs: 1, maxPauseMs: 5, maxSlowdown: 3 };
+const FLOOR: LoadPacing = { enabled: true, worker: true, targetRatio: 1.5, targetUs: 1, maxPauseMs: 5, maxSlowdown: 3 };
 
 function randomKeys(n: number): Float64Array {
   const seen = new Set<number>();

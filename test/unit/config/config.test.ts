@@ -15,7 +15,7 @@ describe('serve configuration', () => {
   it('reads --list as a deny-list, with loopback and 8080 by default', () => {
     const c = parseServeConfig(['--list', 'bloctel=/x.txt'], {});
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, redis: null, lists: [{ name: 'bloctel', kind: 'deny', source: '/x.txt', falsePositiveRate: 0.001 }] });
-    expect(c.lists[0]?.refresh).toEqual({ cron: '30 2 * * *', timezone: 'Europe/Paris', maxAgeDays: 30, warnDays: 5, maxShrinkRatio: 0.2, maxBadLineRatio: 0.01, settleMs: 10_000, maxListBytes: 2 * 1024 ** 3, maxLineChars: 4096, pacing: { enabled: true, targetRatio: 1.5, targetUs: null, maxPauseMs: 20, maxSlowdown: 3 } });
+    expect(c.lists[0]?.refresh).toEqual({ cron: '30 2 * * *', timezone: 'Europe/Paris', maxAgeDays: 30, warnDays: 5, maxShrinkRatio: 0.2, maxBadLineRatio: 0.01, settleMs: 10_000, maxListBytes: 2 * 1024 ** 3, maxLineChars: 4096, pacing: { enabled: true, worker: false, targetRatio: 1.5, targetUs: null, maxPauseMs: 20, maxSlowdown: 3 } });
   });
 
   it('validates list names', () => {
