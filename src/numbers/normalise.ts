@@ -45,7 +45,7 @@
  * (numbers/phone-metadata.ts); anything else falls back to `normaliseFull`. A property test
  * (test/unit/normalise-fast.test.ts, ~200k inputs) checks that the two agree.
  */
-import { compileNationalValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
+import { compileGuardedValidator, compileNationalValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
 
 /** Bump the 'n' revision whenever a rule above changes; lists normalised by another version are rebuilt. */
 // n2: rule 9 (a deny-list line written as 9 bare digits also lists its '+' reading; such an
@@ -238,12 +238,12 @@ export function normalise(raw: string): string | null {
 // --------------------------------------------------------------------------------------------
 
 /** The digits of 9 bare digits after each calling code they can start with: validator, compiled on first use. */
-const bareValidators = new Map<string, ((nsn: string) => boolean) | null>();
+const bareValidators = new Map<string, ((nsn: string) => boolean | null) | null>();
 
-function bareValidator(cc: string): ((nsn: string) => boolean) | null {
+function bareValidator(cc: string): ((nsn: string) => boolean | null) | null {
   let v = bareValidators.get(cc);
   if (v === undefined) {
-    v = compileNationalValidator(cc, 9 - cc.length);
+    v = compileGuardedValidator(cc, 9 - cc.length);
     bareValidators.set(cc, v);
   }
   return v;
@@ -257,8 +257,10 @@ function readWithPlus(digits: string): string | null {
     if (!isCallingCode(cc)) continue;
     const nsn = digits.slice(k);
     const validate = nsn.charCodeAt(0) === 48 ? null : bareValidator(cc);
-    if (validate === null) return parseInternationalValid(`+${digits}`);
-    return validate(nsn) ? `+${digits}` : null;
+    const valid = validate === null ? null : validate(nsn);
+    // null: the validator cannot tell (a national prefix the library may strip): the reference parse decides.
+    if (valid === null) return parseInternationalValid(`+${digits}`);
+    return valid ? `+${digits}` : null;
   }
   return null;
 }
