@@ -5,6 +5,7 @@
  * once here, so the trail says exactly what the dialer was told.
  */
 import { encodeCheckRecord, type AuditEvent } from '../audit/record.js';
+import { isoClock } from '../core/iso-clock.js';
 import type { Checker } from './deny-lists.js';
 import type { CheckStats } from '../supervision/check-stats.js';
 import type { GateSnapshot, ListRegistry } from '../lists/registry.js';
@@ -98,17 +99,9 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     }
     return gens;
   };
-  // One ISO timestamp per millisecond, not per check.
-  let isoMs = -1;
-  let iso = '';
-  const at = (): string => {
-    const ms = now();
-    if (ms !== isoMs) {
-      isoMs = ms;
-      iso = new Date(ms).toISOString();
-    }
-    return iso;
-  };
+  // The record's instant: the second's ISO prefix is formatted once a second (core/iso-clock.ts).
+  const iso = isoClock();
+  const at = (): string => iso(now());
 
   /** Turns an allow that cannot be recorded into a block, records the check, counts it. */
   const recordCheck = (raw: string, campaign: string | null, policy: PolicyConfig, dial: boolean, started: number, decided: CheckResult): CheckResult => {

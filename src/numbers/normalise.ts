@@ -45,7 +45,7 @@
  * (numbers/phone-metadata.ts); anything else falls back to `normaliseFull`. A property test
  * (test/unit/normalise-fast.test.ts, ~200k inputs) checks that the two agree.
  */
-import { compileNationalValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
+import { compileGuardedValidator, compileNationalValidator, isCallingCode, LIBPHONENUMBER_VERSION, parseInternationalValid } from './phone-metadata.js';
 
 /** Bump the 'n' revision whenever a rule above changes; lists normalised by another version are rebuilt. */
 // n2: rule 9 (a deny-list line written as 9 bare digits also lists its '+' reading; such an
@@ -209,6 +209,10 @@ export function normalise(raw: string): string | null {
     }
   }
   if (count > 15 || count - zeros < 9) return normaliseFull(raw);
+  if (plus ? zeros === 0 : zeros === 2) {
+    const foreign = foreignInternational(raw, value);
+    if (foreign !== undefined) return foreign;
+  }
   const nsn = value % NSN_SPAN;
   if (nsn < NSN_MIN) return normaliseFull(raw);
   const head = (value - nsn) / NSN_SPAN; // digits before the nsn, leading zeros gone
@@ -233,17 +237,49 @@ export function normalise(raw: string): string | null {
   return validate(nsnText) ? `+${cc}${nsnText}` : null;
 }
 
+/** Compiled validity per calling code and national number length, made on first use (a few hundred at most). */
+const foreignValidators = new Map<string, ((nsn: string) => boolean | null) | null>();
+
+/**
+ * '+' or '00' and a calling code other than France's (rule 3: kept as written when valid): the compiled validity
+ * of the code's plans (phone-metadata.ts compileGuardedValidator) instead of the reference parse (~50-200 µs, the
+ * most expensive part of a check of a foreign number, issue 17), which still decides whatever the validator cannot
+ * tell. `value`: the digits after '+' or '00' (at most 15, none leading 0). undefined: a French code, left to the
+ * fast path's own rules (4-7).
+ */
+function foreignInternational(raw: string, value: number): string | null | undefined {
+  const digits = String(value);
+  // Calling codes are prefix-free (ITU-T E.164): at most one of the first 1–3 digits is one.
+  for (let k = 1; k <= 3; k++) {
+    const cc = digits.slice(0, k);
+    if (!isCallingCode(cc)) continue;
+    if ((FRENCH_CALLING_CODES as readonly string[]).includes(cc)) return undefined;
+    const nsn = digits.slice(k);
+    if (nsn.charCodeAt(0) === 48) return normaliseFull(raw);
+    const id = `${cc}:${nsn.length}`;
+    let validate = foreignValidators.get(id);
+    if (validate === undefined) {
+      validate = compileGuardedValidator(cc, nsn.length);
+      foreignValidators.set(id, validate);
+    }
+    const valid = validate === null ? null : validate(nsn);
+    if (valid === null) return normaliseFull(raw);
+    return valid ? `+${digits}` : null;
+  }
+  return normaliseFull(raw);
+}
+
 // --------------------------------------------------------------------------------------------
 // Readings (rule 9)
 // --------------------------------------------------------------------------------------------
 
 /** The digits of 9 bare digits after each calling code they can start with: validator, compiled on first use. */
-const bareValidators = new Map<string, ((nsn: string) => boolean) | null>();
+const bareValidators = new Map<string, ((nsn: string) => boolean | null) | null>();
 
-function bareValidator(cc: string): ((nsn: string) => boolean) | null {
+function bareValidator(cc: string): ((nsn: string) => boolean | null) | null {
   let v = bareValidators.get(cc);
   if (v === undefined) {
-    v = compileNationalValidator(cc, 9 - cc.length);
+    v = compileGuardedValidator(cc, 9 - cc.length);
     bareValidators.set(cc, v);
   }
   return v;
@@ -257,8 +293,10 @@ function readWithPlus(digits: string): string | null {
     if (!isCallingCode(cc)) continue;
     const nsn = digits.slice(k);
     const validate = nsn.charCodeAt(0) === 48 ? null : bareValidator(cc);
-    if (validate === null) return parseInternationalValid(`+${digits}`);
-    return validate(nsn) ? `+${digits}` : null;
+    const valid = validate === null ? null : validate(nsn);
+    // null: the validator cannot tell (a national prefix the library may strip): the reference parse decides.
+    if (valid === null) return parseInternationalValid(`+${digits}`);
+    return valid ? `+${digits}` : null;
   }
   return null;
 }

@@ -16,6 +16,7 @@ import type { AllowAnswer } from '../rules/consent-terms.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { Membership } from '../check/verdict.js';
 import { DAY_MS } from '../core/time.js';
+import { Deadlines } from './deadlines.js';
 import { bucketIndexOf, bucketsOfPart, highOf, memberOf, validPlan } from './bucketing.js';
 import type { BucketPlan } from './bucketing.js';
 import type { Client, Connection } from './connection.js';
@@ -60,6 +61,8 @@ export class Confirmer {
   readonly #risk: RiskWatch;
   readonly #scripts: readonly ScriptDefinition[];
   readonly #confirmTimeoutMs: number;
+  /** The confirmTimeoutMs of every script in flight, on one timer rather than one per check. */
+  readonly #deadlines: Deadlines;
   readonly #maxInFlight: number;
   readonly #generationKeyCache = new Map<string, DecideKeys>();
   // Per-consumer and fleet key names without the consumer, built once (decide() runs on every rules check).
@@ -87,6 +90,7 @@ export class Confirmer {
     this.#risk = risk;
     this.#scripts = scripts;
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 50;
+    this.#deadlines = new Deadlines(this.#confirmTimeoutMs);
     this.#maxInFlight = options.maxConfirmsInFlight ?? 1000;
   }
 
@@ -251,10 +255,10 @@ export class Confirmer {
   #bounded<T>(send: (fast: Client) => Promise<unknown>, parse: (reply: unknown) => T, fallback: () => T): Promise<T> {
     return new Promise<T>((resolve) => {
       let settled = false;
-      const timer = setTimeout(() => {
+      const timer = this.#deadlines.add(() => {
         settled = true;
         resolve(fallback());
-      }, this.#confirmTimeoutMs);
+      });
       this.#inFlight++;
       let sent: Promise<unknown>;
       try {
@@ -267,14 +271,14 @@ export class Confirmer {
           this.#inFlight--;
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          timer.cancelled = true;
           resolve(parse(reply));
         },
         () => {
           this.#inFlight--;
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
+          timer.cancelled = true;
           resolve(fallback());
         },
       );

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalise, normaliseFull } from '../../../src/numbers/normalise.js';
+import { callingCodes, typePatterns } from '../../../src/numbers/phone-metadata.js';
 
 /**
  * `normalise` (fast path) must answer exactly what `normaliseFull` (reference) answers, for every
@@ -89,5 +90,18 @@ describe('normalise fast path = normaliseFull', () => {
       }
     }
     expect(checked).toBe(30_000);
+  });
+
+  it('every calling code: valid numbers from its own type patterns and random digits, after + or 00', () => {
+    // The foreign fast path (compiled plan validity, reference parse where a national prefix may be stripped).
+    const codes = callingCodes();
+    const valid = fc
+      .constantFrom(...codes)
+      .chain((cc) => fc.constantFrom(...typePatterns(cc)).chain((p) => fc.stringMatching(new RegExp(`^(?:${p})$`))).map((n) => [cc, n] as const));
+    const random = fc.tuple(fc.constantFrom(...codes), digitString(6, 14));
+    fc.assert(
+      fc.property(fc.oneof(valid, random), fc.constantFrom('+', '00', '+ ', '00 '), fc.constantFrom('', ' ', '-'), ([cc, n], intl, sep) => agrees(`${intl}${cc}${sep}${n}`)),
+      { seed: 0x17, numRuns: 20_000 },
+    );
   });
 });
