@@ -10,7 +10,7 @@ import { MAX_CAMPAIGN_LENGTH, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome } fr
 import { Reason } from '../check/verdict.js';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { PendingTable, type PendingEntry } from './pending.js';
+import { PendingTable } from './pending.js';
 import { readReply, type BatchEntry, type CheckAnswer, type ClientError, type OutcomeAnswer, type Reply } from './replies.js';
 import { openSocket, type ClientSocket } from './socket.js';
 
@@ -74,9 +74,24 @@ export interface ClientStats {
   readonly lateReplies: number;
 }
 
-interface Entry extends PendingEntry {
-  /** The gate's reply, or null with why there is none (answered gate_unavailable). */
+/** A check's promise's resolve: a check waits with nothing else (no closure, no object: the hot path). */
+type CheckResolve = (answer: CheckAnswer | PromiseLike<CheckAnswer>) => void;
+
+/** A batch or an outcome: told the gate's reply, or null with why there is none (answered gate_unavailable). */
+interface OtherRequest {
   readonly settle: (reply: Reply | null, failure: string) => void;
+}
+
+/** What a pending request holds. */
+type Waiter = CheckResolve | OtherRequest;
+
+/**
+ * One executor for every check's promise, so creating it allocates no closure: it hands the resolve
+ * function over here, and check() takes it at once (synchronously, before anything else can run).
+ */
+let capturedResolve: CheckResolve | null = null;
+function captureResolve(resolve: CheckResolve): void {
+  capturedResolve = resolve;
 }
 
 interface Settings {
@@ -140,8 +155,15 @@ function invalidCampaign(campaign: unknown): ClientError | null {
   return { code: 'bad_request', message: `a campaign must be a non-empty string of at most ${MAX_CAMPAIGN_LENGTH} characters` };
 }
 
+const NO_OPTIONS: CheckOptions = Object.freeze({});
+
 function unavailableError(message: string): ClientError {
   return { code: 'gate_unavailable', message };
+}
+
+/** What a caller that asked for throws (`throwOnUnavailable`) is rejected with. */
+function callerError(error: ClientError): CallgateError {
+  return new CallgateError(error.code === 'bad_request' ? ErrorCode.BAD_REQUEST : ErrorCode.GATE_UNAVAILABLE, `${error.code}: ${error.message}`);
 }
 
 /** The fail-closed answer to a check. */
@@ -152,10 +174,11 @@ function blocked(error: ClientError): CheckAnswer {
 export class CallgateClient {
   readonly #s: Settings;
   readonly #onStateChange: ((state: ClientState, reason: string) => void) | undefined;
-  readonly #pending = new PendingTable<Entry>();
+  readonly #pending: PendingTable<Waiter>;
+  /** Why a request timed out, written once. */
+  readonly #timeoutMessage: string;
   #socket: ClientSocket | null = null;
   #state: ClientState = 'connecting';
-  #inFlight = 0;
   #attempt = 0;
   #opened = 0;
   #timeouts = 0;
@@ -174,6 +197,8 @@ export class CallgateClient {
   constructor(options: ClientOptions) {
     this.#s = settingsOf(options);
     this.#onStateChange = options.onStateChange;
+    this.#pending = new PendingTable<Waiter>(this.#s.maxPending);
+    this.#timeoutMessage = `no reply within ${this.#s.timeoutMs} ms`;
     this.#connect();
   }
 
@@ -184,7 +209,7 @@ export class CallgateClient {
   get stats(): ClientStats {
     return {
       state: this.#state,
-      inFlight: this.#inFlight,
+      inFlight: this.#pending.size - this.#pending.unsent,
       pending: this.#pending.size,
       reconnects: Math.max(0, this.#opened - 1),
       timeouts: this.#timeouts,
@@ -206,21 +231,19 @@ export class CallgateClient {
   }
 
   /** Checks one number. Resolves with the gate's verdict, or block/gate_unavailable; never rejects unless `throwOnUnavailable`. */
-  check(number: string, options: CheckOptions = {}): Promise<CheckAnswer> {
+  check(number: string, options: CheckOptions = NO_OPTIONS): Promise<CheckAnswer> {
     const invalid = invalidNumber(number) ?? invalidCampaign(options.campaign);
     if (invalid !== null) return this.#failCheck(invalid);
+    const id = this.#admit();
+    if (typeof id === 'string') return this.#failCheck(unavailableError(id));
     // The frame is written, not stringified from an object: this is the hot path (bench/client-driver.ts).
-    let body = `"op":"check","number":${JSON.stringify(number)}`;
-    if (options.campaign !== undefined) body += `,"campaign":${JSON.stringify(options.campaign)}`;
-    if (options.dial === true) body += ',"dial":true';
-    return new Promise<CheckAnswer>((resolve, reject) => {
-      this.#submit(body, (reply, failure) => {
-        if (reply === null) return this.#settleFailure(unavailableError(failure), resolve, reject, blocked);
-        if (reply.kind === 'check') return resolve(reply.answer);
-        if (reply.kind === 'error') return this.#settleFailure(reply.error, resolve, reject, blocked);
-        return this.#settleFailure(unavailableError(`the gate answered a check with a ${reply.kind} reply`), resolve, reject, blocked);
-      });
-    });
+    let frame = `{"id":${id},"op":"check","number":${JSON.stringify(number)}`;
+    if (options.campaign !== undefined) frame += `,"campaign":${JSON.stringify(options.campaign)}`;
+    if (options.dial === true) frame += ',"dial":true';
+    const answer = new Promise<CheckAnswer>(captureResolve);
+    this.#enqueue(id, capturedResolve as CheckResolve, `${frame}}`);
+    capturedResolve = null;
+    return answer;
   }
 
   /**
@@ -303,40 +326,40 @@ export class CallgateClient {
       resolve(answer(error));
       return;
     }
-    reject(new CallgateError(error.code === 'bad_request' ? ErrorCode.BAD_REQUEST : ErrorCode.GATE_UNAVAILABLE, `${error.code}: ${error.message}`));
+    reject(callerError(error));
   }
 
-  /** `body`: the request's JSON fields after the id, written by the caller. */
-  #submit(body: string, settle: (reply: Reply | null, failure: string) => void): void {
-    if (this.#state === 'closed') return settle(null, 'the client is closed');
-    if (this.#state === 'down') return settle(null, `the gate is unreachable (${this.#lastFailure}); reconnecting`);
-    if (this.#pending.size >= this.#s.maxPending) return settle(null, `${this.#s.maxPending} requests already pending (maxPending)`);
+  /** A fresh id for a request, or why it answers gate_unavailable at once (closed, down, maxPending reached). */
+  #admit(): number | string {
+    if (this.#state === 'closed') return 'the client is closed';
+    if (this.#state === 'down') return `the gate is unreachable (${this.#lastFailure}); reconnecting`;
     const id = this.#pending.nextId();
+    return id === 0 ? `${this.#s.maxPending} requests already pending (maxPending)` : id;
+  }
+
+  /** A batch or an outcome; `body`: the request's JSON fields after the id, written by the caller. */
+  #submit(body: string, settle: (reply: Reply | null, failure: string) => void): void {
+    const id = this.#admit();
+    if (typeof id === 'string') return settle(null, id);
+    this.#enqueue(id, { settle }, `{"id":${id},${body}}`);
+  }
+
+  /** Holds a request under the id #admit gave, and sends it now if the connection and the limits allow (in order). */
+  #enqueue(id: number, waiter: Waiter, frame: string): void {
     const deadline = performance.now() + this.#s.timeoutMs;
-    const frame = `{"id":${id},${body}}`;
-    const socket = this.#socket;
-    // The common case goes straight to the wire: open, under the limits, nothing queued ahead of it (order).
-    if (socket !== null && this.#state === 'open' && this.#inFlight < this.#s.maxInFlight && this.#pending.queuedIds === 0 && socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
-      this.#pending.add(id, { deadline, frame: null, settle });
-      this.#inFlight++;
-      socket.send(frame);
-    } else {
-      this.#pending.add(id, { deadline, frame, settle });
-      this.#flush();
-    }
+    this.#pending.add(id, waiter, deadline, frame);
+    this.#flush();
     this.#armSweep(deadline);
   }
 
   /** Sends queued requests while the connection is open, under `maxInFlight` and the send high-water mark. */
   #flush(): void {
     const socket = this.#socket;
-    if (socket === null || this.#state !== 'open' || this.#pending.queuedIds === 0) return;
-    while (this.#inFlight < this.#s.maxInFlight && socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
-      const next = this.#pending.nextToSend();
-      if (next === null) return;
-      const frame = next.entry.frame as string;
-      next.entry.frame = null;
-      this.#inFlight++;
+    if (socket === null || this.#state !== 'open') return;
+    const pending = this.#pending;
+    while (pending.unsent > 0 && pending.size - pending.unsent < this.#s.maxInFlight && socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
+      const frame = pending.nextToSend();
+      if (frame === null) return;
       socket.send(frame);
     }
   }
@@ -345,15 +368,24 @@ export class CallgateClient {
     this.#heard = true;
     const reply = readReply(text);
     // A frame the client cannot read names no request it can trust: its request times out, closed.
-    if (reply === null || reply.id === null || typeof reply.id !== 'number') return;
-    const entry = this.#pending.take(reply.id);
-    if (entry === undefined) {
+    if (reply === null || typeof reply.id !== 'number') return;
+    const waiter = this.#pending.take(reply.id);
+    if (waiter === undefined) {
       this.#lateReplies++;
       return;
     }
-    if (entry.frame === null) this.#inFlight--;
-    entry.settle(reply, '');
+    this.#settle(waiter, reply, '');
     this.#flush();
+  }
+
+  /** Answers a request: the gate's reply, or null with why there is none. */
+  #settle(waiter: Waiter, reply: Reply | null, failure: string): void {
+    if (typeof waiter !== 'function') return waiter.settle(reply, failure);
+    if (reply !== null && reply.kind === 'check') return waiter(reply.answer);
+    const error = reply === null ? unavailableError(failure) : reply.kind === 'error' ? reply.error : unavailableError(`the gate answered a check with a ${reply.kind} reply`);
+    if (error.code !== 'bad_request') this.#unavailable++;
+    // Resolving with a rejected promise rejects: a check keeps no reject function (one less per check).
+    waiter(this.#s.throwOnUnavailable ? Promise.reject(callerError(error)) : blocked(error));
   }
 
   // ---- timeouts ----
@@ -370,10 +402,10 @@ export class CallgateClient {
   #sweep(): void {
     this.#sweepTimer = null;
     this.#sweepAt = Number.POSITIVE_INFINITY;
-    for (const entry of this.#pending.expire(performance.now())) {
-      if (entry.frame === null) this.#inFlight--;
+    const now = performance.now();
+    for (let waiter = this.#pending.expireOldest(now); waiter !== undefined; waiter = this.#pending.expireOldest(now)) {
       this.#timeouts++;
-      entry.settle(null, `no reply within ${this.#s.timeoutMs} ms`);
+      this.#settle(waiter, null, this.#timeoutMessage);
     }
     const next = this.#pending.oldestDeadline();
     if (next !== null) this.#armSweep(next);
@@ -451,8 +483,7 @@ export class CallgateClient {
   }
 
   #failAll(message: string): void {
-    this.#inFlight = 0;
-    for (const entry of this.#pending.drain()) entry.settle(null, message);
+    for (let waiter = this.#pending.shift(); waiter !== undefined; waiter = this.#pending.shift()) this.#settle(waiter, null, message);
     if (this.#sweepTimer !== null) clearTimeout(this.#sweepTimer);
     this.#sweepTimer = null;
     this.#sweepAt = Number.POSITIVE_INFINITY;
