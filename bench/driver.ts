@@ -355,8 +355,6 @@ async function main(): Promise<void> {
       'optin-campaign': { type: 'string' },
       // Only the open-loop scenarios (a variant target compared at fixed rates, e.g. without the audit trail).
       'only-open': { type: 'boolean', default: false },
-      // Only the one-in-flight scenarios, closed-miss and closed-block (bench/growth.ts: one size against another).
-      'only-closed': { type: 'boolean', default: false },
       // The cost scenarios (issue 17): open loops at this fixed rate, well below saturation, measuring the server's
       // CPU per check (from /proc/<server-pid>: every target alike) and, with --redis-port, the script cost inside
       // Redis: cost-mixed (the loaded mix), cost-block (--open-block: listed numbers only; in Redis mode one
@@ -414,8 +412,7 @@ async function main(): Promise<void> {
     log(`${name}: p99 ${figures[`${name}.p99_us`]} µs`);
   }
 
-  const loaded = !values['only-open'] && !values['only-closed'];
-  for (const inFlight of loaded ? [64, 256] : []) {
+  for (const inFlight of values['only-open'] ? [] : [64, 256]) {
     for (const nConns of [1, 8]) {
       const r = await closedLoop(conns.slice(0, nConns), inFlight, mixedTails, Math.min(warmupMs, 500), measureMs);
       const name = `inflight-${inFlight}x${nConns}`;
@@ -426,7 +423,7 @@ async function main(): Promise<void> {
     }
   }
 
-  for (const n of loaded ? [100, 1000] : []) {
+  for (const n of values['only-open'] ? [] : [100, 1000]) {
     // Two batches in flight: the server works on one while the client reads the other.
     const r = await closedLoop(one, 2, batchTails(n), Math.min(warmupMs, 500), measureMs);
     const name = `batch-${n}`;
@@ -442,7 +439,7 @@ async function main(): Promise<void> {
   const metricsUrl = values.url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
   const costRate = values['cost-rate'] === undefined ? null : Number(values['cost-rate']);
   const serverPid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
-  if (costRate !== null && serverPid !== null && !values['only-closed']) {
+  if (costRate !== null && serverPid !== null) {
     const redisCost = values['redis-port'] === undefined ? null : new RedisCost(Number(values['redis-port']));
     const costs: Array<readonly [string, readonly string[]]> = [['cost-mixed', mixedTails]];
     if (values['open-block']) costs.push(['cost-block', blockTails]);
@@ -469,7 +466,7 @@ async function main(): Promise<void> {
     }
     redisCost?.close();
   }
-  for (const rate of values['only-closed'] ? [] : rates) {
+  for (const rate of rates) {
     const name = `open-${rate}`;
     const cpuBefore = await serverCpuSeconds(metricsUrl);
     const r = await openLoop(one, rate, mixedTails, Math.min(warmupMs, 300), openMeasureMs);
@@ -484,7 +481,7 @@ async function main(): Promise<void> {
     log(`${name}: p99 ${figures[`${name}.p99_us`]} µs, achieved ${Math.round(r.achievedPerS)}/s`);
     await sleep(200);
   }
-  if (values.search && !values['only-closed']) figures['open-search.max_rate_p99_under_1ms_per_s'] = await searchRate(one, mixedTails, Math.min(measureMs, 2000));
+  if (values.search) figures['open-search.max_rate_p99_under_1ms_per_s'] = await searchRate(one, mixedTails, Math.min(measureMs, 2000));
 
   for (const c of conns) c.ws.close();
   process.stdout.write(`${JSON.stringify({ figures })}\n`);
