@@ -30,7 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeSyntheticList } from './gen-list.js';
-import { collectOutput, installCleanup, runToEnd, spawnTracked, stopAll, stoppingOnSignal } from './children.js';
+import { collectOutput, installCleanup, runToEnd, spawnTracked, stopAll, stopChild, stoppingOnSignal } from './children.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
 import { fmt, median } from './report.js';
 import { startTarget, type RunningTarget, type TargetSpec } from './targets.js';
@@ -213,7 +213,13 @@ async function setUp(mode: Mode, size: number, list: string, scratchRoot: string
   const redis = await startPrivateRedis();
   const redisBaseBytes = redisInfo(redis.port)['used_memory'] ?? Number.NaN;
   const prefix = `growth-${process.pid}:`;
-  const load = await runMeasured(['bin/callgate.js', 'load', '--redis', redis.url, '--redis-prefix', prefix, `bench=${list}`]);
+  let load: { seconds: number; peakBytes: number };
+  try {
+    load = await runMeasured(['bin/callgate.js', 'load', '--redis', redis.url, '--redis-prefix', prefix, `bench=${list}`]);
+  } catch (err) {
+    await stopChild(redis.child);
+    throw err;
+  }
   const sidecar = await mustStart({ name: 'callgate-redis', command: NODE, args: callgateArgs(null, scratch, ['--redis', redis.url, '--redis-prefix', prefix]), readyz: true, readyTimeoutMs });
   return { mode, size, loadS: load.seconds, readyFromStoredS: sidecar.readySeconds, loadPeakBytes: load.peakBytes, target: sidecar, redis, redisBaseBytes };
 }
@@ -276,7 +282,21 @@ async function main(): Promise<number> {
       const list = await ensureList(size, s.seed);
       if (list.generated && size > KEEP_LISTS_UP_TO) generated.push(list.path);
       for (const mode of s.modes) {
-        const setup = await setUp(mode, size, list.path, scratchRoot);
+        let setup: Setup | null = null;
+        // A load that lost its fleet lock (CALLGATE_ERR_LOCK_LOST: no renewal within the TTL, seen at 12M under
+        // load ~14) is retried once; any other failure leaves this size and mode out, with a note.
+        for (let attempt = 1; setup === null && attempt <= 2; attempt++) {
+          try {
+            setup = await setUp(mode, size, list.path, scratchRoot);
+          } catch (err) {
+            const text = err instanceof Error ? err.message : String(err);
+            const retry = attempt === 1 && text.includes('CALLGATE_ERR_LOCK_LOST');
+            notes.push(`${key(mode, size)} attempt ${attempt} failed${retry ? ', retried' : ', not measured'}: ${text.slice(-400)}`);
+            log(notes[notes.length - 1] ?? '');
+            if (!retry) break;
+          }
+        }
+        if (setup === null) continue;
         if (setup.redis !== null) {
           redisVersion = setup.redis.version;
           redisRss.set(setup, redisInfo(setup.redis.port)['used_memory_rss'] ?? 0);
