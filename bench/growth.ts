@@ -15,8 +15,9 @@
  *             with no file (ready-from-stored: a sidecar taking over the generation already in Redis).
  * The restarted process is the one measured, one check at a time in turns with every other size and mode
  * (bench/growth-driver.ts). Memory per number is net of a floor process of the same mode on a 10,000-number list
- * (Node, libraries, buffers), after a driver pass; Redis's is used_memory after the load minus before, per number. Before a size larger than any measured, its memory is estimated linearly from the
- * largest measured size and the size is skipped (with a note) unless it fits in 75% of MemAvailable.
+ * (Node, libraries, buffers), after a driver pass; Redis's is used_memory after the load minus before, per number.
+ * Before a size larger than any measured, its memory is estimated linearly from the largest measured size and the
+ * size is skipped (with a note) unless it fits in 75% of MemAvailable.
  *
  * Budgets (reported, not enforced: run by hand): p99 of the largest size / p99 of the smallest ≤ 1.2 (median of
  * per-round ratios, per mode and path), and bytes per number at the largest size ≤ 1.1× the smallest's: the
