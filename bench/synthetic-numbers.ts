@@ -33,6 +33,11 @@ interface CategoryDef {
   /** Share per 100 numbers. */
   readonly weight: number;
   readonly blocks: readonly Block[];
+  /**
+   * Used only once `blocks` are exhausted, so that every number of a smaller list stays what it was (cached
+   * list files, the driver's numbers): the overseas share (7%) runs past its 5M numbers at index ~71M.
+   */
+  readonly overflow?: readonly Block[];
 }
 
 function blocks(prefixes: readonly string[], digits: number): Block[] {
@@ -58,7 +63,21 @@ const CATEGORIES: readonly CategoryDef[] = [
     ),
   },
   // Réunion mobile and fixed, Guadeloupe mobile, Martinique mobile (DOMAIN.md table).
-  { name: 'overseas', weight: 7, blocks: blocks(['262692', '262262', '590690', '596696', '596697'], 6) },
+  // Overflow (100M lists, bench/growth.ts): sub-blocks of other overseas ranges in which every number was checked
+  // valid (libphonenumber max, all 100,000 each) and normalised back to itself from each list style.
+  {
+    name: 'overseas',
+    weight: 7,
+    blocks: blocks(['262692', '262262', '590690', '596696', '596697'], 6),
+    overflow: blocks(
+      [
+        '2626934', '5946940', '5946941', '5946942', '5946944', '5946949', '2622630', '2626392', '2626396', '2626397',
+        '2622696', '5905900', '5905901', '5905902', '5905903', '5905904', '5905905', '5905908', '5905909', '5965960',
+        '5965963', '5965964', '5965965', '5965966', '5965967', '5945940', '5945942', '5945943', '5945944', '5945949',
+      ],
+      5,
+    ),
+  },
   // Belgian, Swiss, British, Spanish mobiles.
   {
     name: 'foreign',
@@ -196,8 +215,10 @@ export class SyntheticNumbers {
     const cat = this.#categories[k];
     if (cat === undefined) throw new Error('unreachable: category index');
     const j = Math.floor(i / 100) * cat.weight + (this.#slotRank[pos] ?? 0);
-    if (j >= cat.size) throw new RangeError(`synthetic ${cat.name} numbers exhausted at index ${i}`);
-    return cat.numberAt(permute(j, cat));
+    if (j < cat.size) return cat.numberAt(permute(j, cat));
+    const over = cat.overflow;
+    if (over === null || j - cat.size >= over.size) throw new RangeError(`synthetic ${cat.name} numbers exhausted at index ${i}`);
+    return over.numberAt(permute(j - cat.size, over));
   }
 }
 
@@ -207,6 +228,8 @@ interface PreparedCategory {
   readonly size: number;
   readonly halfBits: number;
   readonly keys: readonly number[];
+  /** The overflow blocks as a space of their own (own key), or null. */
+  readonly overflow: PreparedCategory | null;
   numberAt(x: number): string;
 }
 
@@ -229,6 +252,7 @@ function prepare(def: CategoryDef, key: number): PreparedCategory {
     size,
     halfBits,
     keys,
+    overflow: def.overflow === undefined ? null : prepare({ name: def.name, weight: def.weight, blocks: def.overflow }, (key ^ 0x5bd1e995) >>> 0),
     numberAt(x: number): string {
       // Binary search the block holding offset x.
       let lo = 0;

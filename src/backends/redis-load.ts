@@ -37,24 +37,34 @@ export interface RedisLoadReport extends LoadReport {
 export async function loadListIntoRedis(store: LoadTarget, spec: ListSpec, options: { force?: boolean; lockTtlMs?: number } = {}): Promise<{ state: ListState; report: RedisLoadReport }> {
   if (spec.source === null) throw new CallgateError(ErrorCode.CONFIG, `list ${spec.name} has no source file`);
   const startedAt = await store.connection.now();
+  // Read and built before the lock is taken: the build (sort and filter) runs on this thread in one synchronous
+  // stretch, which leaves no turn for the lock's renewals; at 12M on a loaded machine (load ~14) it outlasted the
+  // 30 s TTL and the load was refused (CALLGATE_ERR_LOCK_LOST, bench/growth.ts), and 100M builds ~8× longer.
+  // The lock guards what must not interleave: the guards against the current generation, the writes, the switch.
+  const { read, built } = await readAndBuild(spec);
   const lock = await store.locks.acquireLock(`refresh:${spec.name}`, options.lockTtlMs ?? 30_000);
   if (lock === null) throw new CallgateError(ErrorCode.REDIS, `another process is refreshing ${spec.name}; try again when it is done`);
   const signal = lock.keepAlive();
   try {
-    return await loadLocked(store.generations, spec, startedAt, signal, options.force ?? false);
+    return await loadLocked(store.generations, spec, read, built, startedAt, signal, options.force ?? false);
   } finally {
     await lock.release().catch(() => undefined);
   }
 }
 
-async function loadLocked(generations: LoadTarget['generations'], spec: ListSpec, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
+async function readAndBuild(spec: ListSpec): Promise<{ read: ReadList; built: ReturnType<typeof buildGeneration> }> {
   const source = spec.source as string;
   // The refresh's own read path: settled, whole, matching its manifest (issue 11).
   const fetched = await fetchList(source, null, { terms: readsTerms(spec), settleMs: spec.refresh.settleMs, maxListBytes: spec.refresh.maxListBytes, maxLineChars: spec.refresh.maxLineChars, kind: spec.kind });
   if (fetched.kind !== 'changed') throw new CallgateError(ErrorCode.LIST_READ, `cannot read list ${source}`);
   const read = { ...fetched.read, sourceDate: fetched.sourceDate ?? undefined };
   refuseEmpty(spec, read);
-  const built = buildGeneration(read.keys, spec.falsePositiveRate);
+  return { read, built: buildGeneration(read.keys, spec.falsePositiveRate) };
+}
+
+type ReadList = Extract<Awaited<ReturnType<typeof fetchList>>, { kind: 'changed' }>['read'] & { sourceDate: Date | undefined };
+
+async function loadLocked(generations: LoadTarget['generations'], spec: ListSpec, read: ReadList, built: ReturnType<typeof buildGeneration>, startedAt: number, signal: AbortSignal, force: boolean): Promise<{ state: ListState; report: RedisLoadReport }> {
   const current = await generations.readCurrent(spec.name);
   // Replacing a consent list by a deny-list (or the reverse) is a mistake sidecars would refuse to take over.
   const wrongKind = current === null ? null : kindMismatch(spec, current);
