@@ -94,6 +94,15 @@ describe('audit and unconfirmed-rate options', () => {
     expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--unconfirmed-alert-window-ms', '1000'], {}))).toBe(ErrorCode.CONFIG);
     expect(codeOf(() => parseServeConfig(['--list', 'a=/a', '--audit-max-pending-bytes', '10'], {}))).toBe(ErrorCode.CONFIG);
   });
+
+  it('refuses a confirmation timeout past what a timer holds (redis/deadlines.ts would re-arm a 1 ms timer until then)', () => {
+    // setTimeout clamps a delay over 2^31-1 ms to 1 ms; the shared deadline timer never fires early, so it re-arms
+    // every ms (a TimeoutOverflowWarning each time) and a confirmation Redis never answers is never timed out.
+    const redis = ['--list', 'a=/a', '--redis', 'redis://127.0.0.1:6379'];
+    expect(parseServeConfig([...redis, '--redis-confirm-timeout-ms', '10000'], {}).redis?.confirmTimeoutMs).toBe(10_000);
+    expect(codeOf(() => parseServeConfig([...redis, '--redis-confirm-timeout-ms', '10001'], {}))).toBe(ErrorCode.CONFIG);
+    expect(codeOf(() => parseServeConfig([...redis, '--redis-confirm-timeout-ms', String(2 ** 33)], {}))).toBe(ErrorCode.CONFIG);
+  });
 });
 
 describe('start-up traps in the configuration (#12 item 5)', () => {
