@@ -272,7 +272,14 @@ export class Confirmer {
           if (settled) return;
           settled = true;
           timer.cancelled = true;
-          resolve(parse(reply));
+          // A parse (or the observer it tells) that throws must not leave the check hanging: it reads as failed.
+          let parsed: T;
+          try {
+            parsed = parse(reply);
+          } catch {
+            parsed = fallback();
+          }
+          resolve(parsed);
         },
         () => {
           this.#inFlight--;

@@ -102,6 +102,18 @@ describe('calling rules on the shared Redis', () => {
     await store?.close();
   });
 
+  it('answers a counted dial whose observer throws as failed (blocks), never leaves it hanging', async () => {
+    const throwing = await RedisStore.connect({ url: URL, prefix: PREFIX, connectTimeoutMs: 5000, confirmTimeoutMs: 2000 });
+    try {
+      throwing.observeRuleWrites({ refusal: () => undefined, attempt: () => { throw new Error('copy full'); } });
+      const key = fresh();
+      const facts = await throwing.confirmer.decide({ key, items: [item(consent, consenting, 'consent')], dial: true, requireConsent: false, jsBlocked: false });
+      expect(facts).toMatchObject({ counted: false, answered: false });
+    } finally {
+      await throwing.close();
+    }
+  });
+
   it('judges consent terms and revocations exactly as the embedded rule does (property, real Redis)', async () => {
     // Random terms around Redis's clock, some numbers revoked: the script's answer must equal judgeAllowEntry's
     // on the same facts, so the two modes cannot drift apart.
