@@ -8,6 +8,7 @@ import { DEFAULT_MAX_PENDING_BYTES } from '../audit/writer.js';
 import { DEFAULT_READ_LIMITS } from '../refresh/read.js';
 import { DEFAULT_SETTLE_MS } from '../refresh/source.js';
 import { DEFAULT_LOAD_PACING } from '../refresh/pacing.js';
+import { MAX_CONFIRM_TIMEOUT_MS } from '../redis/confirm.js';
 import { DEFAULT_ALERT_RULES } from '../supervision/stats-service.js';
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean';
@@ -45,7 +46,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'instanceId', flag: 'instance-id', env: 'CALLGATE_INSTANCE_ID', type: 'string', default: null, doc: 'This process\'s id in logs, heartbeats and fleet figures (default: host-pid-random).' },
   { key: 'redisUrl', flag: 'redis', env: 'CALLGATE_REDIS_URL', type: 'string', default: null, doc: 'Redis mode: redis:// or rediss:// URL (password in the URL). Unset = embedded mode.' },
   { key: 'redisPrefix', flag: 'redis-prefix', env: 'CALLGATE_REDIS_PREFIX', type: 'string', default: 'callgate:', doc: 'Key namespace in Redis.' },
-  { key: 'redisConfirmTimeoutMs', flag: 'redis-confirm-timeout-ms', env: 'CALLGATE_REDIS_CONFIRM_TIMEOUT_MS', type: 'int', default: 50, min: 1, max: 10_000, doc: 'A Bloom hit not confirmed in Redis within this time is blocked as `unconfirmed`.' },
+  { key: 'redisConfirmTimeoutMs', flag: 'redis-confirm-timeout-ms', env: 'CALLGATE_REDIS_CONFIRM_TIMEOUT_MS', type: 'int', default: 50, min: 1, max: MAX_CONFIRM_TIMEOUT_MS, doc: 'A Bloom hit not confirmed in Redis within this time is blocked as `unconfirmed`.' },
   { key: 'redisAllowEviction', flag: 'redis-allow-eviction', env: 'CALLGATE_REDIS_ALLOW_EVICTION', type: 'boolean', default: false, doc: 'Start even when Redis\'s maxmemory-policy can evict callgate\'s keys (not recommended); checks that need Redis still block once an eviction is counted.' },
   { key: 'redisSentinels', flag: 'redis-sentinels', env: 'CALLGATE_REDIS_SENTINELS', type: 'string', default: null, doc: 'Sentinel mode: comma-separated host:port list; the master is found through them. --redis is then optional and supplies password/TLS/db only.' },
   { key: 'redisSentinelName', flag: 'redis-sentinel-name', env: 'CALLGATE_REDIS_SENTINEL_NAME', type: 'string', default: 'mymaster', doc: 'Sentinel master group name.' },

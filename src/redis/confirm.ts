@@ -28,6 +28,9 @@ import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS } from './consumer-histo
 import type { RuleWriteObserver } from './consumer-history.js';
 import type { DecideFacts, DecideInput, DecideItem, DecideRole } from '../rules/facts.js';
 
+/** The longest confirmation timeout: a check waits no longer than this for Redis (and a timer holds it). */
+export const MAX_CONFIRM_TIMEOUT_MS = 10_000;
+
 export interface ConfirmItem {
   readonly list: string;
   readonly generation: string;

@@ -20,12 +20,13 @@
  * observeRuleWrites is the one method of its own: it tells two parts (confirmer, history) of one observer.
  */
 import { ChangeFollower } from './change-follower.js';
-import { Confirmer, type ConfirmOptions } from './confirm.js';
+import { Confirmer, MAX_CONFIRM_TIMEOUT_MS, type ConfirmOptions } from './confirm.js';
 import { Connection, type ConnectionOptions } from './connection.js';
 import { ConsumerHistory, type RuleWriteObserver } from './consumer-history.js';
 import { Durability, type DurabilityOptions } from './durability.js';
 import { FleetEpoch } from './epoch.js';
 import { nonNegativeInteger, positive } from './errors.js';
+import { CallgateError, ErrorCode } from '../core/errors.js';
 import { Fleet } from './fleet.js';
 import { FleetLocks } from './fleet-lock.js';
 import { Generations } from './generations.js';
@@ -90,6 +91,8 @@ export class RedisStore {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     assertPrefix(prefix);
     positive('confirmTimeoutMs', options.confirmTimeoutMs ?? 50);
+    // Past what a timer holds, Node fires it at once: the shared deadline timer would spin and never time out.
+    if ((options.confirmTimeoutMs ?? 50) > MAX_CONFIRM_TIMEOUT_MS) throw new CallgateError(ErrorCode.CONFIG, `confirmTimeoutMs must be at most ${MAX_CONFIRM_TIMEOUT_MS}, got ${String(options.confirmTimeoutMs)}`);
     positive('connectTimeoutMs', options.connectTimeoutMs ?? 10_000);
     positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs ?? 2000);
     positive('maxConfirmsInFlight', options.maxConfirmsInFlight ?? 1000);
