@@ -105,8 +105,14 @@ export class ListRefresher {
   readonly #o: RefresherOptions;
   readonly #now: () => number;
   readonly #validators = new Map<string, SourceValidators>();
-  /** One refresh of a list at a time in this process; a second request joins the running one. */
+  /** One refresh of a list at a time in this process. */
   readonly #running = new Map<string, Promise<RefreshOutcome>>();
+  /**
+   * The refresh that runs after the running one, by list and force: a request arriving mid-run may follow a new
+   * file the running one read too early, so it is answered by a run that starts after it (shared with the other
+   * requests of the same kind arriving meanwhile), never by the running one's outcome.
+   */
+  readonly #next = new Map<string, Promise<RefreshOutcome>>();
   readonly #last = new Map<string, { outcome: RefreshOutcome | null; lastSuccess: number | null }>();
 
   readonly #build: (request: BuildRequest, onPaced?: BuildPaced) => Promise<BuildOutcome>;
@@ -119,7 +125,20 @@ export class ListRefresher {
 
   refresh(name: string, options: { force: boolean; trigger: RefreshTrigger }): Promise<RefreshOutcome> {
     const running = this.#running.get(name);
-    if (running) return running;
+    if (running) {
+      const id = `${name}\u0000${String(options.force)}`;
+      let next = this.#next.get(id);
+      if (next === undefined) {
+        next = running
+          .catch(() => undefined)
+          .then(() => {
+            this.#next.delete(id);
+            return this.refresh(name, options);
+          });
+        this.#next.set(id, next);
+      }
+      return next;
+    }
     const run = this.#run(name, options)
       .then((outcome) => {
         const ok = outcome.status === 'loaded' || outcome.status === 'unchanged';
