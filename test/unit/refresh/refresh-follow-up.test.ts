@@ -73,7 +73,7 @@ describe('a refresh requested while one runs', () => {
     // The file changes while the first run holds what it read: 5% bad lines, refused unless forced.
     writeDated(path, [...numbers(100), ...Array.from({ length: 10 }, (_, k) => `junk-${k}`)], DAY_MS - 1000);
     const second = refresher.refresh('l', { force: false, trigger: 'admin' });
-    const third = refresher.refresh('l', { force: false, trigger: 'cron' });
+    const third = refresher.refresh('l', { force: false, trigger: 'schedule' });
     const forced = refresher.refresh('l', { force: true, trigger: 'admin' });
     expect(second).not.toBe(first);
     expect(third).toBe(second);
