@@ -112,7 +112,11 @@ describe('acknowledged writes survive a Sentinel fail-over (WAIT, then re-publis
 
     // A reconnects through Sentinel to the new master and re-publishes there. The new master has no replica yet, so
     // A's WAIT keeps failing and the writes stay pending (re-published once, then only waited for).
-    await waitFor(async () => (await replica.cli('EXISTS', `${prefix}refused:33612000003`)) === '1', 'A to re-publish on the new master', 30_000);
+    await waitFor(async () => (await replica.cli('EXISTS', `${prefix}refused:33612000003`)) === '1', 'A to re-publish on the new master', 30_000).catch((err: unknown) => {
+      // What A logged (warnings and above): why it did not re-publish.
+      const told = a.server.logs.filter((l) => Number(l['level']) >= 40).map((l) => `${String(l['msg'])}${l['err'] === undefined ? '' : ` (${JSON.stringify(l['err']).slice(0, 300)})`}`);
+      throw new Error(`${(err as Error).message}; sidecar A logged: ${told.slice(-15).join(' | ')}`);
+    });
 
     // Meanwhile A itself never stopped blocking them (its copy).
     expect(await a.client.request({ op: 'check', number: OPTED_OUT })).toMatchObject({ verdict: 'block', reason: 'internal' });
