@@ -29,16 +29,16 @@ export class PendingTable<T> {
   readonly #maxEntries: number;
   /** The capacity the table may grow to: a power of two ≥ 2 × maxEntries, so a free slot is never far. */
   readonly #maxCapacity: number;
-  #mask: number;
+  #mask!: number;
   /** The id in each slot; 0: free (ids start at 1). Float64: ids are safe integers, beyond int32. */
-  #ids: Float64Array;
-  #deadlines: Float64Array;
+  #ids!: Float64Array;
+  #deadlines!: Float64Array;
   /** The frame to send; null once sent (or free). */
-  #frames: (string | null)[];
-  #values: (T | undefined)[];
+  #frames!: (string | null)[];
+  #values!: (T | undefined)[];
   /** Issue order: a doubly linked list through the slots, oldest at #head. */
-  #next: Int32Array;
-  #prev: Int32Array;
+  #next!: Int32Array;
+  #prev!: Int32Array;
   #head = NONE;
   #tail = NONE;
   /** The oldest entry not yet sent; it and every newer entry are unsent. */
@@ -52,14 +52,7 @@ export class PendingTable<T> {
     this.#nextId = firstId;
     this.#maxEntries = Math.min(maxEntries, MAX_CAPACITY / 2);
     this.#maxCapacity = powerOfTwoAtLeast(2 * this.#maxEntries);
-    const capacity = Math.min(INITIAL_CAPACITY, this.#maxCapacity);
-    this.#mask = capacity - 1;
-    this.#ids = new Float64Array(capacity);
-    this.#deadlines = new Float64Array(capacity);
-    this.#frames = new Array<string | null>(capacity).fill(null);
-    this.#values = new Array<T | undefined>(capacity).fill(undefined);
-    this.#next = new Int32Array(capacity).fill(NONE);
-    this.#prev = new Int32Array(capacity).fill(NONE);
+    this.#allocate(Math.min(INITIAL_CAPACITY, this.#maxCapacity));
   }
 
   /** Requests in the table, sent or not. */
@@ -170,10 +163,8 @@ export class PendingTable<T> {
     return value;
   }
 
-  /** Doubles the slots. Ids apart under the old mask stay apart under the new one (it keeps the old bits). */
-  #grow(): void {
-    const old = { ids: this.#ids, deadlines: this.#deadlines, frames: this.#frames, values: this.#values, next: this.#next, head: this.#head, firstUnsent: this.#firstUnsent };
-    const capacity = (this.#mask + 1) * 2;
+  /** Empty slot arrays of this capacity (a power of two). */
+  #allocate(capacity: number): void {
     this.#mask = capacity - 1;
     this.#ids = new Float64Array(capacity);
     this.#deadlines = new Float64Array(capacity);
@@ -181,6 +172,12 @@ export class PendingTable<T> {
     this.#values = new Array<T | undefined>(capacity).fill(undefined);
     this.#next = new Int32Array(capacity).fill(NONE);
     this.#prev = new Int32Array(capacity).fill(NONE);
+  }
+
+  /** Doubles the slots. Ids apart under the old mask stay apart under the new one (it keeps the old bits). */
+  #grow(): void {
+    const old = { ids: this.#ids, deadlines: this.#deadlines, frames: this.#frames, values: this.#values, next: this.#next, head: this.#head, firstUnsent: this.#firstUnsent };
+    this.#allocate((this.#mask + 1) * 2);
     this.#head = NONE;
     this.#tail = NONE;
     this.#firstUnsent = NONE;
