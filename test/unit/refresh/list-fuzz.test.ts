@@ -14,14 +14,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
 import type { BuildOutcome } from '../../../src/refresh/build-in-worker.js';
 import type { BuildRequest } from '../../../src/refresh/build-worker.js';
-import { buildGeneration, newGenerationId } from '../../../src/lists/generation.js';
+import { buildGeneration } from '../../../src/lists/generation.js';
 import { fetchList } from '../../../src/refresh/fetch.js';
 import type { ListSpec } from '../../../src/config/list-spec.js';
 import { ListRegistry, type ListState } from '../../../src/lists/registry.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
 import { e164ToKey } from '../../../src/numbers/number-key.js';
-import { ListRefresher, noLock, type GenerationSink } from '../../../src/refresh/refresh.js';
+import { ListRefresher } from '../../../src/refresh/refresh.js';
+import { memorySink } from '../../helpers/memory-sink.js';
 import { tempDir } from '../../helpers/service.js';
 
 const GOOD = Array.from({ length: 200 }, (_, i) => 610_000_000 + i);
@@ -36,23 +36,6 @@ async function buildHere(req: BuildRequest): Promise<BuildOutcome> {
   return { kind: 'changed', validators: f.validators, sourceDate: f.sourceDate, fetchedAt: f.fetchedAt, read: f.read, built };
 }
 
-const sink: GenerationSink = {
-  lock: noLock,
-  async publish({ spec, read, built, sourceDate }) {
-    return Object.freeze({
-      spec,
-      generation: newGenerationId(),
-      filter: built.filter,
-      members: Object.freeze({ where: 'memory' as const, set: built.set, terms: read.terms }),
-      count: built.set.size,
-      loadedAt: new Date(),
-      sourceDate,
-      fingerprint: read.fingerprint,
-      normaliserVersion: NORMALISER_VERSION,
-    });
-  },
-  async installed() {},
-};
 
 function specOf(name: string, source: string): ListSpec {
   return {
@@ -111,7 +94,7 @@ describe('fuzz: list file contents through the refresher', () => {
   const gzPath = join(dir, 'list.txt.gz');
   const registry = new ListRegistry([specOf('plain', plainPath), specOf('gz', gzPath)]);
   const alerts = new AlertRegistry({ logger: silentLogger() });
-  const refresher = new ListRefresher({ registry, alerts, sink, logger: silentLogger(), build: buildHere });
+  const refresher = new ListRefresher({ registry, alerts, sink: memorySink, logger: silentLogger(), build: buildHere });
   const goodStates = new Map<string, ListState>();
   let mtime = 1_700_000_000;
 

@@ -9,33 +9,16 @@ import { describe, expect, it } from 'vitest';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
 import type { BuildOutcome } from '../../../src/refresh/build-in-worker.js';
 import type { BuildRequest } from '../../../src/refresh/build-worker.js';
-import { buildGeneration, newGenerationId } from '../../../src/lists/generation.js';
+import { buildGeneration } from '../../../src/lists/generation.js';
 import { fetchList } from '../../../src/refresh/fetch.js';
 import type { ListSpec } from '../../../src/config/list-spec.js';
 import { ListRegistry } from '../../../src/lists/registry.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import { NORMALISER_VERSION } from '../../../src/numbers/normalise.js';
-import { ListRefresher, noLock, type GenerationSink } from '../../../src/refresh/refresh.js';
+import { ListRefresher } from '../../../src/refresh/refresh.js';
 import { DAY_MS } from '../../../src/core/time.js';
+import { memorySink } from '../../helpers/memory-sink.js';
 import { tempDir } from '../../helpers/service.js';
 
-const sink: GenerationSink = {
-  lock: noLock,
-  async publish({ spec, read, built, sourceDate }) {
-    return Object.freeze({
-      spec,
-      generation: newGenerationId(),
-      filter: built.filter,
-      members: Object.freeze({ where: 'memory' as const, set: built.set, terms: read.terms }),
-      count: built.set.size,
-      loadedAt: new Date(),
-      sourceDate,
-      fingerprint: read.fingerprint,
-      normaliserVersion: NORMALISER_VERSION,
-    });
-  },
-  async installed() {},
-};
 
 function writeDated(path: string, lines: readonly string[], ageMs: number): void {
   writeFileSync(path, `${lines.join('\n')}\n`);
@@ -65,7 +48,7 @@ describe('a refresh requested while one runs', () => {
       if (f.kind === 'unchanged') return f;
       return { kind: 'changed', validators: f.validators, sourceDate: f.sourceDate, fetchedAt: f.fetchedAt, read: f.read, built: buildGeneration(f.read.keys, req.falsePositiveRate) };
     };
-    const refresher = new ListRefresher({ registry: new ListRegistry([spec]), alerts: new AlertRegistry({ logger: silentLogger() }), sink, logger: silentLogger(), build });
+    const refresher = new ListRefresher({ registry: new ListRegistry([spec]), alerts: new AlertRegistry({ logger: silentLogger() }), sink: memorySink, logger: silentLogger(), build });
 
     const first = refresher.refresh('l', { force: false, trigger: 'admin' });
     // The first run has read the file and is held.
