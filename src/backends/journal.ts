@@ -95,6 +95,8 @@ export class IntradayJournal {
   /** Set while records of appendSoon wait for their flush. */
   #soon: NodeJS.Timeout | undefined;
   #appended = 0;
+  /** Set by close(): later records are refused with a code, not written to a closed handle (EBADF). */
+  #closed = false;
 
   private constructor(path: string, fh: FileHandle, entries: JournalEntry[]) {
     this.#path = path;
@@ -166,6 +168,7 @@ export class IntradayJournal {
    * together in the next write (one datasync for all of them), so a busy sidecar does not pay one flush each.
    */
   append(entry: JournalEntry): Promise<void> {
+    if (this.#closed) return this.#refuseClosed();
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ entry, resolve, reject });
       this.#queueFlush();
@@ -178,6 +181,7 @@ export class IntradayJournal {
    * SOON_FLUSH_MS from now, so that one datasync carries several such records.
    */
   appendSoon(entry: JournalEntry): Promise<void> {
+    if (this.#closed) return this.#refuseClosed();
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ entry, resolve, reject });
       if (this.#flushQueued || this.#soon !== undefined) return;
@@ -217,6 +221,7 @@ export class IntradayJournal {
 
   /** Replaces the whole file with these records (atomically: write a copy, then rename). */
   rewrite(entries: readonly JournalEntry[]): Promise<void> {
+    if (this.#closed) return this.#refuseClosed();
     // Records waiting for their flush go first, as they would have without the wait: the copy is of them too.
     if (this.#soon !== undefined) this.#queueFlush();
     const run = this.#queue.then(() => this.#rewrite([...entries]));
@@ -245,6 +250,7 @@ export class IntradayJournal {
    * made before `at`), rewriting the journal atomically (write a copy, then rename).
    */
   replaced(list: string, fingerprint: string, at: number): Promise<void> {
+    if (this.#closed) return this.#refuseClosed();
     if (this.#soon !== undefined) this.#queueFlush();
     const run = this.#queue.then(async () => {
       const kept = this.#entries.filter((e) => !('list' in e) || e.list !== list || (e.op !== 'generation' && e.at >= at));
@@ -262,7 +268,13 @@ export class IntradayJournal {
     return out;
   }
 
+  #refuseClosed(): Promise<void> {
+    return Promise.reject(new CallgateError(ErrorCode.JOURNAL_CLOSED, `journal ${this.#path} is closed: the record was not written`));
+  }
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#soon !== undefined) this.#queueFlush();
     await this.#queue;
     await this.#fh.close();

@@ -44,6 +44,8 @@ export const ErrorCode = {
   FORMAT: 'CALLGATE_ERR_FORMAT',
   LIST_KIND: 'CALLGATE_ERR_LIST_KIND',
   JOURNAL_FORMAT: 'CALLGATE_ERR_JOURNAL_FORMAT',
+  /** A record handed to the intraday journal after it was closed (shutting down): it was not written. */
+  JOURNAL_CLOSED: 'CALLGATE_ERR_JOURNAL_CLOSED',
   /** `callgate scrub`: a lead file it cannot scrub as a whole (unreadable, no phone column found, a --column it lacks). */
   SCRUB_INPUT: 'CALLGATE_ERR_SCRUB_INPUT',
 } as const;

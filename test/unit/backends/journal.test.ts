@@ -149,6 +149,22 @@ describe('IntradayJournal', () => {
     await reopened.journal.close();
   });
 
+  it('refuses records after close with a code (not a write to a closed file), and a second close is harmless', async () => {
+    const p = path();
+    const { journal } = await IntradayJournal.open(p);
+    await journal.append({ op: 'add', list: 'internal', keys: [1], who: 'a', at: 1 });
+    await journal.close();
+    const closed = { code: 'CALLGATE_ERR_JOURNAL_CLOSED' };
+    await expect(journal.append({ op: 'add', list: 'internal', keys: [2], who: 'a', at: 2 })).rejects.toMatchObject(closed);
+    await expect(journal.appendSoon({ op: 'refusal', key: 33612345678, at: 3, until: 4 })).rejects.toMatchObject(closed);
+    await expect(journal.replaced('internal', 'f', 5)).rejects.toMatchObject(closed);
+    await expect(journal.rewrite([])).rejects.toMatchObject(closed);
+    await journal.close();
+    const reopened = await IntradayJournal.open(p);
+    expect(reopened.entries).toHaveLength(1);
+    await reopened.journal.close();
+  });
+
   it('keeps refusal, attempt and epoch records across a reopen and a rewrite', async () => {
     const p = path();
     const { journal } = await IntradayJournal.open(p);
