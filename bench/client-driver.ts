@@ -18,9 +18,11 @@ import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { CallgateClient } from '../src/client/index.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
-import { median } from './report.js';
+import { median, Runs } from './rounds.js';
+import { runMain } from './script-main.js';
 
 const IN_FLIGHT = 64;
 
@@ -180,10 +182,8 @@ async function main(): Promise<void> {
   const client = new CallgateClient({ url: values.url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
   await client.connected();
   const rate = (r: LoopResult): number => r.completed / r.seconds;
-  const figures: Record<string, number[]> = {};
-  const add = (name: string, value: number): void => {
-    (figures[name] ??= []).push(value);
-  };
+  const figures = new Runs();
+  const add = (name: string, value: number): void => figures.add(name, value);
   const ratios: number[] = [];
   let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
   for (let round = 0; round < rounds; round++) {
@@ -206,13 +206,7 @@ async function main(): Promise<void> {
   }
   await client.close();
   log(`client/raw per round ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures.toObject());
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`client-driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('client-driver', main, { exit: true });

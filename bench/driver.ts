@@ -9,8 +9,6 @@
  * Every target gets the same frames; the echo server returns each request unchanged, so its figures are
  * the cost of the WebSocket round trip alone.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
@@ -19,6 +17,9 @@ import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
 import { blockE164, missE164, styleAll, type NumberStyleChoice } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
+import { procCpuSeconds } from './proc-stats.js';
+import { runMain } from './script-main.js';
 
 type Figures = Record<string, number>;
 
@@ -325,19 +326,6 @@ class RedisCost {
   }
 }
 
-/** A process's CPU seconds (all threads) from /proc, for any target alike, even one without /metrics. */
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function procCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -484,13 +472,7 @@ async function main(): Promise<void> {
   if (values.search) figures['open-search.max_rate_p99_under_1ms_per_s'] = await searchRate(one, mixedTails, Math.min(measureMs, 2000));
 
   for (const c of conns) c.ws.close();
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('driver', main, { exit: true });

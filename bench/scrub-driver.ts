@@ -17,7 +17,9 @@ import { WebSocket, type RawData } from 'ws';
 import { CallgateClient } from '../src/client/index.js';
 import { scrubFile } from '../src/scrub/scrub.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
 import { measureWindow } from './measure-window.js';
+import { runMain } from './script-main.js';
 
 const BATCH = 1000;
 /** The scrub's default pipeline depth (src/scrub/scrub.ts): the baseline keeps as many batches in flight. */
@@ -133,19 +135,12 @@ async function main(): Promise<void> {
   const baseline = (before + after) / 2;
   const rate = summary.rows / seconds;
   log(`scrub: ${summary.rows} rows in ${seconds.toFixed(2)} s = ${Math.round(rate)}/s (callable ${summary.callable}, blocked ${summary.blocked}, undecided ${summary.undecided}); gate batch rate ${Math.round(before)} → ${Math.round(after)}/s; ratio ${(rate / baseline).toFixed(2)}`);
-  process.stdout.write(
-    `${JSON.stringify({
-      figures: {
-        'scrub.numbers_per_s': rate,
-        'scrub.batch_numbers_per_s': baseline,
-        'scrub.rows': summary.rows,
-        'scrub.undecided': summary.undecided,
-      },
-    })}\n`,
-  );
+  printFigures({
+    'scrub.numbers_per_s': rate,
+    'scrub.batch_numbers_per_s': baseline,
+    'scrub.rows': summary.rows,
+    'scrub.undecided': summary.undecided,
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`scrub-driver: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('scrub-driver', main);
