@@ -9,18 +9,14 @@
 import { parseArgs } from 'node:util';
 import { installCleanup, runToEnd } from './children.js';
 import { NODE, ROOT, TSX } from './paths.js';
-import { startSoloCallgate } from './solo-callgate.js';
+import { soloOptions, startSoloCallgate } from './solo-callgate.js';
 import { runMain } from './script-main.js';
 
 async function main(): Promise<void> {
   installCleanup();
   const { values } = parseArgs({
     options: {
-      size: { type: 'string', default: '200000' },
-      seed: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '7' },
-      'measure-ms': { type: 'string', default: '1000' },
-      'warmup-ms': { type: 'string', default: '300' },
+      ...soloOptions({ rounds: 7, measureMs: 1000, warmupMs: 300 }),
       'raw-cork': { type: 'boolean', default: false },
     },
     strict: true,

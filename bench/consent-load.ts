@@ -28,38 +28,33 @@ import { RedisStore } from '../src/redis/store.js';
 import { AlertRegistry } from '../src/supervision/alerts.js';
 import { installCleanup, stopAll } from './children.js';
 import { printFigures } from './figures-line.js';
+import { inChunks } from './gen-list.js';
 import { intFlag, modesFlag } from './flags.js';
 import { startPrivateRedis } from './private-redis.js';
-import { deletePrefixKeys } from './redis-prefix.js';
+import { dropPrefixAndClose } from './redis-prefix.js';
 import { roundOrder, Runs } from './rounds.js';
 import { SyntheticNumbers } from './synthetic-numbers.js';
 import { runMain } from './script-main.js';
 
-const LINES_PER_CHUNK = 10_000;
-
 /** A consent list file: bare numbers, or numbers with terms as CRM exports write them (dates, channel, proof, expiry). */
 async function writeConsents(path: string, size: number, seed: number, withTerms: boolean): Promise<void> {
   const gen = new SyntheticNumbers(seed);
-  function* chunks(): Generator<string> {
-    let lines: string[] = [withTerms ? 'number;consented_at;source;proof;expires_at' : 'number'];
+  function* lines(): Generator<string> {
+    yield withTerms ? 'number;consented_at;source;proof;expires_at' : 'number';
     for (let i = 0; i < size; i++) {
       const n = gen.at(i);
-      if (!withTerms) lines.push(n);
-      else {
-        const day = String(1 + (i % 28)).padStart(2, '0');
-        const month = String(1 + (i % 12)).padStart(2, '0');
-        // A mix of the date forms a CRM writes: date only, Paris wall time, UTC.
-        const at = i % 3 === 0 ? `2026-${month}-${day}` : i % 3 === 1 ? `2026-${month}-${day} 14:03` : `2026-${month}-${day}T12:03:00Z`;
-        lines.push(`${n};${at};web:signup-form-v3;crm://proofs/${i.toString(36)};2029-${month}-${day}`);
+      if (!withTerms) {
+        yield n;
+        continue;
       }
-      if (lines.length >= LINES_PER_CHUNK) {
-        yield `${lines.join('\n')}\n`;
-        lines = [];
-      }
+      const day = String(1 + (i % 28)).padStart(2, '0');
+      const month = String(1 + (i % 12)).padStart(2, '0');
+      // A mix of the date forms a CRM writes: date only, Paris wall time, UTC.
+      const at = i % 3 === 0 ? `2026-${month}-${day}` : i % 3 === 1 ? `2026-${month}-${day} 14:03` : `2026-${month}-${day}T12:03:00Z`;
+      yield `${n};${at};web:signup-form-v3;crm://proofs/${i.toString(36)};2029-${month}-${day}`;
     }
-    if (lines.length > 0) yield `${lines.join('\n')}\n`;
   }
-  await pipeline(Readable.from(chunks()), createWriteStream(path));
+  await pipeline(Readable.from(inChunks(lines())), createWriteStream(path));
 }
 
 function consentSpec(name: string, source: string): ListSpec {
@@ -142,8 +137,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (store !== null) {
-      await deletePrefixKeys(store, prefix);
-      await store.close();
+      await dropPrefixAndClose(store, prefix);
     }
     await stopAll();
     rmSync(dir, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { blockE164, missE164, styleAll, type NumberStyleChoice } from './bench-n
 import { printFigures } from './figures-line.js';
 import { procCpuSeconds } from './proc-stats.js';
 import { runMain } from './script-main.js';
+import { driverFlags, driverOptions } from './flags.js';
 
 type Figures = Record<string, number>;
 
@@ -329,12 +330,8 @@ class RedisCost {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
+      ...driverOptions({ measureMs: 3000, warmupMs: 1000 }),
       style: { type: 'string', default: 'mixed' },
-      'warmup-ms': { type: 'string', default: '1000' },
-      'measure-ms': { type: 'string', default: '3000' },
       'open-measure-ms': { type: 'string' },
       rates: { type: 'string', default: '5000,20000,50000' },
       search: { type: 'boolean', default: false },
@@ -355,15 +352,10 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (values.url === undefined) throw new Error('--url is required');
-  const size = Number(values.size);
-  const seed = Number(values.seed);
-  const warmupMs = Number(values['warmup-ms']);
-  const measureMs = Number(values['measure-ms']);
+  const { url, size, seed, warmupMs, measureMs } = driverFlags(values);
   const openMeasureMs = Number(values['open-measure-ms'] ?? measureMs);
   const rates = values.rates.split(',').filter((s) => s !== '').map(Number);
   const style = values.style as NumberStyleChoice;
-  if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
 
   const block = styleAll(blockE164(size, seed), seed, style);
   const miss = styleAll(missE164(size, seed), seed, style);
@@ -379,7 +371,7 @@ async function main(): Promise<void> {
   };
 
   const conns: Conn[] = [];
-  for (let i = 0; i < 8; i++) conns.push(await Conn.open(values.url));
+  for (let i = 0; i < 8; i++) conns.push(await Conn.open(url));
   const one = conns.slice(0, 1);
   const figures: Figures = {};
   if (values.verify) await verify(one[0] as Conn, block, miss);
@@ -424,7 +416,7 @@ async function main(): Promise<void> {
   // Last, and niced: the polling loop must not take a core from the processes it measures. The
   // priority cannot be raised back without privileges, hence the order.
   setPriority(OPEN_LOOP_NICE);
-  const metricsUrl = values.url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
+  const metricsUrl = url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
   const costRate = values['cost-rate'] === undefined ? null : Number(values['cost-rate']);
   const serverPid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
   if (costRate !== null && serverPid !== null) {

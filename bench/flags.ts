@@ -33,3 +33,31 @@ export function defaultOut(prefix: string, suffix = ''): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return join(ROOT, 'bench', 'results', `${prefix}${stamp}${suffix}.json`);
 }
+
+/**
+ * The flags every load driver takes: the target's `--url`, the list's `--size` and `--seed` (which numbers are
+ * listed and which are not, bench-numbers.ts) and its window: `--measure-ms` after `--warmup-ms`.
+ */
+export function driverOptions(defaults: { readonly measureMs: number; readonly warmupMs: number }) {
+  return {
+    url: { type: 'string' },
+    size: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    'measure-ms': { type: 'string', default: String(defaults.measureMs) },
+    'warmup-ms': { type: 'string', default: String(defaults.warmupMs) },
+  } as const;
+}
+
+export interface DriverFlags {
+  readonly url: string;
+  readonly size: number;
+  readonly seed: number;
+  readonly measureMs: number;
+  readonly warmupMs: number;
+}
+
+/** The values of driverOptions' flags, checked: the url given, the size a positive whole number. */
+export function driverFlags(values: { readonly url?: string | undefined; readonly size?: string | undefined; readonly seed: string; readonly 'measure-ms': string; readonly 'warmup-ms': string }): DriverFlags {
+  if (values.url === undefined) throw new Error('--url is required');
+  return { url: values.url, size: positiveInt('size', values.size ?? ''), seed: Number(values.seed), measureMs: Number(values['measure-ms']), warmupMs: Number(values['warmup-ms']) };
+}

@@ -20,6 +20,7 @@ import { blockE164, missE164, styleAll } from './bench-numbers.js';
 import { printFigures } from './figures-line.js';
 import { procCpuSeconds } from './proc-stats.js';
 import { runMain } from './script-main.js';
+import { driverFlags, driverOptions } from './flags.js';
 
 function log(msg: string): void {
   process.stderr.write(`http-driver: ${msg}\n`);
@@ -86,20 +87,14 @@ class KeepAlive {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      'measure-ms': { type: 'string', default: '3000' },
-      'warmup-ms': { type: 'string', default: '1000' },
+      ...driverOptions({ measureMs: 3000, warmupMs: 1000 }),
       verify: { type: 'boolean', default: false },
       'server-pid': { type: 'string' },
     },
     strict: true,
   });
-  if (values.url === undefined || values.size === undefined) throw new Error('--url and --size are required');
-  const port = Number(new URL(values.url).port);
-  const size = Number(values.size);
-  const seed = Number(values.seed);
+  const { url, size, seed, measureMs, warmupMs } = driverFlags(values);
+  const port = Number(new URL(url).port);
   const targets = styleAll(missE164(size, seed), seed, 'mixed').map((n) => `/v1/check?number=${encodeURIComponent(n)}`);
   const conn = await KeepAlive.open(port);
   if (values.verify) {
@@ -130,7 +125,7 @@ async function main(): Promise<void> {
   const pid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
   let cpu0: number | null = null;
   let cpu1: number | null = null;
-  const seconds = await measureWindow(Number(values['warmup-ms']), Number(values['measure-ms']), (on) => {
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
     measuring = on;
     if (pid !== null) {
       if (on) cpu0 = procCpuSeconds(pid);

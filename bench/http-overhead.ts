@@ -14,7 +14,7 @@ import { parseFigures } from './figures-line.js';
 import { HTTP_ECHO_SCRIPT, httpDriverArgs } from './http-scenario.js';
 import { NODE, ROOT, TSX } from './paths.js';
 import { median } from './rounds.js';
-import { startSoloCallgate } from './solo-callgate.js';
+import { soloOptions, startSoloCallgate } from './solo-callgate.js';
 import { mustStart } from './targets.js';
 import { runMain } from './script-main.js';
 
@@ -25,13 +25,7 @@ function log(msg: string): void {
 async function main(): Promise<void> {
   installCleanup();
   const { values } = parseArgs({
-    options: {
-      size: { type: 'string', default: '200000' },
-      seed: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '5' },
-      'measure-ms': { type: 'string', default: '2000' },
-      'warmup-ms': { type: 'string', default: '500' },
-    },
+    options: soloOptions({ rounds: 5, measureMs: 2000, warmupMs: 500 }),
     strict: true,
   });
   const size = Number(values.size);

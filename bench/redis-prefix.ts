@@ -4,8 +4,8 @@
  */
 import type { RedisStore } from '../src/redis/store.js';
 
-/** Unlinks every key under `prefix`, SCANning in batches (no KEYS: it would block Redis). */
-export async function deletePrefixKeys(store: RedisStore, prefix: string): Promise<void> {
+/** Unlinks every key under `prefix`, SCANning in batches (no KEYS: it would block Redis), then closes the store. */
+export async function dropPrefixAndClose(store: RedisStore, prefix: string): Promise<void> {
   const client = store.connection.bulk;
   let cursor = '0';
   do {
@@ -13,4 +13,5 @@ export async function deletePrefixKeys(store: RedisStore, prefix: string): Promi
     cursor = next;
     if (keys.length > 0) await client.unlink(...keys);
   } while (cursor !== '0');
+  await store.close();
 }

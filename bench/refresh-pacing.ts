@@ -41,7 +41,7 @@ import { intFlag, modesFlag } from './flags.js';
 import { writeSyntheticList } from './gen-list.js';
 import { sleep } from './measure-window.js';
 import { startPrivateRedis } from './private-redis.js';
-import { deletePrefixKeys } from './redis-prefix.js';
+import { dropPrefixAndClose } from './redis-prefix.js';
 import { roundOrder, Runs } from './rounds.js';
 import { SyntheticNumbers } from './synthetic-numbers.js';
 import { runMain } from './script-main.js';
@@ -324,8 +324,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (store !== null) {
-      await deletePrefixKeys(store, prefix);
-      await store.close();
+      await dropPrefixAndClose(store, prefix);
     }
     await stopAll();
     rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,17 @@ import { ensureBenchList } from './list-cache.js';
 import { NODE } from './paths.js';
 import { callgateServeArgs, mustStart, type RunningTarget } from './targets.js';
 
+/** The flags both take (their own defaults of rounds and window): the list's size and seed, rounds, the window. */
+export function soloOptions(defaults: { readonly rounds: number; readonly measureMs: number; readonly warmupMs: number }) {
+  return {
+    size: { type: 'string', default: '200000' },
+    seed: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: String(defaults.rounds) },
+    'measure-ms': { type: 'string', default: String(defaults.measureMs) },
+    'warmup-ms': { type: 'string', default: String(defaults.warmupMs) },
+  } as const;
+}
+
 export interface SoloCallgate {
   readonly target: RunningTarget;
   /** Stops every child of this process (callgate included) and removes the scratch folder. */
