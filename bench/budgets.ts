@@ -8,6 +8,7 @@
  * and holds when the median over rounds of value/limit is on the right side of 1. A burst of load from
  * elsewhere hits one round, not the median; a real regression hits every round.
  */
+import { median } from './rounds.js';
 
 export const BUDGETS_VERSION = 10;
 
@@ -381,13 +382,6 @@ export interface BudgetOutcome {
   readonly advisory: boolean;
   readonly missing: readonly string[];
   readonly floorValue: number | null;
-}
-
-function median(values: readonly number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
 }
 
 export function checkBudgets(runsOf: RunsLookup): BudgetOutcome[] {

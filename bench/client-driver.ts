@@ -18,9 +18,12 @@ import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
 import { CallgateClient } from '../src/client/index.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
-import { median } from './report.js';
+import { median, Runs } from './rounds.js';
+import { runMain } from './script-main.js';
+import { driverFlags, driverOptions, positiveInt } from './flags.js';
 
 const IN_FLIGHT = 64;
 
@@ -154,41 +157,31 @@ async function clientLoop(client: CallgateClient, numbers: readonly string[], wa
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      'measure-ms': { type: 'string', default: '1500' },
-      'warmup-ms': { type: 'string', default: '300' },
+      ...driverOptions({ measureMs: 1500, warmupMs: 300 }),
       rounds: { type: 'string', default: '1' },
       'raw-cork': { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (values.url === undefined) throw new Error('--url is required');
-  const size = Number(values.size);
-  const seed = Number(values.seed);
-  const measureMs = Number(values['measure-ms']);
-  const warmupMs = Math.max(300, Number(values['warmup-ms']));
-  const rounds = Number(values.rounds);
-  if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
-  if (!Number.isSafeInteger(rounds) || rounds <= 0) throw new Error(`--rounds expects a positive integer, got ${values.rounds}`);
+  const driver = driverFlags(values);
+  const { url, size, seed, measureMs } = driver;
+  const warmupMs = Math.max(300, driver.warmupMs);
+  const rounds = positiveInt('rounds', values.rounds);
   // The loaded mix of bench/driver.ts: 90% off the list, 10% listed, in the formats list files use.
   const block = styleAll(blockE164(size, seed), seed, 'mixed');
   const miss = styleAll(missE164(size, seed), seed, 'mixed');
   const mixed = miss.map((m, i) => (i % 10 === 0 ? (block[i] ?? m) : m));
 
-  const client = new CallgateClient({ url: values.url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
+  const client = new CallgateClient({ url, timeoutMs: 10_000, maxInFlight: IN_FLIGHT });
   await client.connected();
   const rate = (r: LoopResult): number => r.completed / r.seconds;
-  const figures: Record<string, number[]> = {};
-  const add = (name: string, value: number): void => {
-    (figures[name] ??= []).push(value);
-  };
+  const figures = new Runs();
+  const add = (name: string, value: number): void => figures.add(name, value);
   const ratios: number[] = [];
-  let rawBefore = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
+  let rawBefore = await rawLoop(url, mixed, warmupMs, measureMs, values['raw-cork']);
   for (let round = 0; round < rounds; round++) {
     const viaClient = await clientLoop(client, mixed, warmupMs, measureMs);
-    const rawAfter = await rawLoop(values.url, mixed, warmupMs, measureMs, values['raw-cork']);
+    const rawAfter = await rawLoop(url, mixed, warmupMs, measureMs, values['raw-cork']);
     const rawRate = (rate(rawBefore) + rate(rawAfter)) / 2;
     const clientRate = rate(viaClient);
     add('raw-64x1.throughput_per_s', rawRate);
@@ -206,13 +199,7 @@ async function main(): Promise<void> {
   }
   await client.close();
   log(`client/raw per round ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ${median(ratios).toFixed(3)}`);
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures.toObject());
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`client-driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('client-driver', main, { exit: true });

@@ -27,34 +27,34 @@ import { ListRegistry } from '../src/lists/registry.js';
 import { RedisStore } from '../src/redis/store.js';
 import { AlertRegistry } from '../src/supervision/alerts.js';
 import { installCleanup, stopAll } from './children.js';
+import { printFigures } from './figures-line.js';
+import { inChunks } from './gen-list.js';
+import { intFlag, modesFlag } from './flags.js';
 import { startPrivateRedis } from './private-redis.js';
+import { dropPrefixAndClose } from './redis-prefix.js';
+import { roundOrder, Runs } from './rounds.js';
 import { SyntheticNumbers } from './synthetic-numbers.js';
-
-const LINES_PER_CHUNK = 10_000;
+import { runMain } from './script-main.js';
 
 /** A consent list file: bare numbers, or numbers with terms as CRM exports write them (dates, channel, proof, expiry). */
 async function writeConsents(path: string, size: number, seed: number, withTerms: boolean): Promise<void> {
   const gen = new SyntheticNumbers(seed);
-  function* chunks(): Generator<string> {
-    let lines: string[] = [withTerms ? 'number;consented_at;source;proof;expires_at' : 'number'];
+  function* lines(): Generator<string> {
+    yield withTerms ? 'number;consented_at;source;proof;expires_at' : 'number';
     for (let i = 0; i < size; i++) {
       const n = gen.at(i);
-      if (!withTerms) lines.push(n);
-      else {
-        const day = String(1 + (i % 28)).padStart(2, '0');
-        const month = String(1 + (i % 12)).padStart(2, '0');
-        // A mix of the date forms a CRM writes: date only, Paris wall time, UTC.
-        const at = i % 3 === 0 ? `2026-${month}-${day}` : i % 3 === 1 ? `2026-${month}-${day} 14:03` : `2026-${month}-${day}T12:03:00Z`;
-        lines.push(`${n};${at};web:signup-form-v3;crm://proofs/${i.toString(36)};2029-${month}-${day}`);
+      if (!withTerms) {
+        yield n;
+        continue;
       }
-      if (lines.length >= LINES_PER_CHUNK) {
-        yield `${lines.join('\n')}\n`;
-        lines = [];
-      }
+      const day = String(1 + (i % 28)).padStart(2, '0');
+      const month = String(1 + (i % 12)).padStart(2, '0');
+      // A mix of the date forms a CRM writes: date only, Paris wall time, UTC.
+      const at = i % 3 === 0 ? `2026-${month}-${day}` : i % 3 === 1 ? `2026-${month}-${day} 14:03` : `2026-${month}-${day}T12:03:00Z`;
+      yield `${n};${at};web:signup-form-v3;crm://proofs/${i.toString(36)};2029-${month}-${day}`;
     }
-    if (lines.length > 0) yield `${lines.join('\n')}\n`;
   }
-  await pipeline(Readable.from(chunks()), createWriteStream(path));
+  await pipeline(Readable.from(inChunks(lines())), createWriteStream(path));
 }
 
 function consentSpec(name: string, source: string): ListSpec {
@@ -106,19 +106,19 @@ async function loadRedis(store: RedisStore, spec: ListSpec): Promise<void> {
 async function main(): Promise<void> {
   installCleanup();
   const { values } = parseArgs({ options: { size: { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, 'redis-port': { type: 'string' }, modes: { type: 'string' } }, strict: true });
-  const size = Number(values.size ?? 200_000);
-  const rounds = Number(values.rounds ?? 3);
-  const seed = Number(values.seed ?? 1);
-  const modes = (values.modes ?? 'embedded,redis').split(',');
+  const size = intFlag('size', values.size, 200_000);
+  const rounds = intFlag('rounds', values.rounds, 3);
+  const seed = intFlag('seed', values.seed, 1);
+  const modes = modesFlag(values.modes);
   const dir = mkdtempSync(join(tmpdir(), 'callgate-consent-load-'));
   const bare = join(dir, 'bare.csv');
   const terms = join(dir, 'terms.csv');
   await writeConsents(bare, size, seed, false);
   await writeConsents(terms, size, seed, true);
-  const figures: Record<string, number[]> = {};
+  const figures = new Runs();
   const add = (name: string, t: Timed): void => {
-    (figures[`consent-load.${name}_ms`] ??= []).push(Math.round(t.ms));
-    (figures[`consent-load.${name}_loop_max_ms`] ??= []).push(Math.round(t.loopMaxMs));
+    figures.add(`consent-load.${name}_ms`, Math.round(t.ms));
+    figures.add(`consent-load.${name}_loop_max_ms`, Math.round(t.loopMaxMs));
   };
   let store: RedisStore | null = null;
   const prefix = `bench-consent-${process.pid}:`;
@@ -129,8 +129,7 @@ async function main(): Promise<void> {
     }
     for (let r = 0; r < rounds; r++) {
       // Alternating which goes first, so a warm-up or a neighbour's burst does not favour one side.
-      const order: [string, string][] = r % 2 === 0 ? [['bare', bare], ['terms', terms]] : [['terms', terms], ['bare', bare]];
-      for (const [label, path] of order) {
+      for (const [label, path] of roundOrder(r, [['bare', bare], ['terms', terms]] as const)) {
         if (modes.includes('embedded')) add(`embedded.${label}`, await timed(() => loadEmbedded(consentSpec(`c-${label}`, path))));
         if (store !== null) add(`redis.${label}`, await timed(() => loadRedis(store as RedisStore, consentSpec(`c-${label}`, path))));
         process.stderr.write(`consent-load: round ${r + 1}/${rounds} ${label} done\n`);
@@ -138,24 +137,12 @@ async function main(): Promise<void> {
     }
   } finally {
     if (store !== null) {
-      // Only this run's keys (a unique prefix): never a FLUSHDB on a shared Redis.
-      const client = store.connection.bulk;
-      let cursor = '0';
-      do {
-        const [next, keys] = (await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)) as [string, string[]];
-        cursor = next;
-        if (keys.length > 0) await client.unlink(...keys);
-      } while (cursor !== '0');
-      await store.close();
+      await dropPrefixAndClose(store, prefix);
     }
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures.toObject());
 }
 
-main().catch(async (err: unknown) => {
-  process.stderr.write(`consent-load: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  await stopAll();
-  process.exitCode = 1;
-});
+runMain('consent-load', main);

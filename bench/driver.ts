@@ -9,8 +9,6 @@
  * Every target gets the same frames; the echo server returns each request unchanged, so its figures are
  * the cost of the WebSocket round trip alone.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
@@ -19,6 +17,10 @@ import type { Histogram } from 'hdr-histogram-js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow, sleep } from './measure-window.js';
 import { blockE164, missE164, styleAll, type NumberStyleChoice } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
+import { procCpuSeconds } from './proc-stats.js';
+import { runMain } from './script-main.js';
+import { driverFlags, driverOptions } from './flags.js';
 
 type Figures = Record<string, number>;
 
@@ -325,28 +327,11 @@ class RedisCost {
   }
 }
 
-/** A process's CPU seconds (all threads) from /proc, for any target alike, even one without /metrics. */
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function procCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
+      ...driverOptions({ measureMs: 3000, warmupMs: 1000 }),
       style: { type: 'string', default: 'mixed' },
-      'warmup-ms': { type: 'string', default: '1000' },
-      'measure-ms': { type: 'string', default: '3000' },
       'open-measure-ms': { type: 'string' },
       rates: { type: 'string', default: '5000,20000,50000' },
       search: { type: 'boolean', default: false },
@@ -367,15 +352,10 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  if (values.url === undefined) throw new Error('--url is required');
-  const size = Number(values.size);
-  const seed = Number(values.seed);
-  const warmupMs = Number(values['warmup-ms']);
-  const measureMs = Number(values['measure-ms']);
+  const { url, size, seed, warmupMs, measureMs } = driverFlags(values);
   const openMeasureMs = Number(values['open-measure-ms'] ?? measureMs);
   const rates = values.rates.split(',').filter((s) => s !== '').map(Number);
   const style = values.style as NumberStyleChoice;
-  if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`--size expects a positive integer, got ${values.size}`);
 
   const block = styleAll(blockE164(size, seed), seed, style);
   const miss = styleAll(missE164(size, seed), seed, style);
@@ -391,7 +371,7 @@ async function main(): Promise<void> {
   };
 
   const conns: Conn[] = [];
-  for (let i = 0; i < 8; i++) conns.push(await Conn.open(values.url));
+  for (let i = 0; i < 8; i++) conns.push(await Conn.open(url));
   const one = conns.slice(0, 1);
   const figures: Figures = {};
   if (values.verify) await verify(one[0] as Conn, block, miss);
@@ -436,7 +416,7 @@ async function main(): Promise<void> {
   // Last, and niced: the polling loop must not take a core from the processes it measures. The
   // priority cannot be raised back without privileges, hence the order.
   setPriority(OPEN_LOOP_NICE);
-  const metricsUrl = values.url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
+  const metricsUrl = url.replace(/^ws/, 'http').replace(/\/?$/, '/metrics');
   const costRate = values['cost-rate'] === undefined ? null : Number(values['cost-rate']);
   const serverPid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
   if (costRate !== null && serverPid !== null) {
@@ -484,13 +464,7 @@ async function main(): Promise<void> {
   if (values.search) figures['open-search.max_rate_p99_under_1ms_per_s'] = await searchRate(one, mixedTails, Math.min(measureMs, 2000));
 
   for (const c of conns) c.ws.close();
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('driver', main, { exit: true });

@@ -30,21 +30,32 @@ export interface SyntheticListOptions {
 /** Lines per write: large enough that per-write costs vanish, small enough to stay a few hundred kB. */
 const LINES_PER_CHUNK = 10_000;
 
+/** Lines as text to write, in chunks of whole lines (each line ends in a newline). */
+export function* inChunks(lines: Iterable<string>): Generator<string> {
+  let chunk: string[] = [];
+  for (const line of lines) {
+    chunk.push(line);
+    if (chunk.length >= LINES_PER_CHUNK) {
+      yield `${chunk.join('\n')}\n`;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield `${chunk.join('\n')}\n`;
+}
+
 /** The list text in chunks of whole lines. */
-export function* syntheticListChunks(opts: Omit<SyntheticListOptions, 'out' | 'gzip'>): Generator<string> {
+export function syntheticListChunks(opts: Omit<SyntheticListOptions, 'out' | 'gzip'>): Generator<string> {
   const seed = opts.seed ?? 1;
   const mixed = (opts.formats ?? 'mixed') === 'mixed';
   const gen = new SyntheticNumbers(seed);
-  let lines: string[] = opts.header === undefined ? [] : [opts.header];
-  for (let i = 0; i < opts.size; i++) {
-    const e164 = gen.at(i);
-    lines.push(mixed ? formatMixed(e164, i, seed) : e164);
-    if (lines.length >= LINES_PER_CHUNK) {
-      yield `${lines.join('\n')}\n`;
-      lines = [];
+  function* lines(): Generator<string> {
+    if (opts.header !== undefined) yield opts.header;
+    for (let i = 0; i < opts.size; i++) {
+      const e164 = gen.at(i);
+      yield mixed ? formatMixed(e164, i, seed) : e164;
     }
   }
-  if (lines.length > 0) yield `${lines.join('\n')}\n`;
+  return inChunks(lines());
 }
 
 export async function writeSyntheticList(opts: SyntheticListOptions): Promise<void> {

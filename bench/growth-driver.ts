@@ -13,8 +13,10 @@
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
 import type { Histogram } from 'hdr-histogram-js';
+import { printFigures } from './figures-line.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { runMain } from './script-main.js';
 
 interface Target {
   readonly label: string;
@@ -116,13 +118,7 @@ async function main(): Promise<void> {
     }
   }
   for (const t of targets) t.ws.close();
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`growth-driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('growth-driver', main, { exit: true });

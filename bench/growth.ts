@@ -25,22 +25,23 @@
  * RSS is reported, not judged: freed load buffers the allocator keeps swing it by tens of MB.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeSyntheticList } from './gen-list.js';
-import { collectOutput, installCleanup, runToEnd, spawnTracked, stopAll, stopChild, stoppingOnSignal } from './children.js';
+import { collectOutput, installCleanup, runToEnd, spawnTracked, stopAll, stopChild } from './children.js';
+import { parseFigures } from './figures-line.js';
+import { defaultOut, modesFlag, positiveInt, type Mode } from './flags.js';
+import { benchListPath, ensureBenchList } from './list-cache.js';
+import { NODE, ROOT, TSX } from './paths.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
-import { fmt, median } from './report.js';
-import { startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+import { procBytes } from './proc-stats.js';
+import { fmt } from './report.js';
+import { machine as machineInfo, writeResultFile } from './results-file.js';
+import { median, Runs } from './rounds.js';
+import { callgateServeArgs, mustStart, type RunningTarget, type TargetSpec } from './targets.js';
+import { runMain } from './script-main.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
-const TSX = ['--import', 'tsx'];
-type Mode = 'embedded' | 'redis';
-const MODES: readonly Mode[] = ['embedded', 'redis'];
 /** The floor process's list: its memory is what a sidecar holds with (almost) no list. */
 const FLOOR_SIZE = 10_000;
 /** The bench's largest cached list (run.ts --size 12000000); lists above it are deleted at the end. */
@@ -64,12 +65,6 @@ interface Settings {
   readonly build: boolean;
 }
 
-function positiveInt(name: string, text: string): number {
-  const n = Number(text.replace(/[_,]/g, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} expects a positive integer, got ${JSON.stringify(text)}`);
-  return n;
-}
-
 function parseSettings(argv: readonly string[]): Settings {
   const { values } = parseArgs({
     args: [...argv],
@@ -90,19 +85,14 @@ function parseSettings(argv: readonly string[]): Settings {
   const sizes = [...new Set(values.sizes.split(',').map((s) => positiveInt('sizes', s)))].sort((a, b) => a - b);
   if (sizes.length < 2) throw new Error(`--sizes expects at least two sizes (the smallest is the baseline), got ${JSON.stringify(values.sizes)}`);
   if ((sizes[0] ?? 0) <= FLOOR_SIZE) throw new Error(`--sizes: the smallest must be above the floor list's ${FLOOR_SIZE}, got ${sizes[0]}`);
-  const modes = values.modes.split(',').map((m) => {
-    if (!(MODES as readonly string[]).includes(m)) throw new Error(`--modes expects embedded and/or redis, got ${JSON.stringify(m)}`);
-    return m as Mode;
-  });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     sizes,
-    modes,
+    modes: modesFlag(values.modes),
     rounds: positiveInt('rounds', values.rounds),
     measureMs: positiveInt('measure-ms', values['measure-ms']),
     warmupMs: positiveInt('warmup-ms', values['warmup-ms']),
     seed: positiveInt('seed', values.seed),
-    out: values.out ?? join(ROOT, 'bench', 'results', `growth-${stamp}.json`),
+    out: values.out ?? defaultOut('growth-'),
     keepLists: values['keep-lists'],
     build: !values['no-build'],
   };
@@ -112,32 +102,18 @@ function log(msg: string): void {
   process.stderr.write(`growth: ${msg}\n`);
 }
 
-const listPath = (size: number, seed: number): string => join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`);
-
-/** The same cache as run.ts: `.tmp/bench-list-<size>-s<seed>.txt`, written beside and renamed when whole. */
+/** The run's cached list (list-cache.ts), after checking that the disk can hold it when it must be generated. */
 async function ensureList(size: number, seed: number): Promise<{ path: string; generated: boolean }> {
-  const path = listPath(size, seed);
-  if (existsSync(path)) return { path, generated: false };
-  mkdirSync(dirname(path), { recursive: true });
-  const fs = statfsSync(dirname(path));
-  const need = size * LIST_BYTES_PER_NUMBER * 1.5;
-  if (fs.bavail * fs.bsize < need) throw new Error(`a ${size}-number list needs about ${(need / 2 ** 30).toFixed(1)} GiB of disk; ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB free`);
-  const t0 = performance.now();
-  const partial = `${path}.partial-${process.pid}`;
-  await writeSyntheticList({ size, seed, out: partial, formats: 'mixed', gzip: false });
-  renameSync(partial, path);
-  log(`list of ${size} generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return { path, generated: true };
-}
-
-/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM: the peak). */
-function procBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] === undefined ? Number.NaN : Number(m[1]) * 1024;
-  } catch {
-    return Number.NaN;
+  const path = benchListPath(size, seed);
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    const fs = statfsSync(dirname(path));
+    const need = size * LIST_BYTES_PER_NUMBER * 1.5;
+    if (fs.bavail * fs.bsize < need) throw new Error(`a ${size}-number list needs about ${(need / 2 ** 30).toFixed(1)} GiB of disk; ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB free`);
   }
+  const list = await ensureBenchList(size, seed);
+  if (list.generated) log(`list of ${size} generated in ${list.seconds.toFixed(1)} s`);
+  return list;
 }
 
 function memAvailableBytes(): number {
@@ -189,14 +165,7 @@ interface Setup {
 }
 
 function callgateArgs(list: string | null, scratch: string, extra: readonly string[]): string[] {
-  // --list-settle-ms 0: a list generated just now would otherwise wait 10 s to settle, counted as load time.
-  return ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', ...(list === null ? [] : ['--list', `bench=${list}`, '--list-settle-ms', '0']), '--shutdown-grace-ms', '1000', '--audit-dir', join(scratch, 'audit'), '--journal', join(scratch, 'journal.jsonl'), ...extra];
-}
-
-async function mustStart(spec: TargetSpec): Promise<RunningTarget> {
-  const outcome = await startTarget(spec);
-  if (!outcome.ok) throw new Error(`${spec.name} did not start: ${outcome.reason}`);
-  return outcome.target;
+  return [...callgateServeArgs(list, scratch, { listSettleMs: 0 }), ...extra];
 }
 
 async function setUp(mode: Mode, size: number, list: string, scratchRoot: string): Promise<Setup> {
@@ -243,8 +212,7 @@ function estimateBytes(size: number, from: readonly Setup[], redisRss: ReadonlyM
 async function drive(setups: readonly Setup[], settings: Settings): Promise<Record<string, number>> {
   const args = [...TSX, 'bench/growth-driver.ts', '--seed', String(settings.seed), '--measure-ms', String(settings.measureMs), '--warmup-ms', String(settings.warmupMs)];
   for (const x of setups) args.push('--target', `${key(x.mode, x.size)}=${x.target.url}`);
-  const stdout = await runToEnd(NODE, args, { cwd: ROOT });
-  return (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { figures: Record<string, number> }).figures;
+  return parseFigures<number>(await runToEnd(NODE, args, { cwd: ROOT }));
 }
 
 const PATHS = ['closed-miss', 'closed-block'] as const;
@@ -309,12 +277,9 @@ async function main(): Promise<number> {
     if (new Set(setups.map((x) => x.size)).size < 2) throw new Error('fewer than two sizes could be measured');
 
     // Rounds: every size and mode once per round, the order rotated each round so none is always first.
-    const runs = new Map<string, number[]>();
+    const runs = new Runs();
     const add = (name: string, v: number | undefined): void => {
-      if (v === undefined) return;
-      const list = runs.get(name) ?? [];
-      list.push(v);
-      runs.set(name, list);
+      if (v !== undefined) runs.add(name, v);
     };
     const loadPerRound: number[][] = [];
     for (let round = 0; round < s.rounds; round++) {
@@ -381,8 +346,7 @@ async function main(): Promise<number> {
       if (mode === 'redis') growth('Redis used_memory', redisPerNumber);
     }
     const loadAfter = loadavg();
-    const c = cpus();
-    const machine = { cpus: c.length, model: c[0]?.model ?? 'unknown', memoryMb: Math.round(totalmem() / 2 ** 20), node: process.version, redis: redisVersion, os: `${osType()} ${release()}` };
+    const machine = { ...machineInfo(), redis: redisVersion };
     const result = {
       schema: 1,
       startedAt: startedAt.toISOString(),
@@ -391,16 +355,15 @@ async function main(): Promise<number> {
       settings: s,
       loadavg: { before: loadBefore, perRound: loadPerRound, after: loadAfter },
       rows,
-      runs: Object.fromEntries(runs),
+      runs: runs.toObject(),
       budgets,
       notes,
     };
-    mkdirSync(dirname(s.out), { recursive: true });
-    writeFileSync(s.out, `${JSON.stringify(result, null, 2)}\n`);
+    writeResultFile(s.out, result);
     process.stdout.write(`\n${table.join('\n')}\n\n`);
     for (const b of budgets) process.stdout.write(`budget ${b}\n`);
     for (const n of notes) process.stdout.write(`note: ${n}\n`);
-    process.stdout.write(`machine: ${c.length} × ${machine.model}, ${machine.memoryMb} MB, Node ${machine.node}, Redis ${redisVersion ?? '–'}; load average per round ${loadPerRound.map((l) => (l[0] ?? 0).toFixed(1)).join(', ')}; ${result.durationS.toFixed(0)} s\n`);
+    process.stdout.write(`machine: ${machine.cpus} × ${machine.model}, ${machine.memoryMb} MB, Node ${machine.node}, Redis ${redisVersion ?? '–'}; load average per round ${loadPerRound.map((l) => (l[0] ?? 0).toFixed(1)).join(', ')}; ${result.durationS.toFixed(0)} s\n`);
     process.stdout.write(`results: ${s.out}\n`);
     return 0;
   } finally {
@@ -410,14 +373,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  async (err: unknown) => {
-    if (stoppingOnSignal()) return;
-    process.stderr.write(`growth: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await stopAll();
-    process.exitCode = 1;
-  },
-);
+runMain('growth', main);

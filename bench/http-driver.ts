@@ -12,29 +12,18 @@
  *   node --import tsx bench/http-driver.ts --url http://127.0.0.1:P --size N [--seed 1] [--measure-ms 3000]
  *     [--warmup-ms 1000] [--verify] [--server-pid PID]
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow } from './measure-window.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
+import { procCpuSeconds } from './proc-stats.js';
+import { runMain } from './script-main.js';
+import { driverFlags, driverOptions } from './flags.js';
 
 function log(msg: string): void {
   process.stderr.write(`http-driver: ${msg}\n`);
-}
-
-/** A process's CPU seconds (all threads) from /proc; null when it cannot be read. */
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function procCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
 }
 
 /** One HTTP/1.1 connection, one request at a time; resolves with status and body. */
@@ -98,20 +87,14 @@ class KeepAlive {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      'measure-ms': { type: 'string', default: '3000' },
-      'warmup-ms': { type: 'string', default: '1000' },
+      ...driverOptions({ measureMs: 3000, warmupMs: 1000 }),
       verify: { type: 'boolean', default: false },
       'server-pid': { type: 'string' },
     },
     strict: true,
   });
-  if (values.url === undefined || values.size === undefined) throw new Error('--url and --size are required');
-  const port = Number(new URL(values.url).port);
-  const size = Number(values.size);
-  const seed = Number(values.seed);
+  const { url, size, seed, measureMs, warmupMs } = driverFlags(values);
+  const port = Number(new URL(url).port);
   const targets = styleAll(missE164(size, seed), seed, 'mixed').map((n) => `/v1/check?number=${encodeURIComponent(n)}`);
   const conn = await KeepAlive.open(port);
   if (values.verify) {
@@ -142,7 +125,7 @@ async function main(): Promise<void> {
   const pid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
   let cpu0: number | null = null;
   let cpu1: number | null = null;
-  const seconds = await measureWindow(Number(values['warmup-ms']), Number(values['measure-ms']), (on) => {
+  const seconds = await measureWindow(warmupMs, measureMs, (on) => {
     measuring = on;
     if (pid !== null) {
       if (on) cpu0 = procCpuSeconds(pid);
@@ -162,10 +145,7 @@ async function main(): Promise<void> {
   if (cpu0 !== null && cpu1 !== null && completed > 0) figures['http-single.cpu_us_per_check'] = ((cpu1 - cpu0) * 1e6) / completed;
   const cpu = figures['http-single.cpu_us_per_check'];
   log(`http-single: p50 ${s.p50_us} µs, p99 ${s.p99_us} µs, ${Math.round(completed / seconds)}/s${cpu === undefined ? '' : `, server CPU ${cpu.toFixed(1)} µs/request`}`);
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  printFigures(figures);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`http-driver: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('http-driver', main);

@@ -11,20 +11,22 @@
  *
  *   npm run bench:kamailio -- [--rounds 5] [--calls 1000] [--concurrency 1,4] [--children 4] [--warmup 300] [--out FILE] [--no-build]
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Histogram } from 'hdr-histogram-js';
 import { startKamailio, type RunningKamailio } from '../test/helpers/sip.js';
 import { installCleanup, runToEnd, stopAll } from './children.js';
+import { defaultOut, intFlag } from './flags.js';
 import { newHistogram, recordMs, summarise, type LatencySummary } from './hdr.js';
-import { median } from './report.js';
+import { median, roundOrder } from './rounds.js';
 import { startUac, startUas, type Uac } from './sip-peer.js';
-import { startTarget } from './targets.js';
+import { ROOT } from './paths.js';
+import { writeResultFile } from './results-file.js';
+import { mustStart } from './targets.js';
+import { runMain } from './script-main.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * Kamailio keeps each INVITE transaction (≈15 KB of shared memory) for 5 s after its final reply; the
  * bench places a couple of thousand calls a second, far above a dialer's rate, so it needs more than
@@ -43,13 +45,6 @@ interface Settings {
   readonly build: boolean;
 }
 
-function positive(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} expects a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
-
 function settings(argv: readonly string[]): Settings {
   const { values } = parseArgs({
     args: [...argv],
@@ -64,14 +59,13 @@ function settings(argv: readonly string[]): Settings {
     },
     strict: true,
   });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    rounds: positive('rounds', values.rounds, 5),
-    calls: positive('calls', values.calls, 1000),
-    concurrency: (values.concurrency ?? '1,4').split(',').map((c) => positive('concurrency', c, 1)),
-    children: positive('children', values.children, 4),
-    warmupCalls: positive('warmup', values.warmup, 300),
-    out: values.out ?? join(ROOT, 'bench', 'results', `kamailio-${stamp}.json`),
+    rounds: intFlag('rounds', values.rounds, 5),
+    calls: intFlag('calls', values.calls, 1000),
+    concurrency: (values.concurrency ?? '1,4').split(',').map((c) => intFlag('concurrency', c, 1)),
+    children: intFlag('children', values.children, 4),
+    warmupCalls: intFlag('warmup', values.warmup, 300),
+    out: values.out ?? defaultOut('kamailio-'),
     build: values['no-build'] !== true,
   };
 }
@@ -110,15 +104,14 @@ async function main(): Promise<void> {
   const list = join(dir, 'deny.txt');
   writeFileSync(list, `${Array.from({ length: 10_000 }, (_, i) => `0610${String(i).padStart(6, '0')}`).join('\n')}\n`);
 
-  const started = await startTarget({
+  const started = await mustStart({
     name: 'callgate',
     command: process.execPath,
     args: [join(ROOT, 'bin', 'callgate.js'), 'serve', '--port', '0', '--list', `bench=${list}`, '--audit-dir', join(dir, 'audit'), '--journal', join(dir, 'journal.jsonl'), '--list-settle-ms', '0'],
     readyz: true,
     readyTimeoutMs: 60_000,
   });
-  if (!started.ok) throw new Error(`callgate did not start: ${started.reason}`);
-  const callgatePort = Number(new URL(started.target.url).port);
+  const callgatePort = Number(new URL(started.url).port);
 
   const uas = await startUas();
   const kamailios: RunningKamailio[] = [];
@@ -145,7 +138,7 @@ async function main(): Promise<void> {
       const pooled = { gate: newHistogram(), baseline: newHistogram() };
       const perRound: Record<Name, LatencySummary[]> = { gate: [], baseline: [] };
       for (let r = 0; r < s.rounds; r++) {
-        const order: readonly Name[] = r % 2 === 0 ? ['gate', 'baseline'] : ['baseline', 'gate'];
+        const order = roundOrder(r, names);
         for (const n of order) {
           const h = newHistogram();
           await placeCalls(targets[n], s.calls, concurrency, first, h);
@@ -179,8 +172,7 @@ async function main(): Promise<void> {
     }
 
     const report = { at: new Date().toISOString(), settings: s, machine: { cpus: cpus().length, loadavg: loadavg() }, levels };
-    mkdirSync(dirname(s.out), { recursive: true });
-    writeFileSync(s.out, `${JSON.stringify(report, null, 2)}\n`);
+    writeResultFile(s.out, report);
     const lines = [
       `Kamailio post-dial delay (INVITE → 200 OK at the UAC), ${s.rounds} rounds × ${s.calls} calls per target and level, ${s.children} Kamailio workers, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
       '',
@@ -206,12 +198,9 @@ async function main(): Promise<void> {
     for (const u of uacs) await u.close();
     for (const k of kamailios) await k.stop();
     await uas.close();
-    await started.target.stop();
+    await started.stop();
     await stopAll();
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench:kamailio: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('bench:kamailio', main);

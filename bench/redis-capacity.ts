@@ -18,7 +18,9 @@ import { RedisStore } from '../src/redis/store.js';
 import type { GenerationMarker } from '../src/redis/codecs.js';
 import { DAY_MS } from '../src/core/time.js';
 import { installCleanup, stopAll } from './children.js';
+import { printFigures } from './figures-line.js';
 import { startPrivateRedis } from './private-redis.js';
+import { runMain } from './script-main.js';
 
 const run = promisify(execFile);
 const MODES = ['confirm', 'decide', 'decide-dial'] as const;
@@ -138,16 +140,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${mode.padEnd(12)} ${String(Math.round(perS)).padStart(7)} checks/s  redis CPU ${(cpu * 100).toFixed(0).padStart(3)}%  → ${String(figures[`${mode}.ops_per_redis_core_s`]).padStart(7)} per Redis core-second${failed > 0 ? `  (${failed} unanswered)` : ''}\n`);
     }
     figures['used_memory_mb'] = Number(((await usedMemory(redis.port)) / 1e6).toFixed(1));
-    process.stdout.write(`${JSON.stringify({ figures })}\n`);
+    printFigures(figures);
   } finally {
     await stopAll();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`redis-capacity: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('redis-capacity', main, { exit: true });

@@ -13,9 +13,12 @@ import { parseArgs } from 'node:util';
 import { RedisStore } from '../src/redis/store.js';
 import { DAY_MS } from '../src/core/time.js';
 import { installCleanup, stopAll } from './children.js';
+import { printFigures } from './figures-line.js';
 import { newHistogram, recordMs, summarise } from './hdr.js';
 import { measureWindow } from './measure-window.js';
 import { startPrivateRedis } from './private-redis.js';
+import { median, Runs } from './rounds.js';
+import { runMain } from './script-main.js';
 
 const run = promisify(execFile);
 
@@ -48,12 +51,6 @@ async function dialLoop(store: RedisStore, inFlight: number, warmupMs: number, m
   return { p50: s.p50_us, p99: s.p99_us, p999: s.p999_us, perS: completed / seconds, failed };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   installCleanup();
   const { values } = parseArgs({
@@ -71,12 +68,8 @@ async function main(): Promise<void> {
   const common = { url: master.url, prefix, confirmTimeoutMs: 1000 };
   const off = await RedisStore.connect(common);
   const on = await RedisStore.connect({ ...common, waitReplicas: 1, waitTimeoutMs: Number(values['timeout-ms']) });
-  const runs = new Map<string, number[]>();
-  const add = (name: string, v: number): void => {
-    let xs = runs.get(name);
-    if (xs === undefined) runs.set(name, (xs = []));
-    xs.push(v);
-  };
+  const runs = new Runs();
+  const add = (name: string, v: number): void => runs.add(name, v);
   try {
     let base = 33_600_000_000;
     for (let round = 0; round < Number(values.rounds); round++) {
@@ -94,8 +87,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const figures = Object.fromEntries([...runs].map(([k, xs]) => [k, median(xs)]));
-    process.stdout.write(`${JSON.stringify({ figures })}\n`);
+    printFigures(Object.fromEntries([...runs.byName].map(([k, xs]) => [k, median(xs)])));
   } finally {
     await off.close();
     await on.close();
@@ -103,10 +95,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`redis-wait: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain('redis-wait', main, { exit: true });

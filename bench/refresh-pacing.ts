@@ -36,9 +36,15 @@ import type { ListRefresher } from '../src/refresh/refresh.js';
 import { RedisStore } from '../src/redis/store.js';
 import { AlertRegistry } from '../src/supervision/alerts.js';
 import { installCleanup, stopAll } from './children.js';
+import { printFigures } from './figures-line.js';
+import { intFlag, modesFlag } from './flags.js';
 import { writeSyntheticList } from './gen-list.js';
+import { sleep } from './measure-window.js';
 import { startPrivateRedis } from './private-redis.js';
+import { dropPrefixAndClose } from './redis-prefix.js';
+import { roundOrder, Runs } from './rounds.js';
 import { SyntheticNumbers } from './synthetic-numbers.js';
+import { runMain } from './script-main.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const LIST = 'paced';
@@ -153,8 +159,6 @@ async function startChild(args: string[]): Promise<Child> {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 interface Sidecar {
   readonly refresher: ListRefresher;
   readonly registry: ListRegistry;
@@ -168,13 +172,13 @@ async function main(): Promise<void> {
     options: { role: { type: 'string' }, port: { type: 'string' }, prefix: { type: 'string' }, size: { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, 'outside-ms': { type: 'string' }, modes: { type: 'string' } },
     strict: true,
   });
-  const seed = Number(values.seed ?? 1);
+  const seed = intFlag('seed', values.seed, 1);
   if (values.role === 'client') return runClient(Number(values.port));
   if (values.role === 'other') return runOther(Number(values.port), values.prefix as string, seed);
-  const size = Number(values.size ?? 500_000);
-  const rounds = Number(values.rounds ?? 3);
-  const outsideMs = Number(values['outside-ms'] ?? 2000);
-  const modes = (values.modes ?? 'embedded,redis').split(',');
+  const size = intFlag('size', values.size, 500_000);
+  const rounds = intFlag('rounds', values.rounds, 3);
+  const outsideMs = intFlag('outside-ms', values['outside-ms'], 2000);
+  const modes = modesFlag(values.modes);
   const dir = mkdtempSync(join(tmpdir(), 'callgate-refresh-pacing-'));
   // Two files of the same size: each refresh installs the other one (an unchanged file is not reloaded).
   const files = [join(dir, 'a.txt'), join(dir, 'b.txt')];
@@ -202,10 +206,8 @@ async function main(): Promise<void> {
   };
   const spec: ListSpec = { name: LIST, kind: 'deny', role: null, source: listPath, falsePositiveRate: 0.001, refresh: policy };
   const keys = listedKeys(seed);
-  const figures: Record<string, number[]> = {};
-  const add = (name: string, v: number): void => {
-    (figures[`refresh-pacing.${name}`] ??= []).push(Math.round(v));
-  };
+  const figures = new Runs();
+  const add = (name: string, v: number): void => figures.add(`refresh-pacing.${name}`, Math.round(v));
   const loads: number[] = [];
   const prefix = `bench-pacing-${process.pid}:`;
   let store: RedisStore | null = null;
@@ -292,7 +294,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         // Paced: the worker too (--refresh-pacing-worker, off by default), so that its effect stays measured.
         const paced: LoadPacing = { ...DEFAULT_LOAD_PACING, worker: true };
-        const order: LoadPacing[] = r % 2 === 0 ? [{ ...DEFAULT_LOAD_PACING, enabled: false }, paced] : [paced, { ...DEFAULT_LOAD_PACING, enabled: false }];
+        const order = roundOrder(r, [{ ...DEFAULT_LOAD_PACING, enabled: false }, paced]);
         // Per round, fresh children figures: each child reports once, so a round's phases go to fresh children.
         for (const p of order) {
           const label = p.enabled ? 'paced' : 'unpaced';
@@ -322,24 +324,13 @@ async function main(): Promise<void> {
     }
   } finally {
     if (store !== null) {
-      const client = store.connection.bulk;
-      let cursor = '0';
-      do {
-        const [nextCursor, found] = (await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)) as [string, string[]];
-        cursor = nextCursor;
-        if (found.length > 0) await client.unlink(...found);
-      } while (cursor !== '0');
-      await store.close();
+      await dropPrefixAndClose(store, prefix);
     }
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
-  figures['refresh-pacing.loadavg'] = loads.map((l) => Math.round(l * 100) / 100);
-  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+  figures.addAll('refresh-pacing.', { loadavg: loads.map((l) => Math.round(l * 100) / 100) });
+  printFigures(figures.toObject());
 }
 
-main().catch(async (err: unknown) => {
-  process.stderr.write(`refresh-pacing: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  await stopAll();
-  process.exitCode = 1;
-});
+runMain('refresh-pacing', main);

@@ -21,13 +21,6 @@ export interface Ratio {
   readonly runs: readonly number[];
 }
 
-export function median(values: readonly number[]): number {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = v.length >> 1;
-  return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
-}
-
 export function unitOf(name: string): { unit: string; better: Better } {
   if (name.endsWith('_us')) return { unit: 'µs', better: 'lower' };
   if (name.endsWith('.ns')) return { unit: 'ns', better: 'lower' };

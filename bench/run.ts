@@ -14,23 +14,24 @@
  * rounds; every round's value is kept in the JSON.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { missE164 } from './bench-numbers.js';
-import { writeSyntheticList } from './gen-list.js';
 import { checkBudgets, BUDGETS_VERSION, type BudgetOutcome } from './budgets.js';
-import { installCleanup, runToEnd, stopAll, stoppingOnSignal } from './children.js';
+import { installCleanup, runToEnd, stopAll } from './children.js';
+import { parseFigures } from './figures-line.js';
+import { defaultOut, intFlag } from './flags.js';
+import { benchListPath, ensureBenchList } from './list-cache.js';
+import { NODE, ROOT, TSX } from './paths.js';
 import { startPrivateRedis, type PrivateRedis } from './private-redis.js';
-import { compareResults, markdownTable, median, unitOf, fmt, type Figure, type Ratio } from './report.js';
-import { rssMb, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
+import { compareResults, markdownTable, unitOf, fmt, type Figure, type Ratio } from './report.js';
+import { machine, writeResultFile } from './results-file.js';
+import { median, Runs } from './rounds.js';
+import { callgateServeArgs, rssMb, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
 import { HTTP_ECHO_SCRIPT, httpDriverArgs } from './http-scenario.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
-const TSX = ['--import', 'tsx'];
+import { runMain } from './script-main.js';
 
 interface Settings {
   readonly size: number;
@@ -56,13 +57,6 @@ interface Settings {
   readonly costMeasureMs: number;
   /** Only what the stable cost figures need (CPU per check at fixed rates, script cost in Redis). */
   readonly costOnly: boolean;
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value.replace(/[_,]/g, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} expects a positive integer, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 function parseSettings(argv: readonly string[]): Settings {
@@ -91,7 +85,6 @@ function parseSettings(argv: readonly string[]): Settings {
   const size = intFlag('size', values.size, 1_000_000);
   const seed = intFlag('seed', values.seed, 1);
   const rates = (values.rates ?? '5000,20000,50000').split(',').map((r) => intFlag('rates', r, 1));
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
     size,
     seed,
@@ -103,11 +96,11 @@ function parseSettings(argv: readonly string[]): Settings {
     warmupMs: intFlag('warmup-ms', values['warmup-ms'], ci ? 300 : 1000),
     rates,
     search: !ci,
-    out: values.out ?? join(ROOT, 'bench', 'results', `${stamp}${ci ? '-ci' : ''}.json`),
+    out: values.out ?? defaultOut('', ci ? '-ci' : ''),
     compare: values.compare ?? null,
     budgets: values.budgets,
     build: !values['no-build'],
-    listPath: join(ROOT, '.tmp', `bench-list-${size}-s${seed}.txt`),
+    listPath: benchListPath(size, seed),
     scrubLines: intFlag('scrub-lines', values['scrub-lines'], 1_000_000),
     leadsPath: join(ROOT, '.tmp', `bench-leads-${intFlag('scrub-lines', values['scrub-lines'], 1_000_000)}-n${size}-s${seed}.csv`),
     costOnly: values['cost-only'],
@@ -120,17 +113,6 @@ function parseSettings(argv: readonly string[]): Settings {
 
 function log(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
-}
-
-async function ensureList(s: Settings): Promise<{ cached: boolean; seconds: number }> {
-  if (existsSync(s.listPath)) return { cached: true, seconds: 0 };
-  mkdirSync(dirname(s.listPath), { recursive: true });
-  const t0 = performance.now();
-  const partial = `${s.listPath}.partial-${process.pid}`;
-  // Mixed formats, as real list files come: loading then exercises the parser too.
-  await writeSyntheticList({ size: s.size, seed: s.seed, out: partial, formats: 'mixed', gzip: false });
-  renameSync(partial, s.listPath);
-  return { cached: false, seconds: (performance.now() - t0) / 1000 };
 }
 
 function packageVersions(): Record<string, string> {
@@ -157,53 +139,19 @@ function gitState(): { commit: string; dirty: boolean } | null {
   }
 }
 
-function machine(): Record<string, unknown> {
-  const c = cpus();
-  return {
-    cpus: c.length,
-    model: c[0]?.model ?? 'unknown',
-    memoryMb: Math.round(totalmem() / 2 ** 20),
-    node: process.version,
-    os: `${osType()} ${release()}`,
-  };
+/** Every figure with its unit, its runs and their median, as the result file and the table show it. */
+function figuresOf(store: Runs): Record<string, Figure> {
+  const out: Record<string, Figure> = {};
+  for (const [name, runs] of store.byName) out[name] = { ...unitOf(name), runs, median: median(runs) };
+  return out;
 }
 
-function parseFigures(stdout: string): Record<string, number | number[]> {
-  const line = stdout.trim().split('\n').pop() ?? '';
-  return (JSON.parse(line) as { figures: Record<string, number | number[]> }).figures;
-}
-
-class FigureStore {
-  readonly runs = new Map<string, number[]>();
-
-  add(prefix: string, figures: Record<string, number | number[]>): void {
-    for (const [k, v] of Object.entries(figures)) {
-      const name = `${prefix}${k}`;
-      const list = this.runs.get(name) ?? [];
-      if (Array.isArray(v)) list.push(...v);
-      else list.push(v);
-      this.runs.set(name, list);
-    }
-  }
-
-  median(name: string): number | undefined {
-    const r = this.runs.get(name);
-    return r === undefined ? undefined : median(r);
-  }
-
-  toJSON(): Record<string, Figure> {
-    const out: Record<string, Figure> = {};
-    for (const [name, runs] of this.runs) out[name] = { ...unitOf(name), runs, median: median(runs) };
-    return out;
-  }
-}
-
-function ratios(store: FigureStore): Record<string, Ratio> {
+function ratios(store: Runs): Record<string, Ratio> {
   const out: Record<string, Ratio> = {};
   const def = (name: string, formula: string, inputs: readonly string[], f: (v: readonly number[]) => number): void => {
     const meds = inputs.map((i) => store.median(i));
     if (meds.some((m) => m === undefined || !Number.isFinite(m))) return;
-    const runLists = inputs.map((i) => store.runs.get(i) ?? []);
+    const runLists = inputs.map((i) => store.get(i) ?? []);
     const rounds = Math.min(...runLists.map((r) => r.length));
     const runs: number[] = [];
     for (let r = 0; r < rounds; r++) runs.push(f(runLists.map((l) => l[r] ?? Number.NaN)));
@@ -240,13 +188,13 @@ function ratios(store: FigureStore): Record<string, Ratio> {
   return out;
 }
 
-function printBudgetFailures(outcomes: readonly BudgetOutcome[], store: FigureStore): void {
+function printBudgetFailures(outcomes: readonly BudgetOutcome[], store: Runs): void {
   for (const b of outcomes) {
     if (b.status === 'inconclusive') log(`budget INCONCLUSIVE ${b.id}: ${b.figure} = ${fmt(b.value)} but the floor ${b.inputs[b.inputs.length - 1] ?? ''} = ${fmt(b.floorValue)} misses ${b.limitText} too: the machine is too busy to tell`);
     if (b.status !== 'broken' && b.status !== 'inconclusive') continue;
     if (b.status === 'broken') log(`${b.advisory ? 'ADVISORY budget (reported, not enforced) missed' : 'BUDGET BROKEN'} ${b.id}: ${b.figure} = ${fmt(b.value)} ${b.op} ${b.limitText} = ${fmt(b.limit)} fails; value/limit per round ${b.roundRatios.map((r) => fmt(r)).join(', ')} (median ${fmt(b.medianRatio)}) (${b.why})`);
     for (const name of [b.figure, ...b.inputs]) {
-      log(`  ${name} runs: ${(store.runs.get(name) ?? []).map((v) => fmt(v)).join(', ')}`);
+      log(`  ${name} runs: ${(store.get(name) ?? []).map((v) => fmt(v)).join(', ')}`);
     }
   }
 }
@@ -265,9 +213,9 @@ async function main(): Promise<number> {
     await runToEnd('npm', ['run', 'build', '--silent'], { cwd: ROOT });
   }
 
-  const list = await ensureList(s);
-  log(list.cached ? `list cached: ${s.listPath}` : `list generated in ${list.seconds.toFixed(1)} s: ${s.listPath}`);
-  const store = new FigureStore();
+  const list = await ensureBenchList(s.size, s.seed);
+  log(list.generated ? `list generated in ${list.seconds.toFixed(1)} s: ${s.listPath}` : `list cached: ${s.listPath}`);
+  const store = new Runs();
 
   let redis: PrivateRedis | null = null;
   try {
@@ -291,7 +239,7 @@ async function main(): Promise<number> {
   writeFileSync(consentsPath, `number;consented_at;source;proof;expires_at\n${missE164(s.size, s.seed).map((n, i) => `${n};2026-09-01;web:bench;proof-${i};2030-01-01`).join('\n')}\n`);
   const optinConfig = join(scratch, 'optin.json');
   writeFileSync(optinConfig, JSON.stringify({ lists: [{ name: 'consents', kind: 'allow', role: 'consent', source: consentsPath }], campaigns: { optin: { policy: 'fr-optin' } } }));
-  const callgateArgs = ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--list', `bench=${s.listPath}`, '--shutdown-grace-ms', '1000', '--audit-dir', join(scratch, 'audit'), '--journal', join(scratch, 'journal.jsonl')];
+  const callgateArgs = callgateServeArgs(s.listPath, scratch);
   const specs: TargetSpec[] = [
     { name: 'echo', command: NODE, args: [...TSX, 'bench/echo-server.ts'], readyz: false, readyTimeoutMs: 30_000 },
     // The HTTP floor for callgate's GET /v1/check (bench/http-driver.ts, one kept-alive connection).
@@ -323,12 +271,12 @@ async function main(): Promise<number> {
       continue;
     }
     targets.push(outcome.target);
-    store.add(`${spec.name}.`, { 'startup.ready_s': outcome.target.readySeconds });
+    store.add(`${spec.name}.startup.ready_s`, outcome.target.readySeconds);
     log(`${spec.name} ready in ${outcome.target.readySeconds.toFixed(1)} s at ${outcome.target.url} (pid ${outcome.target.pid})`);
   }
 
   log('in-process Set baseline');
-  store.add('', parseFigures(await runToEnd(NODE, [...TSX, 'bench/set-lookup.ts', '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT })));
+  store.addAll('', parseFigures(await runToEnd(NODE, [...TSX, 'bench/set-lookup.ts', '--size', String(s.size), '--seed', String(s.seed)], { cwd: ROOT })));
 
   const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.costOnly ? '' : s.rates.join(','), '--cost-rate', String(s.costRate), '--cost-measure-ms', String(s.costMeasureMs)];
   const loadPerRound: number[][] = [];
@@ -337,7 +285,7 @@ async function main(): Promise<number> {
       log(`round ${round}/${s.rounds}: ${t.name}`);
       const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo', serverPid: t.pid };
       if (t.name === 'http-echo') {
-        store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+        store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
         continue;
       }
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
@@ -352,23 +300,23 @@ async function main(): Promise<number> {
       if (s.search) args.push('--search');
       // HTTP first: right after the WebSocket scenarios (open loop at 50k/s last) the server is still
       // flushing their audit records, which measured the backlog rather than the HTTP door.
-      if (t.name === 'callgate' && !s.costOnly) store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
-      store.add(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+      store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
       // The lead-file scrub vs the gate's batch rate, same round (bench/scrub-driver.ts; the file is cached in .tmp/).
-      if (t.name === 'callgate') store.add('callgate.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/scrub-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--lines', String(s.scrubLines), '--file', s.leadsPath, '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
-      if (t.name === 'callgate' && !s.costOnly) store.add('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      if (t.name === 'callgate') store.addAll('callgate.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/scrub-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--lines', String(s.scrubLines), '--file', s.leadsPath, '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      if (t.name === 'callgate' && !s.costOnly) store.addAll('callgate.', parseFigures(await runToEnd(NODE, ['--max-semi-space-size=32', ...TSX, 'bench/client-driver.ts', '--url', t.url, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     if (redis !== null && !s.costOnly) {
       log(`round ${round}/${s.rounds}: direct Redis`);
-      store.add('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      store.addAll('redis-direct.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-direct.ts', 'run', '--port', String(redis.port), '--key', directKey, '--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
       // A dial check's rules script with WAIT for one replica vs without, same run (its own master + replica).
       log(`round ${round}/${s.rounds}: dial with and without WAIT`);
-      store.add('redis-wait.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-wait.ts', '--rounds', '1', '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
+      store.addAll('redis-wait.', parseFigures(await runToEnd(NODE, [...TSX, 'bench/redis-wait.ts', '--rounds', '1', '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs)], { cwd: ROOT })));
     }
     loadPerRound.push(loadavg());
   }
-  for (const t of targets) store.add(`${t.name}.`, { 'memory.rss_mb': rssMb(t.pid) });
+  for (const t of targets) store.add(`${t.name}.memory.rss_mb`, rssMb(t.pid));
 
   await stopAll();
 
@@ -378,25 +326,25 @@ async function main(): Promise<number> {
   log(`consent list load, ${consentSize} numbers, with terms vs without`);
   // stopAll() stopped the run's private redis-server too: consent-load starts its own (a fresh, empty one).
   const consentArgs = [...TSX, 'bench/consent-load.ts', '--size', String(consentSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--modes', redis === null ? 'embedded' : 'embedded,redis'];
-  store.add('', parseFigures(await runToEnd(NODE, consentArgs, { cwd: ROOT })));
+  store.addAll('', parseFigures(await runToEnd(NODE, consentArgs, { cwd: ROOT })));
   // Issue 17 item 3: a refresh under one-in-flight traffic, paced vs unpaced, both modes (its own private redis-server).
   const pacingSize = Math.min(s.size, s.ci ? 300_000 : 1_000_000);
   log(`refresh under traffic, ${pacingSize} numbers, paced vs unpaced`);
   const pacingArgs = [...TSX, 'bench/refresh-pacing.ts', '--size', String(pacingSize), '--rounds', String(Math.min(s.rounds, 3)), '--seed', String(s.seed), '--outside-ms', s.ci ? '1500' : '3000', '--modes', redis === null ? 'embedded' : 'embedded,redis'];
-  store.add('', parseFigures(await runToEnd(NODE, pacingArgs, { cwd: ROOT })));
+  store.addAll('', parseFigures(await runToEnd(NODE, pacingArgs, { cwd: ROOT })));
 
   // A driver that sends late cannot tell how fast the server is: flag open-loop figures it disturbed.
   for (const t of targets) {
     const lag = store.median(`${t.name}.open-${s.rates[0]}.send_lag_p99_us`);
     if (lag !== undefined && lag > 200) notes.push(`${t.name}: the driver sent ${fmt(lag)} µs late (p99) at ${s.rates[0]}/s: open-loop figures disturbed (CPU contention?)`);
-    for (const [name, runs] of store.runs) if (name.startsWith(`${t.name}.`) && (name.endsWith('.errors') || name.endsWith('.lost')) && runs.some((v) => v > 0)) notes.push(`${name}: ${runs.join(', ')}`);
+    for (const [name, runs] of store.byName) if (name.startsWith(`${t.name}.`) && (name.endsWith('.errors') || name.endsWith('.lost')) && runs.some((v) => v > 0)) notes.push(`${name}: ${runs.join(', ')}`);
   }
   const loadAfter = loadavg();
   if (Math.max(...loadPerRound.map((l) => l[0] ?? 0)) > cpus().length + 0.5) notes.push(`load average reached ${Math.max(...loadPerRound.map((l) => l[0] ?? 0)).toFixed(2)} on ${cpus().length} CPUs: other work shared the machine`);
 
-  const figures = store.toJSON();
+  const figures = figuresOf(store);
   const ratioMap = ratios(store);
-  const budgetOutcomes = checkBudgets((name) => store.runs.get(name));
+  const budgetOutcomes = checkBudgets((name) => store.get(name));
 
   const result = {
     schema: 1,
@@ -406,7 +354,7 @@ async function main(): Promise<number> {
     machine: machine(),
     versions: { ...packageVersions(), redis: redis?.version ?? null },
     git: gitState(),
-    settings: { ...s, list: { path: s.listPath, cached: list.cached, generateSeconds: list.seconds, formats: 'mixed' }, driver: { numberFormats: 'mixed', loadedMix: '90% unlisted, 10% listed', connections: 8 } },
+    settings: { ...s, list: { path: s.listPath, cached: !list.generated, generateSeconds: list.seconds, formats: 'mixed' }, driver: { numberFormats: 'mixed', loadedMix: '90% unlisted, 10% listed', connections: 8 } },
     loadavg: { before: loadBefore, perRound: loadPerRound, after: loadAfter },
     targets: targets.map((t) => t.name),
     figures,
@@ -415,8 +363,7 @@ async function main(): Promise<number> {
     notes,
     failures,
   };
-  mkdirSync(dirname(s.out), { recursive: true });
-  writeFileSync(s.out, `${JSON.stringify(result, null, 2)}\n`);
+  writeResultFile(s.out, result);
 
   process.stdout.write(`\n${markdownTable(figures, ratioMap, s.budgets ? budgetOutcomes : [], s.rounds)}\n\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
@@ -433,14 +380,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  async (err: unknown) => {
-    if (stoppingOnSignal()) return;
-    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await stopAll();
-    process.exitCode = 1;
-  },
-);
+runMain('bench', main);

@@ -17,7 +17,10 @@ import { WebSocket, type RawData } from 'ws';
 import { CallgateClient } from '../src/client/index.js';
 import { scrubFile } from '../src/scrub/scrub.js';
 import { blockE164, missE164, styleAll } from './bench-numbers.js';
+import { printFigures } from './figures-line.js';
 import { measureWindow } from './measure-window.js';
+import { runMain } from './script-main.js';
+import { driverFlags, driverOptions } from './flags.js';
 
 const BATCH = 1000;
 /** The scrub's default pipeline depth (src/scrub/scrub.ts): the baseline keeps as many batches in flight. */
@@ -93,31 +96,23 @@ async function batchRate(url: string, numbers: readonly string[], warmupMs: numb
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string', default: '1' },
+      ...driverOptions({ measureMs: 1500, warmupMs: 300 }),
       lines: { type: 'string', default: '1000000' },
       file: { type: 'string' },
-      'measure-ms': { type: 'string', default: '1500' },
-      'warmup-ms': { type: 'string', default: '300' },
     },
     strict: true,
   });
-  if (values.url === undefined || values.size === undefined) throw new Error('--url and --size are required');
-  const size = Number(values.size);
-  const seed = Number(values.seed);
+  const { url, size, seed, measureMs, warmupMs } = driverFlags(values);
   const lines = Number(values.lines);
-  const measureMs = Number(values['measure-ms']);
-  const warmupMs = Number(values['warmup-ms']);
   const numbers = leadNumbers(size, seed);
   const file = values.file ?? join(tmpdir(), `callgate-bench-leads-${lines}-n${size}-s${seed}.csv`);
   const t0 = performance.now();
   await ensureLeadFile(file, lines, numbers);
   log(`lead file ${file} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  const before = await batchRate(values.url, numbers, warmupMs, measureMs);
+  const before = await batchRate(url, numbers, warmupMs, measureMs);
   const out = mkdtempSync(join(tmpdir(), 'callgate-bench-scrub-'));
-  const client = new CallgateClient({ url: values.url, timeoutMs: 60_000, pingIntervalMs: 0 });
+  const client = new CallgateClient({ url, timeoutMs: 60_000, pingIntervalMs: 0 });
   let seconds: number;
   let summary;
   try {
@@ -129,23 +124,16 @@ async function main(): Promise<void> {
     await client.close();
     rmSync(out, { recursive: true, force: true });
   }
-  const after = await batchRate(values.url, numbers, warmupMs, measureMs);
+  const after = await batchRate(url, numbers, warmupMs, measureMs);
   const baseline = (before + after) / 2;
   const rate = summary.rows / seconds;
   log(`scrub: ${summary.rows} rows in ${seconds.toFixed(2)} s = ${Math.round(rate)}/s (callable ${summary.callable}, blocked ${summary.blocked}, undecided ${summary.undecided}); gate batch rate ${Math.round(before)} → ${Math.round(after)}/s; ratio ${(rate / baseline).toFixed(2)}`);
-  process.stdout.write(
-    `${JSON.stringify({
-      figures: {
-        'scrub.numbers_per_s': rate,
-        'scrub.batch_numbers_per_s': baseline,
-        'scrub.rows': summary.rows,
-        'scrub.undecided': summary.undecided,
-      },
-    })}\n`,
-  );
+  printFigures({
+    'scrub.numbers_per_s': rate,
+    'scrub.batch_numbers_per_s': baseline,
+    'scrub.rows': summary.rows,
+    'scrub.undecided': summary.undecided,
+  });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`scrub-driver: ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runMain('scrub-driver', main);

@@ -3,9 +3,10 @@
  * callgate in Redis mode. A target is a command line plus a readiness rule; Redis mode is the embedded
  * command with extra flags, so a new mode is one more entry here.
  */
-import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { collectOutput, spawnTracked, stopChild } from './children.js';
+import { procBytes } from './proc-stats.js';
 
 export type TargetName = 'echo' | 'http-echo' | 'ws-set' | 'ws-redis' | 'callgate' | 'callgate-noaudit' | 'callgate-nostats' | 'callgate-redis';
 
@@ -86,12 +87,24 @@ async function readyzOk(port: number): Promise<boolean> {
 }
 
 export function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] === undefined ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
+  return procBytes(pid, 'VmRSS') / 2 ** 20;
+}
+
+/**
+ * `callgate serve` as the bench starts it: on a free loopback port, production defaults (audit trail and journal
+ * on) with their files in `scratch`, the list (if any) named `bench`. `listSettleMs` 0: a list generated just now
+ * would otherwise wait to settle, counted as load time.
+ */
+export function callgateServeArgs(list: string | null, scratch: string, o: { listSettleMs?: number } = {}): string[] {
+  const listArgs = list === null ? [] : ['--list', `bench=${list}`, ...(o.listSettleMs === undefined ? [] : ['--list-settle-ms', String(o.listSettleMs)])];
+  return ['bin/callgate.js', 'serve', '--host', '127.0.0.1', '--port', '0', ...listArgs, '--shutdown-grace-ms', '1000', '--audit-dir', join(scratch, 'audit'), '--journal', join(scratch, 'journal.jsonl')];
+}
+
+/** startTarget for a target the script cannot do without: throws when it does not start. */
+export async function mustStart(spec: TargetSpec): Promise<RunningTarget> {
+  const outcome = await startTarget(spec);
+  if (!outcome.ok) throw new Error(`${spec.name} did not start: ${outcome.reason}`);
+  return outcome.target;
 }
 
 export async function startTarget(spec: TargetSpec): Promise<StartOutcome> {
