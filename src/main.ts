@@ -70,6 +70,8 @@ async function connectRedis(config: RedisConfig, logger: Logger, lifecycle: { st
       else logger.error('redis down: Bloom hits are blocked as unconfirmed until it is back');
     },
     onError: (err) => logger.debug({ err }, 'redis connection error'),
+    onRevive: (connection, lastError, delayMs) =>
+      logger.warn({ connection, lastError, delayMs }, 'a redis connection was ended by ioredis while in use (it would never reconnect): connecting it again'),
   });
   try {
     await store.risks.checkEvictionPolicy();

@@ -15,7 +15,11 @@
  * re-publish it: the alert stays critical until this sidecar restarts (docs/redis-topology.md).
  * Pending writes live in memory: a sidecar restarted before they are re-published keeps blocking them from its
  * copy, but no longer re-publishes them (docs/redis-mode.md says which writes can still be lost).
+ * One pass at a time, and each of its Redis calls has a deadline: a pass can never hold the next ones off for longer
+ * than its steps' deadlines (a hung socket holds a command for as long as it hangs). A poll that finds Redis down
+ * says once that the writes wait for it; the pass starts again when a connection is ready (backends/redis.ts).
  */
+import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { UnreplicatedWrite } from '../redis/consumer-history.js';
 import type { WriteMark } from '../redis/durability.js';
@@ -30,6 +34,14 @@ type PendingRuleWrite = { readonly write: UnreplicatedWrite; sentAt: number };
 /** sentAt before any publishing: the first pass re-publishes (once: harmless if the master already holds it). */
 const NEVER = -1;
 
+export interface ReplicationRetryOptions {
+  /**
+   * Deadline of each Redis call of a pass (a write, or the WAIT rounds); past it the pass fails, is logged, and the
+   * next poll tries again. @default hungSocketMs + two WAIT rounds (each waitTimeoutMs + 1 s, redis/durability.ts)
+   */
+  readonly stepTimeoutMs?: number | undefined;
+}
+
 export interface ReplicationRetry {
   /** A list change that was not seen on a replica; kept only when it blocks more. */
   changeUnreplicated(op: 'add' | 'remove', list: string, keys: readonly NumberKey[], who: string, revocable: boolean, mark: WriteMark): void;
@@ -43,8 +55,11 @@ export interface ReplicationRetry {
   retry(): Promise<void>;
 }
 
-export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRetry {
+export function createReplicationRetry(ctx: RedisBackendContext, options: ReplicationRetryOptions = {}): ReplicationRetry {
   const { store, logger, alerts } = ctx;
+  const stepTimeoutMs = options.stepTimeoutMs ?? store.connection.hungSocketMs + 2 * (store.durability.timeoutMs + 1000);
+  /** Set once a poll told that Redis is down with writes pending; cleared when a pass runs. */
+  let toldDown = false;
   /** list → number → the change to re-publish. */
   const changes = new Map<string, Map<NumberKey, PendingChange>>();
   const ruleWrites = new Map<string, PendingRuleWrite>();
@@ -84,9 +99,24 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
     return false;
   };
 
+  /** `step` settled, or a CALLGATE_ERR_REDIS rejection once stepTimeoutMs passed (the call may still land: re-publishing is idempotent). */
+  const bounded = <T>(step: Promise<T>, doing: string): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CallgateError(ErrorCode.REDIS, `no answer from Redis ${doing} within ${stepTimeoutMs} ms`)), stepTimeoutMs);
+    });
+    return Promise.race([step, late]).finally(() => clearTimeout(timer));
+  };
+
   const retry = async (): Promise<void> => {
     // Nothing pending and no unqueued write this span's WAIT could cover (older spans' can no longer be proven).
-    if (running || (count === 0 && !overflowed.has(store.durability.mark().drops)) || !store.connection.isUp()) return;
+    if (running || (count === 0 && !overflowed.has(store.durability.mark().drops))) return;
+    if (!store.connection.isUp()) {
+      if (!toldDown) logger.warn({ pending: count }, 'Redis is down: writes a replica lacked wait for it to be re-published (at once when a connection is ready again)');
+      toldDown = true;
+      return;
+    }
+    toldDown = false;
     running = true;
     try {
       // Re-published once per connection span (connection.drops): while no connection dropped, the master that took
@@ -106,8 +136,8 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
         }
         for (const { change, keys } of groups.values()) {
           const meta = { who: change.who, revocable: change.revocable };
-          if (change.op === 'add') await store.intraday.addIntraday(list, keys, meta);
-          else await store.intraday.removeIntraday(list, keys, meta);
+          if (change.op === 'add') await bounded(store.intraday.addIntraday(list, keys, meta), `re-publishing additions to ${list}`);
+          else await bounded(store.intraday.removeIntraday(list, keys, meta), `re-publishing removals from ${list}`);
           for (const key of keys) {
             const c = held.get(key);
             if (c !== undefined) c.sentAt = mark.drops;
@@ -120,11 +150,11 @@ export function createReplicationRetry(ctx: RedisBackendContext): ReplicationRet
       for (const [, p] of sentRules) {
         if (p.sentAt === mark.drops) continue;
         const w = p.write;
-        if (w.kind === 'refusal') await store.history.restoreRefusal(w.key, w.at, w.until);
-        else await store.history.restoreAttempts(w.key, [{ at: w.at, member: w.member }]);
+        if (w.kind === 'refusal') await bounded(store.history.restoreRefusal(w.key, w.at, w.until), 're-publishing a refusal');
+        else await bounded(store.history.restoreAttempts(w.key, [{ at: w.at, member: w.member }]), 're-publishing an attempt');
         p.sentAt = mark.drops;
       }
-      if (!(await store.durability.replicated(mark))) return;
+      if (!(await bounded(store.durability.replicated(mark), 'waiting for a replica'))) return;
       // Dropped only if unchanged since sent (a newer write of the same number stays pending, or was superseded).
       for (const [list, key, change] of sentChanges) {
         const held = changes.get(list);

@@ -9,6 +9,13 @@
  * Every connection fails fast while disconnected (no offline queue: a queued confirm would answer after the
  * dialer gave up on it), reconnects forever with capped backoff, and has the Lua scripts defined
  * (redis/scripts.ts). Also here: Redis's clock (TIME) and the server facts the eviction watch reads.
+ *
+ * "Forever" needs help from here: ioredis ends a client for good (status 'end': no more reconnections, every
+ * command fails with "Connection is closed.") when its connector is disconnected while a reconnection attempt is
+ * under way. With Sentinel, its fail-over detector does exactly that when +switch-master arrives while a connection
+ * is redialling the dead master, which a slow machine makes likely (seen: bulk, and once fast too, ended for good in
+ * 2 of 3 runs of the fail-over loss test with 4 CPU burners on 2 cores; ioredis issue 1683 reports the same).
+ * So a connection that ends without its owner having released it (disconnect(), quit(), close()) is connected again.
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -50,6 +57,11 @@ export interface ConnectionOptions {
   readonly onStateChange?: ((state: 'up' | 'down') => void) | undefined;
   /** Connection errors (ioredis 'error' events), for logs. @default undefined */
   readonly onError?: ((err: Error) => void) | undefined;
+  /**
+   * A connection that ioredis ended for good although nobody released it (see the file header), with its name,
+   * the last error it reported and the delay before it is connected again: a warning for the logs. @default undefined
+   */
+  readonly onRevive?: ((name: string, lastError: string, delayMs: number) => void) | undefined;
   /** Open the 'durability' connection (writes wait for replicas, redis/durability.ts). @default false */
   readonly durability?: boolean | undefined;
 }
@@ -132,6 +144,7 @@ export class Connection {
       for (const { command, lua, numberOfKeys } of scripts) {
         client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
       }
+      this.#keepConnecting(client, name, maxDelay, options.onRevive);
       return client;
     };
     this.#connectTimeoutMs = connectTimeoutMs;
@@ -283,6 +296,41 @@ export class Connection {
       throw redisError('reading maxmemory-policy', err);
     }
     throw new CallgateError(ErrorCode.REDIS_EVICTION, 'cannot read Redis maxmemory-policy (neither CONFIG GET nor INFO memory tell it)');
+  }
+
+  /**
+   * Connects `client` again whenever ioredis ends it while its owner still holds it (the file header says how that
+   * happens). Released means disconnect() or quit() was called on it (dial()'s owners, quit() below) or close() began;
+   * looked at when it ends and again when the delay has passed (a QUIT's own 'end' is never revived).
+   */
+  #keepConnecting(client: FullClient, name: string, maxDelay: number, onRevive: ConnectionOptions['onRevive']): void {
+    let released = false;
+    let revivals = 0;
+    let lastError = '';
+    const disconnect = client.disconnect.bind(client);
+    client.disconnect = (reconnect = false): void => {
+      // disconnect(true) asks for a reconnection: the client is still held.
+      if (!reconnect) released = true;
+      disconnect(reconnect);
+    };
+    const quitCommand = client.quit.bind(client);
+    client.quit = (callback) => {
+      released = true;
+      return quitCommand(callback);
+    };
+    client.on('error', (err: Error) => (lastError = err.message));
+    client.on('ready', () => (revivals = 0));
+    client.on('end', () => {
+      if (released || this.#closed) return;
+      // The same capped backoff as ioredis's own reconnections: an ending that repeats does not spin.
+      const delayMs = Math.min(50 * 2 ** Math.min(revivals++, 16), maxDelay);
+      onRevive?.(name, lastError, delayMs);
+      setTimeout(() => {
+        if (released || this.#closed || client.status !== 'end') return;
+        // A connect() that fails ends the client again, which comes back here.
+        client.connect().catch(() => undefined);
+      }, delayMs).unref();
+    });
   }
 
   #setUp(up: boolean): void {

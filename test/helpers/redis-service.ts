@@ -17,14 +17,17 @@ export async function startRedisMode(
   const audit = args.includes('--audit-dir') ? [] : ['--audit-dir', tempDir('callgate-audit-')];
   const settle = args.includes('--list-settle-ms') ? [] : ['--list-settle-ms', '0'];
   const config = parseServeConfig(['--port', '0', '--redis', url, '--redis-prefix', prefix, ...audit, ...settle, ...args], {});
-  const store = await RedisStore.connect({ url, prefix, // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
+  // CALLGATE_TEST_LOG=debug|info|…: the sidecars' logs on stderr, to debug a fault test.
+  const logger = process.env['CALLGATE_TEST_LOG'] ? createLogger({ level: process.env['CALLGATE_TEST_LOG'], instanceId: options.instanceId ?? config.instanceId, destination: process.stderr }) : silentLogger();
+  const store = await RedisStore.connect({ url, prefix,
+    // As main.ts logs it: a connection ioredis ended during a fail-over and that is connected again.
+    onRevive: (connection, lastError, delayMs) => logger.warn({ connection, lastError, delayMs }, 'a redis connection was ended by ioredis while in use (it would never reconnect): connecting it again'),
+    // Generous by default: a loaded CI machine must not turn a slow confirmation into a flaky test
     // (fault tests pass a short one on purpose).
     confirmTimeoutMs: options.confirmTimeoutMs ?? 2000, connectTimeoutMs: 5000,
     ...(options.watchMs === undefined ? {} : { watchMs: options.watchMs }),
     ...(options.sentinels === undefined ? {} : { sentinels: options.sentinels, sentinelName: options.sentinelName }) });
   await store.risks.checkEvictionPolicy();
-  // CALLGATE_TEST_LOG=debug|info|…: the sidecars' logs on stderr, to debug a fault test.
-  const logger = process.env['CALLGATE_TEST_LOG'] ? createLogger({ level: process.env['CALLGATE_TEST_LOG'], instanceId: options.instanceId ?? config.instanceId, destination: process.stderr }) : silentLogger();
   const service = await startService(
     config,
     logger,

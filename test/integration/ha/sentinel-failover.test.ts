@@ -144,10 +144,22 @@ describe('Sentinel fail-over (real redis-server and redis-sentinel processes)', 
 
     /** Normal service on every sidecar: unlisted and contracted allowed, listed blocked by list name. */
     const recovered = async (what: string): Promise<void> => {
-      for (const c of clients) {
-        await waitFor(async () => (await c.request({ op: 'check', number: UNLISTED[0] as string }))['verdict'] === 'allow', `${what}: unlisted allowed`, 30_000, 20);
-        await waitFor(async () => (await c.request(winter(CUSTOMERS[59] as string)))['verdict'] === 'allow', `${what}: contract allows`, 30_000, 20);
-        await waitFor(async () => (await c.request({ op: 'check', number: BLOCTEL[0] as string }))['reason'] === 'bloctel', `${what}: listed says bloctel`, 30_000, 20);
+      for (const [i, c] of clients.entries()) {
+        // A timeout says which sidecar, and what it last answered (still blocking as unconfirmed, or otherwise).
+        const until = async (label: string, request: Record<string, unknown>, ok: (r: Record<string, unknown>) => boolean): Promise<void> => {
+          let last = '';
+          const probe = async (): Promise<boolean> => {
+            const r = await c.request(request);
+            last = JSON.stringify(r);
+            return ok(r);
+          };
+          await waitFor(probe, `${what}: ${label} on sidecar ${i}`, 30_000, 20).catch((err: unknown) => {
+            throw new Error(`${(err as Error).message}; it last answered ${last}`);
+          });
+        };
+        await until('unlisted allowed', { op: 'check', number: UNLISTED[0] as string }, (r) => r['verdict'] === 'allow');
+        await until('contract allows', winter(CUSTOMERS[59] as string), (r) => r['verdict'] === 'allow');
+        await until('listed says bloctel', { op: 'check', number: BLOCTEL[0] as string }, (r) => r['reason'] === 'bloctel');
       }
     };
 

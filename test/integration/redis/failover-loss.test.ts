@@ -113,9 +113,17 @@ describe('acknowledged writes survive a Sentinel fail-over (WAIT, then re-publis
     // A reconnects through Sentinel to the new master and re-publishes there. The new master has no replica yet, so
     // A's WAIT keeps failing and the writes stay pending (re-published once, then only waited for).
     await waitFor(async () => (await replica.cli('EXISTS', `${prefix}refused:33612000003`)) === '1', 'A to re-publish on the new master', 30_000).catch((err: unknown) => {
-      // What A logged (warnings and above): why it did not re-publish.
-      const told = a.server.logs.filter((l) => Number(l['level']) >= 40).map((l) => `${String(l['msg'])}${l['err'] === undefined ? '' : ` (${JSON.stringify(l['err']).slice(0, 300)})`}`);
-      throw new Error(`${(err as Error).message}; sidecar A logged: ${told.slice(-15).join(' | ')}`);
+      // What A logged (warnings and above, by level label: the logs say "warn", not 40): why it did not re-publish.
+      // Repeats are counted, not listed, so that a retry loop's warning does not push the first cause out of view.
+      const told = new Map<string, number>();
+      for (const l of a.server.logs) {
+        if (!['warn', 'error', 'fatal'].includes(String(l['level']))) continue;
+        const e = l['err'] as { message?: unknown } | undefined;
+        const line = `${String(l['msg'])}${e === undefined ? '' : ` (${String(e.message).slice(0, 200)})`}`;
+        told.set(line, (told.get(line) ?? 0) + 1);
+      }
+      const lines = [...told].map(([line, n]) => (n > 1 ? `${n}× ${line}` : line));
+      throw new Error(`${(err as Error).message}; sidecar A logged: ${lines.slice(-25).join(' | ')}`);
     });
 
     // Meanwhile A itself never stopped blocking them (its copy).

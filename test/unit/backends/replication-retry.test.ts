@@ -2,31 +2,59 @@
  * backends/replication-retry.ts over a fake store: only writes that block more are held, a later change of the
  * same number supersedes a pending one, a pass re-publishes once per connection span and drops what a replica
  * then holds, and the alert follows the pending count; writes over the cap clear only when a WAIT of their own
- * connection span covers them. (Against real processes: test/integration/redis/failover-loss.test.ts.)
+ * connection span covers them. A Redis call that never answers fails its pass at its deadline instead of holding
+ * every later pass off, and a pass that finds Redis down says so once and runs once it is up.
+ * (Against real processes: test/integration/redis/failover-loss.test.ts.)
  */
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createReplicationRetry, MAX_PENDING } from '../../../src/backends/replication-retry.js';
 import type { RedisBackendContext } from '../../../src/backends/redis-context.js';
-import { silentLogger } from '../../../src/core/logger.js';
+import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
 
-function fake(): { ctx: RedisBackendContext; calls: string[]; state: { replicated: boolean; drops: number } } {
+/** What a call answers: at once, or never (a hung socket). */
+type Answer = 'now' | 'never';
+const NEVER_SETTLES = new Promise<never>(() => undefined);
+
+interface FakeState {
+  replicated: boolean;
+  drops: number;
+  up: boolean;
+  writes: Answer;
+  wait: Answer;
+}
+
+function fake(): { ctx: RedisBackendContext; calls: string[]; state: FakeState; logged: () => Array<{ level: string; msg: string; err?: { code?: string } }> } {
   const calls: string[] = [];
-  const state = { replicated: false, drops: 0 };
+  const state: FakeState = { replicated: false, drops: 0, up: true, writes: 'now', wait: 'now' };
+  const answer = <T>(v: T): Promise<T> => (state.writes === 'never' ? NEVER_SETTLES : Promise.resolve(v));
+  let out = '';
+  const logger = createLogger({ level: 'info', instanceId: 't', destination: new Writable({ write: (chunk: Buffer, _e, cb) => ((out += chunk.toString()), cb()) }) });
   const store = {
-    connection: { isUp: () => true },
-    durability: { replicas: 1, mark: () => ({ drops: state.drops }), replicated: () => Promise.resolve(state.replicated) },
+    connection: { isUp: () => state.up, hungSocketMs: 5000 },
+    durability: {
+      replicas: 1,
+      timeoutMs: 50,
+      mark: () => ({ drops: state.drops }),
+      replicated: () => (state.wait === 'never' ? NEVER_SETTLES : Promise.resolve(state.replicated)),
+    },
     intraday: {
-      addIntraday: (list: string, keys: number[]) => (calls.push(`add ${list} ${keys.join(',')}`), Promise.resolve('1-0')),
-      removeIntraday: (list: string, keys: number[]) => (calls.push(`remove ${list} ${keys.join(',')}`), Promise.resolve('1-0')),
+      addIntraday: (list: string, keys: number[]) => (calls.push(`add ${list} ${keys.join(',')}`), answer('1-0')),
+      removeIntraday: (list: string, keys: number[]) => (calls.push(`remove ${list} ${keys.join(',')}`), answer('1-0')),
     },
     history: {
-      restoreRefusal: (key: number) => (calls.push(`refusal ${key}`), Promise.resolve(true)),
-      restoreAttempts: (key: number) => (calls.push(`attempt ${key}`), Promise.resolve()),
+      restoreRefusal: (key: number) => (calls.push(`refusal ${key}`), answer(true)),
+      restoreAttempts: (key: number) => (calls.push(`attempt ${key}`), answer(undefined)),
     },
   };
-  const ctx = { store, logger: silentLogger(), alerts: new AlertRegistry({ logger: silentLogger() }) } as unknown as RedisBackendContext;
-  return { ctx, calls, state };
+  const ctx = { store, logger, alerts: new AlertRegistry({ logger: silentLogger() }) } as unknown as RedisBackendContext;
+  const logged = (): Array<{ level: string; msg: string; err?: { code?: string } }> =>
+    out
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { level: string; msg: string; err?: { code?: string } });
+  return { ctx, calls, state, logged };
 }
 
 const SPAN0 = { drops: 0 };
@@ -97,5 +125,51 @@ describe('re-publishing writes a replica lacked', () => {
     // Later passes cannot prove it either: it stays.
     await r.retry();
     expect(ctx.alerts.active().map((a) => a.id)).toEqual(['redis_unreplicated']);
+  });
+
+  it('fails a pass whose write never answers at its deadline, and the next pass re-publishes', async () => {
+    const { ctx, calls, state, logged } = fake();
+    const r = createReplicationRetry(ctx, { stepTimeoutMs: 30 });
+    r.changeUnreplicated('add', 'internal', [1], 'agent', false, SPAN0);
+    state.writes = 'never';
+    // Resolves although the write never answers (before the deadlines, `running` stayed set for good).
+    await r.retry();
+    expect(logged().filter((l) => l.level === 'warn').map((l) => l.err?.code)).toEqual(['CALLGATE_ERR_REDIS']);
+    state.writes = 'now';
+    state.replicated = true;
+    await r.retry();
+    expect(calls).toEqual(['add internal 1', 'add internal 1']);
+    expect(r.pending()).toBe(0);
+  });
+
+  it('fails a pass whose WAIT never answers at its deadline, and the next pass completes', async () => {
+    const { ctx, calls, state, logged } = fake();
+    const r = createReplicationRetry(ctx, { stepTimeoutMs: 30 });
+    r.ruleWriteUnreplicated({ kind: 'refusal', key: 7, at: 1, until: 2 }, SPAN0);
+    state.wait = 'never';
+    await r.retry();
+    expect(logged().filter((l) => l.level === 'warn').map((l) => l.err?.code)).toEqual(['CALLGATE_ERR_REDIS']);
+    state.wait = 'now';
+    state.replicated = true;
+    await r.retry();
+    // Re-published once in this span (the write itself had answered), then only waited for.
+    expect(calls).toEqual(['refusal 7']);
+    expect(r.pending()).toBe(0);
+  });
+
+  it('says once that Redis is down while writes wait, and re-publishes once it is up', async () => {
+    const { ctx, calls, state, logged } = fake();
+    const r = createReplicationRetry(ctx);
+    r.changeUnreplicated('remove', 'consents', [4], 'crm', true, SPAN0);
+    state.up = false;
+    await r.retry();
+    await r.retry();
+    expect(calls).toEqual([]);
+    expect(logged().filter((l) => l.level === 'warn')).toHaveLength(1);
+    state.up = true;
+    state.replicated = true;
+    await r.retry();
+    expect(calls).toEqual(['remove consents 4']);
+    expect(r.pending()).toBe(0);
   });
 });
