@@ -14,6 +14,7 @@ import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir } from '../../helpers/service.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 // Tuesday 1 December 2026, 11:00 in Paris (10:00 UTC): inside the calling hours in Paris (the zone of
 // +33 and, by default, of foreign numbers), 07:00 in Saint-Pierre-et-Miquelon (+508): outside them.
@@ -38,19 +39,15 @@ function setup(dir: string, embedded: boolean): string {
       ...Array.from({ length: 300 }, (_, i) => `06${String(30_000_000 + i)}`),
     ].join('\n') + '\n',
   );
-  const config = join(dir, 'callgate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: bloctel },
-        { name: 'internal', kind: 'deny' },
-        { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-      ],
-      policies: embedded ? { optin: { base: 'fr-optin', frequencyCap: null, refusalDays: null } } : { optin: { base: 'fr-optin' } },
-      campaigns: { winter: { policy: 'optin' } },
-    }),
-  );
+  const config = writeConfig(dir, {
+    lists: [
+      { name: 'bloctel', kind: 'deny', source: bloctel },
+      { name: 'internal', kind: 'deny' },
+      { name: 'consents', kind: 'allow', role: 'consent', source: consents },
+    ],
+    policies: embedded ? { optin: { base: 'fr-optin', frequencyCap: null, refusalDays: null } } : { optin: { base: 'fr-optin' } },
+    campaigns: { winter: { policy: 'optin' } },
+  });
   return config;
 }
 

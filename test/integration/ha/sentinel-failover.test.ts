@@ -22,6 +22,7 @@ import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, waitFor } from '../../helpers/spawn-cli.js';
 import { watchNeverAllowed, type NeverAllow } from '../../helpers/wrong-allow-watch.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
 const fr = (i: number): string => `06${String(12_000_000 + i).padStart(8, '0')}`;
@@ -57,18 +58,14 @@ describe('Sentinel fail-over (real redis-server and redis-sentinel processes)', 
     expect(loaded.stdout + loaded.stderr).toMatch(/bloctel: loaded generation/);
     expect(loaded.code).toBe(0);
 
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: bloctel },
-          { name: 'internal', kind: 'deny' },
-          { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), CUSTOMERS) },
-        ],
-        campaigns: { winter: { policy: 'fr-optin' } },
-      }),
-    );
+    const config = writeConfig(dir, {
+      lists: [
+        { name: 'bloctel', kind: 'deny', source: bloctel },
+        { name: 'internal', kind: 'deny' },
+        { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), CUSTOMERS) },
+      ],
+      campaigns: { winter: { policy: 'fr-optin' } },
+    });
     const sidecars: { s: Sidecar; c: CheckClient }[] = [];
     for (const id of ['a', 'b']) {
       const master = await t.currentMaster();

@@ -16,6 +16,7 @@ import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redi
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import type { RunningService } from '../../../src/service.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 // Tuesday 1 December 2026, 11:00 in Paris: inside the calling hours.
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
@@ -149,19 +150,15 @@ describe('the dialer recipes, exchange by exchange', () => {
     const dir = tempDir();
     const bloctel = join(dir, 'bloctel.txt');
     writeFileSync(bloctel, '0699999999\n');
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: bloctel },
-          { name: 'internal', kind: 'deny' },
-        ],
-        // The French opt-out rules (hours, refusals) without the frequency cap, so dials can repeat.
-        policies: { optout: { base: 'fr-optout', frequencyCap: null } },
-        campaigns: { winter: { policy: 'optout' } },
-      }),
-    );
+    const config = writeConfig(dir, {
+      lists: [
+        { name: 'bloctel', kind: 'deny', source: bloctel },
+        { name: 'internal', kind: 'deny' },
+      ],
+      // The French opt-out rules (hours, refusals) without the frequency cap, so dials can repeat.
+      policies: { optout: { base: 'fr-optout', frequencyCap: null } },
+      campaigns: { winter: { policy: 'optout' } },
+    });
     svc = await startRedisMode(SHARED_REDIS_URL, prefix, ['--config', config, '--optout-token', 'ot-123'], { now: () => TUESDAY_11H });
     port = svc.port;
   });

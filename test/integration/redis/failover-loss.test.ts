@@ -17,6 +17,7 @@ import { uniquePrefix } from '../../helpers/redis.js';
 import { infoField, startSentinelTopology, type SentinelTopology } from '../../helpers/redis-sentinel.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 const fr = (i: number): string => `06${String(12_000_000 + i).padStart(8, '0')}`;
 const KEPT = fr(1);
@@ -45,19 +46,15 @@ describe('acknowledged writes survive a Sentinel fail-over (WAIT, then re-publis
     writeFileSync(consents, `${CONSENTS.join('\n')}\n`);
     const yesterday = (Date.now() - DAY_MS) / 1000;
     utimesSync(consents, yesterday, yesterday);
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'internal', kind: 'deny' },
-          { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-        ],
-        // No calling hours: the test runs at any time of day.
-        policies: { optout: { base: 'fr-optout', hours: false, frequencyCap: { max: 1, windowDays: 30 } }, optin: { base: 'fr-optin', hours: false } },
-        campaigns: { winter: { policy: 'optout' }, spring: { policy: 'optin' } },
-      }),
-    );
+    const config = writeConfig(dir, {
+      lists: [
+        { name: 'internal', kind: 'deny' },
+        { name: 'consents', kind: 'allow', role: 'consent', source: consents },
+      ],
+      // No calling hours: the test runs at any time of day.
+      policies: { optout: { base: 'fr-optout', hours: false, frequencyCap: { max: 1, windowDays: 30 } }, optin: { base: 'fr-optin', hours: false } },
+      campaigns: { winter: { policy: 'optout' }, spring: { policy: 'optin' } },
+    });
     const prefix = uniquePrefix('cgtest-failover-loss');
     const redisArgs = ['--redis', 'redis://ignored:6379', '--redis-prefix', prefix, '--redis-sentinels', topo.sentinelList, '--redis-sentinel-name', topo.masterName];
     // 400 ms: the replica answers in about 1 ms when it runs; a paused one never does.

@@ -17,6 +17,7 @@ import { redisCli, startPrivateRedis, type PrivateRedis } from '../../helpers/re
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { tempDir } from '../../helpers/service.js';
 import { CLI, waitFor } from '../../helpers/spawn-cli.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 const run = promisify(execFile);
 
@@ -29,14 +30,10 @@ const LISTED = [...FRENCH, ...FOREIGN];
 function config(dir: string): string {
   const list = join(dir, 'bloctel.txt');
   writeFileSync(list, `${LISTED.join('\n')}\n`);
-  const file = join(dir, 'callgate.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      lists: [{ name: 'bloctel', kind: 'deny', source: list }],
-      campaigns: { legacy: { policy: 'fr-optout' } },
-    }),
-  );
+  const file = writeConfig(dir, {
+    lists: [{ name: 'bloctel', kind: 'deny', source: list }],
+    campaigns: { legacy: { policy: 'fr-optout' } },
+  });
   return file;
 }
 

@@ -20,6 +20,7 @@ import { tempDir } from '../../helpers/service.js';
 import { waitFor } from '../../helpers/spawn-cli.js';
 import { watchNeverAllowed, type NeverAllow, type Watch } from '../../helpers/wrong-allow-watch.js';
 import { DAY_MS } from '../../../src/core/time.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 /** Fixed: a failure replays the same traffic and the same fault order. */
 const SEED = 0x5eed_11;
@@ -123,19 +124,15 @@ describe('Redis fault suite (seeded, private redis-server)', () => {
     const random = seeded(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
     const dir = tempDir();
-    const config = join(dir, 'callgate.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: writeDated(join(dir, 'bloctel.txt'), BLOCTEL) },
-          { name: 'internal', kind: 'deny' },
-          { name: 'consents', kind: 'allow', role: 'consent', source: writeDated(join(dir, 'consents.txt'), CONSENTS) },
-          { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), CUSTOMERS) },
-        ],
-        campaigns: { winter: { policy: 'fr-optin' } },
-      }),
-    );
+    const config = writeConfig(dir, {
+      lists: [
+        { name: 'bloctel', kind: 'deny', source: writeDated(join(dir, 'bloctel.txt'), BLOCTEL) },
+        { name: 'internal', kind: 'deny' },
+        { name: 'consents', kind: 'allow', role: 'consent', source: writeDated(join(dir, 'consents.txt'), CONSENTS) },
+        { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), CUSTOMERS) },
+      ],
+      campaigns: { winter: { policy: 'fr-optin' } },
+    });
     const prefix = uniquePrefix('cgtest-faults');
     const sidecars: { s: Sidecar; c: CheckClient }[] = [];
     for (const id of ['a', 'b']) {

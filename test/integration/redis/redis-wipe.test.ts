@@ -20,6 +20,7 @@ import { tempDir } from '../../helpers/service.js';
 import { waitFor } from '../../helpers/spawn-cli.js';
 import { watchNeverAllowed, type NeverAllow } from '../../helpers/wrong-allow-watch.js';
 import { DAY_MS } from '../../../src/core/time.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
 type Sidecar = Awaited<ReturnType<typeof startRedisMode>>;
@@ -33,19 +34,15 @@ function writeDated(path: string, lines: readonly string[]): string {
 }
 
 function setup(dir: string): string {
-  const config = join(dir, 'callgate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: writeDated(join(dir, 'bloctel.txt'), ['0612000001', '0612000002']) },
-        { name: 'internal', kind: 'deny' },
-        { name: 'consents', kind: 'allow', role: 'consent', source: writeDated(join(dir, 'consents.txt'), ['0612000003', '0612000010', '0612000011']) },
-        { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), ['0612000004', '0612000005', '0612000006']) },
-      ],
-      campaigns: { winter: { policy: 'fr-optin' } },
-    }),
-  );
+  const config = writeConfig(dir, {
+    lists: [
+      { name: 'bloctel', kind: 'deny', source: writeDated(join(dir, 'bloctel.txt'), ['0612000001', '0612000002']) },
+      { name: 'internal', kind: 'deny' },
+      { name: 'consents', kind: 'allow', role: 'consent', source: writeDated(join(dir, 'consents.txt'), ['0612000003', '0612000010', '0612000011']) },
+      { name: 'customers', kind: 'allow', role: 'contract', source: writeDated(join(dir, 'customers.txt'), ['0612000004', '0612000005', '0612000006']) },
+    ],
+    campaigns: { winter: { policy: 'fr-optin' } },
+  });
   return config;
 }
 

@@ -3,14 +3,13 @@
  * deny over consent, sector bans, hours with retryAt on an injected clock, dial counting raced by two
  * sidecars, refusals, counters surviving a restart, and the audit trail answering for a number.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckClient } from '../../helpers/raw-check-client.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir, writeList } from '../../helpers/service.js';
 import { runCli } from '../../helpers/spawn-cli.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 // Tuesday 1 December 2026, 11:00 in Paris (10:00Z): inside the calling hours.
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
@@ -23,25 +22,21 @@ function config(dir: string): string {
     consents: writeList(['0612000002', '0612000003', '0612000010'], 'consents.txt', dir),
     customers: writeList(['0612000004', '0612000001', '0612000005'], 'customers.txt', dir),
   };
-  const file = join(dir, 'callgate.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: lists.bloctel },
-        { name: 'internal', kind: 'deny' },
-        { name: 'consents', kind: 'allow', role: 'consent', source: lists.consents },
-        { name: 'customers', kind: 'allow', role: 'contract', source: lists.customers },
-      ],
-      policies: { 'optin-bloctel-contract': { base: 'fr-optin', contractExceptionLists: ['bloctel'] } },
-      campaigns: {
-        winter: { policy: 'fr-optin' },
-        legacy: { policy: 'fr-optout' },
-        reno: { policy: 'fr-optin', sector: 'energy_renovation' },
-        renewals: { policy: 'optin-bloctel-contract' },
-      },
-    }),
-  );
+  const file = writeConfig(dir, {
+    lists: [
+      { name: 'bloctel', kind: 'deny', source: lists.bloctel },
+      { name: 'internal', kind: 'deny' },
+      { name: 'consents', kind: 'allow', role: 'consent', source: lists.consents },
+      { name: 'customers', kind: 'allow', role: 'contract', source: lists.customers },
+    ],
+    policies: { 'optin-bloctel-contract': { base: 'fr-optin', contractExceptionLists: ['bloctel'] } },
+    campaigns: {
+      winter: { policy: 'fr-optin' },
+      legacy: { policy: 'fr-optout' },
+      reno: { policy: 'fr-optin', sector: 'energy_renovation' },
+      renewals: { policy: 'optin-bloctel-contract' },
+    },
+  });
   return file;
 }
 

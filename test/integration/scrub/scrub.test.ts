@@ -19,6 +19,7 @@ import { startRedisMode } from '../../helpers/redis-service.js';
 import { startEmbedded, tempDir, writeList } from '../../helpers/service.js';
 import { runCli, waitFor } from '../../helpers/spawn-cli.js';
 import type { RunningService } from '../../../src/service.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 // Tuesday 1 December 2026, 11:00 in Paris: inside the calling hours. Saturday 5 December: outside them.
 const TUESDAY_11H = Date.parse('2026-12-01T10:00:00Z');
@@ -28,17 +29,13 @@ const SATURDAY = Date.parse('2026-12-05T10:00:00Z');
 function config(dir: string, rules: boolean): string {
   const bloctel = writeList(['0612000001', '0612000002'], 'bloctel.txt', dir);
   const consents = writeList(['0612000002', '0612000003', '0612000006'], 'consents.txt', dir);
-  const file = join(dir, 'callgate.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: bloctel },
-        { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-      ],
-      campaigns: { winter: { policy: rules ? 'fr-optin' : 'deny-lists' } },
-    }),
-  );
+  const file = writeConfig(dir, {
+    lists: [
+      { name: 'bloctel', kind: 'deny', source: bloctel },
+      { name: 'consents', kind: 'allow', role: 'consent', source: consents },
+    ],
+    campaigns: { winter: { policy: rules ? 'fr-optin' : 'deny-lists' } },
+  });
   return file;
 }
 

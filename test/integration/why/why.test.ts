@@ -15,6 +15,7 @@ import { redisCli } from '../../helpers/redis-server.js';
 import { deletePrefix, SHARED_REDIS_URL, uniquePrefix } from '../../helpers/redis.js';
 import { tempDir } from '../../helpers/service.js';
 import { runCli, spawnServe, waitFor, type SpawnedServer } from '../../helpers/spawn-cli.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 const TOKEN = 'why-admin-secret';
 const CHECK_TOKEN = 'why-check-secret';
@@ -45,19 +46,15 @@ function setup(dir: string, redis: boolean): string {
   );
   // No calling hours: the verdicts must not depend on when the test runs. Embedded mode keeps no counters.
   const optin = redis ? { base: 'fr-optin', hours: false } : { base: 'fr-optin', hours: false, frequencyCap: null, refusalDays: null };
-  const config = join(dir, 'callgate.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      lists: [
-        { name: 'bloctel', kind: 'deny', source: bloctel },
-        { name: 'internal', kind: 'deny' },
-        { name: 'consents', kind: 'allow', role: 'consent', source: consents },
-      ],
-      policies: { optin },
-      campaigns: { winter: { policy: 'optin' } },
-    }),
-  );
+  const config = writeConfig(dir, {
+    lists: [
+      { name: 'bloctel', kind: 'deny', source: bloctel },
+      { name: 'internal', kind: 'deny' },
+      { name: 'consents', kind: 'allow', role: 'consent', source: consents },
+    ],
+    policies: { optin },
+    campaigns: { winter: { policy: 'optin' } },
+  });
   return config;
 }
 

@@ -5,6 +5,7 @@ import { parseLoadConfig, parseServeConfig } from '../../../src/config/config.js
 import { ErrorCode } from '../../../src/core/errors.js';
 import { tempDir } from '../../helpers/service.js';
 import { codeOf } from '../../helpers/errors.js';
+import { writeConfig } from '../../helpers/config-file.js';
 
 
 describe('serve configuration', () => {
@@ -40,19 +41,15 @@ describe('serve configuration', () => {
 
   it('reads a JSON config file with relative sources', () => {
     const dir = tempDir();
-    const file = join(dir, 'callgate.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        port: 9100,
-        maxAgeDays: 31,
-        lists: [
-          { name: 'bloctel', kind: 'deny', source: 'lists/bloctel.csv', cron: '0 3 * * *' },
-          { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01, maxShrinkRatio: 0.5 },
-          { name: 'internal', kind: 'deny' },
-        ],
-      }),
-    );
+    const file = writeConfig(dir, {
+      port: 9100,
+      maxAgeDays: 31,
+      lists: [
+        { name: 'bloctel', kind: 'deny', source: 'lists/bloctel.csv', cron: '0 3 * * *' },
+        { name: 'consents', kind: 'allow', source: '/abs.csv', falsePositiveRate: 0.01, maxShrinkRatio: 0.5 },
+        { name: 'internal', kind: 'deny' },
+      ],
+    });
     const c = parseServeConfig(['--config', file], {});
     expect(c.port).toBe(9100);
     expect(c.lists).toMatchObject([
