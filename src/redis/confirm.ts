@@ -10,15 +10,21 @@
  * Calling rules (décret 2022-1313: at most 4 calls or attempts per consumer per 30 days, none for 60 days after a
  * refusal): decide() confirms the Bloom hits, reads the consumer's refusal and attempts, and counts a dial attempt
  * in ONE script, so racing dialers never exceed the cap.
+ *
+ * Both scripts go out as EVALSHA built here (connection.ts sendEvalsha), not through ioredis's defineCommand wrapper
+ * (its argument copies and promise chain cost CPU on every check, issue 17); a NOSCRIPT answer (Redis lost its
+ * script cache) is retried once as EVAL within the same deadline, as that wrapper did.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AllowAnswer } from '../rules/consent-terms.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { Membership } from '../check/verdict.js';
 import { DAY_MS } from '../core/time.js';
+import { CallgateError, ErrorCode } from '../core/errors.js';
 import { Deadlines } from './deadlines.js';
 import { bucketIndexOf, bucketsOfPart, highOf, memberOf, validPlan } from './bucketing.js';
 import type { BucketPlan } from './bucketing.js';
+import { isNoScript, sendEval, sendEvalsha } from './connection.js';
 import type { Client, Connection } from './connection.js';
 import { addedKey, attemptsKeyBase, bucketKey, epochKey, markerKey, refusedKeyBase, revokedKey, termsKey } from './keys.js';
 import type { Durability } from './durability.js';
@@ -46,6 +52,12 @@ export interface ConfirmOptions {
   readonly maxConfirmsInFlight?: number | undefined;
 }
 
+/** A hot-path script: sent by its sha, its text kept for the NOSCRIPT retry. */
+interface HotScript {
+  readonly sha: string;
+  readonly lua: string;
+}
+
 interface DecideKeys {
   readonly marker: string;
   /** bucketKey(…, '') : the bucket id is appended. */
@@ -63,6 +75,8 @@ export class Confirmer {
   readonly #prefix: string;
   readonly #risk: RiskWatch;
   readonly #scripts: readonly ScriptDefinition[];
+  readonly #confirmScript: HotScript;
+  readonly #decideScript: HotScript;
   readonly #confirmTimeoutMs: number;
   /** The confirmTimeoutMs of every script in flight, on one timer rather than one per check. */
   readonly #deadlines: Deadlines;
@@ -92,6 +106,8 @@ export class Confirmer {
     this.#epochKey = epochKey(prefix);
     this.#risk = risk;
     this.#scripts = scripts;
+    this.#confirmScript = hotScript(scripts, 'cgConfirm');
+    this.#decideScript = hotScript(scripts, 'cgDecide');
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 50;
     this.#deadlines = new Deadlines(this.#confirmTimeoutMs);
     this.#maxInFlight = options.maxConfirmsInFlight ?? 1000;
@@ -110,7 +126,10 @@ export class Confirmer {
       return Promise.resolve(unconfirmed());
     }
     if (this.#risk.active !== null) return Promise.resolve(unconfirmed());
-    const args: Array<string | number> = new Array<string | number>(6 * n);
+    // EVALSHA's arguments: sha, numkeys, then confirm.lua's KEYS (3 per item) and ARGV (3 per item).
+    const args: Array<string | number> = new Array<string | number>(6 * n + 2);
+    args[0] = this.#confirmScript.sha;
+    args[1] = 3 * n;
     for (let i = 0; i < n; i++) {
       const item = items[i] as ConfirmItem;
       const { key } = item;
@@ -121,15 +140,16 @@ export class Confirmer {
       const member = memberOf(key);
       const high = highOf(key);
       const buckets = bucketsOfPart(item.buckets, high);
-      args[3 * i] = k.marker;
-      args[3 * i + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
-      args[3 * i + 2] = k.added;
-      args[3 * n + 3 * i] = member;
+      const at = 2 + 3 * i;
+      args[at] = k.marker;
+      args[at + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
+      args[at + 2] = k.added;
+      args[at + 3 * n] = member;
       // A safe integer prints as its plain decimal digits, the intraday ZSET's member.
-      args[3 * n + 3 * i + 1] = String(key);
-      args[3 * n + 3 * i + 2] = bucketMode(item.buckets, buckets);
+      args[at + 3 * n + 1] = String(key);
+      args[at + 3 * n + 2] = bucketMode(item.buckets, buckets);
     }
-    return this.#bounded((fast) => fast.cgConfirm(3 * n, ...args), (reply) => parseConfirmReply(reply, n), unconfirmed);
+    return this.#bounded(this.#confirmScript, args, (reply) => parseConfirmReply(reply, n), unconfirmed);
   }
 
   /**
@@ -165,21 +185,25 @@ export class Confirmer {
     ) {
       return Promise.resolve(failed());
     }
-    // decide.lua's KEYS then ARGV in one array (its header gives the layout): 5 keys and 4 arguments per item.
+    // EVALSHA's arguments: sha and numkeys, then from K on decide.lua's KEYS then ARGV in one array (its header
+    // gives the layout): 5 keys and 4 arguments per item.
     const nKeys = 5 * n + 3;
-    const argv = new Array<string | number>(nKeys + 4 * n + 8);
+    const K = 2;
+    const argv = new Array<string | number>(K + nKeys + 4 * n + 8);
+    argv[0] = this.#decideScript.sha;
+    argv[1] = nKeys;
     const suffix = `${this.#attemptIdPrefix}${(this.#attemptSeq = (this.#attemptSeq + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
     // The key was checked above (a positive safe integer), as refusedKey() would check it.
-    argv[0] = `${this.#refusedBase}${key}`;
-    argv[1] = `${this.#attemptsBase}${key}`;
-    argv[nKeys - 1] = this.#epochKey;
-    argv[nKeys] = input.dial ? '1' : '0';
-    argv[nKeys + 1] = input.requireConsent ? '1' : '0';
-    argv[nKeys + 2] = input.jsBlocked ? '1' : '0';
-    argv[nKeys + 3] = cap === null ? '' : cap;
-    argv[nKeys + 4] = windowMs;
-    argv[nKeys + 5] = input.refusals === false ? '0' : '1';
-    argv[nKeys + 6] = suffix;
+    argv[K] = `${this.#refusedBase}${key}`;
+    argv[K + 1] = `${this.#attemptsBase}${key}`;
+    argv[K + nKeys - 1] = this.#epochKey;
+    argv[K + nKeys] = input.dial ? '1' : '0';
+    argv[K + nKeys + 1] = input.requireConsent ? '1' : '0';
+    argv[K + nKeys + 2] = input.jsBlocked ? '1' : '0';
+    argv[K + nKeys + 3] = cap === null ? '' : cap;
+    argv[K + nKeys + 4] = windowMs;
+    argv[K + nKeys + 5] = input.refusals === false ? '0' : '1';
+    argv[K + nKeys + 6] = suffix;
     for (let i = 0; i < n; i++) {
       const item = items[i] as DecideItem;
       const role = ROLE_CODES[item.role] as string | undefined;
@@ -190,13 +214,13 @@ export class Confirmer {
       const high = highOf(item.key);
       const buckets = bucketsOfPart(item.buckets, high);
       const k = this.#generationKeys(item.list, item.generation);
-      const at = 5 * i + 2;
+      const at = K + 5 * i + 2;
       argv[at] = k.marker;
       argv[at + 1] = buckets === 0 ? k.marker : `${k.bucketBase}${high}.${bucketIndexOf(member, buckets)}`;
       argv[at + 2] = k.added;
       argv[at + 3] = k.revoked;
       argv[at + 4] = k.terms;
-      const a = nKeys + 7 + 4 * i;
+      const a = K + nKeys + 7 + 4 * i;
       argv[a] = member;
       argv[a + 1] = String(item.key);
       argv[a + 2] = role;
@@ -206,7 +230,8 @@ export class Confirmer {
     const observer = this.#ruleWrites;
     const mark = this.#durability.mark();
     const decided = this.#bounded(
-      (fast) => fast.cgDecide(nKeys, ...argv),
+      this.#decideScript,
+      argv,
       (reply) => {
         const facts = parseDecideReply(reply, n);
         if (facts === null) return failed();
@@ -252,46 +277,62 @@ export class Confirmer {
   }
 
   /**
-   * Sends one script on the confirm connection and settles within confirmTimeoutMs, never rejecting: a timeout,
-   * a send failure or an error reply resolves to fallback(). The in-flight count covers replies still owed.
+   * Sends one script on the confirm connection (EVALSHA; on NOSCRIPT once more as EVAL, which caches it again) and
+   * settles within confirmTimeoutMs, never rejecting: a timeout, a send failure or an error reply resolves to
+   * fallback(). The in-flight count covers replies still owed. `args` is sendEvalsha's: [sha, numkeys, ...].
    */
-  #bounded<T>(send: (fast: Client) => Promise<unknown>, parse: (reply: unknown) => T, fallback: () => T): Promise<T> {
+  #bounded<T>(script: HotScript, args: Array<string | number>, parse: (reply: unknown) => T, fallback: () => T): Promise<T> {
     return new Promise<T>((resolve) => {
       let settled = false;
+      let retried = false;
       const timer = this.#deadlines.add(() => {
         settled = true;
         resolve(fallback());
       });
       this.#inFlight++;
+      const answered = (reply: unknown): void => {
+        this.#inFlight--;
+        if (settled) return;
+        settled = true;
+        timer.cancelled = true;
+        // A parse (or the observer it tells) that throws must not leave the check hanging: it reads as failed.
+        let parsed: T;
+        try {
+          parsed = parse(reply);
+        } catch {
+          parsed = fallback();
+        }
+        resolve(parsed);
+      };
+      const failed = (err: unknown): void => {
+        // NOSCRIPT: the script did not run (Redis restarted, flushed its script cache, or a replica was promoted):
+        // sent once more with its text, within the same deadline; any other error, or a second one, fails.
+        if (!retried && !settled && isNoScript(err)) {
+          retried = true;
+          let again: Promise<unknown>;
+          try {
+            again = sendEval(this.#fast, script.lua, args);
+          } catch (e) {
+            failed(e);
+            return;
+          }
+          again.then(answered, failed);
+          return;
+        }
+        this.#inFlight--;
+        if (settled) return;
+        settled = true;
+        timer.cancelled = true;
+        resolve(fallback());
+      };
       let sent: Promise<unknown>;
       try {
-        sent = send(this.#fast);
-      } catch {
-        sent = Promise.reject(new Error('send failed'));
+        sent = sendEvalsha(this.#fast, args);
+      } catch (err) {
+        failed(err);
+        return;
       }
-      sent.then(
-        (reply) => {
-          this.#inFlight--;
-          if (settled) return;
-          settled = true;
-          timer.cancelled = true;
-          // A parse (or the observer it tells) that throws must not leave the check hanging: it reads as failed.
-          let parsed: T;
-          try {
-            parsed = parse(reply);
-          } catch {
-            parsed = fallback();
-          }
-          resolve(parsed);
-        },
-        () => {
-          this.#inFlight--;
-          if (settled) return;
-          settled = true;
-          timer.cancelled = true;
-          resolve(fallback());
-        },
-      );
+      sent.then(answered, failed);
     });
   }
 
@@ -313,6 +354,13 @@ export class Confirmer {
     }
     return k;
   }
+}
+
+/** The sha (as Redis's script cache names it) and text of a hot-path script; throws when it is missing (a broken build). */
+function hotScript(scripts: readonly ScriptDefinition[], command: 'cgConfirm' | 'cgDecide'): HotScript {
+  const lua = scripts.find((s) => s.command === command)?.lua;
+  if (lua === undefined) throw new CallgateError(ErrorCode.CONFIG, `Redis script ${command} is missing`);
+  return { sha: createHash('sha1').update(lua).digest('hex'), lua };
 }
 
 /** The scripts' bucket mode of an item: 'n' no bucket, 'e' the bucket must exist (layout 2), 'o' it may not. */

@@ -8,7 +8,8 @@
  *
  * Every connection fails fast while disconnected (no offline queue: a queued confirm would answer after the
  * dialer gave up on it), reconnects forever with capped backoff, and has the Lua scripts defined
- * (redis/scripts.ts). Also here: Redis's clock (TIME) and the server facts the eviction watch reads.
+ * (redis/scripts.ts). Also here: Redis's clock (TIME) and the server facts the eviction watch reads, and the
+ * direct EVALSHA / EVAL sends of the two hot-path scripts (sendEvalsha, sendEval).
  *
  * "Forever" needs help from here: ioredis ends a client for good (status 'end': no more reconnections, every
  * command fails with "Connection is closed.") when its connector is disconnected while a reconnection attempt is
@@ -17,7 +18,7 @@
  * 2 of 3 runs of the fail-over loss test with 4 CPU burners on 2 cores; ioredis issue 1683 reports the same).
  * So a connection that ends without its owner having released it (disconnect(), quit(), close()) is connected again.
  */
-import { Redis } from 'ioredis';
+import { Command as RedisCommand, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import { positive, redisError } from './errors.js';
@@ -29,7 +30,7 @@ type Command =
   | 'get' | 'set' | 'append' | 'strlen' | 'exists' | 'getrangeBuffer' | 'mget' | 'pexpire' | 'pttl' | 'scan' | 'unlink'
   | 'hset' | 'hgetall' | 'smembers'
   | 'zadd' | 'zrem' | 'zrange' | 'zscore' | 'zrangebyscore' | 'zremrangebyscore' | 'zscan'
-  | 'xread' | 'xrevrange' | 'xinfo' | 'incr' | 'wait' | 'ping' | 'info';
+  | 'xread' | 'xrevrange' | 'xinfo' | 'incr' | 'wait' | 'ping' | 'info' | 'sendCommand';
 
 /** A connection with callgate's scripts defined: the typed surface the other parts of redis/ use. */
 export type Client = Pick<Redis, Command> & Scripts;
@@ -338,6 +339,31 @@ export class Connection {
     this.#up = up;
     this.#onStateChange?.(up ? 'up' : 'down');
   }
+}
+
+/** Script replies as strings, as defineCommand's commands answer them. */
+const UTF8 = { replyEncoding: 'utf8' } as const;
+
+/**
+ * EVALSHA of a hot-path script (redis/confirm.ts), sent as one prebuilt command: defineCommand's wrapper copied the
+ * arguments three times, chained a promise for its NOSCRIPT retry and wrapped each command's reject (issue 17).
+ * `args` is [sha, numkeys, ...keys, ...argv]. The promise rejects on any error, NOSCRIPT included: the caller
+ * then sends the same arguments once with sendEval (NOSCRIPT means the script did not run).
+ */
+export function sendEvalsha(client: Client, args: ReadonlyArray<string | number>): Promise<unknown> {
+  return client.sendCommand(new RedisCommand('evalsha', args as Array<string | number>, UTF8)) as Promise<unknown>;
+}
+
+/** EVAL of `lua` with sendEvalsha's arguments (its sha in args[0] is replaced): runs the script and caches it again. */
+export function sendEval(client: Client, lua: string, args: ReadonlyArray<string | number>): Promise<unknown> {
+  const withText = args.slice();
+  withText[0] = lua;
+  return client.sendCommand(new RedisCommand('eval', withText, UTF8)) as Promise<unknown>;
+}
+
+/** True when Redis answered that it does not hold the script (a restart, SCRIPT FLUSH, a promoted replica). */
+export function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('NOSCRIPT');
 }
 
 /** QUIT within 1 s when ready, then disconnect; null is a no-op. */

@@ -11,6 +11,8 @@ import type { GenerationMarker } from '../../../src/redis/codecs.js';
 import { EMPTY_BUCKET_MEMBER, MAX_INTSET_ENTRIES, bucketIndexOf } from '../../../src/redis/bucketing.js';
 import { bucketKey, bucketPattern, epochKey, markerKey } from '../../../src/redis/keys.js';
 import { isCallgateError } from '../../../src/core/errors.js';
+import { DAY_MS } from '../../../src/core/time.js';
+import { scriptDigests } from '../../../src/redis/scripts.js';
 import { redisCli, startPrivateRedis } from '../../helpers/redis-server.js';
 import type { PrivateRedis } from '../../helpers/redis-server.js';
 
@@ -314,6 +316,23 @@ describe('RedisStore faults (private redis-server)', () => {
     } finally {
       await capped.close();
     }
+  });
+
+  it('runs the check scripts again after Redis lost its script cache (SCRIPT FLUSH), a counted attempt counted once', async () => {
+    // The scripts go out as EVALSHA; NOSCRIPT (the script did not run) is retried once as EVAL, which caches it again.
+    const digests = scriptDigests();
+    expect(await store.confirmer.confirm([member()])).toEqual(['member']);
+    await redis.cli('SCRIPT', 'FLUSH');
+    expect(await store.confirmer.confirm([member(), { ...member(), key: 33_100_000_000 }])).toEqual(['member', 'absent']);
+    expect(await redis.cli('SCRIPT', 'EXISTS', digests['cgConfirm'] as string)).toBe('1');
+    await redis.cli('SCRIPT', 'FLUSH');
+    const consumer = 33_612_345_678;
+    const dial = { key: consumer, items: [], requireConsent: false, jsBlocked: false, cap: 4, windowMs: 30 * DAY_MS, refusals: true };
+    const counted = await store.confirmer.decide({ ...dial, dial: true });
+    expect([counted.answered, counted.counted, counted.attempts]).toEqual([true, true, 0]);
+    const after = await store.confirmer.decide({ ...dial, dial: false });
+    expect([after.answered, after.counted, after.attempts]).toEqual([true, false, 1]);
+    expect(await redis.cli('SCRIPT', 'EXISTS', digests['cgDecide'] as string)).toBe('1');
   });
 
   it('answers unconfirmed fast while Redis is down, reconnects by itself, and reads a restarted empty Redis as unconfirmed', async () => {
