@@ -139,8 +139,8 @@ function write(res: ServerResponse, reply: HttpReply): void {
   const sent = reply.status === 304 ? undefined : body;
   // A flat name/value list, in the order (and with the overrides) of the object spread it replaces:
   // content-type, cache-control, content-length, then the reply's own, one of which may replace an earlier value.
-  const list: string[] = ['content-type', reply.contentType ?? 'application/json; charset=utf-8', 'cache-control', 'no-store'];
-  if (sent !== undefined) list.push('content-length', String(Buffer.byteLength(sent)));
+  const type = reply.contentType ?? 'application/json; charset=utf-8';
+  const list: string[] = sent === undefined ? ['content-type', type, 'cache-control', 'no-store'] : ['content-type', type, 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(sent))];
   const extra = reply.headers;
   if (extra !== undefined) {
     for (const name in extra) {
