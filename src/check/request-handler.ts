@@ -4,7 +4,7 @@
  * counts for supervision and the audit trail's record. Every decision that is audited is decided
  * once here, so the trail says exactly what the dialer was told.
  */
-import { encodeCheckRecord, type AuditEvent } from '../audit/record.js';
+import { encodeCheckRecordOpen, type AuditEvent } from '../audit/record.js';
 import { isoClock } from '../core/iso-clock.js';
 import type { Checker } from './deny-lists.js';
 import type { CheckStats } from '../supervision/check-stats.js';
@@ -26,6 +26,8 @@ export interface AuditSink {
   write(event: AuditEvent): boolean;
   /** One event already serialised as a JSON object; false as for write(). */
   writeJson(json: string): boolean;
+  /** writeJson() of `open` + `}` (audit/record.ts encodeCheckRecordOpen), without copying the record to splice it. */
+  writeJsonOpen(open: string): boolean;
 }
 
 /** An allow turned into a block because its audit record cannot be kept (the consent consulted stays on record). */
@@ -134,7 +136,7 @@ export function createCheckHandlers(deps: RequestHandlerDeps): CheckHandlers {
     if (audit === null) return false;
     generations();
     // The record is serialised from fragments (audit/record.ts), with the generations' JSON cached per snapshot.
-    return audit.writeJson(encodeCheckRecord(at(), raw, campaign, policy.name, dial, r, gensJson));
+    return audit.writeJsonOpen(encodeCheckRecordOpen(at(), raw, campaign, policy.name, dial, r, gensJson));
   };
 
   const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
