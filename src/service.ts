@@ -22,7 +22,7 @@ import type { ListBackend } from './backends/list-backend.js';
 import { ListRegistry } from './lists/registry.js';
 import type { Logger } from './core/logger.js';
 import { AuditLog } from './audit/writer.js';
-import { createRequestHandler } from './check/request-handler.js';
+import { createCheckHandlers } from './check/request-handler.js';
 import { RulesChecker } from './rules/rules-check.js';
 import { startFreshnessMonitor, startLoadRetries, startRefreshSchedules, type LoadRetries } from './refresh/scheduler.js';
 import { CheckStats } from './supervision/check-stats.js';
@@ -78,7 +78,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
   const auditStats = audit === null ? null : () => audit.stats();
   // Counting is decided once here: with stats off, the handler does no bookkeeping at all.
   const handlerDeps = { registry, checker, rules: config.rules, rulesChecker, outcomes: mode.outcomes, stats: counted ? stats : null, audit, batchSliceSize: config.batchSliceSize, now };
-  const handle = createRequestHandler(handlerDeps);
+  const { handle, checkOne } = createCheckHandlers(handlerDeps);
   // `callgate why`: the facts it gathers come from a RulesFacts of its own, left out of the unconfirmed_rate figures
   // (its verdicts, decided by the check's own code, count there as a check's Redis answers do).
   const why = { registry, backend, facts: mode.rulesFacts({ confirms: null, local: backend.local ?? null }), handler: handlerDeps, now };
@@ -125,20 +125,24 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['GET /api/alerts', (): HttpReply => ({ status: 200, body: { alerts: alerts.active() } })],
     ...adminRoutes(adminDeps),
     ...whyRoutes({ why, adminToken: config.adminToken, audit, logger: logger.child({ component: 'why' }) }),
-    ...httpCheckRoutes({
-      handle,
-      limits: { maxBatchSize: config.maxBatchSize },
-      maxBodyBytes: config.maxPayloadBytes,
-      checkToken: config.checkToken,
-      optoutToken: config.optoutToken,
-      adminToken: config.adminToken,
-      optOut: (numbers, who) => applyChange(adminDeps, 'add', null, numbers, who),
-      logger: logger.child({ component: 'http-check' }),
-    }),
     ...statsRoutes({ stats: statsService, metrics, statsToken: config.statsToken, adminToken: config.adminToken }),
     ...dashboardRoutes({ token: config.statsToken }),
     ...(options.extraRoutes ?? []),
   ]);
+  // The check doors read no URL object: answered without one (server/http-server.ts, looked up before `routes`).
+  const plain = httpCheckRoutes({
+    handle,
+    check: checkOne,
+    limits: { maxBatchSize: config.maxBatchSize },
+    maxBodyBytes: config.maxPayloadBytes,
+    checkToken: config.checkToken,
+    optoutToken: config.optoutToken,
+    adminToken: config.adminToken,
+    optOut: (numbers, who) => applyChange(adminDeps, 'add', null, numbers, who),
+    logger: logger.child({ component: 'http-check' }),
+  });
+  // An extra route given for a door's key replaces it, as it did when they shared one table.
+  for (const key of options.extraRoutes?.keys() ?? []) plain.delete(key);
   const upgrades = new Map<string, UpgradeHandler>([
     [
       '/',
@@ -150,7 +154,7 @@ export async function startService(config: ServeConfig, logger: Logger, makeBack
     ['/stats', statsUpgrade(config.statsToken, config.adminToken, (req, socket, head) => statsSockets.handleUpgrade(req, socket, head))],
   ]);
   const guard = createSiteGuard({ listenHost: config.host, allowedHosts: config.allowedHosts });
-  const http = createHttpServer({ routes, upgrades, guard }, { maxSockets: config.maxSockets }, logger.child({ component: 'http' }));
+  const http = createHttpServer({ routes, plain, upgrades, guard }, { maxSockets: config.maxSockets }, logger.child({ component: 'http' }));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

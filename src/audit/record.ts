@@ -101,12 +101,20 @@ export function encodeAuditEvent(event: AuditEvent): string {
  * per snapshot by the caller.
  */
 export function encodeCheckRecord(at: string, raw: string, campaign: string | null, policy: string, dial: boolean, r: CheckResult, generationsJson: string): string {
+  return `${encodeCheckRecordOpen(at, raw, campaign, policy, dial, r, generationsJson)}}`;
+}
+
+/**
+ * encodeCheckRecord without its closing brace, for the log's writeJsonOpen: the file line is then this and the
+ * instance tail, with no copy of the whole record made to cut its brace off (one per check, issue 17).
+ */
+export function encodeCheckRecordOpen(at: string, raw: string, campaign: string | null, policy: string, dial: boolean, r: CheckResult, generationsJson: string): string {
   return (
     `{"type":"check","at":"${at}","number":${r.number === null ? `null,"input":${JSON.stringify(raw.slice(0, AUDIT_INPUT_MAX_CHARS))}` : `"${r.number}"`}` +
     `,"campaign":${campaign === null ? 'null' : JSON.stringify(campaign)},"policy":"${policy}","verdict":"${r.verdict}","reason":"${r.reason}"` +
     `${r.basis === undefined ? '' : `,"basis":"${r.basis}"`}${r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`}${dial ? ',"dial":true' : ''}` +
     `${r.consent === undefined ? '' : `,"consent":${JSON.stringify(r.consent)}`}` +
-    `,"generations":${generationsJson}}`
+    `,"generations":${generationsJson}`
   );
 }
 

@@ -175,7 +175,24 @@ export class AuditLog {
       this.#drop(1, 'write after close');
       return false;
     }
-    const line = recordLine(json, this.#tail);
+    return this.#take(recordLine(json, this.#tail));
+  }
+
+  /**
+   * writeJson() of `open` + `}`: one event serialised as a JSON object without its closing brace (audit/record.ts
+   * encodeCheckRecordOpen). The line is `open` and the instance tail, the same bytes, without the copy that cutting
+   * the brace off a record built from fragments makes.
+   */
+  writeJsonOpen(open: string): boolean {
+    if (this.#closed) {
+      this.#drop(1, 'write after close');
+      return false;
+    }
+    return this.#take(open + this.#tail);
+  }
+
+  /** Buffers one file line (or refuses it at the bound). */
+  #take(line: string): boolean {
     if (this.#pendingBytes + line.length > this.#maxPendingBytes) {
       this.#drop(1, 'buffer full while the disk is failing or slow');
       return false;

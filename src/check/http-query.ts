@@ -29,9 +29,35 @@ function shown(s: string): string {
   return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 }
 
+/** A hexadecimal digit's value, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
+}
+
 /** `%XX` escapes decoded as UTF-8; `+` left as it is; null when an escape or the UTF-8 it spells is malformed. */
 export function decodeComponent(s: string): string | null {
-  if (!s.includes('%')) return s;
+  let at = s.indexOf('%');
+  if (at < 0) return s;
+  // Escapes of ASCII (`%2B`, `%20`: every encoded number) decoded here, each to its one character, as
+  // decodeURIComponent does; anything else (a UTF-8 byte, a malformed escape) goes to it whole.
+  let out = '';
+  let from = 0;
+  const n = s.length;
+  while (at >= 0) {
+    if (at + 2 >= n) return decodeStrict(s);
+    const high = hexValue(s.charCodeAt(at + 1));
+    const low = hexValue(s.charCodeAt(at + 2));
+    if (high < 0 || high > 7 || low < 0) return decodeStrict(s);
+    out += s.slice(from, at) + String.fromCharCode(high * 16 + low);
+    from = at + 3;
+    at = s.indexOf('%', from);
+  }
+  return from === n ? out : out + s.slice(from);
+}
+
+function decodeStrict(s: string): string | null {
   try {
     // decodeURIComponent never touches `+` and throws on a malformed escape or UTF-8 sequence.
     return decodeURIComponent(s);
@@ -45,23 +71,32 @@ export function decodeComponent(s: string): string | null {
  * (`a=1&&b=2`, a trailing `&`) are skipped; a piece without `=` is a parameter with an empty value.
  */
 export function parseQuery(query: string, allowed: ReadonlySet<string>): ParsedQuery {
-  if (query.length > MAX_QUERY_LENGTH) return fail('query_too_long', `the query string has ${query.length} characters; at most ${MAX_QUERY_LENGTH}`);
+  const length = query.length;
+  if (length > MAX_QUERY_LENGTH) return fail('query_too_long', `the query string has ${length} characters; at most ${MAX_QUERY_LENGTH}`);
   const params = new Map<string, string>();
-  if (query.length === 0) return { ok: true, params };
-  const pieces = query.split('&');
-  if (pieces.length > MAX_QUERY_PARAMETERS) return fail('query_too_long', `the query string has ${pieces.length} parameters; at most ${MAX_QUERY_PARAMETERS}`);
-  for (const piece of pieces) {
-    if (piece.length === 0) continue;
-    const eq = piece.indexOf('=');
-    const rawName = eq < 0 ? piece : piece.slice(0, eq);
-    const rawValue = eq < 0 ? '' : piece.slice(eq + 1);
-    const name = decodeComponent(rawName);
-    if (name === null) return fail('bad_query', `parameter name ${shown(rawName)} has a malformed %-escape`);
-    if (!allowed.has(name)) return fail('unknown_parameter', `unknown parameter ${shown(name)}; expected one of ${[...allowed].join(', ')}`);
-    const value = decodeComponent(rawValue);
-    if (value === null) return fail('bad_query', `parameter ${shown(name)} has a malformed %-escape`);
-    if (params.has(name)) return fail('duplicate_parameter', `parameter ${shown(name)} appears more than once`);
-    params.set(name, value);
+  if (length === 0) return { ok: true, params };
+  // The pieces are counted before any is read, so that the refusal does not depend on their contents.
+  let pieces = 1;
+  for (let at = query.indexOf('&'); at >= 0; at = query.indexOf('&', at + 1)) pieces++;
+  if (pieces > MAX_QUERY_PARAMETERS) return fail('query_too_long', `the query string has ${pieces} parameters; at most ${MAX_QUERY_PARAMETERS}`);
+  let from = 0;
+  while (from <= length) {
+    let end = query.indexOf('&', from);
+    if (end < 0) end = length;
+    if (end > from) {
+      const eq = query.indexOf('=', from);
+      const named = eq >= 0 && eq < end;
+      const rawName = query.slice(from, named ? eq : end);
+      const rawValue = named ? query.slice(eq + 1, end) : '';
+      const name = decodeComponent(rawName);
+      if (name === null) return fail('bad_query', `parameter name ${shown(rawName)} has a malformed %-escape`);
+      if (!allowed.has(name)) return fail('unknown_parameter', `unknown parameter ${shown(name)}; expected one of ${[...allowed].join(', ')}`);
+      const value = decodeComponent(rawValue);
+      if (value === null) return fail('bad_query', `parameter ${shown(name)} has a malformed %-escape`);
+      if (params.has(name)) return fail('duplicate_parameter', `parameter ${shown(name)} appears more than once`);
+      params.set(name, value);
+    }
+    from = end + 1;
   }
   return { ok: true, params };
 }

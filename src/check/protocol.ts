@@ -133,8 +133,16 @@ function numberField(number: string | null): string {
 }
 
 export function encodeCheckReply(id: RequestId, r: CheckResult): string {
+  return `{"id":${encodeId(id)},${encodeCheckFields(r)}`;
+}
+
+/**
+ * A check reply after its id, closing brace included: `{` + this is the reply without an id (the HTTP
+ * door's), the same bytes as the socket's by construction.
+ */
+export function encodeCheckFields(r: CheckResult): string {
   const extra = (r.basis === undefined ? '' : `,"basis":"${r.basis}"`) + (r.retryAt === undefined ? '' : `,"retryAt":"${r.retryAt}"`);
-  return `{"id":${encodeId(id)},"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}${extra}}`;
+  return `"verdict":"${r.verdict}","reason":"${r.reason}","number":${numberField(r.number)}${extra}}`;
 }
 
 /** replicated false (Redis mode waiting for replicas, none seen to hold the refusal in time) adds `"replicated":false`. */

@@ -4,7 +4,7 @@
  * counts for supervision and the audit trail's record. Every decision that is audited is decided
  * once here, so the trail says exactly what the dialer was told.
  */
-import { encodeCheckRecord, type AuditEvent } from '../audit/record.js';
+import { encodeCheckRecordOpen, type AuditEvent } from '../audit/record.js';
 import { isoClock } from '../core/iso-clock.js';
 import type { Checker } from './deny-lists.js';
 import type { CheckStats } from '../supervision/check-stats.js';
@@ -26,6 +26,8 @@ export interface AuditSink {
   write(event: AuditEvent): boolean;
   /** One event already serialised as a JSON object; false as for write(). */
   writeJson(json: string): boolean;
+  /** writeJson() of `open` + `}` (audit/record.ts encodeCheckRecordOpen), without copying the record to splice it. */
+  writeJsonOpen(open: string): boolean;
 }
 
 /** An allow turned into a block because its audit record cannot be kept (the consent consulted stays on record). */
@@ -77,7 +79,21 @@ export function isDenyListsOnly(p: PolicyConfig): boolean {
   return !p.requireConsent && !p.hours && p.frequencyCap === null && p.refusalDays === null && p.bannedSectors.length === 0;
 }
 
+/** One single-number check, decided, recorded and counted exactly as a `check` request is: its result, not encoded. */
+export type SingleCheck = (number: string, campaign: string | null, dial: boolean) => CheckResult | Promise<CheckResult>;
+
+export interface CheckHandlers {
+  /** A decoded request → its encoded reply frame (the socket's). */
+  readonly handle: (request: Request) => string | Promise<string>;
+  /** A single check's result, for a door that encodes its own reply (HTTP): the same decision and bookkeeping as `handle`. */
+  readonly checkOne: SingleCheck;
+}
+
 export function createRequestHandler(deps: RequestHandlerDeps): (request: Request) => string | Promise<string> {
+  return createCheckHandlers(deps).handle;
+}
+
+export function createCheckHandlers(deps: RequestHandlerDeps): CheckHandlers {
   const { checker, stats, audit } = deps;
   const now = deps.now ?? Date.now;
   const fallback: CampaignConfig = { policy: deps.rules.defaultPolicy, sector: null };
@@ -120,16 +136,26 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     if (audit === null) return false;
     generations();
     // The record is serialised from fragments (audit/record.ts), with the generations' JSON cached per snapshot.
-    return audit.writeJson(encodeCheckRecord(at(), raw, campaign, policy.name, dial, r, gensJson));
+    return audit.writeJsonOpen(encodeCheckRecordOpen(at(), raw, campaign, policy.name, dial, r, gensJson));
   };
 
   const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
     const started = performance.now();
     const campaign = resolveCampaign(deps.rules, fallback, request.campaign);
     const policy = campaign?.policy ?? fallback.policy;
-    const done = (r: CheckResult): string => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
     const r = decideOne(deps, campaign, request.number, request.dial);
-    return 'then' in r ? r.then(done) : done(r);
+    // A synchronous decision allocates no closure; an asynchronous one takes one reaction, as before.
+    if (!('then' in r)) return encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
+    return r.then((d) => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, d)));
+  };
+
+  const checkOne: SingleCheck = (number, campaignName, dial) => {
+    const started = performance.now();
+    const campaign = resolveCampaign(deps.rules, fallback, campaignName);
+    const policy = campaign?.policy ?? fallback.policy;
+    const r = decideOne(deps, campaign, number, dial);
+    if (!('then' in r)) return recordCheck(number, campaignName, policy, dial, started, r);
+    return r.then((d) => recordCheck(number, campaignName, policy, dial, started, d));
   };
 
   const batch = async (request: Extract<Request, { op: 'batch' }>): Promise<string> => {
@@ -177,7 +203,7 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
     return encodeOutcomeReply(request.id, e164, request.outcome, replicated);
   };
 
-  return (request: Request): string | Promise<string> => {
+  const handle = (request: Request): string | Promise<string> => {
     switch (request.op) {
       case 'check':
         return single(request);
@@ -191,4 +217,5 @@ export function createRequestHandler(deps: RequestHandlerDeps): (request: Reques
       }
     }
   };
+  return { handle, checkOne };
 }

@@ -16,11 +16,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { sameSecret, isLoopback } from '../admin/auth.js';
-import { campaignProblem, decodeRequest, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome, type ProtocolLimits, type Request } from '../check/protocol.js';
+import { campaignProblem, decodeRequest, encodeCheckFields, MAX_NUMBER_LENGTH, OUTCOMES, type CallOutcome, type ProtocolLimits, type Request } from '../check/protocol.js';
 import { scanFrame, NOT_OBJECT, TOO_DEEP } from '../check/frame-shape.js';
 import { decodeComponent, flagValue, parseQuery, rawQueryOf, type QueryError } from '../check/http-query.js';
 import type { Logger } from '../core/logger.js';
-import { HttpError, type HttpReply, type RouteHandler } from './http-server.js';
+import type { SingleCheck } from '../check/request-handler.js';
+import type { CheckResult } from '../check/verdict.js';
+import { HttpError, type HttpReply, type PlainRouteHandler } from './http-server.js';
 
 /** Answers one decoded request with an encoded reply (the socket's handler). Must not throw. */
 export type CheckHandler = (request: Request) => string | Promise<string>;
@@ -30,6 +32,8 @@ export type OptOutAdder = (numbers: readonly string[], who: string) => Promise<u
 
 export interface HttpCheckDeps {
   readonly handle: CheckHandler;
+  /** One check from parameters (GET, a form): the handler's own decision and bookkeeping, its result encoded here. */
+  readonly check: SingleCheck;
   readonly limits: ProtocolLimits;
   /** Largest request body: the socket's largest frame (maxPayloadBytes). */
   readonly maxBodyBytes: number;
@@ -70,7 +74,8 @@ function queryError(e: QueryError): HttpError {
 
 /** `Accept` asking for text/plain and not for JSON (curl's and libcurl's default `*\/*` is JSON). */
 export function acceptsText(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
+  // Shorter than "text/plain" (curl's `*/*`): nothing to lower-case.
+  if (accept === undefined || accept.length < 10) return false;
   const a = accept.toLowerCase();
   return a.includes('text/plain') && !a.includes('application/json');
 }
@@ -251,6 +256,32 @@ function answer(reply: string, op: Request['op'], hasId: boolean, format: Format
   return { status: 200, body: allowed ? 'allow' : `block ${reason}`, contentType: TEXT_TYPE, headers };
 }
 
+/** The verdict headers of each (verdict, reason), made once: a check's reply then allocates none. */
+const verdictHeaders = new Map<string, Readonly<Record<string, string>>>();
+
+function headersOf(allowed: boolean, reason: string): Readonly<Record<string, string>> {
+  const key = allowed ? `a${reason}` : `b${reason}`;
+  let h = verdictHeaders.get(key);
+  if (h === undefined) {
+    h = Object.freeze({ 'x-callgate-verdict': allowed ? 'allow' : 'block', 'x-callgate-reason': reason });
+    // Reasons are reason words and list names, a few dozen at most; the bound is a safeguard.
+    if (verdictHeaders.size >= 1024) verdictHeaders.clear();
+    verdictHeaders.set(key, h);
+  }
+  return h;
+}
+
+/**
+ * A single check's reply from its result: what answer() makes of the socket's reply to the same check
+ * without an id (the same JSON bytes, check/protocol.ts encodeCheckFields), without encoding and re-reading it.
+ */
+function checkAnswer(r: CheckResult, format: Format): HttpReply {
+  const allowed = r.verdict === 'allow';
+  const headers = headersOf(allowed, r.reason);
+  if (format === 'json') return { status: 200, body: `{${encodeCheckFields(r)}`, contentType: JSON_TYPE, headers };
+  return { status: 200, body: allowed ? 'allow' : `block ${r.reason}`, contentType: TEXT_TYPE, headers };
+}
+
 function textError(status: number, code: string): HttpReply {
   return { status, body: `error ${code}`, contentType: TEXT_TYPE, headers: { 'x-callgate-error': code } };
 }
@@ -264,7 +295,7 @@ function refused(err: HttpError, format: Format): HttpReply {
 /** Methods a door does not take: answered 405 with `Allow`, not a misleading 404. */
 const OTHER_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> {
+export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, PlainRouteHandler> {
   const { limits, logger } = deps;
 
   const authorise = (req: IncomingMessage, params: ReadonlyMap<string, string> | null): void => {
@@ -281,7 +312,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
 
   /** Runs a door, answering any refusal in the request's format; synchronous when the check is (a Bloom miss). */
   const door =
-    (run: (req: IncomingMessage) => HttpReply | Promise<HttpReply>): RouteHandler =>
+    (run: (req: IncomingMessage) => HttpReply | Promise<HttpReply>): PlainRouteHandler =>
     (req): HttpReply | Promise<HttpReply> => {
       try {
         const r = run(req);
@@ -292,11 +323,16 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     };
 
   const run = (request: Request, hasId: boolean, format: Format): HttpReply | Promise<HttpReply> => {
+    if (request.op === 'check' && !hasId) {
+      // A single check without an id (every parameter check): its result, answered without encoding the socket's frame.
+      const r = deps.check(request.number, request.campaign, request.dial);
+      return 'then' in r ? r.then((c) => checkAnswer(c, format)) : checkAnswer(r, format);
+    }
     const reply = deps.handle(request);
     return typeof reply === 'string' ? answer(reply, request.op, hasId, format) : reply.then((r) => answer(r, request.op, hasId, format));
   };
 
-  const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): RouteHandler =>
+  const get = (op: 'check' | 'outcome', allowed: ReadonlySet<string>): PlainRouteHandler =>
     door((req) => {
       const params = paramsOf(req, '', allowed);
       const format = formatOf(req, params);
@@ -369,7 +405,7 @@ export function httpCheckRoutes(deps: HttpCheckDeps): Map<string, RouteHandler> 
     return format === 'text' ? { status: 200, body: 'ok', contentType: TEXT_TYPE } : { status: 200, body: outcome };
   });
 
-  const routes = new Map<string, RouteHandler>([
+  const routes = new Map<string, PlainRouteHandler>([
     ['GET /v1/check', get('check', CHECK_PARAMS)],
     ['POST /v1/check', post('check', CHECK_PARAMS, CHECK_FIELDS)],
     ['POST /v1/outcome', post('outcome', OUTCOME_PARAMS, OUTCOME_FIELDS)],

@@ -15,6 +15,8 @@ export interface HttpReply {
 }
 
 export type RouteHandler = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
+/** A route that reads no URL (the check doors read the raw query themselves): its target is never parsed into one. */
+export type PlainRouteHandler = (req: IncomingMessage) => HttpReply | Promise<HttpReply>;
 /** `url` is the request target already parsed (never throws): handlers need not parse it again. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
 
@@ -22,11 +24,13 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
  * Runs before every route and upgrade (server/site-guard.ts: Host, Origin, Sec-Fetch-Site): an HttpError
  * refuses the request with its status and code.
  */
-export type RequestGuard = (req: IncomingMessage, url: URL, upgrade: boolean) => HttpError | null;
+export type RequestGuard = (req: IncomingMessage, pathname: string, upgrade: boolean) => HttpError | null;
 
 export interface HttpRoutes {
   /** Keyed by "METHOD /path". */
   readonly routes: ReadonlyMap<string, RouteHandler>;
+  /** Keyed by "METHOD /path" too: routes answered without a URL object (looked up first). */
+  readonly plain?: ReadonlyMap<string, PlainRouteHandler>;
   /** Keyed by path. */
   readonly upgrades: ReadonlyMap<string, UpgradeHandler>;
   readonly guard?: RequestGuard;
@@ -92,6 +96,32 @@ export function parseTarget(target: string | undefined): URL | null {
   return URL.canParse(t, BASE) ? new URL(t, BASE) : null;
 }
 
+/**
+ * Whether the URL parser leaves a path character exactly as written: letters, digits, `/`, `-`, `_`, `~`.
+ * Everything else (`.`, which may make a dot segment, `%`, `\\`, whitespace, controls, non-ASCII, …) may be
+ * rewritten, so a path holding one is parsed.
+ */
+function keptAsWritten(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === SLASH || c === 0x2d || c === 0x5f || c === 0x7e;
+}
+
+/**
+ * The pathname of an origin-form target whose path the URL parser keeps as written (`/v1/check?…`, what
+ * every dialer sends): the path itself, read without a URL object (per check, the parse cost as much as the
+ * query's). null for any other target: the caller parses it (parseTarget). A second leading `/` would start
+ * an authority; the query and fragment never change the path.
+ */
+export function plainPathname(target: string): string | null {
+  const n = target.length;
+  if (n === 0 || target.charCodeAt(0) !== SLASH) return null;
+  let i = 1;
+  for (; i < n; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) break;
+    if (!keptAsWritten(c) || (c === SLASH && i === 1)) return null;
+  }
+  return i === n ? target : target.slice(0, i);
+}
 
 function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`;
@@ -107,12 +137,20 @@ function write(res: ServerResponse, reply: HttpReply): void {
   const body = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
   // 304 Not Modified carries no body. A Content-Length (not chunked): plain HTTP clients in dialplans read it simply.
   const sent = reply.status === 304 ? undefined : body;
-  res.writeHead(reply.status, {
-    'content-type': reply.contentType ?? 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    ...(sent === undefined ? {} : { 'content-length': String(Buffer.byteLength(sent)) }),
-    ...reply.headers,
-  });
+  // A flat name/value list, in the order (and with the overrides) of the object spread it replaces:
+  // content-type, cache-control, content-length, then the reply's own, one of which may replace an earlier value.
+  const type = reply.contentType ?? 'application/json; charset=utf-8';
+  const list: string[] = sent === undefined ? ['content-type', type, 'cache-control', 'no-store'] : ['content-type', type, 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(sent))];
+  const extra = reply.headers;
+  if (extra !== undefined) {
+    for (const name in extra) {
+      const value = extra[name] as string;
+      const at = name === 'content-type' ? 1 : name === 'cache-control' ? 3 : name === 'content-length' && sent !== undefined ? 5 : -1;
+      if (at < 0) list.push(name, value);
+      else list[at] = value;
+    }
+  }
+  res.writeHead(reply.status, list);
   res.end(sent);
 }
 
@@ -129,41 +167,62 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const DROP_LOG_PERIOD_MS = 60_000;
 
 export function createHttpServer(routes: HttpRoutes, limits: HttpServerLimits, logger: Logger): Server {
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    const url = parseTarget(req.url);
-    if (url === null) {
-      write(res, { status: 400, body: { error: { code: 'bad_request', message: 'request target is not a valid URL' } } });
+  const failed = (res: ServerResponse, path: string, err: unknown): void => {
+    if (err instanceof HttpError) {
+      write(res, { status: err.status, body: { error: { code: err.code, message: err.message } } });
       return;
     }
-    const refused = routes.guard?.(req, url, false) ?? null;
+    logger.error({ err, path }, 'http handler failed');
+    if (!res.headersSent) write(res, { status: 500, body: { error: { code: 'internal', message: 'internal error' } } });
+    else res.destroy();
+  };
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    const target = req.url ?? '/';
+    // A target whose path needs no parsing (every dialer's) is parsed into a URL only for a route that reads one.
+    let url: URL | null = null;
+    let pathname = plainPathname(target);
+    if (pathname === null) {
+      url = parseTarget(target);
+      if (url === null) {
+        write(res, { status: 400, body: { error: { code: 'bad_request', message: 'request target is not a valid URL' } } });
+        return;
+      }
+      pathname = url.pathname;
+    }
+    const refused = routes.guard?.(req, pathname, false) ?? null;
     if (refused !== null) {
       write(res, { status: refused.status, body: { error: { code: refused.code, message: refused.message } } });
       return;
     }
-    const handler = routes.routes.get(`${req.method ?? 'GET'} ${url.pathname}`);
-    if (handler === undefined) {
-      write(res, { status: 404, body: { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}` } } });
+    const key = `${req.method ?? 'GET'} ${pathname}`;
+    const plain = routes.plain?.get(key);
+    const handler = plain === undefined ? routes.routes.get(key) : undefined;
+    if (plain === undefined && handler === undefined) {
+      write(res, { status: 404, body: { error: { code: 'not_found', message: `no route ${req.method} ${pathname}` } } });
       return;
     }
-    const failed = (err: unknown): void => {
-      if (err instanceof HttpError) {
-        write(res, { status: err.status, body: { error: { code: err.code, message: err.message } } });
-        return;
-      }
-      logger.error({ err, path: url.pathname }, 'http handler failed');
-      if (!res.headersSent) write(res, { status: 500, body: { error: { code: 'internal', message: 'internal error' } } });
-      else res.destroy();
-    };
     let reply: HttpReply | Promise<HttpReply>;
     try {
-      reply = handler(req, url);
+      if (plain !== undefined) reply = plain(req);
+      else {
+        // The plain reading and the parser's agree on the path (test/unit/server/parse-target.test.ts): this never fails.
+        url ??= parseTarget(target);
+        if (url === null || handler === undefined) throw new Error(`request target ${JSON.stringify(target.slice(0, 100))} could not be parsed twice alike`);
+        reply = handler(req, url);
+      }
     } catch (err) {
-      failed(err);
+      failed(res, pathname, err);
       return;
     }
-    // A synchronous reply (a check answered by a Bloom miss) is written at once, not two promise hops later.
-    if (reply instanceof Promise) reply.then((r) => write(res, r), failed);
-    else write(res, reply);
+    // A synchronous reply (a check answered by a Bloom miss) is written at once, not two promise hops later,
+    // and allocates no closure.
+    if (reply instanceof Promise) {
+      const path = pathname;
+      reply.then(
+        (r) => write(res, r),
+        (err: unknown) => failed(res, path, err),
+      );
+    } else write(res, reply);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Until `ws` takes the socket over, nothing else listens for its errors: a peer reset here
@@ -183,7 +242,7 @@ export function createHttpServer(routes: HttpRoutes, limits: HttpServerLimits, l
       refuseUpgrade(socket, 404, 'not_found', `no WebSocket endpoint ${url.pathname}`);
       return;
     }
-    const refused = routes.guard?.(req, url, true) ?? null;
+    const refused = routes.guard?.(req, url.pathname, true) ?? null;
     if (refused !== null) {
       refuseUpgrade(socket, refused.status, refused.code, refused.message);
       return;

@@ -21,6 +21,11 @@ export interface SiteGuardOptions {
 /** Probes need no guard: they hold no data and change nothing. */
 const UNGUARDED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
+/** Host header texts whose verdict is remembered (a fleet of dialers sends a handful; a scanner's are forgotten). */
+const HOST_MEMO_SIZE = 256;
+/** Longer texts are read each time (a DNS name has at most 253 characters): the memo holds at most ~64 KiB. */
+const HOST_MEMO_MAX_LENGTH = 260;
+
 /** The host name of a Host header value, lower case, without port or trailing dot; null if malformed. */
 export function hostName(header: string): string | null {
   const h = header.trim().toLowerCase();
@@ -35,21 +40,41 @@ export function hostName(header: string): string | null {
 
 export function createSiteGuard(options: SiteGuardOptions): RequestGuard {
   const names = new Set<string>([options.listenHost.toLowerCase(), hostname().toLowerCase(), ...options.allowedHosts]);
-  const hostAllowed = (host: string): boolean => {
+  const readHost = (host: string): boolean => {
     const name = hostName(host);
     if (name === null) return false;
     return name === 'localhost' || name.endsWith('.localhost') || isIP(name) !== 0 || names.has(name);
   };
-  return (req: IncomingMessage, url: URL, upgrade: boolean): HttpError | null => {
-    if (UNGUARDED_PATHS.has(url.pathname)) return null;
-    const origin = req.headers.origin;
+  // The answer depends on the header's text alone, and a dialer sends the same Host on every request:
+  // it is read once (isIP's patterns cost more than the rest of the guard), for a bounded number of texts.
+  const seen = new Map<string, boolean>();
+  let lastHost: string | null = null;
+  let lastAllowed = false;
+  const hostAllowed = (host: string): boolean => {
+    // The last text first: comparing it costs less than hashing it.
+    if (host === lastHost) return lastAllowed;
+    if (host.length > HOST_MEMO_MAX_LENGTH) return readHost(host);
+    let ok = seen.get(host);
+    if (ok === undefined) {
+      ok = readHost(host);
+      if (seen.size >= HOST_MEMO_SIZE) seen.clear();
+      seen.set(host, ok);
+    }
+    lastHost = host;
+    lastAllowed = ok;
+    return ok;
+  };
+  return (req: IncomingMessage, pathname: string, upgrade: boolean): HttpError | null => {
+    if (UNGUARDED_PATHS.has(pathname)) return null;
+    const headers = req.headers;
+    const origin = headers.origin;
     // The check socket serves dialers, which are not browsers: guarded only when a browser opens it.
-    if (upgrade && url.pathname === '/' && origin === undefined) return null;
-    const host = req.headers.host;
+    if (upgrade && pathname === '/' && origin === undefined) return null;
+    const host = headers.host;
     if (host !== undefined && !hostAllowed(host)) {
       return new HttpError(403, 'forbidden_host', `Host ${JSON.stringify(host.slice(0, 100))} is not accepted: use a loopback name, an IP address, the listen host or one of --allowed-hosts`);
     }
-    if (req.headers['sec-fetch-site'] === 'cross-site') return new HttpError(403, 'cross_site', 'cross-site requests are refused');
+    if (headers['sec-fetch-site'] === 'cross-site') return new HttpError(403, 'cross_site', 'cross-site requests are refused');
     if (origin !== undefined && !sameOrigin(origin, host)) return new HttpError(403, 'cross_site', `requests from origin ${JSON.stringify(origin.slice(0, 100))} are refused`);
     return null;
   };

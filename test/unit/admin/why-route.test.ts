@@ -35,7 +35,7 @@ function setup(adminToken: string | null, auditTakes = true) {
   for (const s of config.lists) registry.install(emptyState(s, new Date()));
   registry.slot('internal')?.intraday.add(e164ToKey('+33612000050'), Date.now());
   const events: AuditEvent[] = [];
-  const audit: AuditSink = { writable: true, write: (e) => (auditTakes ? (events.push(e), true) : false), writeJson: () => auditTakes };
+  const audit: AuditSink = { writable: true, write: (e) => (auditTakes ? (events.push(e), true) : false), writeJson: () => auditTakes, writeJsonOpen: () => auditTakes };
   const checker = new Checker(registry, null);
   const rulesChecker = new RulesChecker({ registry, facts: new MemoryRulesFacts(), foreignTimezone: 'Europe/Paris' });
   const handler = { registry, checker, rules: config.rules, rulesChecker, outcomes: new EmbeddedOutcomes(), stats: null, audit, batchSliceSize: 100 };

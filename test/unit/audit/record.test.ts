@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeAuditEvent, encodeCheckRecord } from '../../../src/audit/record.js';
+import { encodeAuditEvent, encodeCheckRecord, encodeCheckRecordOpen } from '../../../src/audit/record.js';
 import { AuditLog } from '../../../src/audit/writer.js';
 import { silentLogger } from '../../../src/core/logger.js';
 
@@ -55,8 +55,11 @@ describe('audit record bytes (golden)', () => {
     log.writeJson(hot);
     const invalid = { verdict: 'block', reason: 'invalid_number', number: null } as const;
     log.writeJson(encodeCheckRecord(ISO, `0612\u0000"é<${'x'.repeat(80)}`, null, 'fr', false, invalid, '{}'));
+    // The check path's own call: the record without its brace, the same lines.
+    log.writeJsonOpen(encodeCheckRecordOpen(ISO, '0612345678', 'winter "26"', 'fr-optin', true, allow, JSON.stringify({ bloctel: 'g42', consents: 'c7' })));
+    log.writeJsonOpen(encodeCheckRecordOpen(ISO, `0612\u0000"é<${'x'.repeat(80)}`, null, 'fr', false, invalid, '{}'));
     await log.close();
-    expect(readFileSync(join(d, 'callgate-audit-host-a-2026-11-30.jsonl'), 'utf8')).toBe(GOLDEN_CHECK + GOLDEN_INVALID);
+    expect(readFileSync(join(d, 'callgate-audit-host-a-2026-11-30.jsonl'), 'utf8')).toBe(GOLDEN_CHECK + GOLDEN_INVALID + GOLDEN_CHECK + GOLDEN_INVALID);
     // And field for field what JSON.stringify of the record object gives (the reader's view).
     expect(hot).toBe(
       encodeAuditEvent({ type: 'check', at: ISO, number: '+33612345678', campaign: 'winter "26"', policy: 'fr-optin', verdict: 'allow', reason: 'consent', basis: 'consent', retryAt: allow.retryAt, dial: true, consent, generations: { bloctel: 'g42', consents: 'c7' } }),

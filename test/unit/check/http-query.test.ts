@@ -75,6 +75,32 @@ describe('helpers', () => {
     expect(decodeComponent('%')).toBeNull();
   });
 
+  it('decodeComponent reads every text as decodeURIComponent does (its ASCII escapes are decoded without it)', () => {
+    const strict = (s: string): string | null => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return null;
+      }
+    };
+    for (const s of ['%2B33', '%2b33%20', '%00%7F%7f', '%80', '%C3%A9', '%C3', '%E2%82%AC%2B', '%2', '%G0', '%0G', 'a%', '%%20', '%2520', '%7e%7E']) {
+      expect(decodeComponent(s), s).toBe(strict(s));
+    }
+    const piece = fc.oneof(
+      fc.constantFrom('%', '+', '&', '=', ' ', '0', 'a', 'F', 'g', '%2', '%C3', '%A9', '%E2%82', '%AC', '%ZZ'),
+      fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`),
+      fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`),
+      fc.string({ maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const s = pieces.join('');
+        expect(decodeComponent(s)).toBe(strict(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('flagValue reads 1/0, true/false, yes/no', () => {
     expect(['1', 'true', 'YES'].map(flagValue)).toEqual([true, true, true]);
     expect(['0', 'false', 'no'].map(flagValue)).toEqual([false, false, false]);
