@@ -90,6 +90,11 @@ describe('request targets of the check doors: routed as the URL parser reads the
     }
   });
 
+  it('reads no query inside a fragment (the route lookup does not either)', async () => {
+    const r = await get('/v1/check#x?number=0612345678', withToken);
+    expect({ status: statusOf(r), code: codeOf(r) }).toEqual({ status: 400, code: 'missing_parameter' });
+  });
+
   it('routes no other spelling of the path to it', async () => {
     for (const path of ['/v1/check/', '/V1/check', '/v1//check', '//v1/check', '/v1%2Fcheck', '/v1/%63heck', '/v1/check;a', '/v1/check%3F', '*']) {
       const r = await get(`${path}?number=0612345678`, withToken);
