@@ -16,8 +16,12 @@
  * Pending writes live in memory: a sidecar restarted before they are re-published keeps blocking them from its
  * copy, but no longer re-publishes them (docs/redis-mode.md says which writes can still be lost).
  * One pass at a time, and each of its Redis calls has a deadline: a pass can never hold the next ones off for longer
- * than its steps' deadlines (a hung socket holds a command for as long as it hangs). A poll that finds Redis down
- * says once that the writes wait for it; the pass starts again when a connection is ready (backends/redis.ts).
+ * than its steps' deadlines (a hung socket holds a command for as long as it hangs). A step past its deadline goes
+ * on (a re-publish of more than 1000 numbers is a loop of script calls), so at most MAX_LATE_STEPS of them may still
+ * run: while that many do, polls start no pass, whose writes would only queue behind theirs on the same connection
+ * and pile the same work again onto a slow Redis (each pass one more loop, each holding its numbers). A poll that
+ * finds Redis down says once that the writes wait for it; the pass starts again when a connection is ready
+ * (backends/redis.ts).
  */
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { NumberKey } from '../numbers/number-key.js';
@@ -30,6 +34,9 @@ export const MAX_PENDING = 100_000;
 
 type PendingChange = { readonly op: 'add' | 'remove'; readonly revocable: boolean; readonly who: string; sentAt: number };
 type PendingRuleWrite = { readonly write: UnreplicatedWrite; sentAt: number };
+
+/** Steps past their deadline still running, at most (see the header): then no pass starts until one settles. */
+export const MAX_LATE_STEPS = 2;
 
 /** sentAt before any publishing: the first pass re-publishes (once: harmless if the master already holds it). */
 const NEVER = -1;
@@ -60,6 +67,9 @@ export function createReplicationRetry(ctx: RedisBackendContext, options: Replic
   const stepTimeoutMs = options.stepTimeoutMs ?? store.connection.hungSocketMs + 2 * (store.durability.timeoutMs + 1000);
   /** Set once a poll told that Redis is down with writes pending; cleared when a pass runs. */
   let toldDown = false;
+  /** Steps that missed their deadline and have not settled yet; set once a poll told that passes wait for them. */
+  let late = 0;
+  let toldLate = false;
   /** list → number → the change to re-publish. */
   const changes = new Map<string, Map<NumberKey, PendingChange>>();
   const ruleWrites = new Map<string, PendingRuleWrite>();
@@ -102,15 +112,27 @@ export function createReplicationRetry(ctx: RedisBackendContext, options: Replic
   /** `step` settled, or a CALLGATE_ERR_REDIS rejection once stepTimeoutMs passed (the call may still land: re-publishing is idempotent). */
   const bounded = <T>(step: Promise<T>, doing: string): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CallgateError(ErrorCode.REDIS, `no answer from Redis ${doing} within ${stepTimeoutMs} ms`)), stepTimeoutMs);
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Counted until it settles: later passes wait for it once MAX_LATE_STEPS are running.
+        late++;
+        const settled = (): void => void late--;
+        step.then(settled, settled);
+        reject(new CallgateError(ErrorCode.REDIS, `no answer from Redis ${doing} within ${stepTimeoutMs} ms`));
+      }, stepTimeoutMs);
     });
-    return Promise.race([step, late]).finally(() => clearTimeout(timer));
+    return Promise.race([step, deadline]).finally(() => clearTimeout(timer));
   };
 
   const retry = async (): Promise<void> => {
     // Nothing pending and no unqueued write this span's WAIT could cover (older spans' can no longer be proven).
     if (running || (count === 0 && !overflowed.has(store.durability.mark().drops))) return;
+    if (late >= MAX_LATE_STEPS) {
+      if (!toldLate) logger.warn({ pending: count, late }, 're-publishing waits: Redis calls of earlier passes, past their deadline, are still running');
+      toldLate = true;
+      return;
+    }
+    toldLate = false;
     if (!store.connection.isUp()) {
       if (!toldDown) logger.warn({ pending: count }, 'Redis is down: writes a replica lacked wait for it to be re-published (at once when a connection is ready again)');
       toldDown = true;

@@ -105,12 +105,16 @@ function fail(code: QueryErrorCode, message: string): ParsedQuery {
   return { ok: false, error: { code, message } };
 }
 
-/** The raw query string of a request target (after `?`, before any `#`), undecoded. */
+/**
+ * The raw query string of a request target (after `?`, before any `#`), undecoded. A `?` inside the fragment
+ * starts no query (`/v1/check#x?number=…` has none), as the URL parser, and so the route lookup, read it.
+ */
 export function rawQueryOf(target: string): string {
   const q = target.indexOf('?');
   if (q < 0) return '';
-  const hash = target.indexOf('#', q);
-  return hash < 0 ? target.slice(q + 1) : target.slice(q + 1, hash);
+  const hash = target.indexOf('#');
+  if (hash < 0) return target.slice(q + 1);
+  return hash < q ? '' : target.slice(q + 1, hash);
 }
 
 /** A boolean parameter: `1`/`true`/`yes` or `0`/`false`/`no`; null for anything else. */

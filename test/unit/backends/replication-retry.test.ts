@@ -8,13 +8,13 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createReplicationRetry, MAX_PENDING } from '../../../src/backends/replication-retry.js';
+import { createReplicationRetry, MAX_LATE_STEPS, MAX_PENDING } from '../../../src/backends/replication-retry.js';
 import type { RedisBackendContext } from '../../../src/backends/redis-context.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
 
-/** What a call answers: at once, or never (a hung socket). */
-type Answer = 'now' | 'never';
+/** What a call answers: at once, never (a hung socket), or when the test releases it (a slow Redis). */
+type Answer = 'now' | 'never' | 'held';
 const NEVER_SETTLES = new Promise<never>(() => undefined);
 
 interface FakeState {
@@ -23,12 +23,17 @@ interface FakeState {
   up: boolean;
   writes: Answer;
   wait: Answer;
+  /** Releases the calls answered 'held', in order. */
+  held: Array<() => void>;
 }
 
 function fake(): { ctx: RedisBackendContext; calls: string[]; state: FakeState; logged: () => Array<{ level: string; msg: string; err?: { code?: string } }> } {
   const calls: string[] = [];
-  const state: FakeState = { replicated: false, drops: 0, up: true, writes: 'now', wait: 'now' };
-  const answer = <T>(v: T): Promise<T> => (state.writes === 'never' ? NEVER_SETTLES : Promise.resolve(v));
+  const state: FakeState = { replicated: false, drops: 0, up: true, writes: 'now', wait: 'now', held: [] };
+  const answer = <T>(v: T): Promise<T> => {
+    if (state.writes === 'held') return new Promise<T>((resolve) => state.held.push(() => resolve(v)));
+    return state.writes === 'never' ? NEVER_SETTLES : Promise.resolve(v);
+  };
   let out = '';
   const logger = createLogger({ level: 'info', instanceId: 't', destination: new Writable({ write: (chunk: Buffer, _e, cb) => ((out += chunk.toString()), cb()) }) });
   const store = {
@@ -139,6 +144,27 @@ describe('re-publishing writes a replica lacked', () => {
     state.replicated = true;
     await r.retry();
     expect(calls).toEqual(['add internal 1', 'add internal 1']);
+    expect(r.pending()).toBe(0);
+  });
+
+  it('starts no pass while MAX_LATE_STEPS calls past their deadline still run, and resumes when they answer', async () => {
+    // A slow Redis: each pass's write misses its deadline but goes on (a re-publish is a loop of script calls).
+    // Another pass would only queue the same work behind it on the same connection, one more loop each poll.
+    const { ctx, calls, state, logged } = fake();
+    const r = createReplicationRetry(ctx, { stepTimeoutMs: 10 });
+    r.changeUnreplicated('add', 'internal', [1], 'agent', false, SPAN0);
+    state.writes = 'held';
+    for (let i = 0; i < 6; i++) await r.retry();
+    expect(calls).toHaveLength(MAX_LATE_STEPS);
+    expect(logged().filter((l) => l.level === 'warn' && l.err === undefined)).toHaveLength(1);
+    // The late calls answer: the next pass runs, re-publishes and completes.
+    state.writes = 'now';
+    state.replicated = true;
+    for (const release of state.held.splice(0)) release();
+    // Their answers are counted a reaction later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await r.retry();
+    expect(calls).toHaveLength(MAX_LATE_STEPS + 1);
     expect(r.pending()).toBe(0);
   });
 

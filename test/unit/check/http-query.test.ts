@@ -70,6 +70,13 @@ describe('helpers', () => {
     expect(rawQueryOf('/v1/check')).toBe('');
   });
 
+  it('rawQueryOf reads no query inside the fragment, as the URL parser (and the route lookup) do', () => {
+    for (const t of ['/v1/check#x?number=0612345678', '/v1/check?number=+33#x?dial=1', '/v1/check?#number=1', '/#?token=x', '/v1/check?a=1', 'http://h/v1/check?a#b?c']) {
+      const url = new URL(t, 'http://localhost');
+      expect(rawQueryOf(t), t).toBe(url.search.slice(1));
+    }
+  });
+
   it('decodeComponent leaves + alone', () => {
     expect(decodeComponent('a+b%2Bc')).toBe('a+b+c');
     expect(decodeComponent('%')).toBeNull();
