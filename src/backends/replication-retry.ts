@@ -16,16 +16,18 @@
  * Pending writes live in memory: a sidecar restarted before they are re-published keeps blocking them from its
  * copy, but no longer re-publishes them (docs/redis-mode.md says which writes can still be lost).
  * One pass at a time, and each of its Redis calls has a deadline: a pass can never hold the next ones off for longer
- * than its steps' deadlines (a hung socket holds a command for as long as it hangs). A step past its deadline goes
- * on (a re-publish of more than 1000 numbers is a loop of script calls), so at most MAX_LATE_STEPS of them may still
- * run: while that many do, polls start no pass, whose writes would only queue behind theirs on the same connection
- * and pile the same work again onto a slow Redis (each pass one more loop, each holding its numbers). A poll that
+ * than its steps' deadlines (a hung socket holds a command for as long as it hangs). A step is one script call (at
+ * most INTRADAY_CHUNK numbers), marked sent when it lands, so a large re-publish on a slow Redis progresses pass after
+ * pass. A step past its deadline goes on, so at most MAX_LATE_STEPS of them may still run: while that many do, polls
+ * start no pass, whose writes would only queue behind theirs on the same connection and pile the same work again
+ * onto a slow Redis. A poll that
  * finds Redis down says once that the writes wait for it; the pass starts again when a connection is ready
  * (backends/redis.ts).
  */
 import { CallgateError, ErrorCode } from '../core/errors.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { UnreplicatedWrite } from '../redis/consumer-history.js';
+import { INTRADAY_CHUNK } from '../redis/intraday.js';
 import type { WriteMark } from '../redis/durability.js';
 import type { RedisBackendContext } from './redis-context.js';
 
@@ -156,13 +158,18 @@ export function createReplicationRetry(ctx: RedisBackendContext, options: Replic
           if (g === undefined) groups.set(id, (g = { change, keys: [] }));
           g.keys.push(key);
         }
-        for (const { change, keys } of groups.values()) {
+        for (const { change, keys: all } of groups.values()) {
           const meta = { who: change.who, revocable: change.revocable };
-          if (change.op === 'add') await bounded(store.intraday.addIntraday(list, keys, meta), `re-publishing additions to ${list}`);
-          else await bounded(store.intraday.removeIntraday(list, keys, meta), `re-publishing removals from ${list}`);
-          for (const key of keys) {
-            const c = held.get(key);
-            if (c !== undefined) c.sentAt = mark.drops;
+          // One script call per step (INTRADAY_CHUNK numbers), each under its own deadline and marked sent when it
+          // lands: a large group on a slow Redis makes progress pass after pass instead of failing whole every time.
+          for (let i = 0; i < all.length; i += INTRADAY_CHUNK) {
+            const keys = all.slice(i, i + INTRADAY_CHUNK);
+            if (change.op === 'add') await bounded(store.intraday.addIntraday(list, keys, meta), `re-publishing additions to ${list}`);
+            else await bounded(store.intraday.removeIntraday(list, keys, meta), `re-publishing removals from ${list}`);
+            for (const key of keys) {
+              const c = held.get(key);
+              if (c !== undefined) c.sentAt = mark.drops;
+            }
           }
         }
       }

@@ -24,7 +24,7 @@ export interface IntradayEntry {
 }
 
 /** Keys per intraday script call: one stream entry each, and Lua's argument limits stay far away. */
-const INTRADAY_CHUNK = 1000;
+export const INTRADAY_CHUNK = 1000;
 
 export class Intraday {
   readonly #bulk: Client;

@@ -3,7 +3,8 @@
  * same number supersedes a pending one, a pass re-publishes once per connection span and drops what a replica
  * then holds, and the alert follows the pending count; writes over the cap clear only when a WAIT of their own
  * connection span covers them. A Redis call that never answers fails its pass at its deadline instead of holding
- * every later pass off, and a pass that finds Redis down says so once and runs once it is up.
+ * every later pass off, a large group goes one script call at a time and keeps what landed, and a pass that finds
+ * Redis down says so once and runs once it is up.
  * (Against real processes: test/integration/redis/failover-loss.test.ts.)
  */
 import { Writable } from 'node:stream';
@@ -12,9 +13,13 @@ import { createReplicationRetry, MAX_LATE_STEPS, MAX_PENDING } from '../../../sr
 import type { RedisBackendContext } from '../../../src/backends/redis-context.js';
 import { createLogger, silentLogger } from '../../../src/core/logger.js';
 import { AlertRegistry } from '../../../src/supervision/alerts.js';
+import { INTRADAY_CHUNK } from '../../../src/redis/intraday.js';
 
-/** What a call answers: at once, never (a hung socket), or when the test releases it (a slow Redis). */
-type Answer = 'now' | 'never' | 'held';
+/**
+ * What a call answers: at once, never (a hung socket), when the test releases it (a slow Redis), or at once for the
+ * next `nowLeft` calls and never after (a Redis that slows down mid-pass).
+ */
+type Answer = 'now' | 'never' | 'held' | 'some';
 const NEVER_SETTLES = new Promise<never>(() => undefined);
 
 interface FakeState {
@@ -25,13 +30,16 @@ interface FakeState {
   wait: Answer;
   /** Releases the calls answered 'held', in order. */
   held: Array<() => void>;
+  /** Calls still answered at once under 'some'. */
+  nowLeft: number;
 }
 
 function fake(): { ctx: RedisBackendContext; calls: string[]; state: FakeState; logged: () => Array<{ level: string; msg: string; err?: { code?: string } }> } {
   const calls: string[] = [];
-  const state: FakeState = { replicated: false, drops: 0, up: true, writes: 'now', wait: 'now', held: [] };
+  const state: FakeState = { replicated: false, drops: 0, up: true, writes: 'now', wait: 'now', held: [], nowLeft: 0 };
   const answer = <T>(v: T): Promise<T> => {
     if (state.writes === 'held') return new Promise<T>((resolve) => state.held.push(() => resolve(v)));
+    if (state.writes === 'some') return state.nowLeft-- > 0 ? Promise.resolve(v) : NEVER_SETTLES;
     return state.writes === 'never' ? NEVER_SETTLES : Promise.resolve(v);
   };
   let out = '';
@@ -165,6 +173,25 @@ describe('re-publishing writes a replica lacked', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await r.retry();
     expect(calls).toHaveLength(MAX_LATE_STEPS + 1);
+    expect(r.pending()).toBe(0);
+  });
+
+  it('re-publishes a large group one script call (INTRADAY_CHUNK numbers) at a time, keeping what landed when a later call misses its deadline', async () => {
+    const { ctx, calls, state } = fake();
+    const r = createReplicationRetry(ctx, { stepTimeoutMs: 10 });
+    const keys = Array.from({ length: 2 * INTRADAY_CHUNK + 500 }, (_, i) => 33612000000 + i);
+    r.changeUnreplicated('add', 'internal', keys, 'agent', false, SPAN0);
+    // The first call lands, the second never answers: the pass fails there.
+    state.writes = 'some';
+    state.nowLeft = 1;
+    await r.retry();
+    expect(calls.map((c) => c.split(',').length)).toEqual([INTRADAY_CHUNK, INTRADAY_CHUNK]);
+    // The next pass sends only what did not land (the chunk that missed, and the rest), then the WAIT covers all.
+    state.writes = 'now';
+    state.replicated = true;
+    await r.retry();
+    expect(calls.slice(2).map((c) => c.split(',').length)).toEqual([INTRADAY_CHUNK, 500]);
+    expect(calls[2]?.startsWith(`add internal ${33612000000 + INTRADAY_CHUNK},`)).toBe(true);
     expect(r.pending()).toBe(0);
   });
 
