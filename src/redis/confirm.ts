@@ -15,7 +15,7 @@
  * (its argument copies and promise chain cost CPU on every check, issue 17); a NOSCRIPT answer (Redis lost its
  * script cache) is retried once as EVAL within the same deadline, as that wrapper did.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AllowAnswer } from '../rules/consent-terms.js';
 import type { NumberKey } from '../numbers/number-key.js';
 import type { Membership } from '../check/verdict.js';
@@ -29,7 +29,7 @@ import type { Client, Connection } from './connection.js';
 import { addedKey, attemptsKeyBase, bucketKey, epochKey, markerKey, refusedKeyBase, revokedKey, termsKey } from './keys.js';
 import type { Durability } from './durability.js';
 import type { RiskWatch } from './risk.js';
-import type { ScriptDefinition } from './scripts.js';
+import { scriptDigest, type ScriptDefinition } from './scripts.js';
 import { DEFAULT_ATTEMPT_CAP, DEFAULT_ATTEMPT_WINDOW_MS } from './consumer-history.js';
 import type { RuleWriteObserver } from './consumer-history.js';
 import type { DecideFacts, DecideInput, DecideItem, DecideRole } from '../rules/facts.js';
@@ -360,7 +360,7 @@ export class Confirmer {
 function hotScript(scripts: readonly ScriptDefinition[], command: 'cgConfirm' | 'cgDecide'): HotScript {
   const lua = scripts.find((s) => s.command === command)?.lua;
   if (lua === undefined) throw new CallgateError(ErrorCode.CONFIG, `Redis script ${command} is missing`);
-  return { sha: createHash('sha1').update(lua).digest('hex'), lua };
+  return { sha: scriptDigest(lua), lua };
 }
 
 /** The scripts' bucket mode of an item: 'n' no bucket, 'e' the bucket must exist (layout 2), 'o' it may not. */

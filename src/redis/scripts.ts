@@ -101,7 +101,12 @@ function resolve(name: string, read: (name: string) => string): string {
   });
 }
 
+/** sha1 of a script's text: the name Redis's script cache gives it (EVALSHA). */
+export function scriptDigest(lua: string): string {
+  return createHash('sha1').update(lua).digest('hex');
+}
+
 /** sha1 of each script, as Redis's script cache names it (for tests that look at the cache). */
 export function scriptDigests(scripts: readonly ScriptDefinition[] = loadScripts()): Record<string, string> {
-  return Object.fromEntries(scripts.map((s) => [s.command, createHash('sha1').update(s.lua).digest('hex')]));
+  return Object.fromEntries(scripts.map((s) => [s.command, scriptDigest(s.lua)]));
 }
