@@ -139,23 +139,21 @@ export function createCheckHandlers(deps: RequestHandlerDeps): CheckHandlers {
     return audit.writeJsonOpen(encodeCheckRecordOpen(at(), raw, campaign, policy.name, dial, r, gensJson));
   };
 
-  const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
-    const started = performance.now();
-    const campaign = resolveCampaign(deps.rules, fallback, request.campaign);
-    const policy = campaign?.policy ?? fallback.policy;
-    const r = decideOne(deps, campaign, request.number, request.dial);
-    // A synchronous decision allocates no closure; an asynchronous one takes one reaction, as before.
-    if (!('then' in r)) return encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, r));
-    return r.then((d) => encodeCheckReply(request.id, recordCheck(request.number, request.campaign, policy, request.dial, started, d)));
-  };
-
   const checkOne: SingleCheck = (number, campaignName, dial) => {
     const started = performance.now();
     const campaign = resolveCampaign(deps.rules, fallback, campaignName);
     const policy = campaign?.policy ?? fallback.policy;
     const r = decideOne(deps, campaign, number, dial);
+    // A synchronous decision allocates no closure; an asynchronous one takes one reaction.
     if (!('then' in r)) return recordCheck(number, campaignName, policy, dial, started, r);
     return r.then((d) => recordCheck(number, campaignName, policy, dial, started, d));
+  };
+
+  /** The socket's `check`: checkOne's result, encoded with the request's id. */
+  const single = (request: Extract<Request, { op: 'check' }>): string | Promise<string> => {
+    const r = checkOne(request.number, request.campaign, request.dial);
+    if (!('then' in r)) return encodeCheckReply(request.id, r);
+    return r.then((d) => encodeCheckReply(request.id, d));
   };
 
   const batch = async (request: Extract<Request, { op: 'batch' }>): Promise<string> => {
