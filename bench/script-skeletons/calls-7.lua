@@ -1,8 +1,7 @@
 --[[
   COST SKELETON, not a rules script (bench/script-cost.ts variant): the Redis calls of a counted consent dial with
   the consumer's state in one string key and a consent's proof in one read, no intraday grant (7 calls), and none
-  of the script's logic: the
-  floor of the call count alone. Its answers mean nothing.
+  of the script's logic: the floor of the call count alone. Its answers mean nothing.
 ]]
 if ARGV[#ARGV] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return {} end
 local t = redis.call('TIME')
