@@ -16,7 +16,7 @@
  * { "figures": { "http-single.<metric>": value, "floor.http-single.<metric>": value } } (floor.* only with --floor-url).
  *
  *   node --import tsx bench/http-driver.ts --url http://127.0.0.1:P --size N [--seed 1] [--measure-ms 3000]
- *     [--warmup-ms 1000] [--verify] [--server-pid PID] [--floor-url http://127.0.0.1:Q [--floor-pid PID] [--block 1]]
+ *     [--warmup-ms 1000] [--verify] [--server-pid PID] [--floor-url http://127.0.0.1:Q [--floor-pid PID] [--block 1]] (run.ts and http-overhead.ts: --block 4)
  */
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -144,8 +144,11 @@ async function main(): Promise<void> {
     if (listed.status !== 200 || !listed.body.includes('"verdict":"block"')) throw new Error(`verify: listed number answered ${listed.status} ${listed.body}`);
     if (unlisted.status !== 200 || !unlisted.body.includes('"verdict":"allow"')) throw new Error(`verify: unlisted number answered ${unlisted.status} ${unlisted.body}`);
   }
-  const sides = floor === null ? [target] : [target, floor];
+  // Which side goes first alternates turn by turn: neither always follows the other's requests.
+  const orders = floor === null ? [[target]] : [[target, floor], [floor, target]];
+  const sides = orders[0] as Side[];
   const block = positiveInt('block', values.block);
+  let turn = 0;
   let measuring = false;
   let stopping = false;
   let k = 0;
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
       // milliseconds, and each server takes requests back to back as on a busy keep-alive connection.
       const from = k;
       k += block;
-      for (const s of sides) {
+      for (const s of orders[turn++ % orders.length] as Side[]) {
         for (let i = from; i < k; i++) {
           const t0 = performance.now();
           const r = await s.conn.get(targets[i % targets.length] ?? '/');

@@ -7,7 +7,7 @@
  * With `--separate`, each round also measures them the way the CI bench did until 2026-12-03, each in its own
  * window one after the other (echo, then callgate), for comparison. Needs `npm run build` (the server runs from dist/).
  *
- *   node --import tsx bench/http-overhead.ts [--size 200000] [--seed 1] [--rounds 5] [--measure-ms 2000] [--warmup-ms 500] [--block 32] [--separate]
+ *   node --import tsx bench/http-overhead.ts [--size 200000] [--seed 1] [--rounds 5] [--measure-ms 2000] [--warmup-ms 500] [--block 4] [--separate]
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';

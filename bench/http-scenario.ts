@@ -6,12 +6,13 @@
 export const HTTP_ECHO_SCRIPT = 'bench/http-echo-server.ts';
 
 /**
- * Requests in a row to one side before the other's turn: 32 (~2–10 ms) keeps each server taking requests back
- * to back as on a busy connection, yet swaps sides well within the load's swings. One at a time made both
- * servers idle between requests and wake cold, a constant added to both that squeezed the ratios (7 rounds at
- * 1M, load 12–16: p50 ratio 1.15 and CPU ratio 1.12 one at a time, 1.31 and 1.52 by 32, 1.36 and 1.58 in own windows).
+ * Requests in a row to one side before the other's turn (the first side alternating turn by turn). An A/A test,
+ * two HTTP echoes paired (1.5 s windows, load 18–25 on 2 cores), gave p99 ratios 0.31–1.53 in turns of 1 and
+ * 0.39–1.29 in turns of 4, but 0.30–8.02 in turns of 32: a burst of load covers a long turn of one side. Turns of
+ * 1 leave both servers idle between requests, a constant added to both (p50 ratio 1.15–1.19 one at a time, ~1.31
+ * in turns of 8 or 32); 4 keeps a server taking requests back to back.
  */
-export const HTTP_PAIR_BLOCK = 32;
+export const HTTP_PAIR_BLOCK = 4;
 
 /** The prefix of the floor's figures in the driver's output (bench/http-driver.ts --floor-url). */
 export const FLOOR_PREFIX = 'floor.';

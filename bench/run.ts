@@ -283,9 +283,9 @@ async function main(): Promise<number> {
   const httpEcho = targets.find((t) => t.name === 'http-echo');
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
-      log(`round ${round}/${s.rounds}: ${t.name}`);
       // The HTTP echo is measured with callgate, in the same window (below).
       if (t.name === 'http-echo') continue;
+      log(`round ${round}/${s.rounds}: ${t.name}`);
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
