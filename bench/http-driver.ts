@@ -6,11 +6,17 @@
  * client is a raw socket writing the request bytes and reading Content-Length, so that its own cost (the
  * same for both targets) dilutes the ratio as little as possible. With `--server-pid`, also the server's
  * CPU per request over the measured window (from /proc, any target alike): the per-request cost that the
- * latency figures on a loaded machine only hint at. Prints one JSON line on stdout:
- * { "figures": { "http-single.<metric>": value } }.
+ * latency figures on a loaded machine only hint at.
+ *
+ * With `--floor-url` (and `--floor-pid`), the floor is measured in the same window: one connection to each,
+ * requests alternating in turns of `--block` requests (still one in flight in all), the same requests to both. On a shared 2-core
+ * machine the load swings within a second; two windows measured one after the other (or tens of seconds
+ * apart, as the CI rounds did) compared two different machines, and a p99 of one request in flight is the
+ * share of requests during which the server was preempted. Prints one JSON line on stdout:
+ * { "figures": { "http-single.<metric>": value, "floor.http-single.<metric>": value } } (floor.* only with --floor-url).
  *
  *   node --import tsx bench/http-driver.ts --url http://127.0.0.1:P --size N [--seed 1] [--measure-ms 3000]
- *     [--warmup-ms 1000] [--verify] [--server-pid PID]
+ *     [--warmup-ms 1000] [--verify] [--server-pid PID] [--floor-url http://127.0.0.1:Q [--floor-pid PID] [--block 1]] (run.ts and http-overhead.ts: --block 4)
  */
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -20,7 +26,8 @@ import { blockE164, missE164, styleAll } from './bench-numbers.js';
 import { printFigures } from './figures-line.js';
 import { procCpuSeconds } from './proc-stats.js';
 import { runMain } from './script-main.js';
-import { driverFlags, driverOptions } from './flags.js';
+import { driverFlags, driverOptions, positiveInt } from './flags.js';
+import { FLOOR_PREFIX } from './http-scenario.js';
 
 function log(msg: string): void {
   process.stderr.write(`http-driver: ${msg}\n`);
@@ -84,67 +91,100 @@ class KeepAlive {
   }
 }
 
+/** One side of the measurement: its connection, histogram and server. */
+interface Side {
+  readonly conn: KeepAlive;
+  readonly hist: ReturnType<typeof newHistogram>;
+  readonly pid: number | null;
+  completed: number;
+  errors: number;
+  cpu0: number | null;
+  cpu1: number | null;
+}
+
+function side(conn: KeepAlive, pid: string | undefined): Side {
+  return { conn, hist: newHistogram(), pid: pid === undefined ? null : Number(pid), completed: 0, errors: 0, cpu0: null, cpu1: null };
+}
+
+function figuresOf(s: Side, seconds: number, prefix: string, name: string): Record<string, number> {
+  const sum = summarise(s.hist);
+  const figures: Record<string, number> = {
+    [`${prefix}http-single.p50_us`]: sum.p50_us,
+    [`${prefix}http-single.p99_us`]: sum.p99_us,
+    [`${prefix}http-single.throughput_per_s`]: s.completed / seconds,
+    [`${prefix}http-single.errors`]: s.errors,
+  };
+  const cpu = s.cpu0 !== null && s.cpu1 !== null && s.completed > 0 ? ((s.cpu1 - s.cpu0) * 1e6) / s.completed : undefined;
+  if (cpu !== undefined) figures[`${prefix}http-single.cpu_us_per_check`] = cpu;
+  log(`${name}: p50 ${sum.p50_us} µs, p99 ${sum.p99_us} µs, ${Math.round(s.completed / seconds)}/s${cpu === undefined ? '' : `, server CPU ${cpu.toFixed(1)} µs/request`}`);
+  return figures;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       ...driverOptions({ measureMs: 3000, warmupMs: 1000 }),
       verify: { type: 'boolean', default: false },
       'server-pid': { type: 'string' },
+      'floor-url': { type: 'string' },
+      'floor-pid': { type: 'string' },
+      block: { type: 'string', default: '1' },
     },
     strict: true,
   });
   const { url, size, seed, measureMs, warmupMs } = driverFlags(values);
-  const port = Number(new URL(url).port);
   const targets = styleAll(missE164(size, seed), seed, 'mixed').map((n) => `/v1/check?number=${encodeURIComponent(n)}`);
-  const conn = await KeepAlive.open(port);
+  const target = side(await KeepAlive.open(Number(new URL(url).port)), values['server-pid']);
+  const floorUrl = values['floor-url'];
+  const floor = floorUrl === undefined ? null : side(await KeepAlive.open(Number(new URL(floorUrl).port)), values['floor-pid']);
   if (values.verify) {
     // Against callgate: a listed number blocks, an unlisted one is allowed (a wrong setup measures nothing).
-    const listed = await conn.get(`/v1/check?number=${encodeURIComponent(blockE164(size, seed, 1)[0] ?? '')}`);
-    const unlisted = await conn.get(targets[0] ?? '');
+    const listed = await target.conn.get(`/v1/check?number=${encodeURIComponent(blockE164(size, seed, 1)[0] ?? '')}`);
+    const unlisted = await target.conn.get(targets[0] ?? '');
     if (listed.status !== 200 || !listed.body.includes('"verdict":"block"')) throw new Error(`verify: listed number answered ${listed.status} ${listed.body}`);
     if (unlisted.status !== 200 || !unlisted.body.includes('"verdict":"allow"')) throw new Error(`verify: unlisted number answered ${unlisted.status} ${unlisted.body}`);
   }
-  const hist = newHistogram();
+  // Which side goes first alternates turn by turn: neither always follows the other's requests.
+  const orders = floor === null ? [[target]] : [[target, floor], [floor, target]];
+  const sides = orders[0] as Side[];
+  const block = positiveInt('block', values.block);
+  let turn = 0;
   let measuring = false;
   let stopping = false;
-  let completed = 0;
-  let errors = 0;
   let k = 0;
   const loop = (async () => {
     while (!stopping) {
-      const t0 = performance.now();
-      const r = await conn.get(targets[k++ % targets.length] ?? '/');
-      const t1 = performance.now();
-      if (r.status !== 200) errors++;
-      if (measuring) {
-        recordMs(hist, t1 - t0);
-        completed++;
+      // The same requests to each side in turn, `block` at a time: both see the same machine within
+      // milliseconds, and each server takes requests back to back as on a busy keep-alive connection.
+      const from = k;
+      k += block;
+      for (const s of orders[turn++ % orders.length] as Side[]) {
+        for (let i = from; i < k; i++) {
+          const t0 = performance.now();
+          const r = await s.conn.get(targets[i % targets.length] ?? '/');
+          const t1 = performance.now();
+          if (r.status !== 200) s.errors++;
+          if (measuring) {
+            recordMs(s.hist, t1 - t0);
+            s.completed++;
+          }
+        }
       }
     }
   })();
-  const pid = values['server-pid'] === undefined ? null : Number(values['server-pid']);
-  let cpu0: number | null = null;
-  let cpu1: number | null = null;
   const seconds = await measureWindow(warmupMs, measureMs, (on) => {
     measuring = on;
-    if (pid !== null) {
-      if (on) cpu0 = procCpuSeconds(pid);
-      else cpu1 = procCpuSeconds(pid);
+    for (const s of sides) {
+      if (s.pid === null) continue;
+      if (on) s.cpu0 = procCpuSeconds(s.pid);
+      else s.cpu1 = procCpuSeconds(s.pid);
     }
   });
   stopping = true;
   await loop;
-  conn.close();
-  const s = summarise(hist);
-  const figures: Record<string, number> = {
-    'http-single.p50_us': s.p50_us,
-    'http-single.p99_us': s.p99_us,
-    'http-single.throughput_per_s': completed / seconds,
-    'http-single.errors': errors,
-  };
-  if (cpu0 !== null && cpu1 !== null && completed > 0) figures['http-single.cpu_us_per_check'] = ((cpu1 - cpu0) * 1e6) / completed;
-  const cpu = figures['http-single.cpu_us_per_check'];
-  log(`http-single: p50 ${s.p50_us} µs, p99 ${s.p99_us} µs, ${Math.round(completed / seconds)}/s${cpu === undefined ? '' : `, server CPU ${cpu.toFixed(1)} µs/request`}`);
+  for (const s of sides) s.conn.close();
+  const figures = figuresOf(target, seconds, '', floor === null ? 'http-single' : 'http-single (target)');
+  if (floor !== null) Object.assign(figures, figuresOf(floor, seconds, FLOOR_PREFIX, 'http-single (floor)'));
   printFigures(figures);
 }
 

@@ -30,7 +30,7 @@ import { compareResults, markdownTable, unitOf, fmt, type Figure, type Ratio } f
 import { machine, writeResultFile } from './results-file.js';
 import { median, Runs } from './rounds.js';
 import { callgateServeArgs, rssMb, startTarget, type RunningTarget, type TargetSpec } from './targets.js';
-import { HTTP_ECHO_SCRIPT, httpDriverArgs } from './http-scenario.js';
+import { HTTP_ECHO_SCRIPT, httpDriverArgs, splitPairFigures } from './http-scenario.js';
 import { runMain } from './script-main.js';
 
 interface Settings {
@@ -280,14 +280,12 @@ async function main(): Promise<number> {
 
   const driverArgs = ['--size', String(s.size), '--seed', String(s.seed), '--measure-ms', String(s.measureMs), '--warmup-ms', String(s.warmupMs), '--open-measure-ms', String(s.openMeasureMs), '--rates', s.costOnly ? '' : s.rates.join(','), '--cost-rate', String(s.costRate), '--cost-measure-ms', String(s.costMeasureMs)];
   const loadPerRound: number[][] = [];
+  const httpEcho = targets.find((t) => t.name === 'http-echo');
   for (let round = 1; round <= s.rounds; round++) {
     for (const t of targets) {
+      // The HTTP echo is measured with callgate, in the same window (below).
+      if (t.name === 'http-echo') continue;
       log(`round ${round}/${s.rounds}: ${t.name}`);
-      const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: t.name !== 'http-echo', serverPid: t.pid };
-      if (t.name === 'http-echo') {
-        store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
-        continue;
-      }
       // A larger young generation: the driver allocates per message, and fewer scavenges mean fewer
       // pauses of the measuring instrument itself. Targets keep Node's defaults, as in production.
       const args = ['--max-semi-space-size=32', ...TSX, 'bench/driver.ts', '--url', t.url, ...driverArgs];
@@ -299,8 +297,15 @@ async function main(): Promise<number> {
       if (t.spec.redisPort !== undefined) args.push('--redis-port', String(t.spec.redisPort));
       if (s.search) args.push('--search');
       // HTTP first: right after the WebSocket scenarios (open loop at 50k/s last) the server is still
-      // flushing their audit records, which measured the backlog rather than the HTTP door.
-      if (t.name === 'callgate' && !s.costOnly) store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+      // flushing their audit records, which measured the backlog rather than the HTTP door. The HTTP echo
+      // in the same window, requests alternating (bench/http-scenario.ts): until 2026-12-03 it was measured
+      // in its own turn, tens of seconds before callgate's, and the ratio read the load's swings in between.
+      if (t.name === 'callgate' && !s.costOnly) {
+        const http = { size: s.size, seed: s.seed, measureMs: s.measureMs, warmupMs: s.warmupMs, verify: true, serverPid: t.pid, ...(httpEcho === undefined ? {} : { floor: { url: httpEcho.url, pid: httpEcho.pid } }) };
+        const pair = splitPairFigures(parseFigures(await runToEnd(NODE, httpDriverArgs(TSX, t.url, http), { cwd: ROOT })));
+        store.addAll(`${t.name}.`, pair.target);
+        if (httpEcho !== undefined) store.addAll(`${httpEcho.name}.`, pair.floor);
+      }
       store.addAll(`${t.name}.`, parseFigures(await runToEnd(NODE, args, { cwd: ROOT })));
       // The client's overhead: the package's client vs the raw socket, 64 in flight, same round (bench/client-driver.ts).
       // The lead-file scrub vs the gate's batch rate, same round (bench/scrub-driver.ts; the file is cached in .tmp/).
