@@ -3,11 +3,14 @@
  * integrations/kamailio/kamailio.cfg on free loopback UDP ports, SIPp as the dialer (UAC) and as the
  * carrier (UAS), and the readers of what SIPp traced. Processes are started here and stopped by their
  * pid; nothing waits a fixed time: Kamailio is ready when it answers an OPTIONS, a SIPp UAC is done
- * when it exits (its exit code says whether its scenario passed).
+ * when it exits (its exit code says whether its scenario passed). SIPp's message trace is flushed
+ * entry by entry, but a send that had to be buffered (a TCP connect still in progress, a full socket)
+ * is never traced as sent: over TCP, ask the peer that received it (each call has its own Call-ID).
  * Missing binaries are an error, never a skip (.ci/run installs them).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,7 +194,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
 
 export interface SippUas {
   readonly port: number;
-  /** The messages the UAS traced so far (SIPp writes each one as it is sent or received). */
+  /** The messages the UAS traced so far: a received one is traced as it is read, before any answer to it. */
   messages(): SippMessage[];
   stop(): Promise<void>;
 }
@@ -232,6 +235,7 @@ export interface SippMessage {
   /** Milliseconds, from SIPp's trace timestamp (its local wall clock: only differences are meaningful). */
   readonly at: number;
   readonly direction: 'sent' | 'received';
+  readonly transport: 'UDP' | 'TCP';
   /** Request or status line. */
   readonly firstLine: string;
   readonly text: string;
@@ -245,12 +249,13 @@ export function readSippTrace(file: string): SippMessage[] {
   for (const entry of entries) {
     const lines = entry.split(/\r?\n/);
     const stamp = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{3})/.exec(lines[0] ?? '');
-    const dir = /(?:UDP|TCP) message (sent|received)/.exec(lines[1] ?? '');
+    const dir = /(UDP|TCP) message (sent|received)/.exec(lines[1] ?? '');
     if (stamp === null || dir === null) continue;
     const body = lines.slice(2).join('\r\n').replace(/^(\r\n)+/, '');
     out.push({
       at: Date.parse(`${stamp[1]}T${stamp[2]}.${stamp[3]}Z`),
-      direction: dir[1] as 'sent' | 'received',
+      direction: dir[2] as 'sent' | 'received',
+      transport: dir[1] as 'UDP' | 'TCP',
       firstLine: body.split('\r\n')[0] ?? '',
       text: body,
     });
@@ -259,6 +264,8 @@ export function readSippTrace(file: string): SippMessage[] {
 }
 
 export interface SippCall {
+  /** The call's Call-ID, chosen here (-cid_str): unique even when the system reuses a SIPp's pid. */
+  readonly callId: string;
   /** SIPp's exit code: 0 when the scenario passed (every expected message came), 1 when a call failed. */
   readonly code: number | null;
   readonly messages: SippMessage[];
@@ -287,12 +294,13 @@ export async function sippCall(kamailioPort: number, scenario: 'uac-answered' | 
   const dir = mkdtempSync(join(tmpdir(), 'callgate-sipp-uac-'));
   const file = join(dir, 'uac.msg');
   const errFile = join(dir, 'uac.err');
+  const callId = `callgate-${randomBytes(8).toString('hex')}@127.0.0.1`;
   // The header's name is a key too, so that one scenario sends it or not (an unknown X- header is ignored).
   const header = o.campaign === undefined ? ['-key', 'campaign_header', 'X-Note', '-key', 'campaign', 'none'] : ['-key', 'campaign_header', 'X-Campaign', '-key', 'campaign', o.campaign];
   const args = [
     `127.0.0.1:${o.tcpPort ?? kamailioPort}`, '-sf', join(SIPP_DIR, `${scenario}.xml`), '-i', '127.0.0.1', '-p', String(port),
     ...(o.tcpPort === undefined ? [] : ['-t', 't1']),
-    '-m', '1', '-nostdin', '-timeout', `${o.timeoutS ?? 20}`, '-timeout_error',
+    '-m', '1', '-cid_str', callId, '-nostdin', '-timeout', `${o.timeoutS ?? 20}`, '-timeout_error',
     '-key', 'number', o.number, ...header,
     '-trace_msg', '-message_file', file, '-trace_err', '-error_file', errFile,
   ];
@@ -303,7 +311,7 @@ export async function sippCall(kamailioPort: number, scenario: 'uac-answered' | 
     child.once('error', reject);
     child.once('exit', (c) => resolve(c));
   });
-  return { code, messages: readSippTrace(file), errors: existsSync(errFile) ? readFileSync(errFile, 'latin1') : '', stderr };
+  return { callId, code, messages: readSippTrace(file), errors: existsSync(errFile) ? readFileSync(errFile, 'latin1') : '', stderr };
 }
 
 /** The value of `name` in a SIP message's headers, or null. */
