@@ -273,7 +273,9 @@ describe('Kamailio gate (integrations/kamailio/kamailio.cfg) with real Kamailio,
     }
     const errors = small.log().split('\n').filter((l) => / (ERROR|CRITICAL|WARNING): /.test(l)).slice(0, 20).join('\n');
     expect([...statuses.keys()].sort(), `${[...odd.values()].join('\n\n')}\n${errors}`).toEqual([200, 603]);
-    expect([...reasons]).toEqual(['gate_unavailable']);
+    // gate_unavailable: no transaction for the check; relay_failed: memory ran out at the relay of an allowed INVITE.
+    expect([...reasons].filter((r) => r !== 'gate_unavailable' && r !== 'relay_failed')).toEqual([]);
+    expect(reasons.has('gate_unavailable')).toBe(true);
     expect(small.log(), `after ${next} calls`).toMatch(outOfMemory);
   });
 
